@@ -1,0 +1,44 @@
+# StreetWatch. The two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/streetwatch
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Fuzz targets run for this long each in `make fuzz`; `make test` runs their seed corpus.
+FUZZTIME ?= 30s
+
+.PHONY: all setup build demo test test-short bench fuzz model testvideos lint clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/streetwatch
+
+demo: build
+	$(BIN) demo
+
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+test-short: setup
+	$(GO) test -count=1 -short ./...
+
+bench: setup
+	scripts/bench.sh
+
+fuzz: setup
+	$(GO) test ./pipeline/decode -run '^$$' -fuzz FuzzDecoder -fuzztime $(FUZZTIME)
+	$(GO) test ./pipeline/ingest -run '^$$' -fuzz FuzzDepacketize -fuzztime $(FUZZTIME)
+
+model:
+	python3 models/train/train.py --out models/
+
+testvideos:
+	python3 models/train/scenarios.py --out testdata/scenarios
+
+clean:
+	rm -rf bin

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/pipeline"
+)
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "streetwatch.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d cameras)\n", *path, len(cfg.Cameras))
+	return nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "streetwatch.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	return runPipeline(ctx, cfg, newLogger(cfg.Log, stderr), nil)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// runPipeline runs the pipeline and its HTTP server until ctx ends. ready,
+// if set, is called with the HTTP address once it listens.
+func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(httpAddr string)) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p := pipeline.New(cfg, reg, log)
+
+	var srv *http.Server
+	srvErr := make(chan error, 1)
+	if cfg.HTTP.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http.listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		mux.HandleFunc("GET /healthz", healthz(p))
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { srvErr <- srv.Serve(ln) }()
+		log.Info("http listening", "addr", ln.Addr().String(), "metrics", "http://"+ln.Addr().String()+"/metrics")
+		if ready != nil {
+			ready(ln.Addr().String())
+		}
+	}
+	log.Info("pipeline starting", "cameras", len(cfg.Cameras))
+	runErr := make(chan error, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { runErr <- p.Run(pctx) }()
+
+	var err error
+	select {
+	case err = <-runErr:
+	case err = <-srvErr:
+		cancel()
+		<-runErr
+	case <-ctx.Done():
+		err = <-runErr
+	}
+	if srv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	}
+	log.Info("pipeline stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// healthz reports liveness (200 while the process runs) with each camera's
+// state in the body, so probes stay simple and people can still read it.
+func healthz(p *pipeline.Pipeline) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		type cam struct {
+			ID        string    `json:"id"`
+			Up        bool      `json:"up"`
+			LastFrame time.Time `json:"last_frame,omitzero"`
+			LastError string    `json:"last_error,omitempty"`
+		}
+		body := struct {
+			Status  string `json:"status"`
+			Cameras []cam  `json:"cameras"`
+		}{Status: "ok"}
+		for _, c := range p.Cameras() {
+			st := c.Status()
+			lastErr := st.Ingest.LastError
+			if lastErr == "" {
+				lastErr = st.LastError
+			}
+			body.Cameras = append(body.Cameras, cam{ID: st.ID, Up: st.Ingest.Up, LastFrame: st.LastFrame, LastError: lastErr})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}

@@ -1,0 +1,170 @@
+// Package config is StreetWatch's one YAML configuration file: typed
+// structs, defaults in one place (Defaults), strict decoding (unknown keys
+// are errors) and validation whose messages name the exact field, e.g.
+// "cameras[2].sampling.fps: must be between 0 and 60".
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config is the whole file.
+type Config struct {
+	HTTP     HTTP     `yaml:"http"`
+	Log      Log      `yaml:"log"`
+	Pipeline Pipeline `yaml:"pipeline"`
+	Cameras  []Camera `yaml:"cameras"`
+}
+
+// HTTP is the server for /metrics and /healthz.
+type HTTP struct {
+	// Listen is host:port; empty disables the server.
+	Listen string `yaml:"listen"`
+}
+
+// Log selects the log level (debug, info, warn, error) and format (text, json).
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Pipeline tunes the queues between stages.
+type Pipeline struct {
+	// FrameQueue is the capacity of the sampled-frame queue in front of the
+	// detector; when full, the oldest frame is dropped and counted.
+	FrameQueue int `yaml:"frame_queue"`
+	// UnitQueue is the per-camera queue of access units in front of the
+	// decoder; when full, units are skipped up to the next keyframe.
+	UnitQueue int `yaml:"unit_queue"`
+}
+
+// Camera is one RTSP camera.
+type Camera struct {
+	// ID names the camera in metrics, logs, tickets and storage keys.
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// URL is rtsp:// or rtsps://, credentials allowed (never logged).
+	// ${VAR} is replaced by the environment variable VAR, so passwords can
+	// stay out of the file.
+	URL       string   `yaml:"url"`
+	Transport string   `yaml:"transport"`
+	Location  Location `yaml:"location"`
+	Sampling  Sampling `yaml:"sampling"`
+	// StallTimeout: no media for this long means reconnect.
+	StallTimeout Duration  `yaml:"stall_timeout"`
+	Reconnect    Reconnect `yaml:"reconnect"`
+	Decoder      Decoder   `yaml:"decoder"`
+}
+
+// Location is where the camera looks, for tickets and dispatch.
+type Location struct {
+	Lat     float64 `yaml:"lat"`
+	Lon     float64 `yaml:"lon"`
+	Address string  `yaml:"address"`
+}
+
+// Sampling modes.
+const (
+	SampleFPS       = "fps"       // decode everything, keep N frames per second of stream time
+	SampleKeyframes = "keyframes" // decode only keyframes: the cheap mode for many cameras
+)
+
+// Sampling decides which pictures are decoded and handed to detection.
+type Sampling struct {
+	Mode string  `yaml:"mode"`
+	FPS  float64 `yaml:"fps"`
+}
+
+// Reconnect bounds the exponential backoff between connection attempts.
+type Reconnect struct {
+	Min Duration `yaml:"min"`
+	Max Duration `yaml:"max"`
+}
+
+// Decoder tunes the software decoder.
+type Decoder struct {
+	Threads int `yaml:"threads"`
+}
+
+// Defaults fills every unset field. It is the one place defaults live.
+func (c *Config) Defaults() {
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Pipeline.FrameQueue == 0 {
+		c.Pipeline.FrameQueue = 64
+	}
+	if c.Pipeline.UnitQueue == 0 {
+		c.Pipeline.UnitQueue = 256
+	}
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		if cam.Name == "" {
+			cam.Name = cam.ID
+		}
+		if cam.Transport == "" {
+			cam.Transport = "auto"
+		}
+		if cam.Sampling.Mode == "" {
+			cam.Sampling.Mode = SampleFPS
+		}
+		if cam.Sampling.Mode == SampleFPS && cam.Sampling.FPS == 0 {
+			cam.Sampling.FPS = 2
+		}
+		if cam.StallTimeout == 0 {
+			cam.StallTimeout = Duration(10 * time.Second)
+		}
+		if cam.Reconnect.Min == 0 {
+			cam.Reconnect.Min = Duration(time.Second)
+		}
+		if cam.Reconnect.Max == 0 {
+			cam.Reconnect.Max = Duration(30 * time.Second)
+		}
+		if cam.Decoder.Threads == 0 {
+			cam.Decoder.Threads = 1
+		}
+	}
+}
+
+// Load reads, decodes, defaults and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes, defaults and validates a config document.
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	if err := decodeStrict(data, &cfg); err != nil {
+		return nil, err
+	}
+	cfg.expandEnv()
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) expandEnv() {
+	for i := range c.Cameras {
+		c.Cameras[i].URL = os.Expand(c.Cameras[i].URL, func(name string) string {
+			if v, ok := os.LookupEnv(name); ok {
+				return v
+			}
+			return "${" + name + "}" // left as is; validation reports it
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// Validate checks every field and returns all problems, each naming its path.
+func (c *Config) Validate() error {
+	var errs Errors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			bad("http.listen", "expected host:port, got %q", c.HTTP.Listen)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be one of debug, info, warn, error (got %q)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "must be text or json (got %q)", c.Log.Format)
+	}
+	if c.Pipeline.FrameQueue < 1 || c.Pipeline.FrameQueue > 100000 {
+		bad("pipeline.frame_queue", "must be between 1 and 100000 (got %d)", c.Pipeline.FrameQueue)
+	}
+	if c.Pipeline.UnitQueue < 8 || c.Pipeline.UnitQueue > 100000 {
+		bad("pipeline.unit_queue", "must be between 8 and 100000 (got %d)", c.Pipeline.UnitQueue)
+	}
+	if len(c.Cameras) == 0 {
+		bad("cameras", "at least one camera is needed")
+	}
+	seen := map[string]int{}
+	for i, cam := range c.Cameras {
+		p := fmt.Sprintf("cameras[%d]", i)
+		switch {
+		case cam.ID == "":
+			bad(p+".id", "required")
+		case !idRE.MatchString(cam.ID):
+			bad(p+".id", "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", cam.ID)
+		default:
+			if j, dup := seen[cam.ID]; dup {
+				bad(p+".id", "%q is already used by cameras[%d]", cam.ID, j)
+			}
+			seen[cam.ID] = i
+		}
+		validateURL(p+".url", cam.URL, bad)
+		switch cam.Transport {
+		case "auto", "tcp", "udp":
+		default:
+			bad(p+".transport", "must be auto, tcp or udp (got %q)", cam.Transport)
+		}
+		if cam.Location.Lat < -90 || cam.Location.Lat > 90 {
+			bad(p+".location.lat", "must be between -90 and 90 (got %g)", cam.Location.Lat)
+		}
+		if cam.Location.Lon < -180 || cam.Location.Lon > 180 {
+			bad(p+".location.lon", "must be between -180 and 180 (got %g)", cam.Location.Lon)
+		}
+		switch cam.Sampling.Mode {
+		case SampleFPS:
+			if cam.Sampling.FPS <= 0 || cam.Sampling.FPS > 60 {
+				bad(p+".sampling.fps", "must be more than 0 and at most 60 (got %g)", cam.Sampling.FPS)
+			}
+		case SampleKeyframes:
+			if cam.Sampling.FPS != 0 {
+				bad(p+".sampling.fps", "only applies to mode fps; keyframes mode decodes every keyframe")
+			}
+		default:
+			bad(p+".sampling.mode", "must be fps or keyframes (got %q)", cam.Sampling.Mode)
+		}
+		if cam.StallTimeout.D() < time.Second {
+			bad(p+".stall_timeout", "must be at least 1s (got %v)", cam.StallTimeout)
+		}
+		if cam.Reconnect.Min.D() < 10*time.Millisecond {
+			bad(p+".reconnect.min", "must be at least 10ms (got %v)", cam.Reconnect.Min)
+		}
+		if cam.Reconnect.Max < cam.Reconnect.Min {
+			bad(p+".reconnect.max", "must not be less than reconnect.min (%v < %v)", cam.Reconnect.Max, cam.Reconnect.Min)
+		}
+		if cam.Decoder.Threads < 1 || cam.Decoder.Threads > 16 {
+			bad(p+".decoder.threads", "must be between 1 and 16 (got %d)", cam.Decoder.Threads)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func validateURL(path, raw string, bad func(path, format string, args ...any)) {
+	if raw == "" {
+		bad(path, "required")
+		return
+	}
+	if i := strings.Index(raw, "${"); i >= 0 {
+		name := raw[i+2:]
+		if j := strings.IndexByte(name, '}'); j >= 0 {
+			name = name[:j]
+		}
+		bad(path, "environment variable %s is not set", name)
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse quotes the input, which may hold a password.
+		bad(path, "not a valid URL")
+		return
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		bad(path, "must start with rtsp:// or rtsps:// (got %q)", u.Scheme+"://")
+		return
+	}
+	if u.Host == "" {
+		bad(path, "has no host")
+	}
+}

@@ -1,0 +1,91 @@
+package media
+
+import (
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+)
+
+// Codec is the video codec of a stream.
+type Codec int
+
+// Supported codecs.
+const (
+	CodecUnknown Codec = iota
+	CodecH264
+	CodecH265
+)
+
+func (c Codec) String() string {
+	switch c {
+	case CodecH264:
+		return "H264"
+	case CodecH265:
+		return "H265"
+	}
+	return "unknown"
+}
+
+// ClockRate is the RTP clock rate of video streams, and the unit of PTS.
+const ClockRate = 90000
+
+// AccessUnit is one encoded picture of a camera's stream: the NAL units
+// without start codes, as the camera sent them.
+type AccessUnit struct {
+	Codec Codec
+	NALUs [][]byte
+	// PTS is the presentation time in 1/90000 s on the camera's stream
+	// timeline. It is monotonic for the life of an ingest source, also
+	// across reconnects.
+	PTS int64
+	// Time is the wall-clock time of the picture: the receive time of the
+	// first picture of the connection plus the stream time elapsed since.
+	Time time.Time
+	// Key is true for pictures a decoder can start from (IDR / IRAP). Key
+	// access units carry the current parameter sets in front.
+	Key bool
+	// Width and Height come from the current SPS (0 when unknown).
+	Width, Height int
+	// Session counts connections: it changes after a reconnect, when
+	// decoders must be flushed and wait for the next keyframe.
+	Session uint64
+}
+
+// Size is the number of payload bytes.
+func (au *AccessUnit) Size() int {
+	n := 0
+	for _, nalu := range au.NALUs {
+		n += len(nalu)
+	}
+	return n
+}
+
+// AnnexB appends the access unit in Annex-B form (4-byte start codes) to dst.
+func (au *AccessUnit) AnnexB(dst []byte) []byte {
+	for _, nalu := range au.NALUs {
+		dst = append(dst, 0, 0, 0, 1)
+		dst = append(dst, nalu...)
+	}
+	return dst
+}
+
+// IsKey tells whether the NAL units start a picture a decoder can begin with.
+func IsKey(codec Codec, nalus [][]byte) bool {
+	switch codec {
+	case CodecH264:
+		return h264.IsRandomAccess(nalus)
+	case CodecH265:
+		return h265.IsRandomAccess(nalus)
+	}
+	return false
+}
+
+// SplitAnnexB splits an Annex-B byte stream into NAL units (sharing buf).
+func SplitAnnexB(buf []byte) ([][]byte, error) {
+	var a h264.AnnexB
+	if err := a.Unmarshal(buf); err != nil {
+		return nil, err
+	}
+	return a, nil
+}

@@ -1,0 +1,7 @@
+// Package media holds the small types every stage shares: encoded access units
+// as they come from a camera, and decoded BGR frames for detection.
+//
+// It must never depend on a stage (ingest, decode, detectors, evidence): stages
+// depend on it, so that evidence can keep access units without importing the
+// pipeline.
+package media

@@ -1,0 +1,106 @@
+package media
+
+import (
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// Frame is one decoded picture in BGR (CV_8UC3), ready for gocv. Frames come
+// from a FramePool and go back to it with Release: the Mat's memory is reused
+// from frame to frame, never allocated per picture.
+type Frame struct {
+	Camera string
+	// PTS and Time are those of the access unit the picture came from.
+	PTS  int64
+	Time time.Time
+	// Key is true when the picture was a keyframe.
+	Key bool
+	// Seq numbers the frames sampled from one camera, from 1.
+	Seq uint64
+	Mat gocv.Mat
+
+	pool *FramePool
+}
+
+// Width of the picture in pixels.
+func (f *Frame) Width() int { return f.Mat.Cols() }
+
+// Height of the picture in pixels.
+func (f *Frame) Height() int { return f.Mat.Rows() }
+
+// Ensure makes Mat a continuous BGR matrix of the given size, reusing the
+// current one when it already is.
+func (f *Frame) Ensure(width, height int) {
+	if f.Mat.Ptr() != nil && !f.Mat.Empty() && f.Mat.Cols() == width && f.Mat.Rows() == height {
+		return
+	}
+	if f.Mat.Ptr() != nil {
+		f.Mat.Close()
+	}
+	f.Mat = gocv.NewMatWithSize(height, width, gocv.MatTypeCV8UC3)
+}
+
+// Release hands the frame back to its pool. The frame must not be used after.
+func (f *Frame) Release() {
+	if f.pool != nil {
+		f.pool.put(f)
+		return
+	}
+	f.close()
+}
+
+func (f *Frame) close() {
+	if f.Mat.Ptr() != nil {
+		f.Mat.Close()
+	}
+}
+
+// FramePool recycles frames (and their Mats) of one camera. Get never blocks:
+// when every frame is in use it makes a new one, so the number of frames in
+// flight is bounded by the queues downstream, not by the pool.
+type FramePool struct {
+	mu     sync.Mutex
+	free   []*Frame
+	max    int
+	closed bool
+}
+
+// NewFramePool keeps up to maxFree released frames for reuse.
+func NewFramePool(maxFree int) *FramePool {
+	return &FramePool{max: maxFree}
+}
+
+// Get returns a frame from the pool, or a new empty one.
+func (p *FramePool) Get() *Frame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		f := p.free[n-1]
+		p.free = p.free[:n-1]
+		return f
+	}
+	return &Frame{pool: p}
+}
+
+func (p *FramePool) put(f *Frame) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.free) >= p.max {
+		f.close()
+		return
+	}
+	p.free = append(p.free, f)
+}
+
+// Close frees the pooled frames; frames released later are freed on release.
+func (p *FramePool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.free {
+		f.close()
+	}
+	p.free = nil
+	p.closed = true
+}

@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Drop reasons of streetwatch_frames_dropped_total.
+const (
+	DropDecoderBehind = "decoder_behind" // the decoder's unit queue was full: skipped to the next keyframe
+	DropOverload      = "overload"       // the frame queue was full: the oldest sampled frame was dropped
+)
+
+type metrics struct {
+	decoded   *prometheus.CounterVec
+	sampled   *prometheus.CounterVec
+	dropped   *prometheus.CounterVec
+	errors    *prometheus.CounterVec
+	decodeSec prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		decoded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_frames_decoded_total",
+			Help: "Pictures decoded from the camera's stream.",
+		}, []string{"camera"}),
+		sampled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_frames_sampled_total",
+			Help: "Decoded pictures chosen by the sampling policy and queued for detection.",
+		}, []string{"camera"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_frames_dropped_total",
+			Help: "Pictures lost to back-pressure, by reason (decoder_behind: skipped before decoding; overload: sampled frame dropped from the full detection queue).",
+		}, []string{"camera", "reason"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_decode_errors_total",
+			Help: "Access units the decoder rejected and pictures it flagged corrupt; decoding resumes at the next keyframe.",
+		}, []string{"camera"}),
+		decodeSec: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "streetwatch_decode_seconds",
+			Help:    "Time to decode one access unit, including the BGR conversion of sampled pictures.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec)
+	}
+	return m
+}

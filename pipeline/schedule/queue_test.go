@@ -1,0 +1,83 @@
+package schedule
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/streetwatch/streetwatch/media"
+)
+
+func frame(cam string, seq uint64) *media.Frame {
+	return &media.Frame{Camera: cam, Seq: seq}
+}
+
+func TestQueueDropsOldestOfTheBusiestCameraWhenFull(t *testing.T) {
+	q := NewQueue(4)
+	drops := map[string]int{}
+	q.OnDrop = func(cam string) { drops[cam]++ }
+	q.Push(frame("quiet", 1))
+	for i := uint64(1); i <= 6; i++ {
+		q.Push(frame("busy", i))
+	}
+	if q.Len() != 4 {
+		t.Fatalf("len %d, want the capacity 4", q.Len())
+	}
+	if drops["busy"] != 3 || drops["quiet"] != 0 {
+		t.Fatalf("drops %v, want 3 from busy and none from quiet", drops)
+	}
+	var got []string
+	for q.Len() > 0 {
+		f, _ := q.TryPop()
+		got = append(got, f.Camera+":"+string(rune('0'+f.Seq)))
+	}
+	want := []string{"quiet:1", "busy:4", "busy:5", "busy:6"}
+	if len(got) != len(want) {
+		t.Fatalf("popped %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("popped %v, want %v (oldest busy frames dropped, quiet kept)", got, want)
+		}
+	}
+}
+
+func TestQueuePopsCamerasInTurn(t *testing.T) {
+	q := NewQueue(100)
+	for i := uint64(1); i <= 3; i++ {
+		q.Push(frame("a", i))
+	}
+	q.Push(frame("b", 1))
+	q.Push(frame("c", 1))
+	var order string
+	for q.Len() > 0 {
+		f, _ := q.TryPop()
+		order += f.Camera
+	}
+	if order != "abcaa" {
+		t.Fatalf("pop order %q, want round-robin %q", order, "abcaa")
+	}
+}
+
+func TestQueuePopWaitsForAPushAndStopsOnClose(t *testing.T) {
+	q := NewQueue(2)
+	got := make(chan *media.Frame)
+	go func() {
+		f, _ := q.Pop(context.Background())
+		got <- f
+	}()
+	time.Sleep(10 * time.Millisecond)
+	q.Push(frame("a", 7))
+	select {
+	case f := <-got:
+		if f.Seq != 7 {
+			t.Fatalf("got seq %d", f.Seq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Pop did not return after Push")
+	}
+	q.Close()
+	if _, err := q.Pop(context.Background()); err != ErrClosed {
+		t.Fatalf("Pop after Close: %v, want ErrClosed", err)
+	}
+}

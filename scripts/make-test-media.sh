@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Generates the small test videos the tests and benchmarks use into testdata/media
+# (git-ignored). Deterministic and idempotent: existing files are kept. Set
+# FORCE=1 to regenerate.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+out="$here/testdata/media"
+mkdir -p "$out"
+
+ff() { ffmpeg -hide_banner -loglevel error -nostdin -y "$@"; }
+
+make_one() { # name, then ffmpeg arguments
+	local name=$1
+	shift
+	if [ -s "$out/$name" ] && [ -z "${FORCE:-}" ]; then return; fi
+	echo "make-test-media: $name"
+	ff "$@" "$out/.$name.tmp.${name##*.}"
+	mv "$out/.$name.tmp.${name##*.}" "$out/$name"
+}
+
+# Camera-like streams: constant 25 fps, 2 s GOP (keyframe every 50 frames), no B-frames.
+x264=(-c:v libx264 -preset veryfast -profile:v main -pix_fmt yuv420p -bf 0 -g 50 -keyint_min 50 -sc_threshold 0 -threads 1)
+x265=(-c:v libx265 -preset veryfast -pix_fmt yuv420p -x265-params "bframes=0:keyint=50:min-keyint=50:scenecut=0:pools=1:frame-threads=1:log-level=error")
+src() { echo "testsrc2=size=$1:rate=25:duration=$2"; }
+
+make_one h264_640x360.mp4 -f lavfi -i "$(src 640x360 10)" "${x264[@]}" -movflags +faststart
+make_one h265_640x360.mp4 -f lavfi -i "$(src 640x360 10)" "${x265[@]}" -tag:v hvc1
+make_one h264_640x360.ts -f lavfi -i "$(src 640x360 10)" "${x264[@]}" -f mpegts
+make_one h265_640x360.ts -f lavfi -i "$(src 640x360 10)" "${x265[@]}" -f mpegts
+# A stream with B-frames, as some cameras and all NVRs' transcodes produce.
+make_one h264_bframes_640x360.mp4 -f lavfi -i "$(src 640x360 6)" -c:v libx264 -preset veryfast -bf 2 -g 50 -pix_fmt yuv420p -threads 1
+
+# Real pedestrian footage from Debian's opencv-doc (768x576, 10 fps), re-encoded to H.264.
+vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+[ -f "$vtest" ] || vtest=$vtest.gz
+if [ -f "$vtest" ]; then
+	if [ "${vtest%.gz}" != "$vtest" ]; then
+		tmp=$(mktemp --suffix=.avi)
+		gunzip -c "$vtest" >"$tmp"
+		vtest=$tmp
+	fi
+	make_one vtest_h264.mp4 -i "$vtest" -c:v libx264 -preset veryfast -pix_fmt yuv420p -bf 0 -g 20 -threads 1 -movflags +faststart
+fi
+
+# Benchmark stream: 720p, 25 fps, 2 s GOP, about 2 Mbit/s, 60 s.
+make_one bench_720p_h264.mp4 -f lavfi -i "$(src 1280x720 60)" "${x264[@]}" -b:v 2M -maxrate 2M -bufsize 4M
