@@ -45,3 +45,15 @@ fi
 
 # Benchmark stream: 720p, 25 fps, 2 s GOP, about 2 Mbit/s, 60 s.
 make_one bench_720p_h264.mp4 -f lavfi -i "$(src 1280x720 60)" "${x264[@]}" -b:v 2M -maxrate 2M -bufsize 4M
+
+# A stream whose resolution changes mid-stream (new SPS), as when an
+# operator changes a camera's settings: two TS segments back to back.
+if [ ! -s "$out/h264_resize.ts" ] || [ -n "${FORCE:-}" ]; then
+	echo "make-test-media: h264_resize.ts"
+	tmp=$(mktemp -d)
+	ff -f lavfi -i "$(src 640x360 4)" "${x264[@]}" -f mpegts "$tmp/a.ts"
+	ff -f lavfi -i "$(src 320x240 4)" "${x264[@]}" -output_ts_offset 4 -f mpegts "$tmp/b.ts"
+	cat "$tmp/a.ts" "$tmp/b.ts" >"$out/.h264_resize.tmp.ts"
+	mv "$out/.h264_resize.tmp.ts" "$out/h264_resize.ts"
+	rm -rf "$tmp"
+fi

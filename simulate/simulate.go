@@ -39,6 +39,10 @@ type Server struct {
 	Speed float64
 	// NoLoop plays each file once, then ends its stream.
 	NoLoop bool
+	// WaitForReader holds each camera at the start of its file until its
+	// first reader sends PLAY, so a test sees every picture from the first.
+	// Real cameras do not wait; leave it off for demos and benchmarks.
+	WaitForReader bool
 	Log    *slog.Logger
 
 	mu         sync.Mutex
@@ -73,7 +77,7 @@ func (s *Server) Add(name, file string) error {
 		}
 		s.clips[file] = c
 	}
-	s.cameras[name] = &camera{name: name, file: file, clip: c}
+	s.cameras[name] = &camera{name: name, file: file, clip: c, played: make(chan struct{})}
 	return nil
 }
 
@@ -160,15 +164,17 @@ func (s *Server) Close() {
 	}
 }
 
-// Done is closed when every camera has ended (only with NoLoop).
+// Wait returns when every camera has ended (only with NoLoop) or after Close.
 func (s *Server) Wait() { s.wg.Wait() }
 
 type camera struct {
-	name   string
-	file   string
-	clip   *clip
-	media  *description.Media
-	stream *gortsplib.ServerStream
+	name    string
+	file    string
+	clip    *clip
+	media   *description.Media
+	stream  *gortsplib.ServerStream
+	played  chan struct{} // closed on the first PLAY
+	playing sync.Once
 }
 
 func (c *camera) start(s *Server) error {
@@ -207,6 +213,15 @@ func (c *camera) play(ctx context.Context, s *Server) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	rtpBase := binary.BigEndian.Uint32(rnd[:])
+	if s.WaitForReader {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.played:
+		}
+		// gortsplib activates the reader right after OnPlay returns.
+		time.Sleep(200 * time.Millisecond)
+	}
 	start := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -242,6 +257,12 @@ func (c *camera) play(ctx context.Context, s *Server) {
 		}
 		loopOffset += c.clip.duration
 		if s.NoLoop {
+			// Writes are queued per reader: give them time to leave before
+			// the stream closes and drops what is still queued.
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
 			s.Log.Info("simulate: file played once, ending stream", "camera", c.name)
 			s.mu.Lock()
 			c.stream.Close()
@@ -273,6 +294,12 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 	return h.lookup(ctx.Path)
 }
 
-func (h *handler) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	h.mu.Lock()
+	c, ok := h.cameras[strings.Trim(ctx.Path, "/")]
+	h.mu.Unlock()
+	if ok {
+		c.playing.Do(func() { close(c.played) })
+	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }

@@ -64,7 +64,6 @@ func newAVDecoder(cfg Config) (*avDecoder, error) {
 	if cfg.Threads > 1 {
 		d.ctx.thread_type = C.FF_THREAD_SLICE
 	}
-	d.ctx.flags |= C.AV_CODEC_FLAG_LOW_DELAY
 	if res := C.avcodec_open2(d.ctx, codec, nil); res < 0 {
 		C.avcodec_free_context(&d.ctx)
 		return nil, fmt.Errorf("decode: avcodec_open2: %s", averr(res))
