@@ -1,6 +1,8 @@
 # StreetWatch. The two commands a newcomer needs: `make demo` and `make test`.
 SHELL := /bin/bash
 GO ?= go
+# Debian's Python has the packages setup installs (a pyenv python3 may come first on PATH).
+PYTHON ?= /usr/bin/python3
 BIN := bin/streetwatch
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
@@ -35,10 +37,10 @@ fuzz: setup
 	$(GO) test ./pipeline/ingest -run '^$$' -fuzz FuzzDepacketize -fuzztime $(FUZZTIME)
 
 model:
-	python3 models/train/train.py --out models/
+	$(PYTHON) models/train/train.py --out models/
 
 testvideos:
-	python3 models/train/scenarios.py --out testdata/scenarios
+	$(PYTHON) models/train/scenarios.py --out testdata/scenarios
 
 clean:
 	rm -rf bin

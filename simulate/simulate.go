@@ -43,7 +43,7 @@ type Server struct {
 	// first reader sends PLAY, so a test sees every picture from the first.
 	// Real cameras do not wait; leave it off for demos and benchmarks.
 	WaitForReader bool
-	Log    *slog.Logger
+	Log           *slog.Logger
 
 	mu         sync.Mutex
 	cameras    map[string]*camera

@@ -143,3 +143,14 @@ func FreeUDPPair(t testing.TB) string {
 	t.Fatal("no free UDP port pair")
 	return ""
 }
+
+// Python returns Debian's Python, which has the packages setup installs
+// (python3-gi, python3-opencv...); a pyenv or venv python3 earlier on PATH
+// would not.
+func Python(t testing.TB) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return Tool(t, "python3")
+}

@@ -100,11 +100,12 @@ func (s *Source) Run(ctx context.Context) error {
 	failures := 0
 	for {
 		gotMedia, err := s.connect(ctx, m, log)
-		s.setDown(err)
 		m.up.Set(0)
 		if ctx.Err() != nil {
+			s.setDown(nil) // shutting down is not the camera's fault: keep its last error
 			return nil
 		}
+		s.setDown(err)
 		if gotMedia {
 			failures = 0
 		}
@@ -149,6 +150,15 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		Host:         u.Host,
 		ReadTimeout:  s.StallTimeout,
 		WriteTimeout: s.StallTimeout,
+		OnTransportSwitch: func(err error) {
+			log.Info("switching transport", "reason", s.scrub(err))
+		},
+		OnPacketsLost: func(lost uint64) {
+			m.lost.Add(float64(lost))
+		},
+		OnDecodeError: func(err error) {
+			log.Debug("rtp decode error", "err", s.scrub(err))
+		},
 	}
 	switch s.Transport {
 	case TransportTCP:

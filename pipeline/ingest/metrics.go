@@ -8,6 +8,7 @@ type Metrics struct {
 	reconnects *prometheus.CounterVec
 	units      *prometheus.CounterVec
 	bytes      *prometheus.CounterVec
+	lost       *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the ingest metrics.
@@ -29,9 +30,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streetwatch_received_bytes_total",
 			Help: "RTP bytes received from the camera.",
 		}, []string{"camera"}),
+		lost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_rtp_packets_lost_total",
+			Help: "RTP packets the camera sent that never arrived (sequence gaps).",
+		}, []string{"camera"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.up, m.reconnects, m.units, m.bytes)
+		reg.MustRegister(m.up, m.reconnects, m.units, m.bytes, m.lost)
 	}
 	return m
 }
@@ -39,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type cameraMetrics struct {
 	up                prometheus.Gauge
 	reconnects, units prometheus.Counter
-	bytes             prometheus.Counter
+	bytes, lost       prometheus.Counter
 }
 
 func (m *Metrics) forCamera(camera string) *cameraMetrics {
@@ -51,5 +56,6 @@ func (m *Metrics) forCamera(camera string) *cameraMetrics {
 		reconnects: m.reconnects.WithLabelValues(camera),
 		units:      m.units.WithLabelValues(camera),
 		bytes:      m.bytes.WithLabelValues(camera),
+		lost:       m.lost.WithLabelValues(camera),
 	}
 }
