@@ -47,6 +47,10 @@ type AccessUnit struct {
 	Key bool
 	// Width and Height come from the current SPS (0 when unknown).
 	Width, Height int
+	// Gap is set when pictures were lost just before this one (RTP packets
+	// missing): pictures that reference the lost ones are broken until the
+	// next keyframe.
+	Gap bool
 	// Session counts connections: it changes after a reconnect, when
 	// decoders must be flushed and wait for the next keyframe.
 	Session uint64

@@ -57,3 +57,7 @@ if [ ! -s "$out/h264_resize.ts" ] || [ -n "${FORCE:-}" ]; then
 	mv "$out/.h264_resize.tmp.ts" "$out/h264_resize.ts"
 	rm -rf "$tmp"
 fi
+
+# Tiny raw Annex-B streams: seeds for the decoder and depacketizer fuzz tests.
+make_one tiny.h264 -f lavfi -i "testsrc2=size=64x48:rate=10:duration=1" -c:v libx264 -preset veryfast -bf 0 -g 5 -pix_fmt yuv420p -threads 1 -f h264
+make_one tiny.h265 -f lavfi -i "testsrc2=size=64x48:rate=10:duration=1" "${x265[@]}" -x265-params "keyint=5:bframes=0:log-level=error" -f hevc

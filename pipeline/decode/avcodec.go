@@ -84,6 +84,9 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 		d.needKey = true
 	}
 	d.session, d.started = au.Session, true
+	if au.Gap && !au.Key {
+		d.needKey = true
+	}
 	if d.needKey {
 		if !au.Key {
 			d.stats.SkippedForKey++

@@ -145,6 +145,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	if err != nil {
 		return false, fmt.Errorf("parse url: %w", err)
 	}
+	st := &stream{src: s, m: m, log: log}
 	c := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,
@@ -155,6 +156,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		},
 		OnPacketsLost: func(lost uint64) {
 			m.lost.Add(float64(lost))
+			st.gap.Store(true)
 		},
 		OnDecodeError: func(err error) {
 			log.Debug("rtp decode error", "err", s.scrub(err))
@@ -194,7 +196,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		return false, fmt.Errorf("setup: %w", err)
 	}
 
-	st := &stream{src: s, m: m, log: log, params: media.ParamSets{Codec: codec}}
+	st.params.Codec = codec
 	var depacketize func(*rtp.Packet) ([][]byte, error)
 	var forma format.Format
 	switch codec {

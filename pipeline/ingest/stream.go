@@ -23,6 +23,7 @@ type stream struct {
 	session    uint64
 
 	depacketizeErrors uint64
+	gap               atomic.Bool  // packets were lost since the last unit
 	lastUnit          atomic.Int64 // unix nanos, read by the watchdog
 	units             atomic.Uint64
 }
@@ -68,6 +69,7 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 		Width:   st.params.Width,
 		Height:  st.params.Height,
 		Session: st.session,
+		Gap:     st.gap.Swap(false),
 	}
 	now := time.Now()
 	st.lastUnit.Store(now.UnixNano())

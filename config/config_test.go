@@ -1,0 +1,117 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+http:
+  listen: 127.0.0.1:8080
+cameras:
+  - id: station-07
+    name: 白云区 7号压缩站
+    url: rtsp://admin:${CAM_PASSWORD}@10.0.0.7:554/Streaming/Channels/101
+    transport: tcp
+    location: {lat: 23.2, lon: 113.27, address: 白云区 石井街道}
+    sampling: {mode: keyframes}
+  - id: street-1
+    url: rtsp://127.0.0.1:8554/street-1
+`
+
+func TestParseAppliesDefaultsAndExpandsEnvironment(t *testing.T) {
+	t.Setenv("CAM_PASSWORD", "pa55")
+	cfg, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0, c1 := cfg.Cameras[0], cfg.Cameras[1]
+	if c0.URL != "rtsp://admin:pa55@10.0.0.7:554/Streaming/Channels/101" {
+		t.Errorf("url %q: ${CAM_PASSWORD} not expanded", c0.URL)
+	}
+	if c0.Sampling.Mode != SampleKeyframes || c0.Location.Address != "白云区 石井街道" {
+		t.Errorf("camera 0 decoded as %+v", c0)
+	}
+	if c1.Name != "street-1" || c1.Transport != "auto" || c1.Sampling.Mode != SampleFPS || c1.Sampling.FPS != 2 ||
+		c1.StallTimeout.D() != 10*time.Second || c1.Reconnect.Min.D() != time.Second || c1.Reconnect.Max.D() != 30*time.Second ||
+		c1.Decoder.Threads != 1 {
+		t.Errorf("camera 1 defaults: %+v", c1)
+	}
+	if cfg.Pipeline.FrameQueue != 64 || cfg.Log.Level != "info" {
+		t.Errorf("pipeline/log defaults: %+v %+v", cfg.Pipeline, cfg.Log)
+	}
+}
+
+func TestBrokenConfigsNameTheField(t *testing.T) {
+	cam := "cameras:\n  - id: cam1\n    url: rtsp://127.0.0.1/a\n"
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"empty file", "", "(file): empty config"},
+		{"not yaml", "cameras: [", "(file): line 1: did not find expected node content"},
+		{"unknown top-level key", "camera:\n  - id: a\n", "camera: unknown field (line 1)"},
+		{"unknown camera key", cam + "    fsp: 5\n", "cameras[0].fsp: unknown field (line 4)"},
+		{"unknown nested key", cam + "    sampling: {mode: fps, fsp: 5}\n", "cameras[0].sampling.fsp: unknown field (line 4)"},
+		{"wrong type", cam + "    decoder: {threads: many}\n", `cameras[0].decoder.threads: expected a whole number value, got "many" (line 4)`},
+		{"bad duration", cam + "    stall_timeout: 10 seconds\n", `cameras[0].stall_timeout: expected a duration such as 10s or 5m, got "10 seconds" (line 4)`},
+		{"list expected", "cameras: {id: a}\n", "cameras: expected a list (line 1)"},
+		{"mapping expected", "cameras:\n  - just-a-string\n", "cameras[0]: expected a mapping of fields (line 2)"},
+		{"no cameras", "http: {listen: 127.0.0.1:1}\n", "cameras: at least one camera is needed"},
+		{"missing id", "cameras:\n  - url: rtsp://h/a\n", "cameras[0].id: required"},
+		{"bad id", "cameras:\n  - id: Cam 1\n    url: rtsp://h/a\n", `cameras[0].id: must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got "Cam 1")`},
+		{"duplicate id", cam + "  - id: cam1\n    url: rtsp://h/b\n", `cameras[1].id: "cam1" is already used by cameras[0]`},
+		{"missing url", "cameras:\n  - id: a\n", "cameras[0].url: required"},
+		{"http url", "cameras:\n  - id: a\n    url: http://h/a\n", `cameras[0].url: must start with rtsp:// or rtsps:// (got "http://")`},
+		{"unset env", "cameras:\n  - id: a\n    url: rtsp://u:${NOPE_NOT_SET}@h/a\n", "cameras[0].url: environment variable NOPE_NOT_SET is not set"},
+		{"bad transport", cam + "    transport: quic\n", `cameras[0].transport: must be auto, tcp or udp (got "quic")`},
+		{"bad mode", cam + "    sampling: {mode: all}\n", `cameras[0].sampling.mode: must be fps or keyframes (got "all")`},
+		{"fps too high", cam + "    sampling: {fps: 120}\n", "cameras[0].sampling.fps: must be more than 0 and at most 60 (got 120)"},
+		{"fps with keyframes", cam + "    sampling: {mode: keyframes, fps: 2}\n", "cameras[0].sampling.fps: only applies to mode fps; keyframes mode decodes every keyframe"},
+		{"latitude", cam + "    location: {lat: 123}\n", "cameras[0].location.lat: must be between -90 and 90 (got 123)"},
+		{"short stall", cam + "    stall_timeout: 100ms\n", "cameras[0].stall_timeout: must be at least 1s (got 100ms)"},
+		{"backoff order", cam + "    reconnect: {min: 5s, max: 1s}\n", "cameras[0].reconnect.max: must not be less than reconnect.min (1s < 5s)"},
+		{"listen", "http: {listen: 8080}\n" + cam, `http.listen: expected host:port, got "8080"`},
+		{"log level", "log: {level: loud}\n" + cam, `log.level: must be one of debug, info, warn, error (got "loud")`},
+		{"queue", "pipeline: {frame_queue: -1}\n" + cam, "pipeline.frame_queue: must be between 1 and 100000 (got -1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tt.yaml)
+			}
+			if err.Error() != tt.want {
+				t.Fatalf("error:\n  %s\nwant:\n  %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAllProblemsAreReportedAtOnce(t *testing.T) {
+	_, err := Parse([]byte("cameras:\n  - id: a\n  - id: b\n    url: ftp://x\n"))
+	errs, ok := err.(Errors)
+	if !ok || len(errs) != 2 {
+		t.Fatalf("got %v, want two field errors", err)
+	}
+}
+
+func TestInvalidURLErrorDoesNotEchoThePassword(t *testing.T) {
+	_, err := Parse([]byte("cameras:\n  - id: a\n    url: \"rtsp://u:secret pw%zz@h/a\"\n"))
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("error %v: want an error without the password", err)
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sw.yaml")
+	if err := os.WriteFile(p, []byte("cameras: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	if err == nil || !strings.HasPrefix(err.Error(), p+": cameras: at least one camera is needed") {
+		t.Fatalf("Load: %v", err)
+	}
+}
