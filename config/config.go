@@ -22,6 +22,9 @@ type Config struct {
 type HTTP struct {
 	// Listen is host:port; empty disables the server.
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's profiler under /debug/pprof/ (for performance work;
+	// keep it off on a network others can reach).
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log selects the log level (debug, info, warn, error) and format (text, json).

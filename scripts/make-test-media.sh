@@ -61,3 +61,9 @@ fi
 # Tiny raw Annex-B streams: seeds for the decoder and depacketizer fuzz tests.
 make_one tiny.h264 -f lavfi -i "testsrc2=size=64x48:rate=10:duration=1" -c:v libx264 -preset veryfast -bf 0 -g 5 -pix_fmt yuv420p -threads 1 -f h264
 make_one tiny.h265 -f lavfi -i "testsrc2=size=64x48:rate=10:duration=1" "${x265[@]}" -x265-params "keyint=5:bframes=0:log-level=error" -f hevc
+
+# The benchmark stream as raw Annex-B, for decoder benchmarks without a demuxer.
+if [ ! -s "$out/bench_720p.h264" ] || [ -n "${FORCE:-}" ]; then
+	ff -i "$out/bench_720p_h264.mp4" -c copy -bsf:v h264_mp4toannexb -f h264 "$out/.bench_720p.tmp.h264"
+	mv "$out/.bench_720p.tmp.h264" "$out/bench_720p.h264"
+fi

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +77,10 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 		mux.HandleFunc("GET /healthz", healthz(p))
+		if cfg.HTTP.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		}
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
 		log.Info("http listening", "addr", ln.Addr().String(), "metrics", "http://"+ln.Addr().String()+"/metrics")

@@ -15,7 +15,6 @@ import "C"
 
 import (
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"github.com/streetwatch/streetwatch/media"
@@ -30,20 +29,23 @@ func init() {
 // avDecoder is libavcodec's software decoder. Every C object has one owner:
 // this struct, and Close frees them all.
 type avDecoder struct {
-	codec   media.Codec
-	ctx     *C.AVCodecContext
-	pkt     *C.AVPacket
-	frame   *C.AVFrame
-	sws     *C.struct_SwsContext
-	swsW    C.int
-	swsH    C.int
-	swsFmt  C.int
-	buf     []byte // Annex-B staging buffer, reused
-	session uint64
-	started bool
-	needKey bool
-	stats   Stats
-	pinner  runtime.Pinner
+	codec  media.Codec
+	ctx    *C.AVCodecContext
+	pkt    *C.AVPacket
+	frame  *C.AVFrame
+	sws    *C.struct_SwsContext
+	swsW   C.int
+	swsH   C.int
+	swsFmt C.int
+	// sws_scale's destination planes, kept here so they are not allocated per picture.
+	dstData   [4]*C.uint8_t
+	dstStride [4]C.int
+	in        *C.uint8_t // Annex-B input staging buffer (av_malloc'd, reused)
+	inSize    C.uint
+	session   uint64
+	started   bool
+	needKey   bool
+	stats     Stats
 }
 
 func newAVDecoder(cfg Config) (*avDecoder, error) {
@@ -94,15 +96,26 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 		}
 		d.needKey = false
 	}
-	d.buf = au.AnnexB(d.buf[:0])
-	if len(d.buf) == 0 {
+	// The input goes into a C buffer the decoder owns (with the zeroed
+	// padding libavcodec reads past the end), so no Go memory crosses.
+	n := 0
+	for _, nalu := range au.NALUs {
+		n += 4 + len(nalu)
+	}
+	if n == 0 {
 		return nil
 	}
-	// libavcodec reads past the end of the input by up to AV_INPUT_BUFFER_PADDING_SIZE.
-	n := len(d.buf)
-	d.buf = append(d.buf, make([]byte, C.AV_INPUT_BUFFER_PADDING_SIZE)...)[:n]
-	d.pinner.Pin(&d.buf[0])
-	d.pkt.data = (*C.uint8_t)(unsafe.Pointer(&d.buf[0]))
+	C.av_fast_padded_malloc(unsafe.Pointer(&d.in), &d.inSize, C.size_t(n))
+	if d.in == nil {
+		return fmt.Errorf("decode: out of memory for a %d-byte access unit", n)
+	}
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(d.in)), n)
+	pos := 0
+	for _, nalu := range au.NALUs {
+		pos += copy(buf[pos:], startCode)
+		pos += copy(buf[pos:], nalu)
+	}
+	d.pkt.data = d.in
 	d.pkt.size = C.int(n)
 	d.pkt.pts = C.int64_t(au.PTS)
 	d.pkt.dts = C.AV_NOPTS_VALUE
@@ -112,7 +125,6 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 	}
 	res := C.avcodec_send_packet(d.ctx, d.pkt)
 	d.pkt.data, d.pkt.size = nil, 0
-	d.pinner.Unpin()
 	if res < 0 && C.sw_eagain(res) == 0 {
 		d.stats.Errors++
 		d.needKey = true
@@ -167,10 +179,11 @@ func (d *avDecoder) Convert(dst *media.Frame) error {
 	if err != nil {
 		return fmt.Errorf("decode: frame buffer: %w", err)
 	}
-	dstData := [4]*C.uint8_t{(*C.uint8_t)(unsafe.Pointer(&data[0]))}
-	dstStride := [4]C.int{C.int(dst.Mat.Step())}
+	// The Mat's memory belongs to OpenCV (C memory): no Go pointer crosses.
+	d.dstData[0] = (*C.uint8_t)(unsafe.Pointer(&data[0]))
+	d.dstStride[0] = C.int(dst.Mat.Step())
 	res := C.sws_scale(d.sws, (**C.uint8_t)(unsafe.Pointer(&f.data[0])), (*C.int)(unsafe.Pointer(&f.linesize[0])),
-		0, f.height, (**C.uint8_t)(unsafe.Pointer(&dstData[0])), (*C.int)(unsafe.Pointer(&dstStride[0])))
+		0, f.height, &d.dstData[0], &d.dstStride[0])
 	if res < 0 {
 		return fmt.Errorf("decode: sws_scale: %s", averr(res))
 	}
@@ -187,6 +200,9 @@ func (d *avDecoder) Close() {
 	if d.frame != nil {
 		C.av_frame_free(&d.frame)
 	}
+	if d.in != nil {
+		C.av_freep(unsafe.Pointer(&d.in))
+	}
 	if d.pkt != nil {
 		C.av_packet_free(&d.pkt)
 	}
@@ -194,6 +210,8 @@ func (d *avDecoder) Close() {
 		C.avcodec_free_context(&d.ctx)
 	}
 }
+
+var startCode = []byte{0, 0, 0, 1}
 
 func averr(code C.int) string {
 	var buf [C.AV_ERROR_MAX_STRING_SIZE]C.char

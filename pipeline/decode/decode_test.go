@@ -15,10 +15,7 @@ import (
 // accessUnits splits a raw Annex-B stream into access units: parameter sets
 // and SEI go with the picture that follows them.
 func accessUnits(codec media.Codec, stream []byte) []*media.AccessUnit {
-	nalus, err := media.SplitAnnexB(stream)
-	if err != nil {
-		return nil
-	}
+	nalus := splitStream(stream)
 	var aus []*media.AccessUnit
 	var cur [][]byte
 	pts := int64(0)
@@ -206,4 +203,28 @@ func TestUnsupportedCodec(t *testing.T) {
 	if _, err := New(Config{Codec: media.CodecUnknown}); err == nil {
 		t.Fatal("unknown codec accepted")
 	}
+}
+
+// splitStream splits a whole Annex-B stream at its start codes (the media
+// package's splitter is for one access unit and caps the NAL unit count).
+func splitStream(b []byte) [][]byte {
+	var out [][]byte
+	start := -1
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
+			if start >= 0 {
+				end := i
+				for end > start && b[end-1] == 0 {
+					end--
+				}
+				out = append(out, b[start:end])
+			}
+			start = i + 3
+			i += 2
+		}
+	}
+	if start >= 0 && start < len(b) {
+		out = append(out, b[start:])
+	}
+	return out
 }
