@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/internal/mediatest"
+	"github.com/streetwatch/streetwatch/simulate"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestCheckConfig(t *testing.T) {
+	t.Setenv("STATION07_PASSWORD", "x")
+	example := filepath.Join(mediatest.Root(), "streetwatch.example.yaml")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check-config", "--config", example}, &out, &errOut); code != 0 {
+		t.Fatalf("example config: exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "ok (2 cameras)") {
+		t.Fatalf("output %q", out.String())
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("cameras:\n  - id: a\n    url: rtsp://h/a\n    sampling: {mode: sometimes}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"check-config", "--config", bad}, &out, &errOut); code != 1 {
+		t.Fatalf("bad config: exit %d, want 1", code)
+	}
+	want := `cameras[0].sampling.mode: must be fps or keyframes (got "sometimes")`
+	if !strings.Contains(errOut.String(), want) {
+		t.Fatalf("stderr %q does not name the field: want %q", errOut.String(), want)
+	}
+}
+
+func TestUnknownCommandIsAUsageError(t *testing.T) {
+	if code := run([]string{"frobnicate"}, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+}
+
+func TestRunServesMetricsAndHealthzAndStopsCleanly(t *testing.T) {
+	sim := &simulate.Server{Addr: "127.0.0.1:0", Speed: 4}
+	if err := sim.Add("cam", mediatest.File(t, "h264_640x360.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfg := &config.Config{HTTP: config.HTTP{Listen: "127.0.0.1:0"},
+		Cameras: []config.Camera{{ID: "cam", URL: sim.URL("cam"), Transport: "tcp"}}}
+	cfg.Defaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runPipeline(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a })
+	}()
+	base := "http://" + <-addr
+	get := func(path string) string {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(get("/healthz"), `"up":true`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("camera not up: %s", get("/healthz"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	metrics := get("/metrics")
+	for _, name := range []string{
+		"streetwatch_camera_up", "streetwatch_camera_reconnects_total", "streetwatch_access_units_total",
+		"streetwatch_received_bytes_total", "streetwatch_frames_decoded_total", "streetwatch_frames_sampled_total",
+		"streetwatch_frames_dropped_total", "streetwatch_decode_errors_total", "streetwatch_decode_seconds_bucket",
+	} {
+		if !strings.Contains(metrics, name+"{") {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop within 10 s")
+	}
+}
+
+// The real binary, stopped by SIGTERM as systemd or Docker would, exits 0.
+func TestBinaryStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "streetwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	sim := &simulate.Server{Addr: "127.0.0.1:0"}
+	if err := sim.Add("cam", mediatest.File(t, "h264_640x360.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfgPath := filepath.Join(t.TempDir(), "sw.yaml")
+	cfg := "cameras:\n  - {id: cam, url: \"" + sim.URL("cam") + "\", transport: tcp}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", cfgPath)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no exit 15 s after SIGTERM\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "camera connected") || !strings.Contains(logs.String(), "pipeline stopped") {
+		t.Fatalf("logs do not show a connect and a clean stop:\n%s", logs.String())
+	}
+}
