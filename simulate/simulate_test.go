@@ -179,4 +179,3 @@ func TestAddRejectsBadInput(t *testing.T) {
 		t.Error("the same name twice was accepted")
 	}
 }
-
