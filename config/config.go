@@ -150,7 +150,7 @@ func Load(path string) (*Config, error) {
 // Parse decodes, defaults and validates a config document.
 func Parse(data []byte) (*Config, error) {
 	var cfg Config
-	if err := decodeStrict(data, &cfg); err != nil {
+	if err := DecodeStrict(data, &cfg); err != nil {
 		return nil, err
 	}
 	cfg.expandEnv()

@@ -60,9 +60,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration back as a string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
-// decodeStrict decodes YAML into v, walking the node tree itself so every
-// error (unknown key, wrong type) carries the field's full path.
-func decodeStrict(data []byte, v any) error {
+// DecodeStrict decodes YAML into v, walking the node tree itself so every
+// error (unknown key, wrong type) carries the field's full path. Other
+// files with the same conventions (model manifests) use it too.
+func DecodeStrict(data []byte, v any) error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -143,6 +144,11 @@ func walk(n *yaml.Node, v reflect.Value, path string, errs *Errors) {
 			m.SetMapIndex(reflect.ValueOf(key.Value).Convert(v.Type().Key()), elem)
 		}
 		v.Set(m)
+	case reflect.Interface:
+		// Free-form content (e.g. evaluation numbers): decoded as is.
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			at(strings.TrimPrefix(err.Error(), "yaml: "))
+		}
 	case reflect.Pointer:
 		p := reflect.New(v.Type().Elem())
 		walk(n, p.Elem(), path, errs)

@@ -132,6 +132,9 @@ func (q *Queue) TryPop() (*media.Frame, error) {
 	return nil, nil
 }
 
+// Ready is signalled when frames may be waiting (use with TryPop).
+func (q *Queue) Ready() <-chan struct{} { return q.ready }
+
 // Len is the number of frames waiting.
 func (q *Queue) Len() int {
 	q.mu.Lock()
