@@ -7,16 +7,65 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
 // Config is the whole file.
 type Config struct {
-	HTTP     HTTP     `yaml:"http"`
-	Log      Log      `yaml:"log"`
-	Pipeline Pipeline `yaml:"pipeline"`
-	Cameras  []Camera `yaml:"cameras"`
+	HTTP      HTTP      `yaml:"http"`
+	Log       Log       `yaml:"log"`
+	Pipeline  Pipeline  `yaml:"pipeline"`
+	Detectors Detectors `yaml:"detectors"`
+	Cameras   []Camera  `yaml:"cameras"`
 }
+
+// Detectors configures the detector stage. Without models, sampled frames
+// are only counted.
+type Detectors struct {
+	Runtime Runtime    `yaml:"runtime"`
+	Models  []ModelRef `yaml:"models"`
+	// MaxBatch frames go into one inference; the scheduler waits at most
+	// MaxWait after the first frame for the batch to fill.
+	MaxBatch int      `yaml:"max_batch"`
+	MaxWait  Duration `yaml:"max_wait"`
+	// Workers letterbox frames in parallel with inference (0: one per core).
+	Workers int `yaml:"workers"`
+}
+
+// Runtime configures ONNX Runtime.
+type Runtime struct {
+	// Library is the libonnxruntime.so path; empty: $STREETWATCH_ORT_LIB,
+	// then what scripts/setup.sh installed.
+	Library string `yaml:"library"`
+	// Provider is cpu, cuda or tensorrt; unavailable providers fall back to
+	// cpu with a warning.
+	Provider          string `yaml:"provider"`
+	DeviceID          int    `yaml:"device_id"`
+	IntraOpThreads    int    `yaml:"intra_op_threads"`
+	InterOpThreads    int    `yaml:"inter_op_threads"`
+	GraphOptimization string `yaml:"graph_optimization"`
+}
+
+// ModelRef names a model and its manifest (relative paths are relative to
+// the config file).
+type ModelRef struct {
+	Name     string `yaml:"name"`
+	Manifest string `yaml:"manifest"`
+}
+
+// ObjectFilter rejects implausible boxes of one class (0: not checked).
+// Areas are in native pixels²; ratio is width / height.
+type ObjectFilter struct {
+	MinArea  float32 `yaml:"min_area"`
+	MaxArea  float32 `yaml:"max_area"`
+	MinRatio float32 `yaml:"min_ratio"`
+	MaxRatio float32 `yaml:"max_ratio"`
+}
+
+// Polygon is a list of [x, y] points, in native pixels or, when all are
+// within 0..1, normalised to the frame.
+type Polygon [][2]float32
 
 // HTTP is the server for /metrics and /healthz.
 type HTTP struct {
@@ -59,6 +108,14 @@ type Camera struct {
 	StallTimeout Duration  `yaml:"stall_timeout"`
 	Reconnect    Reconnect `yaml:"reconnect"`
 	Decoder      Decoder   `yaml:"decoder"`
+	// Models this camera runs (names from detectors.models); empty: all.
+	Models []string `yaml:"models"`
+	// Thresholds override the models' per-class minimum scores.
+	Thresholds map[string]float32 `yaml:"thresholds"`
+	// Filters reject implausible boxes per class, as Frigate's do.
+	Filters map[string]ObjectFilter `yaml:"filters"`
+	// Masks are areas where detections are ignored (by their bottom centre).
+	Masks []Polygon `yaml:"masks"`
 }
 
 // Location is where the camera looks, for tickets and dispatch.
@@ -105,6 +162,18 @@ func (c *Config) Defaults() {
 	if c.Pipeline.UnitQueue == 0 {
 		c.Pipeline.UnitQueue = 256
 	}
+	if c.Detectors.Runtime.Provider == "" {
+		c.Detectors.Runtime.Provider = "cpu"
+	}
+	if c.Detectors.Runtime.GraphOptimization == "" {
+		c.Detectors.Runtime.GraphOptimization = "all"
+	}
+	if c.Detectors.MaxBatch == 0 {
+		c.Detectors.MaxBatch = 8
+	}
+	if c.Detectors.MaxWait == 0 {
+		c.Detectors.MaxWait = Duration(20 * time.Millisecond)
+	}
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
 		if cam.Name == "" {
@@ -144,6 +213,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	cfg.resolvePaths(filepath.Dir(path))
 	return cfg, nil
 }
 
@@ -159,6 +229,15 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// resolvePaths makes relative file paths relative to dir (the config file's).
+func (c *Config) resolvePaths(dir string) {
+	for i, m := range c.Detectors.Models {
+		if m.Manifest != "" && !filepath.IsAbs(m.Manifest) {
+			c.Detectors.Models[i].Manifest = filepath.Join(dir, m.Manifest)
+		}
+	}
 }
 
 func (c *Config) expandEnv() {

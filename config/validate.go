@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	if len(c.Cameras) == 0 {
 		bad("cameras", "at least one camera is needed")
 	}
+	models := c.validateDetectors(bad)
 	seen := map[string]int{}
 	for i, cam := range c.Cameras {
 		p := fmt.Sprintf("cameras[%d]", i)
@@ -91,6 +92,7 @@ func (c *Config) Validate() error {
 		if cam.Decoder.Threads < 1 || cam.Decoder.Threads > 16 {
 			bad(p+".decoder.threads", "must be between 1 and 16 (got %d)", cam.Decoder.Threads)
 		}
+		validateCameraDetection(p, cam, models, bad)
 	}
 	if len(errs) > 0 {
 		return errs
@@ -123,5 +125,79 @@ func validateURL(path, raw string, bad func(path, format string, args ...any)) {
 	}
 	if u.Host == "" {
 		bad(path, "has no host")
+	}
+}
+
+func (c *Config) validateDetectors(bad func(path, format string, args ...any)) map[string]bool {
+	d := c.Detectors
+	switch d.Runtime.Provider {
+	case "cpu", "cuda", "tensorrt":
+	default:
+		bad("detectors.runtime.provider", "must be cpu, cuda or tensorrt (got %q)", d.Runtime.Provider)
+	}
+	switch d.Runtime.GraphOptimization {
+	case "disabled", "basic", "extended", "all":
+	default:
+		bad("detectors.runtime.graph_optimization", "must be disabled, basic, extended or all (got %q)", d.Runtime.GraphOptimization)
+	}
+	if d.Runtime.DeviceID < 0 {
+		bad("detectors.runtime.device_id", "must not be negative")
+	}
+	if d.Runtime.IntraOpThreads < 0 || d.Runtime.InterOpThreads < 0 {
+		bad("detectors.runtime", "thread counts must not be negative")
+	}
+	if d.MaxBatch < 1 || d.MaxBatch > 64 {
+		bad("detectors.max_batch", "must be between 1 and 64 (got %d)", d.MaxBatch)
+	}
+	if d.MaxWait.D() < 0 || d.MaxWait.D() > time.Second {
+		bad("detectors.max_wait", "must be between 0s and 1s (got %v)", d.MaxWait)
+	}
+	if d.Workers < 0 || d.Workers > 64 {
+		bad("detectors.workers", "must be between 0 and 64 (got %d)", d.Workers)
+	}
+	names := map[string]bool{}
+	for i, m := range d.Models {
+		p := fmt.Sprintf("detectors.models[%d]", i)
+		switch {
+		case m.Name == "":
+			bad(p+".name", "required")
+		case names[m.Name]:
+			bad(p+".name", "%q is used twice", m.Name)
+		}
+		names[m.Name] = true
+		if m.Manifest == "" {
+			bad(p+".manifest", "required (the model's .yaml manifest)")
+		}
+	}
+	return names
+}
+
+func validateCameraDetection(p string, cam Camera, models map[string]bool, bad func(path, format string, args ...any)) {
+	for j, m := range cam.Models {
+		if !models[m] {
+			bad(fmt.Sprintf("%s.models[%d]", p, j), "no model %q in detectors.models", m)
+		}
+	}
+	for class, th := range cam.Thresholds {
+		if th < 0 || th > 1 {
+			bad(p+".thresholds."+class, "must be between 0 and 1 (got %g)", th)
+		}
+	}
+	for class, f := range cam.Filters {
+		fp := p + ".filters." + class
+		if f.MinArea < 0 || f.MaxArea < 0 || f.MinRatio < 0 || f.MaxRatio < 0 {
+			bad(fp, "values must not be negative")
+		}
+		if f.MaxArea > 0 && f.MinArea > f.MaxArea {
+			bad(fp+".max_area", "must not be less than min_area")
+		}
+		if f.MaxRatio > 0 && f.MinRatio > f.MaxRatio {
+			bad(fp+".max_ratio", "must not be less than min_ratio")
+		}
+	}
+	for j, poly := range cam.Masks {
+		if len(poly) < 3 {
+			bad(fmt.Sprintf("%s.masks[%d]", p, j), "needs at least 3 points (got %d)", len(poly))
+		}
 	}
 }

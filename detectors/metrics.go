@@ -43,3 +43,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	return m
 }
+
+// ModelInfo records a loaded model and its execution provider.
+func (m *Metrics) ModelInfo(model, version, requested, provider string) {
+	m.info.WithLabelValues(model, version, requested, provider).Set(1)
+}

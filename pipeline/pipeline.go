@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 	"github.com/streetwatch/streetwatch/pipeline/schedule"
@@ -15,20 +16,22 @@ import (
 
 // Pipeline is every camera plus the frame queue and its consumer.
 type Pipeline struct {
-	// OnFrame consumes each sampled frame, one at a time, in queue order;
-	// the frame is released after it returns. Nil: frames are only counted
-	// (the counting sink that stands in until detection plugs in).
-	OnFrame func(*media.Frame)
+	// OnFrame receives each processed frame with its detections (nil when
+	// no model is configured: frames are then only counted). Frames come
+	// one at a time; the frame is released after it returns.
+	OnFrame func(*media.Frame, []detectors.Detection)
 
 	cfg      *config.Config
 	log      *slog.Logger
 	queue    *schedule.Queue
 	cameras  []*Camera
 	consumed *prometheus.CounterVec
+	detect   *detection // nil without models
 }
 
-// New builds the pipeline from a validated config; metrics go to reg.
-func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) *Pipeline {
+// New builds the pipeline from a validated config; metrics go to reg. It
+// loads the models, so it fails on a missing runtime or a bad model.
+func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipeline, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -56,7 +59,22 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) *Pipel
 			c.Inc()
 		}
 	}
-	return p
+	if len(cfg.Detectors.Models) > 0 {
+		d, err := newDetection(cfg, reg, log, p.queue)
+		if err != nil {
+			return nil, err
+		}
+		p.detect = d
+	}
+	return p, nil
+}
+
+// LatestDetections returns each camera's most recent detector output.
+func (p *Pipeline) LatestDetections() map[string]CameraDetections {
+	if p.detect == nil {
+		return nil
+	}
+	return p.detect.snapshot()
 }
 
 // Cameras returns the cameras in config order.
@@ -73,14 +91,29 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			c.Run(ctx)
 		}()
 	}
+	var err error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.consume(ctx)
+		if p.detect == nil {
+			p.consume(ctx)
+			return
+		}
+		err = p.detect.run(ctx, p.onResult)
 	}()
 	wg.Wait()
 	p.queue.Close()
-	return nil
+	if p.detect != nil {
+		p.detect.close()
+	}
+	return err
+}
+
+func (p *Pipeline) onResult(r detectors.Result) {
+	p.consumed.WithLabelValues(r.Frame.Camera).Inc()
+	if p.OnFrame != nil {
+		p.OnFrame(r.Frame, r.Detections)
+	}
 }
 
 func (p *Pipeline) consume(ctx context.Context) {
@@ -97,7 +130,7 @@ func (p *Pipeline) consume(ctx context.Context) {
 		}
 		c.Inc()
 		if p.OnFrame != nil {
-			p.OnFrame(f)
+			p.OnFrame(f, nil)
 		}
 		f.Release()
 	}

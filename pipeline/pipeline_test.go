@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/pipeline"
@@ -37,7 +38,7 @@ type recorder struct {
 	frames map[string][]frameInfo
 }
 
-func (r *recorder) onFrame(f *media.Frame) {
+func (r *recorder) onFrame(f *media.Frame, _ []detectors.Detection) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.frames == nil {
@@ -62,21 +63,40 @@ type running struct {
 // runPipeline runs a pipeline over cams until the test ends.
 func runPipeline(t *testing.T, cams ...config.Camera) *running {
 	t.Helper()
-	cfg := &config.Config{Cameras: cams}
+	return runConfig(t, &config.Config{Cameras: cams})
+}
+
+func runConfig(t *testing.T, cfg *config.Config) *running {
+	t.Helper()
+	rec := &recorder{}
+	r := runConfigWith(t, cfg, rec.onFrame)
+	r.rec = rec
+	return r
+}
+
+// runConfigWith runs a pipeline from cfg (defaults applied) until the test
+// ends, calling onFrame for each processed frame.
+func runConfigWith(t *testing.T, cfg *config.Config, onFrame func(*media.Frame, []detectors.Detection)) *running {
+	t.Helper()
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p := pipeline.New(cfg, reg, log)
+	p, err := pipeline.New(cfg, reg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &running{p: p, reg: reg, rec: &recorder{}}
-	p.OnFrame = r.rec.onFrame
+	p.OnFrame = onFrame
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = p.Run(ctx)
+		if err := p.Run(ctx); err != nil {
+			t.Errorf("pipeline: %v", err)
+		}
 	}()
 	var once sync.Once
 	r.stop = func() {

@@ -171,7 +171,10 @@ func TestCredentialsNeverReachLogsMetricsOrStatus(t *testing.T) {
 	cfg.Defaults()
 	var logs syncBuffer
 	reg := prometheus.NewRegistry()
-	p := pipeline.New(cfg, reg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	p, err := pipeline.New(cfg, reg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Run(ctx) }()

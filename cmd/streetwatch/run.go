@@ -65,7 +65,10 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(httpAddr string)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p := pipeline.New(cfg, reg, log)
+	p, err := pipeline.New(cfg, reg, log)
+	if err != nil {
+		return err
+	}
 
 	var srv *http.Server
 	srvErr := make(chan error, 1)
@@ -77,6 +80,10 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 		mux.HandleFunc("GET /healthz", healthz(p))
+		mux.HandleFunc("GET /debug/detections", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(p.LatestDetections())
+		})
 		if cfg.HTTP.Pprof {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -94,7 +101,6 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 	defer cancel()
 	go func() { runErr <- p.Run(pctx) }()
 
-	var err error
 	select {
 	case err = <-runErr:
 	case err = <-srvErr:
