@@ -45,6 +45,9 @@ type Runtime struct {
 	IntraOpThreads    int    `yaml:"intra_op_threads"`
 	InterOpThreads    int    `yaml:"inter_op_threads"`
 	GraphOptimization string `yaml:"graph_optimization"`
+	// Spinning lets ONNX Runtime threads busy-wait between runs (faster
+	// on a dedicated box, wasteful when decoding shares the cores).
+	Spinning bool `yaml:"spinning"`
 }
 
 // ModelRef names a model and its manifest (relative paths are relative to

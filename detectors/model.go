@@ -17,6 +17,10 @@ type SessionOptions struct {
 	IntraOpThreads, InterOpThreads int
 	// GraphOptimization: disabled, basic, extended or all (default).
 	GraphOptimization string
+	// Spinning lets ONNX Runtime's worker threads busy-wait between runs.
+	// Off by default: on a box that also decodes and letterboxes, spinning
+	// threads take the cores those stages need.
+	Spinning bool
 }
 
 // Model is a loaded model: its session and what is needed to decode it.
@@ -156,6 +160,15 @@ func sessionOptions(opts SessionOptions) (*ort.SessionOptions, error) {
 	}
 	if err := so.SetGraphOptimizationLevel(level); err != nil {
 		return fail(err)
+	}
+	spin := "0"
+	if opts.Spinning {
+		spin = "1"
+	}
+	for _, key := range []string{"session.intra_op.allow_spinning", "session.inter_op.allow_spinning"} {
+		if err := so.AddSessionConfigEntry(key, spin); err != nil {
+			return fail(err)
+		}
 	}
 	return so, nil
 }

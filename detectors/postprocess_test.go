@@ -17,8 +17,8 @@ func TestNMSIsClassAware(t *testing.T) {
 
 func TestLetterbox(t *testing.T) {
 	tests := []struct {
-		sw, sh, dw, dh         int
-		scale                  float32
+		sw, sh, dw, dh        int
+		scale                 float32
 		left, top, newW, newH int
 	}{
 		{640, 360, 320, 320, 0.5, 0, 70, 320, 180},

@@ -45,6 +45,7 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 		IntraOpThreads:    dc.Runtime.IntraOpThreads,
 		InterOpThreads:    dc.Runtime.InterOpThreads,
 		GraphOptimization: dc.Runtime.GraphOptimization,
+		Spinning:          dc.Runtime.Spinning,
 	}
 	m := detectors.NewMetrics(reg)
 	d := &detection{models: map[string]*detectors.Model{}, log: log, latest: map[string]CameraDetections{}}

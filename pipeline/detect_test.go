@@ -84,4 +84,3 @@ func TestPipelineRunsTheDetectorOnEverySampledFrame(t *testing.T) {
 		t.Fatalf("model info metric %v", got)
 	}
 }
-
