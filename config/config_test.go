@@ -76,6 +76,14 @@ func TestBrokenConfigsNameTheField(t *testing.T) {
 		{"listen", "http: {listen: 8080}\n" + cam, `http.listen: expected host:port, got "8080"`},
 		{"log level", "log: {level: loud}\n" + cam, `log.level: must be one of debug, info, warn, error (got "loud")`},
 		{"queue", "pipeline: {frame_queue: -1}\n" + cam, "pipeline.frame_queue: must be between 1 and 100000 (got -1)"},
+		{"mask point", cam + "    masks: [[[0, 0], [1, 0, 3], [1, 1]]]\n", "cameras[0].masks[0][1]: expected a list of 2 values (line 4)"},
+		{"mask too small", cam + "    masks: [[[0, 0], [1, 0]]]\n", "cameras[0].masks[0]: needs at least 3 points (got 2)"},
+		{"unknown model", cam + "    models: [yolo]\n", `cameras[0].models[0]: no model "yolo" in detectors.models`},
+		{"provider", "detectors: {runtime: {provider: rocm}}\n" + cam, `detectors.runtime.provider: must be cpu, cuda or tensorrt (got "rocm")`},
+		{"max batch", "detectors: {max_batch: 100}\n" + cam, "detectors.max_batch: must be between 1 and 64 (got 100)"},
+		{"model without manifest", "detectors: {models: [{name: a}]}\n" + cam, "detectors.models[0].manifest: required (the model's .yaml manifest)"},
+		{"filter order", cam + "    filters: {person: {min_area: 10, max_area: 5}}\n", "cameras[0].filters.person.max_area: must not be less than min_area"},
+		{"threshold range", cam + "    thresholds: {person: 2}\n", "cameras[0].thresholds.person: must be between 0 and 1 (got 2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -131,6 +131,14 @@ func walk(n *yaml.Node, v reflect.Value, path string, errs *Errors) {
 			walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
 		}
 		v.Set(s)
+	case reflect.Array:
+		if n.Kind != yaml.SequenceNode || len(n.Content) != v.Len() {
+			at(fmt.Sprintf("expected a list of %d values", v.Len()))
+			return
+		}
+		for i, item := range n.Content {
+			walk(item, v.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			at("expected a mapping")

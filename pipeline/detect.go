@@ -104,8 +104,12 @@ func cameraFilter(cam config.Camera) *detectors.CameraFilter {
 
 func (d *detection) run(ctx context.Context, onResult func(detectors.Result)) error {
 	d.sched.OnResult = func(r detectors.Result) {
+		dets := r.Detections
+		if dets == nil {
+			dets = []detectors.Detection{}
+		}
 		d.mu.Lock()
-		d.latest[r.Frame.Camera] = CameraDetections{Time: r.Frame.Time, Detections: r.Detections}
+		d.latest[r.Frame.Camera] = CameraDetections{Time: r.Frame.Time, Detections: dets}
 		d.mu.Unlock()
 		if d.log.Enabled(ctx, slog.LevelDebug) {
 			d.log.Debug("detections", "camera", r.Frame.Camera, "pts", r.Frame.PTS, "count", len(r.Detections), "detections", r.Detections)

@@ -20,6 +20,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	media := fs.String("media", "testdata/media", "folder with the demo videos (made by scripts/make-test-media.sh)")
 	rtsp := fs.String("rtsp", "127.0.0.1:8554", "RTSP address of the simulated cameras")
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP address for /metrics and /healthz")
+	model := fs.String("model", "models/streetwatch-demo.yaml", "model manifest to detect with (empty: no detection)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -31,6 +32,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	sim := &simulate.Server{Addr: *rtsp}
 	cfg := &config.Config{HTTP: config.HTTP{Listen: *listen}}
+	if *model != "" {
+		cfg.Detectors.Models = []config.ModelRef{{Name: "demo", Manifest: *model}}
+	}
 	for _, c := range cams {
 		path := filepath.Join(*media, c.file)
 		if _, err := os.Stat(path); err != nil {
@@ -57,6 +61,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return runPipeline(ctx, cfg, log, func(addr string) {
 		fmt.Fprintf(stdout, "\nStreetWatch demo: %d simulated cameras at rtsp://%s/<camera>\n", len(cams), sim.ListenAddr())
 		fmt.Fprintf(stdout, "  metrics: http://%s/metrics   (watch streetwatch_frames_decoded_total rise)\n", addr)
-		fmt.Fprintf(stdout, "  health:  http://%s/healthz\n  Ctrl-C stops.\n\n", addr)
+		fmt.Fprintf(stdout, "  health:  http://%s/healthz\n", addr)
+		if *model != "" {
+			fmt.Fprintf(stdout, "  detections: http://%s/debug/detections   (streetwatch_detections_total in /metrics)\n", addr)
+		}
+		fmt.Fprint(stdout, "  Ctrl-C stops.\n\n")
 	})
 }
