@@ -187,3 +187,24 @@ func TestWrongLibraryIsAClearError(t *testing.T) {
 		t.Fatalf("error %q: want the path and the fix", got)
 	}
 }
+
+func TestSeveralModelsPerCameraAndPerCameraModelChoice(t *testing.T) {
+	v8 := loadTestModel(t, golden("yolov8"), SessionOptions{})
+	e2e := loadTestModel(t, golden("end2end"), SessionOptions{})
+	frames := []*media.Frame{solidFrame("both", 0, 640, 360), solidFrame("only-e2e", 1, 640, 360)}
+	s := map[string]*Model{"a": v8, "b": e2e}
+	got := detectAllWith(t, s, map[string][]string{"only-e2e": {"b"}}, frames)
+	byModel := func(dets []Detection) map[string]int {
+		n := map[string]int{}
+		for _, d := range dets {
+			n[d.Model]++
+		}
+		return n
+	}
+	if n := byModel(got[0]); n["a"] != 3 || n["b"] != 3 {
+		t.Fatalf("camera with both models: %v", n)
+	}
+	if n := byModel(got[1]); n["a"] != 0 || n["b"] != 3 {
+		t.Fatalf("camera with only model b: %v", n)
+	}
+}

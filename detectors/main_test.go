@@ -97,20 +97,31 @@ func (s *sliceSource) Ready() <-chan struct{} { return s.ready }
 // detections in frame order (by Seq).
 func detectAll(t testing.TB, models map[string]*Model, filters map[string]*CameraFilter, maxBatch int, frames []*media.Frame) [][]Detection {
 	t.Helper()
+	return detect(t, &Scheduler{Models: models, Filters: filters, MaxBatch: maxBatch}, frames)
+}
+
+func detectAllWith(t testing.TB, models map[string]*Model, cameraModels map[string][]string, frames []*media.Frame) [][]Detection {
+	t.Helper()
+	return detect(t, &Scheduler{Models: models, CameraModels: cameraModels, MaxBatch: 4}, frames)
+}
+
+func detect(t testing.TB, s *Scheduler, frames []*media.Frame) [][]Detection {
+	t.Helper()
 	out := make([][]Detection, len(frames))
 	var mu sync.Mutex
 	got := 0
 	done := make(chan struct{})
-	s := &Scheduler{Queue: newSliceSource(frames), Models: models, Filters: filters, MaxBatch: maxBatch,
-		MaxWait: 50 * time.Millisecond, OnResult: func(r Result) {
-			mu.Lock()
-			defer mu.Unlock()
-			out[r.Frame.Seq] = r.Detections
-			got++
-			if got == len(out) {
-				close(done)
-			}
-		}}
+	s.Queue = newSliceSource(frames)
+	s.MaxWait = 50 * time.Millisecond
+	s.OnResult = func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		out[r.Frame.Seq] = r.Detections
+		got++
+		if got == len(out) {
+			close(done)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -253,6 +254,7 @@ func (s *Scheduler) modelsOf(camera string) []string {
 		for name := range s.Models {
 			s.order = append(s.order, name)
 		}
+		sort.Strings(s.order)
 	}
 	return s.order
 }
