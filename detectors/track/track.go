@@ -1,0 +1,266 @@
+// Package track follows objects from frame to frame on one camera, the way
+// ByteTrack does: detections are matched to tracks by IoU in two passes,
+// confident detections first, then weak ones (an occluded or blurred object
+// scores low, but is still the same object). Stationary objects keep their
+// identity through missed detections and occlusion for a configurable time,
+// because the violations StreetWatch confirms are about objects that stay.
+//
+// It is pure logic on stream time: no pixels, no wall clock, no I/O.
+package track
+
+import (
+	"sort"
+	"time"
+
+	"github.com/streetwatch/streetwatch/detectors"
+)
+
+// Config tunes the tracker. Zero fields take the defaults of Defaults.
+type Config struct {
+	// HighScore: detections at or above are matched first and may start tracks.
+	HighScore float32
+	// LowScore: detections below are ignored; between Low and High they
+	// only extend existing tracks (ByteTrack's second pass).
+	LowScore float32
+	// NewTrackScore: an unmatched detection starts a track from this score.
+	NewTrackScore float32
+	// MatchIoU is the minimum IoU to match in the first pass; the second
+	// pass requires LowMatchIoU.
+	MatchIoU, LowMatchIoU float32
+	// MaxLost: a moving track not seen for this long ends.
+	MaxLost time.Duration
+	// StationaryMaxLost: a stationary track survives missed detections and
+	// occlusion (people walking in front) for this long.
+	StationaryMaxLost time.Duration
+	// StationaryAfter: a track whose box stayed within StationaryIoU of its
+	// position for this long is stationary.
+	StationaryAfter time.Duration
+	StationaryIoU   float32
+	// History is how many past boxes a track keeps.
+	History int
+}
+
+// Defaults fills zero fields.
+func (c *Config) Defaults() {
+	def := func(v *float32, d float32) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.HighScore, 0.5)
+	def(&c.LowScore, 0.15)
+	def(&c.NewTrackScore, 0.5)
+	def(&c.MatchIoU, 0.2)
+	def(&c.LowMatchIoU, 0.4)
+	def(&c.StationaryIoU, 0.6)
+	if c.MaxLost == 0 {
+		c.MaxLost = 3 * time.Second
+	}
+	if c.StationaryMaxLost == 0 {
+		c.StationaryMaxLost = 30 * time.Second
+	}
+	if c.StationaryAfter == 0 {
+		c.StationaryAfter = 5 * time.Second
+	}
+	if c.History == 0 {
+		c.History = 64
+	}
+}
+
+// Sample is a track's box at one moment.
+type Sample struct {
+	Time  time.Time
+	Box   detectors.Box
+	Score float32
+}
+
+// Track is one object followed over time.
+type Track struct {
+	ID uint64
+	// Box is the last matched box.
+	Box       detectors.Box
+	Score     float32
+	FirstSeen time.Time
+	LastSeen  time.Time
+	// Hits counts frames with a matched detection; Frames counts frames
+	// since the track started (matched or not), for presence ratios.
+	Hits, Frames int
+	// Stationary is set once the object stayed in place for StationaryAfter.
+	Stationary bool
+	// StationarySince is when it came to rest (zero while moving).
+	StationarySince time.Time
+	// Best is the highest-scoring sample.
+	Best Sample
+	// History holds the most recent samples, oldest first.
+	History []Sample
+	// Missed is set when the last update had no detection for the track.
+	Missed bool
+
+	votes  map[string]float32
+	class  string
+	anchor Sample // the position stationarity is measured against
+}
+
+// Class is the track's class by score-weighted vote.
+func (t *Track) Class() string { return t.class }
+
+// Votes returns the score-weighted class votes.
+func (t *Track) Votes() map[string]float32 { return t.votes }
+
+
+func (t *Track) vote(class string, score float32) {
+	t.votes[class] += score
+	best := t.class
+	for c, v := range t.votes {
+		if best == "" || v > t.votes[best] || (v == t.votes[best] && c < best) {
+			best = c
+		}
+	}
+	t.class = best
+}
+
+// Tracker tracks one camera's objects.
+type Tracker struct {
+	cfg    Config
+	nextID uint64
+	tracks []*Track
+}
+
+// New returns a tracker; IDs start at firstID (so IDs stay unique across
+// restarts when the caller persists the last one).
+func New(cfg Config, firstID uint64) *Tracker {
+	cfg.Defaults()
+	return &Tracker{cfg: cfg, nextID: max(firstID, 1)}
+}
+
+// NextID is the ID the next track will get.
+func (tr *Tracker) NextID() uint64 { return tr.nextID }
+
+// Tracks returns the live tracks (matched or recently lost).
+func (tr *Tracker) Tracks() []*Track { return tr.tracks }
+
+type pair struct {
+	t    int
+	d    int
+	cost float32
+}
+
+// Update matches one frame's detections and returns the tracks that ended.
+func (tr *Tracker) Update(now time.Time, dets []detectors.Detection) (ended []*Track) {
+	cfg := tr.cfg
+	var high, low []int
+	for i, d := range dets {
+		switch {
+		case d.Score >= cfg.HighScore:
+			high = append(high, i)
+		case d.Score >= cfg.LowScore:
+			low = append(low, i)
+		}
+	}
+	matchedT := make([]bool, len(tr.tracks))
+	matchedD := make([]bool, len(dets))
+	tr.match(now, dets, high, matchedT, matchedD, cfg.MatchIoU)
+	tr.match(now, dets, low, matchedT, matchedD, cfg.LowMatchIoU)
+
+	for i, t := range tr.tracks {
+		t.Frames++
+		if matchedT[i] {
+			continue
+		}
+		t.Missed = true
+		limit := cfg.MaxLost
+		if t.Stationary {
+			limit = cfg.StationaryMaxLost
+		}
+		if now.Sub(t.LastSeen) > limit {
+			ended = append(ended, t)
+		}
+	}
+	for _, i := range high {
+		if !matchedD[i] && dets[i].Score >= cfg.NewTrackScore {
+			tr.start(now, dets[i])
+		}
+	}
+	if len(ended) > 0 {
+		live := tr.tracks[:0]
+		for _, t := range tr.tracks {
+			if !contains(ended, t) {
+				live = append(live, t)
+			}
+		}
+		tr.tracks = live
+	}
+	return ended
+}
+
+func contains(ts []*Track, t *Track) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// match greedily pairs detections with unmatched tracks by IoU (a class
+// change costs a little, so a bag next to a pile keeps its own track).
+func (tr *Tracker) match(now time.Time, dets []detectors.Detection, idx []int, matchedT, matchedD []bool, minIoU float32) {
+	var pairs []pair
+	for ti, t := range tr.tracks {
+		if matchedT[ti] {
+			continue
+		}
+		for _, di := range idx {
+			iou := t.Box.IoU(dets[di].Box)
+			if iou < minIoU {
+				continue
+			}
+			cost := 1 - iou
+			if dets[di].Class != t.class {
+				cost += 0.3
+			}
+			pairs = append(pairs, pair{ti, di, cost})
+		}
+	}
+	sort.Slice(pairs, func(a, b int) bool { return pairs[a].cost < pairs[b].cost })
+	for _, p := range pairs {
+		if matchedT[p.t] || matchedD[p.d] {
+			continue
+		}
+		matchedT[p.t], matchedD[p.d] = true, true
+		tr.extend(now, tr.tracks[p.t], dets[p.d])
+	}
+}
+
+func (tr *Tracker) start(now time.Time, d detectors.Detection) {
+	s := Sample{Time: now, Box: d.Box, Score: d.Score}
+	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: now, LastSeen: now, Hits: 1, Frames: 1,
+		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s}
+	t.vote(d.Class, d.Score)
+	tr.nextID++
+	tr.tracks = append(tr.tracks, t)
+}
+
+func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
+	s := Sample{Time: now, Box: d.Box, Score: d.Score}
+	t.Box, t.Score, t.LastSeen = d.Box, d.Score, now
+	t.Hits++
+	t.Missed = false
+	t.vote(d.Class, d.Score)
+	if d.Score > t.Best.Score {
+		t.Best = s
+	}
+	t.History = append(t.History, s)
+	if len(t.History) > tr.cfg.History {
+		t.History = append(t.History[:0], t.History[len(t.History)-tr.cfg.History:]...)
+	}
+	// Stationary: still overlapping where it came to rest; moving resets.
+	if d.Box.IoU(t.anchor.Box) >= tr.cfg.StationaryIoU {
+		if !t.Stationary && now.Sub(t.anchor.Time) >= tr.cfg.StationaryAfter {
+			t.Stationary, t.StationarySince = true, t.anchor.Time
+		}
+	} else {
+		t.anchor = s
+		t.Stationary, t.StationarySince = false, time.Time{}
+	}
+}

@@ -1,0 +1,116 @@
+package track
+
+import (
+	"testing"
+	"time"
+
+	"github.com/streetwatch/streetwatch/detectors"
+)
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+func det(class string, score float32, x1, y1, x2, y2 float32) detectors.Detection {
+	return detectors.Detection{Class: class, Score: score, Box: detectors.Box{X1: x1, Y1: y1, X2: x2, Y2: y2}}
+}
+
+// step runs the tracker at 2 fps for d, calling frame for each moment.
+func step(tr *Tracker, from time.Time, d time.Duration, frame func(now time.Time) []detectors.Detection) (time.Time, []*Track) {
+	var ended []*Track
+	now := from
+	for ; now.Before(from.Add(d)); now = now.Add(500 * time.Millisecond) {
+		ended = append(ended, tr.Update(now, frame(now))...)
+	}
+	return now, ended
+}
+
+func TestStationaryObjectKeepsItsIdentityThroughOcclusion(t *testing.T) {
+	tr := New(Config{}, 1)
+	bag := det("garbage_bag", 0.8, 100, 200, 140, 240)
+	now, _ := step(tr, t0, 10*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{bag} })
+	if len(tr.Tracks()) != 1 || !tr.Tracks()[0].Stationary {
+		t.Fatalf("after 10 s in place: %d tracks, stationary=%v", len(tr.Tracks()), tr.Tracks()[0].Stationary)
+	}
+	id := tr.Tracks()[0].ID
+	// 20 s of occlusion: a crowd passes in front, the bag is not detected.
+	now, ended := step(tr, now, 20*time.Second, func(time.Time) []detectors.Detection { return nil })
+	if len(ended) != 0 {
+		t.Fatalf("the stationary bag's track ended during a 20 s occlusion")
+	}
+	now, _ = step(tr, now, 2*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{bag} })
+	if len(tr.Tracks()) != 1 || tr.Tracks()[0].ID != id {
+		t.Fatalf("after the occlusion: tracks %v, want the same id %d", ids(tr.Tracks()), id)
+	}
+	// Gone for longer than StationaryMaxLost: the track ends.
+	_, ended = step(tr, now, 31*time.Second, func(time.Time) []detectors.Detection { return nil })
+	if len(ended) != 1 || ended[0].ID != id {
+		t.Fatalf("ended %v, want the bag's track", ids(ended))
+	}
+}
+
+func TestMovingObjectEndsSoonAfterItIsLost(t *testing.T) {
+	tr := New(Config{}, 1)
+	x := float32(0)
+	now, _ := step(tr, t0, 5*time.Second, func(time.Time) []detectors.Detection {
+		x += 10
+		return []detectors.Detection{det("person", 0.9, x, 100, x+40, 200)}
+	})
+	if tr.Tracks()[0].Stationary {
+		t.Fatal("a walking person is stationary")
+	}
+	_, ended := step(tr, now, 4*time.Second, func(time.Time) []detectors.Detection { return nil })
+	if len(ended) != 1 {
+		t.Fatalf("a walker lost for 4 s: %d tracks ended, want 1", len(ended))
+	}
+}
+
+func TestWeakDetectionsExtendButNeverStartTracks(t *testing.T) {
+	tr := New(Config{}, 1)
+	tr.Update(t0, []detectors.Detection{det("person", 0.9, 0, 0, 50, 100)})
+	// Partly occluded: the score drops to 0.3, still the same person.
+	tr.Update(t0.Add(time.Second), []detectors.Detection{det("person", 0.3, 2, 0, 52, 100), det("vehicle", 0.3, 300, 300, 400, 380)})
+	if len(tr.Tracks()) != 1 {
+		t.Fatalf("%d tracks, want 1: a weak detection started a track", len(tr.Tracks()))
+	}
+	if tr.Tracks()[0].Hits != 2 {
+		t.Fatalf("hits %d, want 2: the weak detection did not extend the track", tr.Tracks()[0].Hits)
+	}
+}
+
+func TestNeighboursDoNotSwap(t *testing.T) {
+	tr := New(Config{}, 1)
+	for i := range 20 {
+		now := t0.Add(time.Duration(i) * 500 * time.Millisecond)
+		tr.Update(now, []detectors.Detection{
+			det("garbage_bag", 0.8, 100, 100, 140, 140),
+			det("person", 0.9, 130, 60, 170, 160), // overlaps the bag a little
+		})
+	}
+	if len(tr.Tracks()) != 2 {
+		t.Fatalf("%d tracks", len(tr.Tracks()))
+	}
+	for _, tk := range tr.Tracks() {
+		if tk.Hits != 20 {
+			t.Fatalf("track %d (%s) has %d hits, want 20", tk.ID, tk.Class(), tk.Hits)
+		}
+	}
+}
+
+func TestClassIsTheScoreWeightedVote(t *testing.T) {
+	tr := New(Config{}, 7)
+	classes := []string{"garbage_bag", "garbage_pile", "garbage_pile", "garbage_bag", "garbage_pile", "garbage_pile"}
+	for i, c := range classes {
+		tr.Update(t0.Add(time.Duration(i)*time.Second), []detectors.Detection{det(c, 0.7, 100, 100, 160, 150)})
+	}
+	tk := tr.Tracks()[0]
+	if tk.ID != 7 || tk.Class() != "garbage_pile" {
+		t.Fatalf("track %d class %q, want id 7 and garbage_pile", tk.ID, tk.Class())
+	}
+}
+
+func ids(ts []*Track) []uint64 {
+	var out []uint64
+	for _, t := range ts {
+		out = append(out, t.ID)
+	}
+	return out
+}
