@@ -107,7 +107,6 @@ func (t *Track) Class() string { return t.class }
 // Votes returns the score-weighted class votes.
 func (t *Track) Votes() map[string]float32 { return t.votes }
 
-
 func (t *Track) vote(class string, score float32) {
 	t.votes[class] += score
 	best := t.class
