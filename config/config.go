@@ -6,8 +6,11 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -245,11 +248,39 @@ func (c *Config) resolvePaths(dir string) {
 
 func (c *Config) expandEnv() {
 	for i := range c.Cameras {
-		c.Cameras[i].URL = os.Expand(c.Cameras[i].URL, func(name string) string {
-			if v, ok := os.LookupEnv(name); ok {
-				return v
-			}
-			return "${" + name + "}" // left as is; validation reports it
-		})
+		c.Cameras[i].URL = expandURL(c.Cameras[i].URL)
 	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandURL replaces ${NAME} (only that form: a bare $ in a password stays)
+// with the environment variable, escaped when it lands in the user-info
+// part so a password with '@', '/', '#' or '%' keeps the URL valid. Unset
+// variables stay as they are; validation reports them.
+func expandURL(raw string) string {
+	userinfoEnd := -1
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		if j := strings.LastIndex(rest[:strings.IndexAny(rest+"/", "/")], "@"); j >= 0 {
+			userinfoEnd = i + 3 + j
+		}
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range envRef.FindAllStringSubmatchIndex(raw, -1) {
+		b.WriteString(raw[last:m[0]])
+		last = m[1]
+		v, ok := os.LookupEnv(raw[m[2]:m[3]])
+		if !ok {
+			b.WriteString(raw[m[0]:m[1]])
+			continue
+		}
+		if m[0] < userinfoEnd {
+			v = strings.TrimPrefix(url.UserPassword("", v).String(), ":")
+		}
+		b.WriteString(v)
+	}
+	b.WriteString(raw[last:])
+	return b.String()
 }

@@ -98,6 +98,21 @@ func TestBrokenConfigsNameTheField(t *testing.T) {
 	}
 }
 
+func TestEnvironmentExpansionKeepsPasswordsIntact(t *testing.T) {
+	t.Setenv("CAM_PW", "p@ss/w#rd%")
+	t.Setenv("word", "WRONG")
+	tests := []struct{ in, want string }{
+		{"rtsp://admin:${CAM_PW}@10.0.0.7/a", "rtsp://admin:p%40ss%2Fw%23rd%25@10.0.0.7/a"},
+		{"rtsp://admin:Pa$word@10.0.0.7/a", "rtsp://admin:Pa$word@10.0.0.7/a"},
+		{"rtsp://10.0.0.7/${CAM_PW}", "rtsp://10.0.0.7/p@ss/w#rd%"},
+	}
+	for _, tt := range tests {
+		if got := expandURL(tt.in); got != tt.want {
+			t.Errorf("expandURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestAllProblemsAreReportedAtOnce(t *testing.T) {
 	_, err := Parse([]byte("cameras:\n  - id: a\n  - id: b\n    url: ftp://x\n"))
 	errs, ok := err.(Errors)

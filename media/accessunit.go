@@ -30,6 +30,17 @@ func (c Codec) String() string {
 // ClockRate is the RTP clock rate of video streams, and the unit of PTS.
 const ClockRate = 90000
 
+// TicksToDuration converts 1/90000 s ticks to a Duration without
+// overflowing (a plain ticks*time.Second overflows after 28 hours).
+func TicksToDuration(ticks int64) time.Duration {
+	return time.Duration(ticks/ClockRate)*time.Second + time.Duration(ticks%ClockRate)*time.Second/ClockRate
+}
+
+// DurationToTicks converts a Duration to 1/90000 s ticks without overflowing.
+func DurationToTicks(d time.Duration) int64 {
+	return int64(d/time.Second)*ClockRate + int64(d%time.Second)*ClockRate/int64(time.Second)
+}
+
 // AccessUnit is one encoded picture of a camera's stream: the NAL units
 // without start codes, as the camera sent them.
 type AccessUnit struct {

@@ -29,10 +29,12 @@ func (p *ParamSets) Update(nalus [][]byte) (spsChanged bool, err error) {
 			p.VPS = cloneIfDifferent(p.VPS, nalu)
 		case kindSPS:
 			if !bytes.Equal(p.SPS, nalu) {
+				// An SPS the parser cannot read (some cameras use features
+				// it lacks) is still kept: the decoder reads it fine, and
+				// the size then comes from the decoded pictures.
 				w, h, perr := spsSize(p.Codec, nalu)
 				if perr != nil {
 					err = perr
-					continue
 				}
 				p.SPS = append([]byte(nil), nalu...)
 				p.Width, p.Height = w, h

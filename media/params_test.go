@@ -56,12 +56,12 @@ func TestParamSetsTrackSizeAndPrependToKeyframes(t *testing.T) {
 	}
 }
 
-func TestParamSetsRejectABrokenSPS(t *testing.T) {
+func TestParamSetsKeepAnSPSTheParserCannotRead(t *testing.T) {
 	p := ParamSets{Codec: CodecH264}
 	if _, err := p.Update([][]byte{{0x67, 0xff}}); err == nil {
-		t.Fatal("broken SPS accepted")
+		t.Fatal("unreadable SPS reported no error")
 	}
-	if p.SPS != nil {
-		t.Fatal("broken SPS recorded")
+	if p.SPS == nil || p.Width != 0 {
+		t.Fatal("an unreadable SPS must be kept for the decoder, with an unknown size")
 	}
 }

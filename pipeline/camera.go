@@ -148,7 +148,8 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 				dec.Close()
 			}
 			var err error
-			dec, err = decode.New(decode.Config{Codec: au.Codec, Threads: c.cfg.Decoder.Threads})
+			dec, err = decode.New(decode.Config{Codec: au.Codec, Threads: c.cfg.Decoder.Threads,
+				KeyframesOnly: c.cfg.Sampling.Mode == config.SampleKeyframes})
 			if err != nil {
 				c.setError(err)
 				c.log.Error("cannot decode stream", "err", err)
@@ -191,7 +192,7 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			f.Camera, f.PTS, f.Seq = c.cfg.ID, pts, c.seq
 			// With B-frames the picture out is not the unit in: its time
 			// follows from its own PTS.
-			f.Time = au.Time.Add(time.Duration(pts-au.PTS) * time.Second / media.ClockRate)
+			f.Time = au.Time.Add(media.TicksToDuration(pts - au.PTS))
 			f.Key = au.Key && pts == au.PTS
 			c.lastFrame.Store(f.Time.UnixNano())
 			c.sampled.Inc()

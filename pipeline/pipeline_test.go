@@ -239,7 +239,7 @@ func TestPipelineDecodesEveryPictureOfSimulatedCamera(t *testing.T) {
 }
 
 func TestKeyframesModeDecodesOnlyKeyframes(t *testing.T) {
-	for _, name := range []string{"h264_640x360.mp4", "h265_640x360.ts"} {
+	for _, name := range []string{"h264_640x360.mp4", "h265_640x360.ts", "h264_bframes_640x360.mp4"} {
 		t.Run(name, func(t *testing.T) {
 			file := mediatest.File(t, name)
 			want := mediatest.Probe(t, file)

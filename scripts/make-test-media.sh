@@ -34,7 +34,11 @@ make_one h264_bframes_640x360.mp4 -f lavfi -i "$(src 640x360 6)" -c:v libx264 -p
 # Real pedestrian footage from Debian's opencv-doc (768x576, 10 fps), re-encoded to H.264.
 vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
 [ -f "$vtest" ] || vtest=$vtest.gz
-if [ -f "$vtest" ]; then
+if [ ! -f "$vtest" ]; then
+	echo "make-test-media: $vtest is missing (Debian package opencv-doc)" >&2
+	exit 1
+fi
+if true; then
 	if [ "${vtest%.gz}" != "$vtest" ]; then
 		tmp=$(mktemp --suffix=.avi)
 		gunzip -c "$vtest" >"$tmp"

@@ -228,7 +228,7 @@ func (c *camera) play(ctx context.Context, s *Server) {
 	var loopOffset int64
 	for loop := 0; ; loop++ {
 		for _, u := range c.clip.units {
-			due := start.Add(time.Duration(float64(loopOffset+u.dts) * float64(time.Second) / media.ClockRate / s.Speed))
+			due := start.Add(time.Duration(float64(media.TicksToDuration(loopOffset+u.dts)) / s.Speed))
 			if wait := time.Until(due); wait > 0 {
 				timer.Reset(wait)
 				select {
@@ -247,7 +247,7 @@ func (c *camera) play(ctx context.Context, s *Server) {
 			pts := loopOffset + u.pts
 			// NTP follows the content's clock, so sender reports agree with
 			// RTP timestamps at any speed.
-			ntp := start.Add(time.Duration(pts) * time.Second / media.ClockRate)
+			ntp := start.Add(media.TicksToDuration(pts))
 			for _, pkt := range pkts {
 				pkt.Timestamp = rtpBase + uint32(pts)
 				if err := c.stream.WritePacketRTPWithNTP(c.media, pkt, ntp); err != nil {

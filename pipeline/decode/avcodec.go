@@ -45,6 +45,8 @@ type avDecoder struct {
 	session   uint64
 	started   bool
 	needKey   bool
+	drain     bool // KeyframesOnly: drain after every unit
+	draining  bool
 	stats     Stats
 }
 
@@ -57,7 +59,7 @@ func newAVDecoder(cfg Config) (*avDecoder, error) {
 	if codec == nil {
 		return nil, fmt.Errorf("decode: libavcodec has no %v decoder", cfg.Codec)
 	}
-	d := &avDecoder{codec: cfg.Codec, needKey: true}
+	d := &avDecoder{codec: cfg.Codec, needKey: true, drain: cfg.KeyframesOnly}
 	d.ctx = C.avcodec_alloc_context3(codec)
 	if d.ctx == nil {
 		return nil, fmt.Errorf("decode: avcodec_alloc_context3 failed")
@@ -86,8 +88,13 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 		d.needKey = true
 	}
 	d.session, d.started = au.Session, true
-	if au.Gap && !au.Key {
+	if au.Gap {
+		// Pictures were lost just before this one: it may be damaged itself
+		// (a keyframe missing a slice decodes to a smear). Wait for the next
+		// keyframe that arrives whole.
 		d.needKey = true
+		d.stats.SkippedForKey++
+		return ErrNeedKeyframe
 	}
 	if d.needKey {
 		if !au.Key {
@@ -130,12 +137,22 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 		d.needKey = true
 		return fmt.Errorf("decode: %v access unit at pts %d: %s", d.codec, au.PTS, averr(res))
 	}
+	if d.drain {
+		C.avcodec_send_packet(d.ctx, nil)
+		d.draining = true
+	}
 	return nil
 }
 
 func (d *avDecoder) Receive() (int64, bool, error) {
 	for {
 		res := C.avcodec_receive_frame(d.ctx, d.frame)
+		if C.sw_eof(res) != 0 && d.draining {
+			// Drained: reset for the next keyframe.
+			C.avcodec_flush_buffers(d.ctx)
+			d.draining = false
+			return 0, false, nil
+		}
 		if C.sw_eagain(res) != 0 || C.sw_eof(res) != 0 {
 			return 0, false, nil
 		}

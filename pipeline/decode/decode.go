@@ -50,6 +50,10 @@ type Config struct {
 	// Threads is the codec's thread count; 1 (the default) scales best with
 	// many cameras, each decoder on one core at most.
 	Threads int
+	// KeyframesOnly: only keyframes will be sent. The decoder then drains
+	// after each one, or a stream with B-frames would hold every picture
+	// back by its reorder depth (two GOPs late).
+	KeyframesOnly bool
 }
 
 // New returns a software (libavcodec) decoder.

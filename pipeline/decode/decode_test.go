@@ -150,6 +150,21 @@ func TestMissingPicturesSkipToTheNextKeyframe(t *testing.T) {
 	}
 }
 
+func TestAKeyframeAfterLostPacketsIsSkippedToo(t *testing.T) {
+	aus := accessUnits(media.CodecH264, readStream(t, "tiny.h264")) // keyframes at 0 and 5
+	// Packets were lost inside keyframe 0: it may be missing slices.
+	aus[0].Gap = true
+	d, err := New(Config{Codec: media.CodecH264})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got := decodeAll(t, d, aus)
+	if len(got) != 5 || got[0] != 45000 {
+		t.Fatalf("pictures out %v, want only the 5 from the next keyframe on", got)
+	}
+}
+
 func TestGarbageIsRejectedAndDecodingResumesAtTheNextKeyframe(t *testing.T) {
 	aus := accessUnits(media.CodecH264, readStream(t, "tiny.h264"))
 	// Picture 2's slice data is replaced by garbage of the same length.

@@ -151,6 +151,9 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		Host:         u.Host,
 		ReadTimeout:  s.StallTimeout,
 		WriteTimeout: s.StallTimeout,
+		// Keyframes of 4K cameras arrive as MB-sized bursts: the OS default
+		// UDP buffer would drop packets.
+		UDPReadBufferSize: 4 << 20,
 		OnTransportSwitch: func(err error) {
 			log.Info("switching transport", "reason", s.scrub(err))
 		},
@@ -227,7 +230,13 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		nalus, err := depacketize(pkt)
 		if err != nil {
 			if !isIncomplete(err) {
-				st.depacketizeErrors++
+				// A unit was thrown away (malformed, or over the
+				// depacketizer's limits): what follows is damaged.
+				st.gap.Store(true)
+				m.rtpErrors.Inc()
+				if st.depacketizeErrors++; st.depacketizeErrors == 1 {
+					log.Warn("cannot depacketize RTP; skipping to the next keyframe (logged once per connection)", "err", s.scrub(err))
+				}
 			}
 			return
 		}

@@ -9,6 +9,7 @@ type Metrics struct {
 	units      *prometheus.CounterVec
 	bytes      *prometheus.CounterVec
 	lost       *prometheus.CounterVec
+	rtpErrors  *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the ingest metrics.
@@ -34,9 +35,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streetwatch_rtp_packets_lost_total",
 			Help: "RTP packets the camera sent that never arrived (sequence gaps).",
 		}, []string{"camera"}),
+		rtpErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_rtp_errors_total",
+			Help: "Access units dropped because their RTP packets could not be depacketized.",
+		}, []string{"camera"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.up, m.reconnects, m.units, m.bytes, m.lost)
+		reg.MustRegister(m.up, m.reconnects, m.units, m.bytes, m.lost, m.rtpErrors)
 	}
 	return m
 }
@@ -45,6 +50,7 @@ type cameraMetrics struct {
 	up                prometheus.Gauge
 	reconnects, units prometheus.Counter
 	bytes, lost       prometheus.Counter
+	rtpErrors         prometheus.Counter
 }
 
 func (m *Metrics) forCamera(camera string) *cameraMetrics {
@@ -57,5 +63,6 @@ func (m *Metrics) forCamera(camera string) *cameraMetrics {
 		units:      m.units.WithLabelValues(camera),
 		bytes:      m.bytes.WithLabelValues(camera),
 		lost:       m.lost.WithLabelValues(camera),
+		rtpErrors:  m.rtpErrors.WithLabelValues(camera),
 	}
 }

@@ -23,16 +23,21 @@ type stream struct {
 	session    uint64
 
 	depacketizeErrors uint64
-	gap               atomic.Bool  // packets were lost since the last unit
+	gap               atomic.Bool // packets were lost since the last unit
+	warnedSPS         bool
 	lastUnit          atomic.Int64 // unix nanos, read by the watchdog
 	units             atomic.Uint64
 }
 
 // handle is called from gortsplib's reader goroutine, one packet at a time.
 func (st *stream) handle(nalus [][]byte, pts int64) {
+	// Media is flowing even before the first keyframe (cameras with long
+	// GOPs): the watchdog must not fire.
+	st.lastUnit.Store(time.Now().UnixNano())
 	changed, err := st.params.Update(nalus)
-	if err != nil {
-		st.log.Warn("bad parameter set", "err", err)
+	if err != nil && !st.warnedSPS {
+		st.warnedSPS = true
+		st.log.Warn("cannot read the stream's SPS; decoding anyway, size from decoded pictures", "err", err)
 	}
 	key := media.IsKey(st.params.Codec, nalus)
 	if !st.started {
@@ -64,7 +69,7 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 		Codec:   st.params.Codec,
 		NALUs:   owned,
 		PTS:     pts + st.ptsOffset,
-		Time:    st.anchorTime.Add(time.Duration(pts-st.anchorPTS) * time.Second / media.ClockRate),
+		Time:    st.anchorTime.Add(media.TicksToDuration(pts - st.anchorPTS)),
 		Key:     key,
 		Width:   st.params.Width,
 		Height:  st.params.Height,
@@ -72,7 +77,6 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 		Gap:     st.gap.Swap(false),
 	}
 	now := time.Now()
-	st.lastUnit.Store(now.UnixNano())
 	if st.units.Add(1) == 1 {
 		st.m.up.Set(1)
 	}
@@ -99,7 +103,7 @@ func (st *stream) begin(pts int64) {
 	if st.session == 1 {
 		st.ptsOffset = -pts
 	} else {
-		gap := max(int64(now.Sub(src.lastTime)*media.ClockRate/time.Second), media.ClockRate/100)
+		gap := max(media.DurationToTicks(now.Sub(src.lastTime)), media.ClockRate/100)
 		st.ptsOffset = src.lastPTS + gap - pts
 	}
 	src.status.Up = true
