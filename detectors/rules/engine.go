@@ -1,0 +1,425 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/detectors/track"
+)
+
+// Violation is a confirmed violation, handed to the evidence stage.
+type Violation struct {
+	ID      string `json:"id"`
+	Type    Type   `json:"type"`
+	Camera  string `json:"camera"`
+	Zone    string `json:"zone"`
+	TrackID uint64 `json:"track_id"`
+	Class   string `json:"class"`
+	// FirstSeen is when the object appeared (for dumping: the drop moment).
+	FirstSeen   time.Time `json:"first_seen"`
+	ConfirmedAt time.Time `json:"confirmed_at"`
+	// Confidence is the object's best detection score.
+	Confidence float32       `json:"confidence"`
+	Box        detectors.Box `json:"box"`
+	// Best is the highest-scoring sample: the frame for the snapshot.
+	Best track.Sample `json:"best"`
+	// Timeline is a sampled box timeline of the object.
+	Timeline []track.Sample `json:"timeline"`
+	// Actor is, for dumping, the person or vehicle that left the object.
+	ActorTrackID uint64         `json:"actor_track_id,omitempty"`
+	ActorClass   string         `json:"actor_class,omitempty"`
+	Actor        []track.Sample `json:"actor,omitempty"`
+}
+
+// OpenViolation is a confirmed violation whose object is still there.
+type OpenViolation struct {
+	ID          string        `json:"id"`
+	Type        Type          `json:"type"`
+	Zone        string        `json:"zone"`
+	TrackID     uint64        `json:"track_id"`
+	Box         detectors.Box `json:"box"`
+	ConfirmedAt time.Time     `json:"confirmed_at"`
+	LastSeen    time.Time     `json:"last_seen"`
+}
+
+// Store keeps a camera's open violations across restarts.
+type Store interface {
+	Load(camera string) ([]OpenViolation, error)
+	Save(camera string, open []OpenViolation) error
+}
+
+// Class groups of the demo model's classes (and any model using the names).
+var (
+	actorClasses = map[string]bool{"person": true, "vehicle": true}
+	typesOf      = map[string][]Type{
+		"garbage_pile":  {GarbagePile, IllegalDumping},
+		"garbage_bag":   {IllegalDumping},
+		"vending_stall": {StreetVending},
+	}
+)
+
+const (
+	// actorWindow: an actor counts if it was near the object within this
+	// long before (or shortly after) the object appeared.
+	actorWindow = 15 * time.Second
+	// actorSearch: how long after appearing an object may still find its actor.
+	actorSearch = 5 * time.Second
+	// recentActors: ended actor tracks are remembered this long.
+	recentActors = 60 * time.Second
+	// placeIoU: boxes overlapping this much are the same place.
+	placeIoU = 0.3
+)
+
+// Engine applies the rules to one camera.
+type Engine struct {
+	Camera string
+	Zones  []Zone
+	// Params are the camera's per-type parameters (DefaultParams if absent).
+	Params  map[Type]Params
+	Store   Store
+	Metrics *Metrics
+
+	cands   map[candKey]*cand
+	open    []*OpenViolation
+	recent  []*track.Track
+	size    [2]int
+	scaled  []detectors.Polygon
+	started bool
+}
+
+type candKey struct {
+	track uint64
+	typ   Type
+}
+
+type cand struct {
+	zone         int
+	start        time.Time
+	frames, hits int
+	actor        *track.Track
+	actorLeft    bool
+	noActor      bool
+	done         bool
+}
+
+// Start loads the open violations; objects seen again at their place are
+// not reported a second time.
+func (e *Engine) Start(now time.Time) error {
+	e.cands = map[candKey]*cand{}
+	e.started = true
+	if e.Store == nil {
+		return nil
+	}
+	open, err := e.Store.Load(e.Camera)
+	if err != nil {
+		return fmt.Errorf("camera %q: load open violations: %w", e.Camera, err)
+	}
+	for i := range open {
+		// Downtime does not count as "gone": the object gets ClearAfter
+		// from now to be seen again.
+		if open[i].LastSeen.Before(now) {
+			open[i].LastSeen = now
+		}
+		e.open = append(e.open, &open[i])
+	}
+	return nil
+}
+
+// Open returns the open violations.
+func (e *Engine) Open() []OpenViolation {
+	out := make([]OpenViolation, len(e.open))
+	for i, o := range e.open {
+		out[i] = *o
+	}
+	return out
+}
+
+func (e *Engine) params(t Type, zone int) Params {
+	p, ok := e.Params[t]
+	if !ok {
+		p = DefaultParams(t)
+	}
+	if zone >= 0 {
+		if o, ok := e.Zones[zone].Overrides[t]; ok {
+			if o.MinDwell > 0 {
+				p.MinDwell = o.MinDwell
+			}
+			if o.MinScore > 0 {
+				p.MinScore = o.MinScore
+			}
+			if o.ClearAfter > 0 {
+				p.ClearAfter = o.ClearAfter
+			}
+		}
+	}
+	return p
+}
+
+// Update takes one frame's tracking result (the live tracks and those that
+// ended) on a w×h frame and returns the violations confirmed now.
+func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]Violation, error) {
+	if !e.started {
+		if err := e.Start(now); err != nil {
+			return nil, err
+		}
+	}
+	e.scaleZones(w, h)
+	for _, t := range ended {
+		if actorClasses[t.Class()] {
+			e.recent = append(e.recent, t)
+		}
+		for _, typ := range Types {
+			delete(e.cands, candKey{t.ID, typ})
+		}
+	}
+	keep := e.recent[:0]
+	for _, t := range e.recent {
+		if now.Sub(t.LastSeen) <= recentActors {
+			keep = append(keep, t)
+		}
+	}
+	e.recent = keep
+
+	var out []Violation
+	changed := false
+	for _, t := range live {
+		if t.Missed {
+			continue // an object not seen now neither refreshes nor confirms
+		}
+		for _, typ := range typesOf[t.Class()] {
+			v, ch := e.consider(now, t, typ, live)
+			changed = changed || ch
+			if v != nil {
+				out = append(out, *v)
+			}
+		}
+	}
+	// Live tracks not seen this frame still count towards presence ratios.
+	for k, c := range e.cands {
+		if tr := find(live, k.track); tr != nil && tr.Missed {
+			c.frames++
+		}
+	}
+	// Close violations whose object has been gone long enough.
+	kept := e.open[:0]
+	for _, o := range e.open {
+		if now.Sub(o.LastSeen) > e.params(o.Type, e.zoneIndex(o.Zone)).ClearAfter {
+			changed = true
+			continue
+		}
+		kept = append(kept, o)
+	}
+	e.open = kept
+	if changed && e.Store != nil {
+		if err := e.Store.Save(e.Camera, e.Open()); err != nil {
+			return out, fmt.Errorf("camera %q: save open violations: %w", e.Camera, err)
+		}
+	}
+	return out, nil
+}
+
+// consider updates one (track, type) candidate and confirms it when the
+// rule holds. It reports whether the open set changed.
+func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track.Track) (*Violation, bool) {
+	x, y := t.Box.BottomCenter()
+	zone := e.zoneAt(x, y, typ)
+	key := candKey{t.ID, typ}
+	// A known violation's object is still there: refresh it, never re-report.
+	if o := e.openAt(typ, t.Box); o != nil {
+		o.LastSeen = now
+		if c, ok := e.cands[key]; ok {
+			c.done = true
+		} else {
+			e.cands[key] = &cand{zone: zone, done: true}
+		}
+		return nil, false
+	}
+	if zone < 0 {
+		delete(e.cands, key)
+		return nil, false
+	}
+	c, ok := e.cands[key]
+	if !ok || c.zone != zone {
+		c = &cand{zone: zone, start: t.FirstSeen}
+		if typ == StreetVending {
+			c.start = now
+		}
+		e.cands[key] = c
+	}
+	if c.done {
+		return nil, false
+	}
+	z := &e.Zones[zone]
+	p := e.params(typ, zone)
+	if !z.Schedule.Active(now) {
+		// Outside enforcement hours nothing accumulates: dwell counts from
+		// the first moment inside them.
+		c.start, c.frames, c.hits = time.Time{}, 0, 0
+		return nil, false
+	}
+	if c.start.IsZero() {
+		c.start = now
+	}
+	c.frames++
+	c.hits++
+	ratio := float64(c.hits) / float64(max(c.frames, 1))
+	dwell := now.Sub(c.start)
+	ok = false
+	switch typ {
+	case GarbagePile:
+		ok = t.Stationary && dwell >= p.MinDwell && ratio >= 0.8
+	case StreetVending:
+		ok = t.Stationary && dwell >= p.MinDwell && ratio >= 0.6
+	case IllegalDumping:
+		if c.noActor {
+			return nil, false
+		}
+		if c.actor == nil {
+			c.actor = e.findActor(t, live)
+			if c.actor == nil {
+				if now.Sub(t.FirstSeen) > actorSearch {
+					c.noActor = true // appeared with nobody near: not a dumping
+				}
+				return nil, false
+			}
+		}
+		if !c.actorLeft {
+			c.actorLeft = e.actorGone(c.actor, t, live)
+		}
+		ok = c.actorLeft && now.Sub(t.FirstSeen) >= p.MinDwell && ratio >= 0.6
+	}
+	if !ok || t.Best.Score < p.MinScore {
+		return nil, false
+	}
+	c.done = true
+	v := e.violation(now, t, typ, zone, c)
+	e.open = append(e.open, &OpenViolation{ID: v.ID, Type: typ, Zone: v.Zone, TrackID: t.ID, Box: t.Box, ConfirmedAt: now, LastSeen: now})
+	if e.Metrics != nil {
+		e.Metrics.confirmed(e.Camera, typ, v.ConfirmedAt.Sub(v.FirstSeen))
+	}
+	return v, true
+}
+
+func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c *cand) *Violation {
+	v := &Violation{
+		ID: NewID(now), Type: typ, Camera: e.Camera, Zone: e.Zones[zone].Name, TrackID: t.ID, Class: t.Class(),
+		FirstSeen: t.FirstSeen, ConfirmedAt: now, Confidence: t.Best.Score, Box: t.Box, Best: t.Best,
+		Timeline: thin(t.History, 32),
+	}
+	if typ == StreetVending {
+		v.FirstSeen = c.start
+	}
+	if c.actor != nil {
+		v.ActorTrackID, v.ActorClass = c.actor.ID, c.actor.Class()
+		v.Actor = thin(c.actor.History, 32)
+	}
+	return v
+}
+
+// findActor looks for a person or vehicle that was near the object around
+// the moment it appeared.
+func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
+	ox, oy := obj.Box.BottomCenter()
+	var best *track.Track
+	bestD := math.MaxFloat64
+	consider := func(a *track.Track) {
+		if a.ID == obj.ID || !actorClasses[a.Class()] {
+			return
+		}
+		for _, s := range a.History {
+			if s.Time.Before(obj.FirstSeen.Add(-actorWindow)) || s.Time.After(obj.FirstSeen.Add(actorSearch)) {
+				continue
+			}
+			ax, ay := s.Box.BottomCenter()
+			d := math.Hypot(float64(ax-ox), float64(ay-oy))
+			if d <= reach(s.Box, obj.Box) && d < bestD {
+				best, bestD = a, d
+			}
+		}
+	}
+	for _, a := range live {
+		consider(a)
+	}
+	for _, a := range e.recent {
+		consider(a)
+	}
+	return best
+}
+
+// reach is how far from an object its actor may stand: about a body height.
+func reach(actor, obj detectors.Box) float64 {
+	return 1.5 * float64(max(actor.H(), obj.W(), obj.H()))
+}
+
+// actorGone tells whether the actor has left: its track ended, or it is
+// now far from the object.
+func (e *Engine) actorGone(actor, obj *track.Track, live []*track.Track) bool {
+	a := find(live, actor.ID)
+	if a == nil {
+		return true
+	}
+	ax, ay := a.Box.BottomCenter()
+	ox, oy := obj.Box.BottomCenter()
+	return math.Hypot(float64(ax-ox), float64(ay-oy)) > 2*reach(a.Box, obj.Box)
+}
+
+func find(ts []*track.Track, id uint64) *track.Track {
+	for _, t := range ts {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+func (e *Engine) openAt(typ Type, b detectors.Box) *OpenViolation {
+	for _, o := range e.open {
+		if o.Type == typ && o.Box.IoU(b) >= placeIoU {
+			return o
+		}
+	}
+	return nil
+}
+
+func (e *Engine) scaleZones(w, h int) {
+	if e.size == [2]int{w, h} && e.scaled != nil {
+		return
+	}
+	e.size = [2]int{w, h}
+	e.scaled = make([]detectors.Polygon, len(e.Zones))
+	for i, z := range e.Zones {
+		e.scaled[i] = z.Polygon.Scaled(w, h)
+	}
+}
+
+func (e *Engine) zoneAt(x, y float32, typ Type) int {
+	for i := range e.Zones {
+		if e.Zones[i].enforces(typ) && e.scaled[i].Contains(x, y) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (e *Engine) zoneIndex(name string) int {
+	for i := range e.Zones {
+		if e.Zones[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// thin returns at most n samples spread over s.
+func thin(s []track.Sample, n int) []track.Sample {
+	if len(s) <= n {
+		return append([]track.Sample(nil), s...)
+	}
+	out := make([]track.Sample, 0, n)
+	for i := 0; i < n; i++ {
+		out = append(out, s[i*(len(s)-1)/(n-1)])
+	}
+	return out
+}

@@ -1,0 +1,231 @@
+package rules
+
+import (
+	"testing"
+	"time"
+
+	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/detectors/track"
+)
+
+var start = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+func d(class string, x1, y1, x2, y2 float32) detectors.Detection {
+	return detectors.Detection{Class: class, Score: 0.8, Box: detectors.Box{X1: x1, Y1: y1, X2: x2, Y2: y2}}
+}
+
+// scene is a script: at second s (stream time), what is detected.
+type scene func(s int) []detectors.Detection
+
+// play runs tracker + engine at 1 fps for n seconds and returns the
+// violations with the second they were confirmed at.
+func play(t *testing.T, e *Engine, tr *track.Tracker, from time.Time, n int, sc scene) (out []Violation, at []int) {
+	t.Helper()
+	for s := 0; s < n; s++ {
+		now := from.Add(time.Duration(s) * time.Second)
+		ended := tr.Update(now, sc(s))
+		vs, err := e.Update(now, 1280, 720, tr.Tracks(), ended)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			out = append(out, v)
+			at = append(at, s)
+		}
+	}
+	return out, at
+}
+
+var lowerHalf = Zone{Name: "sidewalk", Types: Types,
+	Polygon: detectors.Polygon{{X: 0, Y: 0.4}, {X: 1, Y: 0.4}, {X: 1, Y: 1}, {X: 0, Y: 1}}}
+
+func engine(zones ...Zone) (*Engine, *track.Tracker) {
+	return &Engine{Camera: "cam", Zones: zones, Params: map[Type]Params{
+		GarbagePile:    {MinDwell: 5 * time.Minute, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+		StreetVending:  {MinDwell: 3 * time.Minute, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+		IllegalDumping: {MinDwell: 60 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+	}}, track.New(track.Config{}, 1)
+}
+
+func pile(s int) []detectors.Detection {
+	return []detectors.Detection{d("garbage_pile", 600, 500, 700, 580)}
+}
+
+func TestGarbagePile(t *testing.T) {
+	tests := []struct {
+		name  string
+		zones []Zone
+		sc    scene
+		n     int
+		want  []int // seconds at which violations are confirmed
+	}{
+		{"stays 6 min: confirmed at 5 min", []Zone{lowerHalf}, pile, 360, []int{300}},
+		{"stays 4 min: nothing", []Zone{lowerHalf}, pile, 240, nil},
+		{"seen in 9 of 10 samples: confirmed", []Zone{lowerHalf}, func(s int) []detectors.Detection {
+			if s%10 == 5 {
+				return nil
+			}
+			return pile(s)
+		}, 360, []int{300}},
+		{"seen in half the samples: nothing", []Zone{lowerHalf}, func(s int) []detectors.Detection {
+			if s%2 == 0 {
+				return nil
+			}
+			return pile(s)
+		}, 360, nil},
+		{"outside the zone: nothing", []Zone{lowerHalf}, func(int) []detectors.Detection {
+			return []detectors.Detection{d("garbage_pile", 600, 100, 700, 200)}
+		}, 360, nil},
+		{"feet just inside the zone edge: confirmed", []Zone{lowerHalf}, func(int) []detectors.Detection {
+			return []detectors.Detection{d("garbage_pile", 600, 200, 700, 290)} // bottom at y=290 > 0.4*720=288
+		}, 360, []int{300}},
+		{"feet just outside the zone edge: nothing", []Zone{lowerHalf}, func(int) []detectors.Detection {
+			return []detectors.Detection{d("garbage_pile", 600, 200, 700, 286)}
+		}, 360, nil},
+		{"zone enforcing only vending: nothing", []Zone{{Name: "market", Types: []Type{StreetVending}, Polygon: lowerHalf.Polygon}}, pile, 360, nil},
+		{"persists 20 min: reported once", []Zone{lowerHalf}, pile, 1200, []int{300}},
+		{"gone longer than clear_after, back: reported again", []Zone{lowerHalf}, func(s int) []detectors.Detection {
+			if s >= 400 && s < 600 { // 200 s away > 120 s clear_after (+30 s track memory)
+				return nil
+			}
+			return pile(s)
+		}, 1000, []int{300, 900}},
+		{"gone shorter than clear_after, back: not again", []Zone{lowerHalf}, func(s int) []detectors.Detection {
+			if s >= 400 && s < 480 {
+				return nil
+			}
+			return pile(s)
+		}, 1000, []int{300}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, tr := engine(tt.zones...)
+			vs, at := play(t, e, tr, start, tt.n, tt.sc)
+			if len(at) != len(tt.want) {
+				t.Fatalf("confirmed at %v s, want %v", at, tt.want)
+			}
+			for i := range at {
+				if at[i] < tt.want[i] || at[i] > tt.want[i]+2 {
+					t.Fatalf("confirmed at %v s, want %v", at, tt.want)
+				}
+				if vs[i].Type != GarbagePile || vs[i].Zone == "" || vs[i].Camera != "cam" || vs[i].ID == "" {
+					t.Fatalf("violation %+v", vs[i])
+				}
+			}
+		})
+	}
+}
+
+func TestStreetVendingOnlyDuringEnforcementHours(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := lowerHalf
+	z.Schedule = Schedule{Location: shanghai, Windows: []Window{{Start: 8 * 60, End: 20 * 60}}}
+	stall := func(int) []detectors.Detection { return []detectors.Detection{d("vending_stall", 300, 300, 500, 520)} }
+	tests := []struct {
+		name  string
+		local string // start, Shanghai time
+		n     int
+		want  []int
+	}{
+		{"inside hours: confirmed after 3 min", "10:00", 240, []int{180}},
+		{"set up at 07:58: dwell counts from 08:00", "07:58", 400, []int{300}},
+		{"hours end at 20:00 before 3 min: nothing", "19:58", 400, nil},
+		{"night: nothing", "22:00", 400, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, tr := engine(z)
+			at, _ := time.ParseInLocation("2006-01-02 15:04", "2026-11-25 "+tt.local, shanghai)
+			_, got := play(t, e, tr, at, tt.n, stall)
+			if len(got) != len(tt.want) || (len(got) > 0 && (got[0] < tt.want[0] || got[0] > tt.want[0]+2)) {
+				t.Fatalf("confirmed at %v s, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A person walks to x=600, the bag appears beside them at 10 s.
+func walker(s int, leaveAt, pickupAt int) []detectors.Detection {
+	var out []detectors.Detection
+	switch {
+	case s < 8:
+		x := float32(100 + 60*s) // walking in
+		out = append(out, d("person", x, 380, x+60, 560))
+	case s < leaveAt:
+		out = append(out, d("person", 580, 380, 640, 560)) // standing by the bag
+	case s < leaveAt+10:
+		x := float32(580 + 70*(s-leaveAt)) // walking away
+		out = append(out, d("person", x, 380, x+60, 560))
+	}
+	if s >= 10 && (pickupAt == 0 || s < pickupAt) {
+		out = append(out, d("garbage_bag", 650, 500, 700, 560))
+	}
+	return out
+}
+
+func TestIllegalDumping(t *testing.T) {
+	tests := []struct {
+		name string
+		sc   scene
+		want []int
+	}{
+		{"left behind: confirmed 60 s after the drop", func(s int) []detectors.Detection { return walker(s, 20, 0) }, []int{70}},
+		{"put down and picked up again after 15 s: nothing", func(s int) []detectors.Detection { return walker(s, 40, 25) }, nil},
+		{"the person stays by the bag: nothing", func(s int) []detectors.Detection { return walker(s, 1000, 0) }, nil},
+		{"a bag appears with nobody near: nothing", func(s int) []detectors.Detection {
+			if s >= 10 {
+				return []detectors.Detection{d("garbage_bag", 650, 500, 700, 560)}
+			}
+			return nil
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, tr := engine(lowerHalf)
+			vs, at := play(t, e, tr, start, 200, tt.sc)
+			if len(at) != len(tt.want) || (len(at) > 0 && (at[0] < tt.want[0] || at[0] > tt.want[0]+2)) {
+				t.Fatalf("confirmed at %v s, want %v", at, tt.want)
+			}
+			if len(vs) == 1 {
+				v := vs[0]
+				if v.Type != IllegalDumping || !v.FirstSeen.Equal(start.Add(10*time.Second)) {
+					t.Fatalf("violation %s first seen %v, want the drop at +10 s", v.Type, v.FirstSeen.Sub(start))
+				}
+				if v.ActorClass != "person" || len(v.Actor) == 0 {
+					t.Fatalf("actor %q with %d samples", v.ActorClass, len(v.Actor))
+				}
+			}
+		})
+	}
+}
+
+func TestRestartDoesNotReportTheSameObjectAgain(t *testing.T) {
+	store := FileStore{Dir: t.TempDir()}
+	e, tr := engine(lowerHalf)
+	e.Store = store
+	vs, _ := play(t, e, tr, start, 320, pile)
+	if len(vs) != 1 {
+		t.Fatalf("%d violations before the restart", len(vs))
+	}
+	// Restart: new engine, new tracker (new track ids), same store.
+	e2, _ := engine(lowerHalf)
+	e2.Store = store
+	tr2 := track.New(track.Config{}, 1000)
+	vs, _ = play(t, e2, tr2, start.Add(10*time.Minute), 600, pile)
+	if len(vs) != 0 {
+		t.Fatalf("after the restart the same pile was reported again: %+v", vs)
+	}
+	if open := e2.Open(); len(open) != 1 {
+		t.Fatalf("open violations after restart: %+v", open)
+	}
+}
+
+func TestIDsSortByTime(t *testing.T) {
+	a, b := NewID(start), NewID(start.Add(time.Millisecond))
+	if len(a) != 26 || a >= b {
+		t.Fatalf("ids %q, %q: want 26 characters, sorted by time", a, b)
+	}
+}
