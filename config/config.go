@@ -21,6 +21,44 @@ type Config struct {
 	Pipeline  Pipeline  `yaml:"pipeline"`
 	Detectors Detectors `yaml:"detectors"`
 	Cameras   []Camera  `yaml:"cameras"`
+	// StateDir keeps what must survive a restart (open violations).
+	StateDir string `yaml:"state_dir"`
+}
+
+// Zone is a monitored area of a camera.
+type Zone struct {
+	Name string `yaml:"name"`
+	// Polygon in native pixels, or normalised 0..1. Objects count in a zone
+	// by their bottom centre (where they touch the ground).
+	Polygon Polygon `yaml:"polygon"`
+	// Types enforced here (default: all): garbage_pile, street_vending, illegal_dumping.
+	Types []string `yaml:"types"`
+	// Schedule is when the zone is enforced (default: always).
+	Schedule Schedule `yaml:"schedule"`
+	// Overrides per violation type.
+	Overrides map[string]RuleParams `yaml:"overrides"`
+}
+
+// Schedule is a zone's enforcement hours.
+type Schedule struct {
+	// Timezone of the windows (default Asia/Shanghai).
+	Timezone string           `yaml:"timezone"`
+	Windows  []ScheduleWindow `yaml:"windows"`
+}
+
+// ScheduleWindow is a daily period, "HH:MM" to "HH:MM" (wrapping past
+// midnight when end is before start), on the given days (default: all).
+type ScheduleWindow struct {
+	Days  []string `yaml:"days"`
+	Start string   `yaml:"start"`
+	End   string   `yaml:"end"`
+}
+
+// RuleParams tune one violation rule (0: the default).
+type RuleParams struct {
+	MinDwell   Duration `yaml:"min_dwell"`
+	MinScore   float32  `yaml:"min_score"`
+	ClearAfter Duration `yaml:"clear_after"`
 }
 
 // Detectors configures the detector stage. Without models, sampled frames
@@ -122,6 +160,10 @@ type Camera struct {
 	Filters map[string]ObjectFilter `yaml:"filters"`
 	// Masks are areas where detections are ignored (by their bottom centre).
 	Masks []Polygon `yaml:"masks"`
+	// Zones are where violations are enforced; none: the camera only detects.
+	Zones []Zone `yaml:"zones"`
+	// Rules set the camera's per-type parameters (zones may override).
+	Rules map[string]RuleParams `yaml:"rules"`
 }
 
 // Location is where the camera looks, for tickets and dispatch.
@@ -168,6 +210,9 @@ func (c *Config) Defaults() {
 	if c.Pipeline.UnitQueue == 0 {
 		c.Pipeline.UnitQueue = 256
 	}
+	if c.StateDir == "" {
+		c.StateDir = "streetwatch-state"
+	}
 	if c.Detectors.Runtime.Provider == "" {
 		c.Detectors.Runtime.Provider = "cpu"
 	}
@@ -206,6 +251,15 @@ func (c *Config) Defaults() {
 		if cam.Decoder.Threads == 0 {
 			cam.Decoder.Threads = 1
 		}
+		for j := range cam.Zones {
+			z := &cam.Zones[j]
+			if len(z.Types) == 0 {
+				z.Types = []string{"garbage_pile", "street_vending", "illegal_dumping"}
+			}
+			if z.Schedule.Timezone == "" {
+				z.Schedule.Timezone = "Asia/Shanghai"
+			}
+		}
 	}
 }
 
@@ -239,6 +293,9 @@ func Parse(data []byte) (*Config, error) {
 
 // resolvePaths makes relative file paths relative to dir (the config file's).
 func (c *Config) resolvePaths(dir string) {
+	if !filepath.IsAbs(c.StateDir) {
+		c.StateDir = filepath.Join(dir, c.StateDir)
+	}
 	for i, m := range c.Detectors.Models {
 		if m.Manifest != "" && !filepath.IsAbs(m.Manifest) {
 			c.Detectors.Models[i].Manifest = filepath.Join(dir, m.Manifest)

@@ -200,4 +200,64 @@ func validateCameraDetection(p string, cam Camera, models map[string]bool, bad f
 			bad(fmt.Sprintf("%s.masks[%d]", p, j), "needs at least 3 points (got %d)", len(poly))
 		}
 	}
+	validateRules(p+".rules", cam.Rules, bad)
+	names := map[string]bool{}
+	for j, z := range cam.Zones {
+		zp := fmt.Sprintf("%s.zones[%d]", p, j)
+		if z.Name == "" {
+			bad(zp+".name", "required")
+		} else if names[z.Name] {
+			bad(zp+".name", "%q is used twice", z.Name)
+		}
+		names[z.Name] = true
+		if len(z.Polygon) < 3 {
+			bad(zp+".polygon", "needs at least 3 points (got %d)", len(z.Polygon))
+		}
+		for k, t := range z.Types {
+			if !violationTypes[t] {
+				bad(fmt.Sprintf("%s.types[%d]", zp, k), "must be garbage_pile, street_vending or illegal_dumping (got %q)", t)
+			}
+		}
+		if _, err := time.LoadLocation(z.Schedule.Timezone); err != nil {
+			bad(zp+".schedule.timezone", "unknown time zone %q", z.Schedule.Timezone)
+		}
+		for k, w := range z.Schedule.Windows {
+			wp := fmt.Sprintf("%s.schedule.windows[%d]", zp, k)
+			if !clockRE.MatchString(w.Start) {
+				bad(wp+".start", "expected HH:MM (got %q)", w.Start)
+			}
+			if !clockRE.MatchString(w.End) {
+				bad(wp+".end", "expected HH:MM (got %q)", w.End)
+			}
+			for m, d := range w.Days {
+				if _, ok := Weekdays[strings.ToLower(d)]; !ok {
+					bad(fmt.Sprintf("%s.days[%d]", wp, m), "expected mon, tue, wed, thu, fri, sat or sun (got %q)", d)
+				}
+			}
+		}
+		validateRules(zp+".overrides", z.Overrides, bad)
+	}
+}
+
+var (
+	violationTypes = map[string]bool{"garbage_pile": true, "street_vending": true, "illegal_dumping": true}
+	clockRE        = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):[0-5][0-9]$|^24:00$`)
+	// Weekdays maps schedule day names.
+	Weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+		"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+)
+
+func validateRules(path string, rules map[string]RuleParams, bad func(path, format string, args ...any)) {
+	for t, r := range rules {
+		rp := path + "." + t
+		if !violationTypes[t] {
+			bad(rp, "not a violation type (garbage_pile, street_vending, illegal_dumping)")
+		}
+		if r.MinDwell < 0 || r.ClearAfter < 0 {
+			bad(rp, "durations must not be negative")
+		}
+		if r.MinScore < 0 || r.MinScore > 1 {
+			bad(rp+".min_score", "must be between 0 and 1 (got %g)", r.MinScore)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/detectors/rules"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 	"github.com/streetwatch/streetwatch/pipeline/schedule"
@@ -20,6 +21,9 @@ type Pipeline struct {
 	// no model is configured: frames are then only counted). Frames come
 	// one at a time; the frame is released after it returns.
 	OnFrame func(*media.Frame, []detectors.Detection)
+	// OnViolation receives each confirmed violation; it owns the event
+	// (and must Close it). Nil: events are logged and freed.
+	OnViolation func(ViolationEvent)
 
 	cfg      *config.Config
 	log      *slog.Logger
@@ -27,6 +31,7 @@ type Pipeline struct {
 	cameras  []*Camera
 	consumed *prometheus.CounterVec
 	detect   *detection // nil without models
+	confirm  map[string]*confirmer // cameras with zones
 }
 
 // New builds the pipeline from a validated config; metrics go to reg. It
@@ -65,6 +70,21 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 			return nil, err
 		}
 		p.detect = d
+	}
+	p.confirm = map[string]*confirmer{}
+	rm := rules.NewMetrics(reg)
+	for _, cc := range cfg.Cameras {
+		if len(cc.Zones) == 0 {
+			continue
+		}
+		c, err := newConfirmer(cc, cfg.StateDir, rm, log)
+		if err != nil {
+			if p.detect != nil {
+				p.detect.close()
+			}
+			return nil, err
+		}
+		p.confirm[cc.ID] = c
 	}
 	return p, nil
 }
@@ -106,6 +126,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.detect != nil {
 		p.detect.close()
 	}
+	for _, c := range p.confirm {
+		c.close()
+	}
 	return err
 }
 
@@ -113,6 +136,15 @@ func (p *Pipeline) onResult(r detectors.Result) {
 	p.consumed.WithLabelValues(r.Frame.Camera).Inc()
 	if p.OnFrame != nil {
 		p.OnFrame(r.Frame, r.Detections)
+	}
+	if c, ok := p.confirm[r.Frame.Camera]; ok {
+		for _, ev := range c.update(r.Frame, r.Detections) {
+			if p.OnViolation != nil {
+				p.OnViolation(ev)
+			} else {
+				ev.Close()
+			}
+		}
 	}
 }
 
