@@ -30,7 +30,7 @@ type Pipeline struct {
 	queue    *schedule.Queue
 	cameras  []*Camera
 	consumed *prometheus.CounterVec
-	detect   *detection // nil without models
+	detect   *detection            // nil without models
 	confirm  map[string]*confirmer // cameras with zones
 }
 
