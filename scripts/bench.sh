@@ -11,6 +11,10 @@ echo "== Decoder versus ffmpeg -threads 1 (same 60 s 720p25 H.264 stream, 2 s GO
 go test -run '^$' -bench BenchmarkDecode720p -benchtime 3x -count 3 ./pipeline/decode | grep -E '^Benchmark|^cpu'
 
 echo
+echo "== Detector stage versus a raw onnxruntime_go Run loop (demo model, CPU)"
+go test -run '^$' -bench BenchmarkDetector -benchtime 40x -count 2 ./detectors | grep -E '^Benchmark|^cpu'
+
+echo
 echo "== CPU and memory per camera through RTSP ($SECONDS_PER_RUN s per run; simulator in its own process, not counted)"
 file=testdata/media/bench_720p_h264.mp4
 $PY scripts/bench_cameras.py bin/streetwatch "$file" fps 4 "$SECONDS_PER_RUN"

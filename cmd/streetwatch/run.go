@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/pipeline"
 )
 
@@ -31,6 +32,12 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
+	}
+	// Models are part of the config: a broken manifest fails here, not at 3 am.
+	for i, m := range cfg.Detectors.Models {
+		if _, err := detectors.LoadManifest(m.Manifest); err != nil {
+			return fmt.Errorf("%s: detectors.models[%d]: %w", *path, i, err)
+		}
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d cameras)\n", *path, len(cfg.Cameras))
 	return nil

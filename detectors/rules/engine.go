@@ -53,8 +53,10 @@ type Store interface {
 // Class groups of the demo model's classes (and any model using the names).
 var (
 	actorClasses = map[string]bool{"person": true, "vehicle": true}
-	typesOf      = map[string][]Type{
-		"garbage_pile":  {GarbagePile, IllegalDumping},
+	// Dumping comes first: when one object meets both rules at once, the
+	// more specific finding (with its actor) is the one reported.
+	typesOf = map[string][]Type{
+		"garbage_pile":  {IllegalDumping, GarbagePile},
 		"garbage_bag":   {IllegalDumping},
 		"vending_stall": {StreetVending},
 	}
@@ -70,6 +72,10 @@ const (
 	recentActors = 60 * time.Second
 	// placeIoU: boxes overlapping this much are the same place.
 	placeIoU = 0.3
+	// alreadyThere: an object first seen this soon after the camera's
+	// first frame was there before StreetWatch looked; it cannot be a
+	// dumping (nobody was seen leaving it), only a pile.
+	alreadyThere = 10 * time.Second
 )
 
 // Engine applies the rules to one camera.
@@ -87,6 +93,7 @@ type Engine struct {
 	size    [2]int
 	scaled  []detectors.Polygon
 	started bool
+	since   time.Time // the first frame
 }
 
 type candKey struct {
@@ -108,7 +115,7 @@ type cand struct {
 // not reported a second time.
 func (e *Engine) Start(now time.Time) error {
 	e.cands = map[candKey]*cand{}
-	e.started = true
+	e.started, e.since = true, now
 	if e.Store == nil {
 		return nil
 	}
@@ -273,7 +280,7 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 	case StreetVending:
 		ok = t.Stationary && dwell >= p.MinDwell && ratio >= 0.6
 	case IllegalDumping:
-		if c.noActor {
+		if c.noActor || t.FirstSeen.Before(e.since.Add(alreadyThere)) {
 			return nil, false
 		}
 		if c.actor == nil {
@@ -374,9 +381,12 @@ func find(ts []*track.Track, id uint64) *track.Track {
 	return nil
 }
 
+// openAt finds the open violation of the same object: one of the same type
+// at the same place. A garbage pile and a dumping are the same garbage
+// object: whichever was reported first stands for both.
 func (e *Engine) openAt(typ Type, b detectors.Box) *OpenViolation {
 	for _, o := range e.open {
-		if o.Type == typ && o.Box.IoU(b) >= placeIoU {
+		if sameObject(o.Type, typ) && o.Box.IoU(b) >= placeIoU {
 			return o
 		}
 	}
@@ -422,4 +432,9 @@ func thin(s []track.Sample, n int) []track.Sample {
 		out = append(out, s[i*(len(s)-1)/(n-1)])
 	}
 	return out
+}
+
+func sameObject(a, b Type) bool {
+	garbage := func(t Type) bool { return t == GarbagePile || t == IllegalDumping }
+	return a == b || garbage(a) && garbage(b)
 }

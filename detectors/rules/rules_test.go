@@ -202,6 +202,77 @@ func TestIllegalDumping(t *testing.T) {
 	}
 }
 
+// A cart stops, its rider leaves a pile at 10 s and rides off: the pile
+// meets the dumping rule (at 70 s) and, later, the pile rule (at 310 s).
+func cartDump(s int) []detectors.Detection {
+	out := []detectors.Detection{}
+	switch {
+	case s < 5:
+		x := float32(100 + 100*s)
+		out = append(out, d("vehicle", x, 380, x+150, 560))
+	case s < 20:
+		out = append(out, d("vehicle", 500, 380, 650, 560))
+	case s < 30:
+		x := float32(500 + 80*(s-20))
+		out = append(out, d("vehicle", x, 380, x+150, 560))
+	}
+	if s >= 10 {
+		out = append(out, d("garbage_pile", 660, 480, 760, 570))
+	}
+	return out
+}
+
+func TestOneGarbageObjectIsOneViolation(t *testing.T) {
+	tests := []struct {
+		name   string
+		params map[Type]Params
+		want   Type
+		at     int
+	}{
+		{"dumping confirms first: no pile later", nil, IllegalDumping, 70},
+		{"pile confirms first: no dumping later", map[Type]Params{
+			GarbagePile:    {MinDwell: 30 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+			IllegalDumping: {MinDwell: 2 * time.Minute, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+		}, GarbagePile, 40},
+		{"both at once: the dumping (it has an actor)", map[Type]Params{
+			GarbagePile:    {MinDwell: 60 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+			IllegalDumping: {MinDwell: 60 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+		}, IllegalDumping, 70},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, tr := engine(lowerHalf)
+			for k, p := range tt.params {
+				e.Params[k] = p
+			}
+			vs, at := play(t, e, tr, start, 600, cartDump)
+			if len(vs) != 1 {
+				t.Fatalf("%d violations at %v s, want one %s", len(vs), at, tt.want)
+			}
+			if vs[0].Type != tt.want || at[0] < tt.at || at[0] > tt.at+2 {
+				t.Fatalf("%s at %d s, want %s at %d s", vs[0].Type, at[0], tt.want, tt.at)
+			}
+		})
+	}
+}
+
+func TestObjectAlreadyThereAtStartIsNoDumping(t *testing.T) {
+	// The bag is there from the first frame; a passer-by walks past it and
+	// on. Nobody was seen leaving it: at most a pile, never a dumping.
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 200, func(s int) []detectors.Detection {
+		out := []detectors.Detection{d("garbage_bag", 650, 500, 700, 560)}
+		if s < 15 {
+			x := float32(300 + 40*s)
+			out = append(out, d("person", x, 380, x+60, 560))
+		}
+		return out
+	})
+	if len(vs) != 0 {
+		t.Fatalf("violations %v at %v s for an object that was already there", vs[0].Type, at)
+	}
+}
+
 func TestRestartDoesNotReportTheSameObjectAgain(t *testing.T) {
 	store := FileStore{Dir: t.TempDir()}
 	e, tr := engine(lowerHalf)

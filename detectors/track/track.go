@@ -9,6 +9,7 @@
 package track
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -22,7 +23,9 @@ type Config struct {
 	// LowScore: detections below are ignored; between Low and High they
 	// only extend existing tracks (ByteTrack's second pass).
 	LowScore float32
-	// NewTrackScore: an unmatched detection starts a track from this score.
+	// NewTrackScore: an unmatched detection starts a track from this score
+	// (high or low pass). Objects a model is unsure of (a dropped bag at
+	// 0.35) still get a track; the rules demand dwell before anything counts.
 	NewTrackScore float32
 	// MatchIoU is the minimum IoU to match in the first pass; the second
 	// pass requires LowMatchIoU.
@@ -38,6 +41,9 @@ type Config struct {
 	StationaryIoU   float32
 	// History is how many past boxes a track keeps.
 	History int
+	// ClassGroups lists classes a model confuses for the same object; a
+	// track may change class only within its group.
+	ClassGroups [][]string
 }
 
 // Defaults fills zero fields.
@@ -49,7 +55,7 @@ func (c *Config) Defaults() {
 	}
 	def(&c.HighScore, 0.5)
 	def(&c.LowScore, 0.15)
-	def(&c.NewTrackScore, 0.5)
+	def(&c.NewTrackScore, 0.3)
 	def(&c.MatchIoU, 0.2)
 	def(&c.LowMatchIoU, 0.4)
 	def(&c.StationaryIoU, 0.6)
@@ -64,6 +70,9 @@ func (c *Config) Defaults() {
 	}
 	if c.History == 0 {
 		c.History = 64
+	}
+	if c.ClassGroups == nil {
+		c.ClassGroups = [][]string{{"garbage_bag", "garbage_pile"}}
 	}
 }
 
@@ -98,7 +107,23 @@ type Track struct {
 
 	votes  map[string]float32
 	class  string
-	anchor Sample // the position stationarity is measured against
+	anchor Sample     // the position stationarity is measured against
+	vel    [2]float32 // box centre velocity, pixels per second (smoothed)
+}
+
+// maxPredict caps how far ahead a lost track's motion is extrapolated.
+const maxPredict = 2 * time.Second
+
+// Predicted is where the box is expected at now, moved by the track's
+// velocity: at a few samples per second a walker moves more than its own
+// width between samples, so plain IoU with the last box would lose it.
+func (t *Track) Predicted(now time.Time) detectors.Box {
+	dt := float32(min(now.Sub(t.LastSeen), maxPredict).Seconds())
+	if dt <= 0 {
+		return t.Box
+	}
+	dx, dy := t.vel[0]*dt, t.vel[1]*dt
+	return detectors.Box{X1: t.Box.X1 + dx, Y1: t.Box.Y1 + dy, X2: t.Box.X2 + dx, Y2: t.Box.Y2 + dy}
 }
 
 // Class is the track's class by score-weighted vote.
@@ -158,8 +183,12 @@ func (tr *Tracker) Update(now time.Time, dets []detectors.Detection) (ended []*T
 	}
 	matchedT := make([]bool, len(tr.tracks))
 	matchedD := make([]bool, len(dets))
-	tr.match(now, dets, high, matchedT, matchedD, cfg.MatchIoU)
-	tr.match(now, dets, low, matchedT, matchedD, cfg.LowMatchIoU)
+	tr.match(now, dets, high, matchedT, matchedD, cfg.MatchIoU, 0)
+	tr.match(now, dets, low, matchedT, matchedD, cfg.LowMatchIoU, 0)
+	// Third pass (C-BIoU): boxes grown by half their size on each side catch walkers
+	// that moved further than their width between samples, before their
+	// track has a velocity.
+	tr.match(now, dets, append(high, low...), matchedT, matchedD, cfg.MatchIoU, 0.5)
 
 	for i, t := range tr.tracks {
 		t.Frames++
@@ -175,8 +204,8 @@ func (tr *Tracker) Update(now time.Time, dets []detectors.Detection) (ended []*T
 			ended = append(ended, t)
 		}
 	}
-	for _, i := range high {
-		if !matchedD[i] && dets[i].Score >= cfg.NewTrackScore {
+	for i := range dets {
+		if !matchedD[i] && dets[i].Score >= cfg.NewTrackScore && dets[i].Score >= cfg.LowScore {
 			tr.start(now, dets[i])
 		}
 	}
@@ -201,16 +230,24 @@ func contains(ts []*Track, t *Track) bool {
 	return false
 }
 
-// match greedily pairs detections with unmatched tracks by IoU (a class
-// change costs a little, so a bag next to a pile keeps its own track).
-func (tr *Tracker) match(now time.Time, dets []detectors.Detection, idx []int, matchedT, matchedD []bool, minIoU float32) {
+// match greedily pairs detections with unmatched tracks by IoU with the
+// last or the predicted box, both grown by buffer (a fraction of their size
+// on each side). Only related classes match (a bag may turn out to be a pile, a
+// person never becomes a bag); a class change costs a little, so a bag
+// next to a pile keeps its own track.
+func (tr *Tracker) match(now time.Time, dets []detectors.Detection, idx []int, matchedT, matchedD []bool, minIoU, buffer float32) {
 	var pairs []pair
 	for ti, t := range tr.tracks {
 		if matchedT[ti] {
 			continue
 		}
+		last, pred := grow(t.Box, buffer), grow(t.Predicted(now), buffer)
 		for _, di := range idx {
-			iou := t.Box.IoU(dets[di].Box)
+			if matchedD[di] || !tr.related(t.class, dets[di].Class) {
+				continue
+			}
+			db := grow(dets[di].Box, buffer)
+			iou := max(last.IoU(db), pred.IoU(db))
 			if iou < minIoU {
 				continue
 			}
@@ -231,6 +268,27 @@ func (tr *Tracker) match(now time.Time, dets []detectors.Detection, idx []int, m
 	}
 }
 
+func grow(b detectors.Box, f float32) detectors.Box {
+	if f == 0 {
+		return b
+	}
+	dx, dy := b.W()*f, b.H()*f
+	return detectors.Box{X1: b.X1 - dx, Y1: b.Y1 - dy, X2: b.X2 + dx, Y2: b.Y2 + dy}
+}
+
+// related tells whether a track of class a may take a detection of class b.
+func (tr *Tracker) related(a, b string) bool {
+	if a == b {
+		return true
+	}
+	for _, g := range tr.cfg.ClassGroups {
+		if slices.Contains(g, a) && slices.Contains(g, b) {
+			return true
+		}
+	}
+	return false
+}
+
 func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 	s := Sample{Time: now, Box: d.Box, Score: d.Score}
 	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: now, LastSeen: now, Hits: 1, Frames: 1,
@@ -242,6 +300,15 @@ func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 
 func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 	s := Sample{Time: now, Box: d.Box, Score: d.Score}
+	if dt := float32(now.Sub(t.LastSeen).Seconds()); dt > 0 {
+		vx := ((d.Box.X1 + d.Box.X2) - (t.Box.X1 + t.Box.X2)) / 2 / dt
+		vy := ((d.Box.Y1 + d.Box.Y2) - (t.Box.Y1 + t.Box.Y2)) / 2 / dt
+		if t.Hits == 1 {
+			t.vel = [2]float32{vx, vy}
+		} else {
+			t.vel = [2]float32{0.5*t.vel[0] + 0.5*vx, 0.5*t.vel[1] + 0.5*vy}
+		}
+	}
 	t.Box, t.Score, t.LastSeen = d.Box, d.Score, now
 	t.Hits++
 	t.Missed = false

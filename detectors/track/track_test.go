@@ -66,8 +66,8 @@ func TestMovingObjectEndsSoonAfterItIsLost(t *testing.T) {
 func TestWeakDetectionsExtendButNeverStartTracks(t *testing.T) {
 	tr := New(Config{}, 1)
 	tr.Update(t0, []detectors.Detection{det("person", 0.9, 0, 0, 50, 100)})
-	// Partly occluded: the score drops to 0.3, still the same person.
-	tr.Update(t0.Add(time.Second), []detectors.Detection{det("person", 0.3, 2, 0, 52, 100), det("vehicle", 0.3, 300, 300, 400, 380)})
+	// Partly occluded: the score drops to 0.2, still the same person.
+	tr.Update(t0.Add(time.Second), []detectors.Detection{det("person", 0.2, 2, 0, 52, 100), det("vehicle", 0.2, 300, 300, 400, 380)})
 	if len(tr.Tracks()) != 1 {
 		t.Fatalf("%d tracks, want 1: a weak detection started a track", len(tr.Tracks()))
 	}
@@ -113,4 +113,39 @@ func ids(ts []*Track) []uint64 {
 		out = append(out, t.ID)
 	}
 	return out
+}
+
+func TestFastWalkerAtTwoSamplesPerSecondKeepsOneTrack(t *testing.T) {
+	// 140 px/s with a 60 px wide box at 2 samples per second: consecutive
+	// boxes do not overlap at all.
+	tr := New(Config{}, 1)
+	for i := range 20 {
+		x := float32(70 * i)
+		tr.Update(t0.Add(time.Duration(i)*500*time.Millisecond), []detectors.Detection{det("person", 0.8, x, 300, x+60, 480)})
+	}
+	if n := len(tr.Tracks()); n != 1 {
+		t.Fatalf("%d tracks for one walker, want 1", n)
+	}
+	if h := tr.Tracks()[0].Hits; h != 20 {
+		t.Fatalf("%d hits, want 20", h)
+	}
+}
+
+func TestAPersonNeverBecomesABag(t *testing.T) {
+	tr := New(Config{}, 1)
+	tr.Update(t0, []detectors.Detection{det("person", 0.8, 500, 300, 580, 520)})
+	// The person walks off, a bag is where they stood.
+	tr.Update(t0.Add(time.Second), []detectors.Detection{det("garbage_bag", 0.4, 510, 400, 580, 520), det("person", 0.8, 640, 300, 720, 520)})
+	for _, tk := range tr.Tracks() {
+		if tk.Votes()["person"] > 0 && tk.Votes()["garbage_bag"] > 0 {
+			t.Fatalf("track %d is both a person and a bag: %v", tk.ID, tk.Votes())
+		}
+	}
+	// A bag the model later calls a pile stays the same object.
+	tr2 := New(Config{}, 1)
+	tr2.Update(t0, []detectors.Detection{det("garbage_bag", 0.6, 500, 400, 600, 500)})
+	tr2.Update(t0.Add(time.Second), []detectors.Detection{det("garbage_pile", 0.6, 495, 395, 605, 505)})
+	if n := len(tr2.Tracks()); n != 1 {
+		t.Fatalf("bag then pile at the same place: %d tracks, want 1", n)
+	}
 }

@@ -277,8 +277,8 @@ def draw_bag(cv, X, Z, p, v0=0.0, du=0.0):
 
 
 def make_pile(rng, n=None):
-    n = n or int(rng.integers(5, 14))
-    W = rng.uniform(1.2, 3.2)
+    n = n or int(rng.integers(7, 16))
+    W = rng.uniform(1.4, 3.4)
     D = rng.uniform(0.6, 1.6)
     items = []
     for _ in range(n):
@@ -293,7 +293,7 @@ def make_pile(rng, n=None):
                           debris=rng.uniform(-0.25, 0.25, (6, 2)), dcol=pick(rng, CLOTHES + [[160, 120, 70]])))
     items.sort(key=lambda it: -it["dz"])
     h = max([it["v0"] + (it["bag"]["h"] if it["kind"] == "bag" else it["box"][2]) for it in items] + [0.5])
-    return dict(w=W, h=h, d=D, items=items, stain=rng.random() < 0.6)
+    return dict(w=W, h=h, d=D, items=items, stain=rng.random() < 0.8)
 
 
 def draw_pile(cv, X, Z, p, count=None):
@@ -357,9 +357,7 @@ def draw_stall(cv, X, Z, p, open_frac=1.0):
         cv.line((X + pole_u, 0.0, Z + d / 2), (X + pole_u, 2.25, Z + d / 2), (90, 90, 90), 0.05)
         r = p["ur"]
         segs = 8
-        for i in range(segs):
-            a0, a1 = np.pi * i / segs, np.pi * (i + 1) / segs
-            pts = [(0, 2.35)] + [(r * np.cos(a), 1.9 + 0.45 * np.sin(a) * 0.0 + 0.0) for a in (a0, a1)]
+        for i in range(segs):  # striped canopy segments from the pole tip to the rim
             pts = [(0, 2.4), (-r + 2 * r * i / segs, 1.9 + 0.08 * np.sin(np.pi * i / segs)),
                    (-r + 2 * r * (i + 1) / segs, 1.9 + 0.08 * np.sin(np.pi * (i + 1) / segs))]
             cv.local(X + pole_u, Z + d / 2 - 0.01, pts, p["cols"][i % 2])

@@ -21,7 +21,7 @@ MIN_VISIBLE = 0.35  # an object hidden more than this is not labelled (but still
 def place(rng, cam, lay, where, min_px, size_h):
     """A ground point (X, Z) for an object of height size_h that is at least min_px tall on screen."""
     for _ in range(40):
-        y = rng.uniform(max(cam.horizon + 2, 0.05 * cam.h), cam.h * 1.08)
+        y = rng.uniform(max(cam.horizon + 2, 0.05 * cam.h), cam.h * 0.99)  # feet inside the frame
         if y <= cam.horizon + 1:
             continue
         Z = cam.f * cam.ch / (y - cam.horizon)
@@ -41,7 +41,7 @@ def place(rng, cam, lay, where, min_px, size_h):
         if lay["kind"] == "facing" and Z > lay["wall_z"] - 0.5:
             continue
         x = cam.vx + cam.f * X / Z
-        if -0.1 * cam.w < x < 1.1 * cam.w:
+        if 0.02 * cam.w < x < 0.98 * cam.w:
             return X, Z
     return None
 
@@ -97,14 +97,11 @@ def scene_objects(rng, cam, lay, min_px):
 
 def _rider(cv, X, Z, p):
     """A person sitting on a tricycle saddle: the legs hidden, upper body above the seat."""
-    h = p["h"]
     seat = 0.85
-    top = ob.ellipse(0, seat + 0.55 + 0.1, 0.1, 0.12, 12)
     cv.local(X, Z, [(-0.18, seat - 0.15), (0.18, seat - 0.15), (0.2, seat + 0.5), (-0.2, seat + 0.5)], p["shirt"])
     cv.local(X, Z, [(-0.16, 0.35), (0.16, 0.35), (0.16, seat - 0.15), (-0.16, seat - 0.15)], p["pants"])
-    cv.local(X, Z, top, p["skin"])
+    cv.local(X, Z, ob.ellipse(0, seat + 0.65, 0.1, 0.12, 12), p["skin"])
     cv.local(X, Z, ob.ellipse(0, seat + 0.72, 0.105, 0.07, 10, 0, np.pi), p["hair"])
-    p["h"] = h
 
 
 def draw_scene(rng, cam, lay, light, items, decals=True, background=None):

@@ -69,7 +69,8 @@ class Canvas:
             return
         col = tuple(int(c) for c in color)
         cv2.fillPoly(self.img, [q], col, cv2.LINE_AA, 4)
-        cv2.fillPoly(self.ids, [q], int(self.cur), cv2.LINE_8, 4)
+        if self.ids is not None:
+            cv2.fillPoly(self.ids, [q], int(self.cur), cv2.LINE_8, 4)
         if glow:
             cv2.fillPoly(self.emissive, [q], float(glow), cv2.LINE_8, 4)
 
@@ -82,7 +83,8 @@ class Canvas:
             return
         col = tuple(int(c) for c in color)
         cv2.line(self.img, tuple(q[0]), tuple(q[1]), col, t, cv2.LINE_AA, 4)
-        cv2.line(self.ids, tuple(q[0]), tuple(q[1]), int(self.cur), t, cv2.LINE_8, 4)
+        if self.ids is not None:
+            cv2.line(self.ids, tuple(q[0]), tuple(q[1]), int(self.cur), t, cv2.LINE_8, 4)
 
     def local(self, X, Z, uv, color, glow=0.0):
         """Fill a polygon given in a vertical plane facing the camera at (X, Z)."""
@@ -185,7 +187,7 @@ def random_shops(rng, n=24):
     widths = rng.uniform(3.5, 9.0, n)
     return dict(
         edges=np.concatenate([[0], np.cumsum(widths)]) + rng.uniform(0, 5),
-        kind=rng.integers(0, 4, n),  # 0 shutter, 1 glass, 2 wall+door, 3 glass with posters
+        kind=rng.integers(0, 4, n),  # 0 shutter, 1 glass, 2 wall+door, 3 glass with posters, 4 open bay
         sign=np.array([SIGN_COLS[i] for i in rng.integers(0, len(SIGN_COLS), n)], np.float64),
         text=np.array([SIGN_COLS[i] for i in rng.integers(0, len(SIGN_COLS), n)], np.float64),
         floor_h=rng.uniform(3.0, 4.2),
@@ -224,6 +226,8 @@ def facade(u, h, lay, ppm, tex):
     glow[glass] = 0.7
     poster = glass & (kind == 3) & (np.mod(lu, 1.5) < 0.8) & (h > 0.8) & (h < 1.8)
     out[poster] = sh["text"][idx][poster] * 0.9
+    bay = ground & ~pillar & (kind == 4)  # an open loading bay (garbage station entrance)
+    out[bay] = np.array([38, 38, 42]) * (0.7 + 0.5 * np.clip(h / fh, 0, 1))[bay][:, None]
     door = ground & ~pillar & (kind == 2) & (np.abs(lu - width / 2) < 0.6) & (h < 2.2)
     out[door] = np.array([90, 60, 40])
     # Shop sign band with glyph-like marks.

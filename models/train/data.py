@@ -1,0 +1,81 @@
+"""Rendered datasets: deterministic chunks rendered in parallel, letterboxed batches with light augmentation."""
+
+import multiprocessing as mp
+import os
+
+import cv2
+import numpy as np
+
+import render
+
+CHUNK = 40  # samples per deterministic chunk; 2 per street
+
+
+def _chunk(args):
+    seed, index, n, width = args
+    rng = np.random.default_rng([seed, index])
+    out = []
+    while len(out) < n:
+        height = int(width * (9 / 16 if rng.random() < 0.7 else 3 / 4))
+        out.extend(render.render_samples(rng, 2, width, height, min_px=15))
+    return out[:n]
+
+
+def render_set(seed, n, width=480, workers=2, cache=None):
+    """n (image, boxes) pairs; the same seed always gives the same set, whatever the worker count."""
+    if cache:
+        path = os.path.join(cache, f"set_{seed}_{n}_{width}.npz")
+        if os.path.exists(path):
+            z = np.load(path, allow_pickle=True)
+            return list(z["images"]), list(z["boxes"])
+    jobs = [(seed, i, min(CHUNK, n - i * CHUNK), width) for i in range((n + CHUNK - 1) // CHUNK)]
+    if workers > 1:
+        with mp.get_context("fork").Pool(workers) as pool:
+            chunks = pool.map(_chunk, jobs)
+    else:
+        chunks = [_chunk(j) for j in jobs]
+    images = [s[0] for c in chunks for s in c]
+    boxes = [s[1] for c in chunks for s in c]
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        arr_i, arr_b = np.empty(len(images), object), np.empty(len(boxes), object)
+        arr_i[:], arr_b[:] = images, boxes
+        np.savez(path, images=arr_i, boxes=arr_b)
+    return images, boxes
+
+
+def zoom_crop(rng, img, boxes, min_scale=0.5, keep=0.45):
+    """Crop a random window of the image (same aspect) so objects appear larger."""
+    h, w = img.shape[:2]
+    s = rng.uniform(min_scale, 1.0)
+    cw, ch = int(w * s), int(h * s)
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    b = boxes.copy()
+    if len(b):
+        area = (b[:, 3] - b[:, 1]) * (b[:, 4] - b[:, 2])
+        b[:, [1, 3]] = np.clip(b[:, [1, 3]] - x0, 0, cw)
+        b[:, [2, 4]] = np.clip(b[:, [2, 4]] - y0, 0, ch)
+        kept = (b[:, 3] - b[:, 1]) * (b[:, 4] - b[:, 2]) >= keep * area
+        b = b[kept]
+    return img[y0:y0 + ch, x0:x0 + cw], b
+
+
+def make_batch(rng, images, boxes, idx, size=320, augment=True):
+    """Letterboxed float batch [B,3,S,S] in [0,1] (RGB) and targets [K,6] = (image, class, x1, y1, x2, y2)."""
+    xs = np.empty((len(idx), size, size, 3), np.uint8)
+    targets = []
+    for j, i in enumerate(idx):
+        img, b = images[i], boxes[i]
+        if augment and rng.random() < 0.5:
+            img, b = zoom_crop(rng, img, b)
+        interp = cv2.INTER_AREA if augment and rng.random() < 0.3 else cv2.INTER_LINEAR
+        lb, b = render.letterbox(img, b, size, interp)
+        if augment and rng.random() < 0.5:
+            lb = lb[:, ::-1]
+            b = b.copy()
+            b[:, [1, 3]] = size - b[:, [3, 1]]
+        xs[j] = lb
+        b = b[np.minimum(b[:, 3] - b[:, 1], b[:, 4] - b[:, 2]) >= 2]
+        targets.append(np.concatenate([np.full((len(b), 1), j, np.float32), b], 1))
+    x = np.ascontiguousarray(xs.transpose(0, 3, 1, 2)).astype(np.float32) / 255.0
+    return x, np.concatenate(targets, 0) if targets else np.zeros((0, 6), np.float32)
