@@ -21,8 +21,55 @@ type Config struct {
 	Pipeline  Pipeline  `yaml:"pipeline"`
 	Detectors Detectors `yaml:"detectors"`
 	Cameras   []Camera  `yaml:"cameras"`
-	// StateDir keeps what must survive a restart (open violations).
+	Evidence  Evidence  `yaml:"evidence"`
+	Dispatch  Dispatch  `yaml:"dispatch"`
+	// StateDir keeps what must survive a restart (open violations, the
+	// evidence spool, pending violations, spilled history).
 	StateDir string `yaml:"state_dir"`
+}
+
+// Evidence configures clips, snapshots, manifests and where they are stored.
+type Evidence struct {
+	// Dir is the local evidence store, used when s3.endpoint is empty
+	// (default: <state_dir>/evidence).
+	Dir string `yaml:"dir"`
+	S3  S3     `yaml:"s3"`
+	// PreRoll and PostRoll widen the clip around first_seen..confirmed_at.
+	PreRoll  Duration `yaml:"pre_roll"`
+	PostRoll Duration `yaml:"post_roll"`
+	// HistoryMemoryMB bounds each camera's in-memory video history; older
+	// history spills to disk under state_dir.
+	HistoryMemoryMB int `yaml:"history_memory_mb"`
+	// JPEGQuality of the snapshots (1-100).
+	JPEGQuality int `yaml:"jpeg_quality"`
+	// SignKeyFile is an Ed25519 private key (PEM PKCS #8, or hex/base64
+	// seed) to sign manifests with; empty: unsigned.
+	SignKeyFile string `yaml:"sign_key_file"`
+	// RetentionDays: evidence older than this is deleted unless its ticket
+	// is open or marked keep (0: keep forever).
+	RetentionDays int `yaml:"retention_days"`
+	// URLExpiry is how long links handed to the review page and work-order
+	// system stay valid.
+	URLExpiry Duration `yaml:"url_expiry"`
+}
+
+// S3 is an S3-compatible object store (MinIO, Ceph, AWS).
+type S3 struct {
+	Endpoint string `yaml:"endpoint"` // host:port; empty: no S3
+	Bucket   string `yaml:"bucket"`
+	Region   string `yaml:"region"`
+	// AccessKey and SecretKey: use ${VAR} to keep them out of the file.
+	AccessKey    string `yaml:"access_key"`
+	SecretKey    string `yaml:"secret_key"`
+	UseSSL       bool   `yaml:"use_ssl"`
+	CreateBucket bool   `yaml:"create_bucket"`
+	// Prefix is prepended to every key (a folder in a shared bucket).
+	Prefix string `yaml:"prefix"`
+}
+
+// String hides the secret key (configs get logged and printed).
+func (s S3) String() string {
+	return fmt.Sprintf("s3://%s/%s (endpoint %s)", s.Bucket, s.Prefix, s.Endpoint)
 }
 
 // Zone is a monitored area of a camera.
@@ -213,6 +260,26 @@ func (c *Config) Defaults() {
 	if c.StateDir == "" {
 		c.StateDir = "streetwatch-state"
 	}
+	ev := &c.Evidence
+	if ev.Dir == "" && ev.S3.Endpoint == "" {
+		ev.Dir = filepath.Join(c.StateDir, "evidence")
+	}
+	if ev.PreRoll == 0 {
+		ev.PreRoll = Duration(10 * time.Second)
+	}
+	if ev.PostRoll == 0 {
+		ev.PostRoll = Duration(10 * time.Second)
+	}
+	if ev.HistoryMemoryMB == 0 {
+		ev.HistoryMemoryMB = 32
+	}
+	if ev.JPEGQuality == 0 {
+		ev.JPEGQuality = 90
+	}
+	if ev.URLExpiry == 0 {
+		ev.URLExpiry = Duration(24 * time.Hour)
+	}
+	c.defaultsDispatch()
 	if c.Detectors.Runtime.Provider == "" {
 		c.Detectors.Runtime.Provider = "cpu"
 	}
@@ -293,8 +360,17 @@ func Parse(data []byte) (*Config, error) {
 
 // resolvePaths makes relative file paths relative to dir (the config file's).
 func (c *Config) resolvePaths(dir string) {
+	stateDir := c.StateDir
 	if !filepath.IsAbs(c.StateDir) {
 		c.StateDir = filepath.Join(dir, c.StateDir)
+	}
+	if c.Evidence.Dir == filepath.Join(stateDir, "evidence") {
+		c.Evidence.Dir = filepath.Join(c.StateDir, "evidence") // the default follows state_dir
+	} else if c.Evidence.Dir != "" && !filepath.IsAbs(c.Evidence.Dir) {
+		c.Evidence.Dir = filepath.Join(dir, c.Evidence.Dir)
+	}
+	if c.Evidence.SignKeyFile != "" && !filepath.IsAbs(c.Evidence.SignKeyFile) {
+		c.Evidence.SignKeyFile = filepath.Join(dir, c.Evidence.SignKeyFile)
 	}
 	for i, m := range c.Detectors.Models {
 		if m.Manifest != "" && !filepath.IsAbs(m.Manifest) {
@@ -307,6 +383,19 @@ func (c *Config) expandEnv() {
 	for i := range c.Cameras {
 		c.Cameras[i].URL = expandURL(c.Cameras[i].URL)
 	}
+	s3 := &c.Evidence.S3
+	s3.AccessKey, s3.SecretKey = expandVars(s3.AccessKey), expandVars(s3.SecretKey)
+}
+
+// expandVars replaces ${NAME} with the environment variable NAME (unset:
+// left as is).
+func expandVars(s string) string {
+	return envRef.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := os.LookupEnv(m[2 : len(m)-1]); ok {
+			return v
+		}
+		return m
+	})
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

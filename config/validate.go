@@ -41,6 +41,8 @@ func (c *Config) Validate() error {
 	if len(c.Cameras) == 0 {
 		bad("cameras", "at least one camera is needed")
 	}
+	c.validateEvidence(bad)
+	c.validateDispatch(bad)
 	models := c.validateDetectors(bad)
 	seen := map[string]int{}
 	for i, cam := range c.Cameras {
@@ -258,6 +260,41 @@ func validateRules(path string, rules map[string]RuleParams, bad func(path, form
 		}
 		if r.MinScore < 0 || r.MinScore > 1 {
 			bad(rp+".min_score", "must be between 0 and 1 (got %g)", r.MinScore)
+		}
+	}
+}
+
+func (c *Config) validateEvidence(bad func(path, format string, args ...any)) {
+	ev := &c.Evidence
+	if ev.PreRoll < 0 || ev.PreRoll.D() > 10*time.Minute {
+		bad("evidence.pre_roll", "must be between 0 and 10m (got %s)", ev.PreRoll.D())
+	}
+	if ev.PostRoll < 0 || ev.PostRoll.D() > 10*time.Minute {
+		bad("evidence.post_roll", "must be between 0 and 10m (got %s)", ev.PostRoll.D())
+	}
+	if ev.HistoryMemoryMB < 1 || ev.HistoryMemoryMB > 4096 {
+		bad("evidence.history_memory_mb", "must be between 1 and 4096 (got %d)", ev.HistoryMemoryMB)
+	}
+	if ev.JPEGQuality < 1 || ev.JPEGQuality > 100 {
+		bad("evidence.jpeg_quality", "must be between 1 and 100 (got %d)", ev.JPEGQuality)
+	}
+	if ev.RetentionDays < 0 {
+		bad("evidence.retention_days", "must not be negative (got %d)", ev.RetentionDays)
+	}
+	if ev.URLExpiry.D() < time.Minute || ev.URLExpiry.D() > 7*24*time.Hour {
+		bad("evidence.url_expiry", "must be between 1m and 168h, the longest S3 presigning allows (got %s)", ev.URLExpiry.D())
+	}
+	if s := ev.S3; s.Endpoint != "" {
+		if u, err := url.Parse(s.Endpoint); strings.Contains(s.Endpoint, "://") && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "") {
+			bad("evidence.s3.endpoint", "expected host:port or http(s)://host[:port], got %q", s.Endpoint)
+		} else if _, _, err := net.SplitHostPort(s.Endpoint); !strings.Contains(s.Endpoint, "://") && err != nil {
+			bad("evidence.s3.endpoint", "expected host:port or http(s)://host[:port], got %q", s.Endpoint)
+		}
+		if s.Bucket == "" {
+			bad("evidence.s3.bucket", "required with evidence.s3.endpoint")
+		}
+		if s.AccessKey == "" || s.SecretKey == "" {
+			bad("evidence.s3.access_key", "access_key and secret_key are required with evidence.s3.endpoint (use ${VAR})")
 		}
 	}
 }

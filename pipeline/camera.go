@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/pipeline/decode"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
@@ -25,6 +26,7 @@ type Camera struct {
 	src     *ingest.Source
 	sampler *sample.Sampler
 	units   chan *media.AccessUnit
+	history *evidence.History // nil: no evidence for this camera
 	out     *schedule.Queue
 	pool    *media.FramePool
 
@@ -97,6 +99,9 @@ func (c *Camera) Status() CameraStatus {
 
 // onAccessUnit runs on ingest's goroutine and must never block.
 func (c *Camera) onAccessUnit(au *media.AccessUnit) {
+	if c.history != nil {
+		c.history.Add(au) // every unit: clips are cut from the camera's own stream
+	}
 	if !c.sampler.Decode(au) {
 		return
 	}

@@ -52,7 +52,7 @@ type confirmer struct {
 var objectClasses = map[string]bool{"garbage_bag": true, "garbage_pile": true, "vending_stall": true}
 
 func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
-	e := &rules.Engine{Camera: cam.ID, Store: rules.FileStore{Dir: stateDir}, Metrics: m, Params: map[rules.Type]rules.Params{}}
+	e := &rules.Engine{Camera: cam.ID, Store: rules.FileStore{Dir: stateDir}, Metrics: m, Params: map[rules.Type]rules.Params{}, DeferSave: true}
 	for _, t := range rules.Types {
 		p := rules.DefaultParams(t)
 		if o, ok := cam.Rules[string(t)]; ok {

@@ -10,6 +10,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/detectors/rules"
+	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 	"github.com/streetwatch/streetwatch/pipeline/schedule"
@@ -21,9 +22,15 @@ type Pipeline struct {
 	// no model is configured: frames are then only counted). Frames come
 	// one at a time; the frame is released after it returns.
 	OnFrame func(*media.Frame, []detectors.Detection)
-	// OnViolation receives each confirmed violation; it owns the event
-	// (and must Close it). Nil: events are logged and freed.
+	// OnViolation sees each confirmed violation before its evidence is
+	// recorded. The event's frames are valid only during the call: the
+	// pipeline frees them.
 	OnViolation func(ViolationEvent)
+	// OnStored receives each violation once its evidence bundle (clip,
+	// snapshots, manifest) is safely spooled for the store. An error keeps
+	// the violation pending (retried, and again after a restart): it must
+	// be idempotent by violation id.
+	OnStored func(evidence.Stored) error
 
 	cfg      *config.Config
 	log      *slog.Logger
@@ -32,6 +39,7 @@ type Pipeline struct {
 	consumed *prometheus.CounterVec
 	detect   *detection            // nil without models
 	confirm  map[string]*confirmer // cameras with zones
+	evidence *evidenceStage        // nil without cameras with zones
 }
 
 // New builds the pipeline from a validated config; metrics go to reg. It
@@ -86,6 +94,33 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 		}
 		p.confirm[cc.ID] = c
 	}
+	if len(p.confirm) > 0 {
+		var models []evidence.ModelRecord
+		for _, mr := range cfg.Detectors.Models {
+			if man, err := detectors.LoadManifest(mr.Manifest); err == nil {
+				models = append(models, evidence.ModelRecord{Name: man.Name, Version: man.Version})
+			}
+		}
+		ev, err := newEvidenceStage(cfg, reg, log, models)
+		if err != nil {
+			if p.detect != nil {
+				p.detect.close()
+			}
+			return nil, err
+		}
+		ev.recorder.OnStored = func(st evidence.Stored) error {
+			if p.OnStored != nil {
+				return p.OnStored(st)
+			}
+			return nil
+		}
+		p.evidence = ev
+		for _, c := range p.cameras {
+			if h, ok := ev.histories[c.ID()]; ok {
+				c.history = h
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -111,6 +146,17 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			c.Run(ctx)
 		}()
 	}
+	// Evidence outlives the cameras: violations confirmed at the end still
+	// get their clip (cut short) and are spooled.
+	evDone := make(chan struct{})
+	if p.evidence != nil {
+		go func() {
+			defer close(evDone)
+			p.evidence.run(ctx)
+		}()
+	} else {
+		close(evDone)
+	}
 	var err error
 	wg.Add(1)
 	go func() {
@@ -129,6 +175,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, c := range p.confirm {
 		c.close()
 	}
+	<-evDone
+	if p.evidence != nil {
+		p.evidence.close()
+	}
 	return err
 }
 
@@ -137,13 +187,28 @@ func (p *Pipeline) onResult(r detectors.Result) {
 	if p.OnFrame != nil {
 		p.OnFrame(r.Frame, r.Detections)
 	}
-	if c, ok := p.confirm[r.Frame.Camera]; ok {
-		for _, ev := range c.update(r.Frame, r.Detections) {
-			if p.OnViolation != nil {
-				p.OnViolation(ev)
-			} else {
-				ev.Close()
-			}
+	c, ok := p.confirm[r.Frame.Camera]
+	if !ok {
+		return
+	}
+	events := c.update(r.Frame, r.Detections)
+	for _, ev := range events {
+		if p.OnViolation != nil {
+			p.OnViolation(ev)
+		}
+		if p.evidence == nil {
+			ev.Close()
+			continue
+		}
+		// The violation is on disk before the rules remember it as
+		// reported: a crash in between reports it again, never loses it.
+		if err := p.evidence.record(ev, r.Frame.Width(), r.Frame.Height()); err != nil {
+			p.log.Error("violation evidence could not be saved", "camera", ev.Camera, "violation", ev.ID, "err", err)
+		}
+	}
+	if len(events) > 0 {
+		if err := c.engine.Commit(); err != nil {
+			p.log.Error("rules", "camera", c.camera, "err", err)
 		}
 	}
 }

@@ -78,6 +78,12 @@ func runConfig(t *testing.T, cfg *config.Config) *running {
 // ends, calling onFrame for each processed frame.
 func runConfigWith(t *testing.T, cfg *config.Config, onFrame func(*media.Frame, []detectors.Detection)) *running {
 	t.Helper()
+	return runConfigSetup(t, cfg, func(p *pipeline.Pipeline) { p.OnFrame = onFrame })
+}
+
+// runConfigSetup builds the pipeline, lets setup set its callbacks, and runs it.
+func runConfigSetup(t *testing.T, cfg *config.Config, setup func(*pipeline.Pipeline)) *running {
+	t.Helper()
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -89,7 +95,7 @@ func runConfigWith(t *testing.T, cfg *config.Config, onFrame func(*media.Frame, 
 		t.Fatal(err)
 	}
 	r := &running{p: p, reg: reg, rec: &recorder{}}
-	p.OnFrame = onFrame
+	setup(p)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -1,10 +1,14 @@
 package pipeline_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/detectors/rules"
+	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/pipeline"
@@ -68,7 +73,6 @@ func (v *violations) onViolation(ev pipeline.ViolationEvent) {
 		panic("violation without its best frame")
 	}
 	v.list = append(v.list, ev.Violation)
-	ev.Close()
 }
 
 func (v *violations) onFrame(f *media.Frame, dets []detectors.Detection) {
@@ -92,10 +96,18 @@ func (v *violations) get() []rules.Violation {
 	return append([]rules.Violation(nil), v.list...)
 }
 
+// scenarioRun is what a scenario run produced.
+type scenarioRun struct {
+	violations []rules.Violation
+	t0         time.Time // stream time of the video's first frame
+	stored     []evidence.Stored
+	store      evidence.Store
+}
+
 // runScenario plays a scenario video once through the whole pipeline
-// (simulated RTSP camera → decode → demo model → tracker → rules) and
-// returns the violations and the stream time of the video's first frame.
-func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string) ([]rules.Violation, time.Time) {
+// (simulated RTSP camera → decode → demo model → tracker → rules →
+// evidence) and returns what came out once the evidence is stored.
+func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string) scenarioRun {
 	t.Helper()
 	requireRuntime(t)
 	sim := startSim(t, &simulate.Server{Speed: 4, NoLoop: true, WaitForReader: true}, "cam", file)
@@ -111,8 +123,16 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string) 
 	if os.Getenv("STREETWATCH_TRACE") != "" {
 		v.trace = func(s string) { t.Log(s) }
 	}
-	r := runConfigWith(t, cfg, v.onFrame)
-	r.p.OnViolation = v.onViolation
+	var stored []evidence.Stored
+	r := runConfigSetup(t, cfg, func(p *pipeline.Pipeline) {
+		p.OnFrame, p.OnViolation = v.onFrame, v.onViolation
+		p.OnStored = func(s evidence.Stored) error {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			stored = append(stored, s)
+			return nil
+		}
+	})
 	done := make(chan struct{})
 	go func() { sim.Wait(); close(done) }()
 	select {
@@ -121,10 +141,31 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string) 
 		t.Fatal("the scenario did not finish playing")
 	}
 	time.Sleep(time.Second) // the last frames through detection
+	// Every violation's evidence is spooled (the post-roll was in the
+	// video) and then stored.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v.mu.Lock()
+		n, want := len(stored), len(v.list)
+		v.mu.Unlock()
+		if n == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d violations have evidence after a minute", n, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.p.FlushEvidence(ctx); err != nil {
+		t.Fatalf("evidence not stored: %v", err)
+	}
+	store := r.p.EvidenceStore()
 	r.stop()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return append([]rules.Violation(nil), v.list...), v.frames["cam"]
+	return scenarioRun{violations: append([]rules.Violation(nil), v.list...), t0: v.frames["cam"], stored: stored, store: store}
 }
 
 // Tolerances on when the object first appeared, by type: a dropped bag is
@@ -135,7 +176,8 @@ func TestScenarios(t *testing.T) {
 	for _, name := range []string{"dumping", "dumping_tricycle", "dumping_negative", "vending", "garbage_pile", "walkers", "station"} {
 		t.Run(name, func(t *testing.T) {
 			file, gt := loadScenario(t, name)
-			got, t0 := runScenario(t, file, gt.SuggestedZone, t.TempDir())
+			run := runScenario(t, file, gt.SuggestedZone, t.TempDir())
+			got, t0 := run.violations, run.t0
 			if len(got) != len(gt.Violations) {
 				t.Fatalf("%d violations %s, want %d", len(got), describe(got, t0), len(gt.Violations))
 			}
@@ -155,14 +197,98 @@ func TestScenarios(t *testing.T) {
 				if v.Zone != "scene" {
 					t.Errorf("violation %d in zone %q", i, v.Zone)
 				}
+				checkEvidence(t, run, v)
 			}
 		})
 	}
 }
 
+// checkEvidence checks a violation's stored bundle: the manifest verifies
+// against the files, the snapshots are there, and the clip (checked with
+// ffprobe and ffmpeg) starts on a keyframe at or before first_seen minus
+// the pre-roll and covers the post-roll after confirmation.
+func checkEvidence(t *testing.T, run scenarioRun, v rules.Violation) {
+	t.Helper()
+	var st *evidence.Stored
+	for i := range run.stored {
+		if run.stored[i].Violation.ID == v.ID {
+			st = &run.stored[i]
+		}
+	}
+	if st == nil {
+		t.Fatalf("violation %s: no evidence stored", v.ID)
+	}
+	ctx := context.Background()
+	open := func(name string) (io.ReadCloser, error) { return run.store.Get(ctx, st.Prefix+name) }
+	rc, err := open(evidence.ManifestName)
+	if err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	res, err := evidence.Verify(data, open, nil, false)
+	if err != nil || !res.OK() {
+		t.Fatalf("manifest does not verify: %v %v", err, res)
+	}
+	m, _ := evidence.DecodeManifest(data)
+	want := []string{"clip.mp4", "snapshot.jpg", "snapshot_annotated.jpg"}
+	if v.Type == rules.IllegalDumping {
+		want = append(want, "actor.jpg", "actor_annotated.jpg")
+	}
+	have := map[string]bool{}
+	for _, f := range m.Files {
+		have[f.Name] = true
+	}
+	for _, w := range want {
+		if !have[w] {
+			t.Errorf("evidence of %s lacks %s (has %v; notes %v)", v.Type, w, m.Files, m.Notes)
+		}
+	}
+	if m.Clip == nil {
+		t.Fatalf("no clip: %v", m.Notes)
+	}
+	t.Logf("%s evidence: clip %.1f-%.1f s (%d frames), first seen %.1f s, confirmed %.1f s, %d files, notes %q",
+		v.Type, m.Clip.Start.Sub(run.t0).Seconds(), m.Clip.End.Sub(run.t0).Seconds(), m.Clip.Frames,
+		v.FirstSeen.Sub(run.t0).Seconds(), v.ConfirmedAt.Sub(run.t0).Seconds(), len(m.Files), m.Notes)
+	const pre, post, gop = 10 * time.Second, 10 * time.Second, 2 * time.Second
+	from := v.FirstSeen.Add(-pre)
+	if from.Before(run.t0) {
+		from = run.t0 // the video starts later
+	}
+	if m.Clip.Start.After(from.Add(100 * time.Millisecond)) {
+		t.Errorf("clip starts %.1f s into the video, after first_seen-pre_roll at %.1f s", m.Clip.Start.Sub(run.t0).Seconds(), from.Sub(run.t0).Seconds())
+	}
+	if m.Clip.Start.Before(from.Add(-gop - time.Second)) {
+		t.Errorf("clip starts %.1f s into the video, more than a GOP before %.1f s", m.Clip.Start.Sub(run.t0).Seconds(), from.Sub(run.t0).Seconds())
+	}
+	if end := v.ConfirmedAt.Add(post - gop); m.Clip.End.Before(end) {
+		t.Errorf("clip ends %.1f s into the video, before %.1f s", m.Clip.End.Sub(run.t0).Seconds(), end.Sub(run.t0).Seconds())
+	}
+	clip := filepath.Join(t.TempDir(), "clip.mp4")
+	rc, err = open("clip.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Create(clip)
+	_, _ = io.Copy(f, rc)
+	rc.Close()
+	f.Close()
+	if out, err := exec.Command(mediatest.Tool(t, "ffmpeg"), "-v", "error", "-i", clip, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("ffmpeg decoding the clip: %v %s", err, out)
+	}
+	out, err := exec.Command(mediatest.Tool(t, "ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_entries",
+		"packet=flags", "-read_intervals", "%+#1", "-of", "csv=p=0", clip).Output()
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "K") {
+		t.Errorf("clip's first packet is not a keyframe: %q %v", out, err)
+	}
+	if pi := mediatest.Probe(t, clip); pi.Packets != m.Clip.Frames {
+		t.Errorf("clip has %d packets, the manifest says %d frames", pi.Packets, m.Clip.Frames)
+	}
+}
+
 func TestRealPedestrianFootageRaisesNoViolation(t *testing.T) {
-	got, t0 := runScenario(t, mediatest.File(t, "vtest_h264.mp4"), [][2]float32{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, t.TempDir())
-	if len(got) != 0 {
+	run := runScenario(t, mediatest.File(t, "vtest_h264.mp4"), [][2]float32{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, t.TempDir())
+	if got, t0 := run.violations, run.t0; len(got) != 0 {
 		t.Fatalf("violations on footage with none: %s", describe(got, t0))
 	}
 }
@@ -170,14 +296,14 @@ func TestRealPedestrianFootageRaisesNoViolation(t *testing.T) {
 func TestRestartDoesNotReportTheSamePileAgain(t *testing.T) {
 	file, gt := loadScenario(t, "garbage_pile")
 	state := t.TempDir()
-	first, _ := runScenario(t, file, gt.SuggestedZone, state)
-	if len(first) != 1 {
-		t.Fatalf("first run: %d violations, want 1", len(first))
+	first := runScenario(t, file, gt.SuggestedZone, state)
+	if len(first.violations) != 1 {
+		t.Fatalf("first run: %d violations, want 1", len(first.violations))
 	}
 	// Restarted on the same camera (same state): the pile is still there.
-	again, t0 := runScenario(t, file, gt.SuggestedZone, state)
-	if len(again) != 0 {
-		t.Fatalf("after a restart the same pile was reported again: %s", describe(again, t0))
+	again := runScenario(t, file, gt.SuggestedZone, state)
+	if len(again.violations) != 0 {
+		t.Fatalf("after a restart the same pile was reported again: %s", describe(again.violations, again.t0))
 	}
 }
 

@@ -46,5 +46,16 @@ if [ ! -f "$ort_dir/libonnxruntime.so" ]; then
 	ln -sf "$(basename "$lib")" "$ort_dir/libonnxruntime.so"
 fi
 
+# MinIO server for the S3 evidence store's integration tests (internal/miniotest), built
+# from source once: MinIO ships no binary through a registry we reach, and the module proxy
+# serves exact versions only (no @latest). Keep in sync with miniotest.Version.
+minio_version=v0.0.0-20250422221226-0d7408fc9969 # RELEASE.2025-04-22T22-12-26Z
+minio_dir="$cache/minio-$minio_version"
+if [ ! -x "$minio_dir/minio" ]; then
+	echo "setup: building MinIO $minio_version into $minio_dir (a few minutes, once)"
+	mkdir -p "$minio_dir"
+	(cd "$minio_dir" && GOBIN="$minio_dir" CGO_ENABLED=0 go install "github.com/minio/minio@$minio_version")
+fi
+
 # Test media: generated, never committed.
 "$here/scripts/make-test-media.sh"

@@ -23,6 +23,7 @@ Usage:
   streetwatch check-config --config FILE    validate a config file and exit
   streetwatch simulate [flags] NAME=FILE... serve video files as live RTSP cameras
   streetwatch demo [flags]                  simulated cameras + the pipeline, on localhost
+  streetwatch verify-evidence PATH|URL      check evidence files against their (signed) manifest
   streetwatch version                       print the version
 `
 
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSimulate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "verify-evidence":
+		err = cmdVerifyEvidence(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "streetwatch", version)
 	case "help", "-h", "--help":
@@ -58,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		if errors.Is(err, errVerify) {
+			return 1 // the problems are already printed
 		}
 		fmt.Fprintln(stderr, "streetwatch:", err)
 		var ue usageError

@@ -72,6 +72,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(httpAddr string)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pipeline.Version = version
 	p, err := pipeline.New(cfg, reg, log)
 	if err != nil {
 		return err
@@ -91,6 +92,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(p.LatestDetections())
 		})
+		if h := p.EvidenceHandler(); h != nil {
+			mux.Handle("GET /evidence/", h) // the handler checks each link's signature
+		}
 		if cfg.HTTP.Pprof {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -75,7 +75,7 @@ const (
 	// alreadyThere: an object first seen this soon after the camera's
 	// first frame was there before StreetWatch looked; it cannot be a
 	// dumping (nobody was seen leaving it), only a pile.
-	alreadyThere = 10 * time.Second
+	alreadyThere = 5 * time.Second
 )
 
 // Engine applies the rules to one camera.
@@ -86,6 +86,9 @@ type Engine struct {
 	Params  map[Type]Params
 	Store   Store
 	Metrics *Metrics
+	// DeferSave: Update does not save newly confirmed violations; the
+	// caller calls Commit once it has recorded them.
+	DeferSave bool
 
 	cands   map[candKey]*cand
 	open    []*OpenViolation
@@ -94,6 +97,7 @@ type Engine struct {
 	scaled  []detectors.Polygon
 	started bool
 	since   time.Time // the first frame
+	dirty   bool      // open violations changed since the last save
 }
 
 type candKey struct {
@@ -219,12 +223,25 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 		kept = append(kept, o)
 	}
 	e.open = kept
-	if changed && e.Store != nil {
-		if err := e.Store.Save(e.Camera, e.Open()); err != nil {
-			return out, fmt.Errorf("camera %q: save open violations: %w", e.Camera, err)
-		}
+	e.dirty = e.dirty || changed
+	if e.DeferSave && len(out) > 0 {
+		return out, nil // the caller records the violations first, then Commits
 	}
-	return out, nil
+	return out, e.Commit()
+}
+
+// Commit saves the open violations if they changed. With DeferSave, call
+// it once the violations Update returned are safely recorded: a crash in
+// between then reports them again rather than losing them.
+func (e *Engine) Commit() error {
+	if !e.dirty || e.Store == nil {
+		return nil
+	}
+	if err := e.Store.Save(e.Camera, e.Open()); err != nil {
+		return fmt.Errorf("camera %q: save open violations: %w", e.Camera, err)
+	}
+	e.dirty = false
+	return nil
 }
 
 // consider updates one (track, type) candidate and confirms it when the

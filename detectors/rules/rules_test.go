@@ -300,3 +300,24 @@ func TestIDsSortByTime(t *testing.T) {
 		t.Fatalf("ids %q, %q: want 26 characters, sorted by time", a, b)
 	}
 }
+
+func TestDeferSaveKeepsAViolationUnsavedUntilCommit(t *testing.T) {
+	store := FileStore{Dir: t.TempDir()}
+	e, tr := engine(lowerHalf)
+	e.Store, e.DeferSave = store, true
+	vs, _ := play(t, e, tr, start, 301, pile)
+	if len(vs) != 1 {
+		t.Fatalf("%d violations, want 1", len(vs))
+	}
+	// Crash here, before the violation was recorded: it must not count as
+	// reported (the restarted engine reports it again).
+	if open, err := store.Load("cam"); err != nil || len(open) != 0 {
+		t.Fatalf("saved before Commit: %v %v", open, err)
+	}
+	if err := e.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if open, err := store.Load("cam"); err != nil || len(open) != 1 {
+		t.Fatalf("after Commit: %v %v", open, err)
+	}
+}

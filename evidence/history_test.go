@@ -1,0 +1,488 @@
+package evidence
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/goleak"
+
+	"github.com/streetwatch/streetwatch/media"
+)
+
+// waitSpilled blocks until the spill writer has written everything queued,
+// as it does between GOPs when the disk keeps up with the camera.
+func (h *History) waitSpilled(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		idle := len(h.queue) == 0 && !h.writing
+		h.mu.Unlock()
+		if idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("spill writer stuck")
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// feed adds access units, waiting for the spill writer at each keyframe,
+// and calls check after every Add.
+func feed(t testing.TB, h *History, aus []*media.AccessUnit, check func(i int)) {
+	t.Helper()
+	for i, au := range aus {
+		if au.Key && h.cfg.SpillDir != "" {
+			h.waitSpilled(t)
+		}
+		h.Add(au)
+		if check != nil {
+			check(i)
+		}
+	}
+	if h.cfg.SpillDir != "" {
+		h.waitSpilled(t)
+	}
+}
+
+func newTestHistory(t testing.TB, cfg HistoryConfig) (*History, *Metrics) {
+	t.Helper()
+	m := NewMetrics(prometheus.NewRegistry())
+	h, err := NewHistory("cam1", cfg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h, m
+}
+
+func gaugeValue(t testing.TB, m *Metrics, tier string) int64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.HistoryBytes.WithLabelValues("cam1", tier).Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	return int64(out.GetGauge().GetValue())
+}
+
+func at(d time.Duration) time.Time { return clipTestEpoch.Add(d) }
+
+func sameAUs(t *testing.T, got, want []*media.AccessUnit) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d access units, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.PTS != w.PTS || !g.Time.Equal(w.Time) || g.Key != w.Key || g.Gap != w.Gap || g.Codec != w.Codec ||
+			g.Width != w.Width || g.Height != w.Height || g.Session != w.Session ||
+			!slices.EqualFunc(g.NALUs, w.NALUs, bytes.Equal) {
+			t.Fatalf("access unit %d differs:\n got %s\nwant %s", i, auString(g), auString(w))
+		}
+	}
+}
+
+func auString(au *media.AccessUnit) string {
+	return fmt.Sprintf("PTS %d Time %s Key %v Gap %v Session %d %v %dx%d, %d NAL units, %d bytes",
+		au.PTS, au.Time.Format(time.RFC3339Nano), au.Key, au.Gap, au.Session, au.Codec, au.Width, au.Height, len(au.NALUs), au.Size())
+}
+
+func TestHistoryClipStartsAtLastKeyframeBeforeFromAndEndsAtTo(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		from, to time.Duration
+	}{
+		{"h264_640x360.mp4", 4300 * time.Millisecond, 7100 * time.Millisecond},
+		{"h265_640x360.mp4", 4300 * time.Millisecond, 7100 * time.Millisecond},
+		{"h264_bframes_640x360.mp4", 2300 * time.Millisecond, 4710 * time.Millisecond},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			s := loadStream(t, tc.file)
+			h, _ := newTestHistory(t, HistoryConfig{})
+			feed(t, h, s.aus, nil)
+			from, to := at(tc.from), at(tc.to)
+			aus, err := h.Clip(from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := slices.Index(s.aus, aus[0])
+			if !aus[0].Key || aus[0].Time.After(from) {
+				t.Fatalf("clip starts at %v (key %v), want a keyframe at or before %v", aus[0].Time, aus[0].Key, from)
+			}
+			for _, au := range s.aus[first+1:] {
+				if au.Key && !au.Time.After(from) {
+					t.Fatalf("keyframe at %v is nearer to %v than the clip's start %v", au.Time, from, aus[0].Time)
+				}
+			}
+			last := first + len(aus) - 1
+			if aus[len(aus)-1].Time.After(to) {
+				t.Errorf("clip ends with a picture at %v, after %v", aus[len(aus)-1].Time, to)
+			}
+			for _, au := range s.aus[last+1:] {
+				if !au.Time.After(to) {
+					t.Fatalf("picture at %v <= %v left out of the clip", au.Time, to)
+				}
+			}
+			sameAUs(t, aus, s.aus[first:last+1])
+
+			p, info := writeClip(t, t.TempDir(), "clip.mp4", aus)
+			pr := checkPlayable(t, p, info)
+			if info.Start.After(from.Add(-0)) || from.Sub(info.Start) > 2*time.Second {
+				t.Errorf("clip starts at %v; want within one GOP (2 s) before %v", info.Start, from)
+			}
+			if info.End.Before(to.Add(-40*time.Millisecond)) || info.End.After(to.Add(120*time.Millisecond)) {
+				t.Errorf("clip ends at %v; want %v, within reordering", info.End, to)
+			}
+			if want := info.End.Sub(info.Start) + 40*time.Millisecond; info.Duration != want {
+				t.Errorf("Duration %v, want %v", info.Duration, want)
+			}
+			checkTimestamps(t, pr, aus)
+			checkSamePictures(t, s.path, p, presentationIndex(s.aus, aus[0]), len(aus))
+		})
+	}
+}
+
+func TestHistoryClipFromDiskEqualsClipFromMemory(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	mem, _ := newTestHistory(t, HistoryConfig{})
+	dir := t.TempDir()
+	disk, m := newTestHistory(t, HistoryConfig{MaxMemory: 300 << 10, SpillDir: dir})
+	feed(t, mem, s.aus, nil)
+	feed(t, disk, s.aus, nil)
+	if disk.dropped != 0 {
+		t.Fatalf("%d GOPs dropped", disk.dropped)
+	}
+	disk.mu.Lock()
+	spilled := len(disk.gops) > 3 && disk.gops[0].state == gopDisk && disk.gops[1].state == gopDisk
+	disk.mu.Unlock()
+	if !spilled || gaugeValue(t, m, "disk") == 0 {
+		t.Fatal("the oldest GOPs were not spilled to disk")
+	}
+
+	from, to := at(1*time.Second), at(9*time.Second)
+	want, err := mem.Clip(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := disk.Clip(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAUs(t, got, want)
+	var a, b bytes.Buffer
+	if _, err := WriteMP4(&a, want); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteMP4(&b, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("MP4 from spilled history differs from the one from memory")
+	}
+	p, info := writeClip(t, t.TempDir(), "clip.mp4", got)
+	checkPlayable(t, p, info)
+}
+
+func TestHistoryBoundsMemoryAndDeletesDiskOlderThanKeep(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	aus := looped(s.aus, 4) // 40 s
+	dir := t.TempDir()
+	const maxMem = 512 << 10 // about 2.5 GOPs
+	keep := 12 * time.Second
+	h, m := newTestHistory(t, HistoryConfig{MaxMemory: maxMem, Keep: keep, SpillDir: dir})
+	var firstSegment string
+	feed(t, h, aus, func(i int) {
+		h.mu.Lock()
+		cur := h.cur.bytes
+		mem := h.memBytes
+		if firstSegment == "" && len(h.segs) > 0 {
+			firstSegment = h.segs[0].path
+		}
+		h.mu.Unlock()
+		if g := gaugeValue(t, m, "memory"); g != mem {
+			t.Fatalf("unit %d: memory gauge %d, history holds %d", i, g, mem)
+		}
+		if mem > maxMem+cur {
+			t.Fatalf("unit %d: %d bytes in memory, more than MaxMemory %d + current GOP %d", i, mem, maxMem, cur)
+		}
+	})
+	if h.dropped != 0 {
+		t.Fatalf("%d GOPs dropped", h.dropped)
+	}
+
+	newest := h.Newest()
+	if oldest := h.Oldest(); newest.Sub(oldest) > keep+2*time.Second || newest.Sub(oldest) < keep {
+		t.Errorf("history reaches back %v, want Keep %v up to one GOP more", newest.Sub(oldest), keep)
+	}
+	if _, err := os.Stat(firstSegment); !os.IsNotExist(err) {
+		t.Errorf("first segment %s still there (%v) after its history expired", firstSegment, err)
+	}
+	var files int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fi, _ := e.Info()
+		files += fi.Size()
+	}
+	if g := gaugeValue(t, m, "disk"); g != files || g == 0 {
+		t.Errorf("disk gauge %d, segment files hold %d", g, files)
+	}
+	// Disk holds at most Keep plus a segment (Keep/4) plus a GOP.
+	var bound int64
+	for _, au := range aus {
+		if au.Time.After(newest.Add(-keep - keep/4 - 2*time.Second)) {
+			bound += int64(au.Size()) + 64
+		}
+	}
+	if files > bound {
+		t.Errorf("%d bytes on disk, want at most %d (Keep + a segment + a GOP)", files, bound)
+	}
+
+	aus2, err := h.Clip(newest.Add(-keep-10*time.Second), newest)
+	var short *ShortHistoryError
+	if !errors.Is(err, ErrShortHistory) || !errors.As(err, &short) || len(aus2) == 0 {
+		t.Fatalf("clip reaching beyond Keep: %d units, err %v; want units and a ShortHistoryError", len(aus2), err)
+	}
+	if !short.Oldest.Equal(h.Oldest()) || !aus2[0].Time.Equal(short.Oldest) {
+		t.Errorf("ShortHistoryError.Oldest %v, history's oldest %v, clip starts %v", short.Oldest, h.Oldest(), aus2[0].Time)
+	}
+
+	h.Close()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Close left %d files in the spill dir", len(entries))
+	}
+	if gaugeValue(t, m, "memory") != 0 || gaugeValue(t, m, "disk") != 0 {
+		t.Error("gauges not zero after Close")
+	}
+	if _, err := h.Clip(newest.Add(-time.Second), newest); !errors.Is(err, ErrHistoryClosed) {
+		t.Errorf("Clip after Close: %v, want ErrHistoryClosed", err)
+	}
+}
+
+func TestHistoryWithoutSpillDirDropsOldestGOPs(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	const maxMem = 300 << 10
+	h, m := newTestHistory(t, HistoryConfig{MaxMemory: maxMem})
+	feed(t, h, s.aus, func(i int) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.memBytes > maxMem+h.cur.bytes {
+			t.Fatalf("unit %d: %d bytes in memory, MaxMemory %d, current GOP %d", i, h.memBytes, maxMem, h.cur.bytes)
+		}
+	})
+	if gaugeValue(t, m, "disk") != 0 {
+		t.Error("disk bytes without a spill dir")
+	}
+	if !h.Oldest().After(clipTestEpoch) {
+		t.Fatal("nothing dropped: the test needs a smaller MaxMemory")
+	}
+	aus, err := h.Clip(at(0), at(9*time.Second))
+	if !errors.Is(err, ErrShortHistory) || len(aus) == 0 || !aus[0].Key || !aus[0].Time.Equal(h.Oldest()) {
+		t.Fatalf("err %v, %d units; want the clip from the oldest keyframe and ErrShortHistory", err, len(aus))
+	}
+	p, info := writeClip(t, t.TempDir(), "clip.mp4", aus)
+	checkPlayable(t, p, info)
+}
+
+func TestHistoryDropsAGOPLargerThanMaxMemory(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	gop := s.aus[:50]
+	var size int64
+	for _, au := range gop {
+		size += auCost(au)
+	}
+	h, m := newTestHistory(t, HistoryConfig{MaxMemory: size / 2})
+	feed(t, h, s.aus[:75], nil) // the first GOP, then half of the second
+	if mem := gaugeValue(t, m, "memory"); mem > size/2 {
+		t.Errorf("%d bytes in memory, MaxMemory %d", mem, size/2)
+	}
+	if _, err := h.Clip(at(0), at(3*time.Second)); !errors.Is(err, ErrNoHistory) {
+		t.Errorf("clip: %v, want ErrNoHistory: no GOP fit", err)
+	}
+}
+
+func TestHistoryGapEndsTheGOPAndDropsUnitsUntilTheNextKeyframe(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	aus := slices.Clone(s.aus)
+	c := *aus[60]
+	c.Gap = true
+	aus[60] = &c
+	h, _ := newTestHistory(t, HistoryConfig{})
+	feed(t, h, aus, nil)
+	got, err := h.Clip(at(0), at(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 210 || got[59] != s.aus[59] || got[61] != s.aus[101] {
+		t.Fatalf("clip of %d units; want 0..59 and 100..249 (210)", len(got))
+	}
+	if !got[60].Gap || !got[60].Key || got[60].PTS != s.aus[100].PTS || s.aus[100].Gap {
+		t.Errorf("the keyframe after the gap: Gap %v Key %v; want it marked as after a gap (on a copy)", got[60].Gap, got[60].Key)
+	}
+	p, info := writeClip(t, t.TempDir(), "clip.mp4", got)
+	checkPlayable(t, p, info)
+	if info.Frames != 210 {
+		t.Errorf("%d frames, want 210", info.Frames)
+	}
+}
+
+func TestHistoryDropsUnitsBeforeTheFirstKeyframe(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	h, _ := newTestHistory(t, HistoryConfig{})
+	feed(t, h, s.aus[10:], nil)
+	if !h.Oldest().Equal(s.aus[50].Time) {
+		t.Errorf("oldest %v, want the first keyframe's %v", h.Oldest(), s.aus[50].Time)
+	}
+	got, err := h.Clip(at(0), at(3*time.Second))
+	if !errors.Is(err, ErrShortHistory) || len(got) == 0 || got[0] != s.aus[50] {
+		t.Errorf("clip starts with %v (err %v); want the first keyframe", got[0].Time, err)
+	}
+}
+
+func TestHistoryReconnectStartsANewGOP(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	a := s.aus[:130] // session 1 breaks off mid-GOP at 5.2 s
+	// Session 2 resumes 5 s later; its first units (mid-GOP) cannot be decoded.
+	b := restamp(s.aus[160:], 5*time.Second, 2)
+	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 300 << 10, SpillDir: t.TempDir()})
+	feed(t, h, append(slices.Clip(a), b...), nil)
+	got, err := h.Clip(at(0), at(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clip(a), b[40:]...) // from the keyframe at 8 s (+5 s)
+	resumed := *want[130]
+	resumed.Gap = true // units of session 2 before it were dropped
+	want[130] = &resumed
+	sameAUs(t, got, want)
+	p, info := writeClip(t, t.TempDir(), "clip.mp4", got)
+	pr := checkPlayable(t, p, info)
+	if info.Frames != 180 || pr.Packets[130].PTS != 13 {
+		t.Errorf("%d frames, picture 130 at %vs; want 180 and 13s", info.Frames, pr.Packets[130].PTS)
+	}
+}
+
+func TestHistoryClipOutsideHistoryIsAnError(t *testing.T) {
+	h, _ := newTestHistory(t, HistoryConfig{})
+	if _, err := h.Clip(at(0), at(time.Second)); !errors.Is(err, ErrNoHistory) {
+		t.Errorf("empty history: %v, want ErrNoHistory", err)
+	}
+	s := loadStream(t, "h264_640x360.mp4")
+	feed(t, h, restamp(s.aus, time.Minute, 1), nil)
+	if _, err := h.Clip(at(0), at(30*time.Second)); !errors.Is(err, ErrNoHistory) {
+		t.Errorf("range before history: %v, want ErrNoHistory", err)
+	}
+	if _, err := h.Clip(at(2*time.Minute), at(time.Minute)); err == nil {
+		t.Error("range ending before it starts: no error")
+	}
+	// A range reaching past the newest picture gives what there is so far.
+	got, err := h.Clip(at(time.Minute+8*time.Second), at(2*time.Minute))
+	if err != nil || got[len(got)-1] == nil || !got[len(got)-1].Time.Equal(h.Newest()) {
+		t.Errorf("clip to the future: %d units, err %v; want through the newest picture", len(got), err)
+	}
+}
+
+func TestHistoryReportsCorruptSpillSegments(t *testing.T) {
+	s := loadStream(t, "h264_640x360.mp4")
+	dir := t.TempDir()
+	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 300 << 10, SpillDir: dir})
+	feed(t, h, s.aus, nil)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(files) == 0 {
+		t.Fatal("nothing spilled")
+	}
+	f, err := os.OpenFile(files[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xde, 0xad}, 5000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = h.Clip(at(0), at(time.Second))
+	if err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("clip from a damaged segment: %v, want a corrupt-record error", err)
+	}
+}
+
+func TestNewHistoryRemovesStaleSegmentsOnly(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "history-000007.seg")
+	other := filepath.Join(dir, "notes.txt")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newTestHistory(t, HistoryConfig{SpillDir: dir})
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("stale segment kept")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Error("unrelated file removed")
+	}
+}
+
+// Add from an ingest goroutine while a recorder clips: run with -race.
+func TestHistoryConcurrentAddAndClip(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := loadStream(t, "h264_640x360.mp4")
+	aus := looped(s.aus, 3)
+	h, err := NewHistory("cam1", HistoryConfig{MaxMemory: 300 << 10, Keep: 8 * time.Second, SpillDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(done)
+		for i, au := range aus {
+			h.Add(au)
+			if i%25 == 0 {
+				time.Sleep(time.Millisecond) // let the spill writer run now and then
+			}
+		}
+	}()
+	clips := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		newest := h.Newest()
+		got, err := h.Clip(newest.Add(-3*time.Second), newest.Add(-time.Second))
+		if errors.Is(err, ErrNoHistory) {
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrShortHistory) {
+			t.Fatal(err)
+		}
+		if !got[0].Key {
+			t.Fatal("clip does not start on a keyframe")
+		}
+		if _, err := WriteMP4(io.Discard, got); err != nil {
+			t.Fatal(err)
+		}
+		clips++
+	}
+	wg.Wait()
+	if clips == 0 {
+		t.Error("no clip cut while adding")
+	}
+	t.Logf("%d clips while adding %d units; %d GOPs dropped by a lagging disk", clips, len(aus), h.dropped)
+}

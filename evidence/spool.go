@@ -1,0 +1,501 @@
+package evidence
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Spool layout: one folder per bundle under Uploader.Dir, named by its
+// submission time in nanoseconds (so names sort oldest first), holding the
+// files' bytes as 0.data, 1.data, ... and, written last, the descriptor
+// bundle.json. A folder without a descriptor is a Submit that did not
+// finish (or an upload that did): it is deleted, never uploaded. A data file
+// is deleted once its object is stored, so after a crash only the files not
+// yet stored are uploaded again.
+const (
+	descriptorName = "bundle.json"
+	badSuffix      = ".bad" // quarantined folders: unreadable descriptor or data
+	spoolVersion   = 1
+)
+
+// Uploader moves evidence bundles into a Store through a local spool
+// directory: Submit makes a bundle durable on local disk, Run uploads
+// spooled bundles oldest first and retries with backoff while the store is
+// down, and a restart resumes from the spool. The manifest of a bundle is
+// stored after all its other files. One Uploader owns a Dir.
+type Uploader struct {
+	Store   Store
+	Dir     string
+	Metrics *Metrics     // nil: unregistered metrics
+	Log     *slog.Logger // nil: slog.Default()
+	// BackoffMin and BackoffMax bound the wait after a failed upload
+	// attempt (doubling per failure, with jitter); defaults 1s and 2m.
+	BackoffMin, BackoffMax time.Duration
+
+	initOnce sync.Once
+	initErr  error
+	wake     chan struct{} // a Submit happened
+
+	mu      sync.Mutex
+	queue   []*spooled // sorted by name: oldest first
+	bytes   int64      // not yet stored
+	lastNS  int64      // newest folder name given out
+	changed chan struct{}
+	running bool
+}
+
+// descriptor is bundle.json.
+type descriptor struct {
+	Version     int         `json:"version"`
+	ViolationID string      `json:"violation_id"`
+	Prefix      string      `json:"prefix"`
+	Submitted   time.Time   `json:"submitted"`
+	Files       []spoolFile `json:"files"` // upload order: manifest last
+}
+
+type spoolFile struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Data        string `json:"data"` // file name in the bundle's folder
+}
+
+// spooled is a bundle in the queue. Only Run changes it, under mu.
+type spooled struct {
+	name  string
+	desc  descriptor
+	files []spoolFile // not yet stored, in upload order
+}
+
+func (u *Uploader) init() error {
+	u.initOnce.Do(func() {
+		if u.Metrics == nil {
+			u.Metrics = NewMetrics(nil)
+		}
+		if u.Log == nil {
+			u.Log = slog.Default()
+		}
+		if u.BackoffMin <= 0 {
+			u.BackoffMin = time.Second
+		}
+		if u.BackoffMax < u.BackoffMin {
+			u.BackoffMax = max(2*time.Minute, u.BackoffMin)
+		}
+		u.wake = make(chan struct{}, 1)
+		u.changed = make(chan struct{})
+		if u.Dir == "" {
+			u.initErr = errors.New("evidence: uploader: spool dir is empty")
+			return
+		}
+		u.initErr = u.rescan()
+	})
+	return u.initErr
+}
+
+// rescan loads the bundles a previous run left in the spool.
+func (u *Uploader) rescan() error {
+	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
+		return fmt.Errorf("evidence: spool %s: %w", u.Dir, err)
+	}
+	entries, err := os.ReadDir(u.Dir)
+	if err != nil {
+		return fmt.Errorf("evidence: spool %s: %w", u.Dir, err)
+	}
+	for _, e := range entries {
+		ns, err := strconv.ParseInt(e.Name(), 10, 64)
+		if !e.IsDir() || err != nil {
+			continue // quarantined folders and foreign files stay as they are
+		}
+		u.lastNS = max(u.lastNS, ns)
+		b, err := u.load(e.Name())
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			u.Log.Warn("evidence spool: removing unfinished bundle", "spool", e.Name())
+			u.removeFolder(e.Name())
+		case err != nil:
+			u.Log.Error("evidence spool: quarantining unreadable bundle", "spool", e.Name(), "err", err)
+			if rerr := os.Rename(filepath.Join(u.Dir, e.Name()), filepath.Join(u.Dir, e.Name()+badSuffix)); rerr != nil {
+				return fmt.Errorf("evidence: spool %s: quarantine %s: %w", u.Dir, e.Name(), rerr)
+			}
+		case len(b.files) == 0: // stored before a crash; only the clean-up was left
+			u.removeFolder(e.Name())
+		default:
+			u.queue = append(u.queue, b)
+			for _, f := range b.files {
+				u.bytes += f.Size
+			}
+		}
+	}
+	if len(u.queue) > 0 {
+		u.Log.Info("evidence spool: resuming uploads", "bundles", len(u.queue), "bytes", u.bytes)
+	}
+	u.notifyLocked()
+	return nil
+}
+
+// load reads a bundle folder; fs.ErrNotExist when it has no descriptor.
+func (u *Uploader) load(name string) (*spooled, error) {
+	dir := filepath.Join(u.Dir, name)
+	raw, err := os.ReadFile(filepath.Join(dir, descriptorName))
+	if err != nil {
+		return nil, err
+	}
+	b := &spooled{name: name}
+	if err := json.Unmarshal(raw, &b.desc); err != nil {
+		return nil, fmt.Errorf("descriptor: %v", err) // not ErrNotExist
+	}
+	if b.desc.Version != spoolVersion {
+		return nil, fmt.Errorf("descriptor version %d, want %d", b.desc.Version, spoolVersion)
+	}
+	for _, f := range b.desc.Files {
+		st, err := os.Stat(filepath.Join(dir, f.Data))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // already stored
+		}
+		if err != nil {
+			return nil, err
+		}
+		if st.Size() != f.Size {
+			return nil, fmt.Errorf("%s: %d bytes, descriptor says %d", f.Name, st.Size(), f.Size)
+		}
+		b.files = append(b.files, f)
+	}
+	return b, nil
+}
+
+// removeFolder deletes a bundle folder, descriptor first so that a crash
+// half-way leaves a folder the next rescan deletes rather than uploads.
+func (u *Uploader) removeFolder(name string) {
+	dir := filepath.Join(u.Dir, name)
+	err := os.Remove(filepath.Join(dir, descriptorName))
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		err = os.RemoveAll(dir)
+	}
+	if err != nil {
+		u.Log.Error("evidence spool: cannot remove bundle folder", "spool", name, "err", err)
+	}
+}
+
+// Submit writes the bundle into the spool and returns once it is durable
+// there (every file fsync'd, then the descriptor). Files given by Path are
+// copied, so the caller may delete them afterwards. The upload happens in
+// Run.
+func (u *Uploader) Submit(b *Bundle) error {
+	if err := u.init(); err != nil {
+		return err
+	}
+	files, err := uploadOrder(b)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.lastNS = max(u.lastNS+1, time.Now().UnixNano())
+	name := fmt.Sprintf("%019d", u.lastNS)
+	u.mu.Unlock()
+
+	dir := filepath.Join(u.Dir, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := syncDir(u.Dir); err != nil {
+		return fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
+	}
+	desc := descriptor{Version: spoolVersion, ViolationID: b.ViolationID, Prefix: b.Prefix, Submitted: time.Now().UTC()}
+	var total int64
+	for i, f := range files {
+		sf := spoolFile{Name: f.Name, ContentType: f.ContentType, Data: strconv.Itoa(i) + ".data"}
+		if sf.ContentType == "" {
+			sf.ContentType = ContentType(f.Name)
+		}
+		if sf.Size, err = writeSpoolFile(filepath.Join(dir, sf.Data), f); err != nil {
+			return fmt.Errorf("evidence: spool %s: %s: %w", b.ViolationID, f.Name, err)
+		}
+		total += sf.Size
+		desc.Files = append(desc.Files, sf)
+	}
+	if err := writeDescriptor(dir, &desc); err != nil {
+		return fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
+	}
+	done = true
+
+	u.mu.Lock()
+	i := sort.Search(len(u.queue), func(i int) bool { return u.queue[i].name > name })
+	u.queue = append(u.queue[:i], append([]*spooled{{name: name, desc: desc, files: desc.Files}}, u.queue[i:]...)...)
+	u.bytes += total
+	u.notifyLocked()
+	u.mu.Unlock()
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// uploadOrder checks a bundle and returns its files with the manifest last.
+func uploadOrder(b *Bundle) ([]File, error) {
+	if b == nil || b.ViolationID == "" {
+		return nil, errors.New("evidence: spool: bundle without violation id")
+	}
+	if !strings.HasSuffix(b.Prefix, "/") {
+		return nil, fmt.Errorf("evidence: spool %s: prefix %q must end in '/'", b.ViolationID, b.Prefix)
+	}
+	if len(b.Files) == 0 {
+		return nil, fmt.Errorf("evidence: spool %s: bundle has no files", b.ViolationID)
+	}
+	seen := map[string]bool{}
+	var files []File
+	var manifest *File
+	for i, f := range b.Files {
+		if err := CheckKey(b.Prefix + f.Name); err != nil {
+			return nil, fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
+		}
+		if seen[f.Name] {
+			return nil, fmt.Errorf("evidence: spool %s: file %q twice", b.ViolationID, f.Name)
+		}
+		seen[f.Name] = true
+		if f.Data == nil && f.Path == "" {
+			return nil, fmt.Errorf("evidence: spool %s: file %q has neither data nor path", b.ViolationID, f.Name)
+		}
+		if f.Name == ManifestName {
+			manifest = &b.Files[i]
+			continue
+		}
+		files = append(files, f)
+	}
+	if manifest != nil {
+		files = append(files, *manifest)
+	}
+	return files, nil
+}
+
+func writeSpoolFile(path string, f File) (int64, error) {
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if f.Data != nil {
+		var m int
+		m, err = out.Write(f.Data)
+		n = int64(m)
+	} else {
+		var in *os.File
+		if in, err = os.Open(f.Path); err == nil {
+			n, err = io.Copy(out, in)
+			in.Close()
+		}
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// writeDescriptor writes bundle.json atomically and durably: it is what
+// makes the bundle exist.
+func writeDescriptor(dir string, d *descriptor) error {
+	raw, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, descriptorName+".tmp")
+	if err := writeSpoolFileBytes(tmp, raw); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, descriptorName)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func writeSpoolFileBytes(path string, data []byte) error {
+	_, err := writeSpoolFile(path, File{Data: data})
+	return err
+}
+
+// Run uploads spooled bundles until ctx ends (then it returns nil). A bundle
+// whose upload fails is retried, with exponential backoff and jitter, before
+// any newer one, so evidence reaches the store in order. Run first resumes
+// the bundles a previous process left in the spool.
+func (u *Uploader) Run(ctx context.Context) error {
+	if err := u.init(); err != nil {
+		return err
+	}
+	if u.Store == nil {
+		return errors.New("evidence: uploader: no store")
+	}
+	u.mu.Lock()
+	if u.running {
+		u.mu.Unlock()
+		return errors.New("evidence: uploader: already running")
+	}
+	u.running = true
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		u.running = false
+		u.mu.Unlock()
+	}()
+
+	failures := 0
+	for {
+		u.mu.Lock()
+		var b *spooled
+		if len(u.queue) > 0 {
+			b = u.queue[0]
+		}
+		u.mu.Unlock()
+		if b == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-u.wake:
+				continue
+			}
+		}
+		start := time.Now()
+		err := u.upload(ctx, b)
+		if ctx.Err() != nil {
+			return nil // the rest stays spooled for the next run
+		}
+		if err != nil {
+			failures++
+			u.Metrics.UploadFailures.Inc()
+			wait := u.backoff(failures)
+			u.Log.Warn("evidence upload failed, will retry", "violation", b.desc.ViolationID,
+				"store", u.Store.Name(), "attempt", failures, "retry_in", wait, "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
+		}
+		if failures > 0 {
+			u.Log.Info("evidence store reachable again", "store", u.Store.Name(), "failed_attempts", failures)
+		}
+		failures = 0
+		u.Metrics.UploadSeconds.Observe(time.Since(start).Seconds())
+		u.Log.Debug("evidence uploaded", "violation", b.desc.ViolationID, "prefix", b.desc.Prefix, "seconds", time.Since(start).Seconds())
+	}
+}
+
+// upload stores a bundle's remaining files in order and then drops it from
+// the spool.
+func (u *Uploader) upload(ctx context.Context, b *spooled) error {
+	dir := filepath.Join(u.Dir, b.name)
+	for len(b.files) > 0 {
+		f := b.files[0]
+		key := b.desc.Prefix + f.Name
+		if err := u.put(ctx, filepath.Join(dir, f.Data), key, f); err != nil {
+			return fmt.Errorf("evidence: upload %s: %w", b.desc.ViolationID, err)
+		}
+		// Forget the stored file, durably, so a restart does not store it
+		// again (a crash right before this line does: Put overwrites).
+		if err := os.Remove(filepath.Join(dir, f.Data)); err != nil {
+			u.Log.Warn("evidence spool: cannot remove stored file", "spool", b.name, "file", f.Name, "err", err)
+		} else if err := syncDir(dir); err != nil {
+			u.Log.Warn("evidence spool: cannot sync folder", "spool", b.name, "err", err)
+		}
+		u.mu.Lock()
+		b.files = b.files[1:]
+		u.bytes -= f.Size
+		u.notifyLocked()
+		u.mu.Unlock()
+	}
+	u.removeFolder(b.name)
+	u.mu.Lock()
+	for i, q := range u.queue {
+		if q == b {
+			u.queue = append(u.queue[:i], u.queue[i+1:]...)
+			break
+		}
+	}
+	u.notifyLocked()
+	u.mu.Unlock()
+	return nil
+}
+
+func (u *Uploader) put(ctx context.Context, path, key string, f spoolFile) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("spooled %s: %w", f.Name, err)
+	}
+	defer in.Close()
+	return u.Store.Put(ctx, key, in, f.Size, f.ContentType)
+}
+
+// backoff is the wait after the n-th failure in a row: BackoffMin doubled
+// per failure up to BackoffMax, then a random time in [d/2, d] so that many
+// nodes do not retry against a recovering store in lockstep.
+func (u *Uploader) backoff(n int) time.Duration {
+	d := u.BackoffMin
+	for i := 1; i < n && d < u.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, u.BackoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+// notifyLocked publishes the spool's size and wakes Flush waiters.
+func (u *Uploader) notifyLocked() {
+	u.Metrics.SpoolBundles.Set(float64(len(u.queue)))
+	u.Metrics.SpoolBytes.Set(float64(u.bytes))
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
+// Pending reports the bundles and bytes in the spool not yet stored.
+func (u *Uploader) Pending() (bundles int, bytes int64) {
+	if u.init() != nil {
+		return 0, 0
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.queue), u.bytes
+}
+
+// Flush waits until the spool is empty (every submitted bundle stored) or
+// ctx ends. It needs Run to be running to ever succeed.
+func (u *Uploader) Flush(ctx context.Context) error {
+	if err := u.init(); err != nil {
+		return err
+	}
+	for {
+		u.mu.Lock()
+		n, ch := len(u.queue), u.changed
+		u.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("evidence: flush: %d bundles still spooled: %w", n, ctx.Err())
+		}
+	}
+}

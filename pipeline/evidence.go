@@ -1,0 +1,294 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"image"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/detectors/rules"
+	"github.com/streetwatch/streetwatch/detectors/track"
+	"github.com/streetwatch/streetwatch/evidence"
+)
+
+// Version is StreetWatch's version, written into evidence manifests (set
+// by the binary).
+var Version = "dev"
+
+// evidenceStage keeps each camera's video history and turns violations
+// into evidence bundles.
+type evidenceStage struct {
+	cfg       config.Evidence
+	store     evidence.Store
+	local     *evidence.LocalStore // nil for S3
+	histories map[string]*evidence.History
+	uploader  *evidence.Uploader
+	recorder  *evidence.Recorder
+	retention *evidence.Retention
+	models    []evidence.ModelRecord
+	cameras   map[string]config.Camera
+	zones     map[string]map[string][]image.Point // camera → zone → polygon (native pixels, once known)
+	log       *slog.Logger
+	mu        sync.Mutex
+}
+
+// historyMargin is kept beyond the longest dwell plus pre- and post-roll.
+const historyMargin = 30 * time.Second
+
+func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord) (*evidenceStage, error) {
+	ec := cfg.Evidence
+	m := evidence.NewMetrics(reg)
+	s := &evidenceStage{cfg: ec, histories: map[string]*evidence.History{}, models: models,
+		cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}
+	if ec.S3.Endpoint != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := evidence.NewS3Store(ctx, evidence.S3Config{Endpoint: ec.S3.Endpoint, Bucket: ec.S3.Bucket,
+			Region: ec.S3.Region, AccessKey: ec.S3.AccessKey, SecretKey: ec.S3.SecretKey, UseSSL: ec.S3.UseSSL,
+			CreateBucket: ec.S3.CreateBucket, Prefix: ec.S3.Prefix})
+		if err != nil {
+			// Down at start is an outage like any other: the spool keeps
+			// evidence until the store is back. A wrong bucket or key is not.
+			return nil, fmt.Errorf("evidence store: %w", err)
+		}
+		s.store = st
+	} else {
+		key, err := urlKey(filepath.Join(cfg.StateDir, "evidence-url.key"))
+		if err != nil {
+			return nil, err
+		}
+		s.local = &evidence.LocalStore{Dir: ec.Dir, SignKey: key, BaseURL: "/evidence/"}
+		s.store = s.local
+	}
+	var signKey ed25519.PrivateKey
+	if ec.SignKeyFile != "" {
+		raw, err := os.ReadFile(ec.SignKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("evidence.sign_key_file: %w", err)
+		}
+		if signKey, err = evidence.ParsePrivateKey(raw); err != nil {
+			return nil, fmt.Errorf("evidence.sign_key_file %s: %w", ec.SignKeyFile, err)
+		}
+	}
+	for _, cam := range cfg.Cameras {
+		if len(cam.Zones) == 0 {
+			continue
+		}
+		s.cameras[cam.ID] = cam
+		h, err := evidence.NewHistory(cam.ID, evidence.HistoryConfig{
+			MaxMemory: int64(ec.HistoryMemoryMB) << 20,
+			Keep:      longestDwell(cam) + ec.PreRoll.D() + ec.PostRoll.D() + historyMargin,
+			SpillDir:  filepath.Join(cfg.StateDir, "history", cam.ID),
+		}, m)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("camera %q: evidence history: %w", cam.ID, err)
+		}
+		s.histories[cam.ID] = h
+	}
+	s.uploader = &evidence.Uploader{Store: s.store, Dir: filepath.Join(cfg.StateDir, "spool"), Metrics: m, Log: log}
+	s.recorder = &evidence.Recorder{
+		Config: evidence.RecorderConfig{PreRoll: ec.PreRoll.D(), PostRoll: ec.PostRoll.D(), PostRollGrace: 30 * time.Second,
+			JPEGQuality: ec.JPEGQuality, SignKey: signKey, Version: Version,
+			PendingDir: filepath.Join(cfg.StateDir, "pending")},
+		Uploader: s.uploader,
+		History: func(camera string) evidence.ClipSource {
+			if h, ok := s.histories[camera]; ok {
+				return h
+			}
+			return nil
+		},
+		Metrics: m, Log: log,
+	}
+	if ec.RetentionDays > 0 {
+		s.retention = &evidence.Retention{Store: s.store, Days: ec.RetentionDays, Metrics: m, Log: log}
+	}
+	return s, nil
+}
+
+// longestDwell is the longest min_dwell a camera's rules and zones use.
+func longestDwell(cam config.Camera) time.Duration {
+	var d time.Duration
+	for _, t := range rules.Types {
+		p := rules.DefaultParams(t)
+		if o, ok := cam.Rules[string(t)]; ok {
+			p = override(p, o)
+		}
+		d = max(d, p.MinDwell)
+		for _, z := range cam.Zones {
+			if o, ok := z.Overrides[string(t)]; ok && o.MinDwell > 0 {
+				d = max(d, o.MinDwell.D())
+			}
+		}
+	}
+	return d
+}
+
+// urlKey loads (or makes) the key that signs local evidence links, kept
+// so links stay valid across restarts.
+func urlKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	key := evidence.NewSignKey()
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	return key, nil
+}
+
+func (s *evidenceStage) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := s.uploader.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("evidence uploader stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := s.recorder.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("evidence recorder stopped", "err", err)
+		}
+	}()
+	if s.retention != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.retention.Run(ctx, time.Hour)
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *evidenceStage) close() {
+	for _, h := range s.histories {
+		h.Close()
+	}
+}
+
+// record hands a violation event to the recorder (which owns its frames
+// from here on).
+func (s *evidenceStage) record(ev ViolationEvent, width, height int) error {
+	v := ev.Violation
+	cam := s.cameras[v.Camera]
+	rec := &evidence.Event{
+		Violation: evidence.ViolationRecord{ID: v.ID, Type: string(v.Type), Zone: v.Zone, TrackID: v.TrackID,
+			Class: v.Class, FirstSeen: v.FirstSeen, ConfirmedAt: v.ConfirmedAt, Confidence: v.Confidence,
+			Box: [4]float32{v.Box.X1, v.Box.Y1, v.Box.X2, v.Box.Y2}, BestAt: v.Best.Time,
+			ActorClass: v.ActorClass, ActorTrack: v.ActorTrackID},
+		Camera: evidence.CameraRecord{ID: cam.ID, Name: cam.Name, Location: cam.Location.Address,
+			LatLon: [2]float64{cam.Location.Lat, cam.Location.Lon}},
+		Models:      s.models,
+		Zone:        zonePixels(cam, v.Zone, width, height),
+		TimeZone:    zoneTimezone(cam, v.Zone),
+		BestFrame:   ev.BestFrame,
+		AppearFrame: ev.AppearFrame,
+	}
+	label := func(class string, score float32) string { return fmt.Sprintf("%s %.2f", class, score) }
+	rec.BestMarks = []evidence.Mark{{Rect: v.Best.Box.Rect(), Label: label(v.Class, v.Best.Score), Color: evidence.ColorObject}}
+	if len(v.Timeline) > 0 && v.Type == rules.IllegalDumping {
+		first := v.Timeline[0]
+		rec.AppearMarks = []evidence.Mark{{Rect: first.Box.Rect(), Label: label(v.Class, first.Score), Color: evidence.ColorObject}}
+		if a, ok := nearest(v.Actor, v.FirstSeen); ok {
+			rec.AppearMarks = append(rec.AppearMarks, evidence.Mark{Rect: a.Box.Rect(), Label: "actor: " + v.ActorClass, Color: evidence.ColorActor})
+			rec.Violation.ActorAt = a.Time
+		}
+	}
+	return s.recorder.Record(rec)
+}
+
+func nearest(samples []track.Sample, at time.Time) (track.Sample, bool) {
+	var best track.Sample
+	found := false
+	for _, s := range samples {
+		if !found || absDur(s.Time.Sub(at)) < absDur(best.Time.Sub(at)) {
+			best, found = s, true
+		}
+	}
+	return best, found
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// zoneTimezone is the time zone of a zone's enforcement hours (the city's).
+func zoneTimezone(cam config.Camera, name string) string {
+	for _, z := range cam.Zones {
+		if z.Name == name && z.Schedule.Timezone != "" {
+			return z.Schedule.Timezone
+		}
+	}
+	return "Asia/Shanghai"
+}
+
+// zonePixels is a zone's polygon in the frame's pixels.
+func zonePixels(cam config.Camera, name string, w, h int) []image.Point {
+	for _, z := range cam.Zones {
+		if z.Name != name {
+			continue
+		}
+		var poly detectors.Polygon
+		for _, p := range z.Polygon {
+			poly = append(poly, detectors.Point{X: p[0], Y: p[1]})
+		}
+		var out []image.Point
+		for _, p := range poly.Scaled(w, h) {
+			out = append(out, image.Pt(int(p.X+0.5), int(p.Y+0.5)))
+		}
+		return out
+	}
+	return nil
+}
+
+// EvidenceHandler serves local evidence links (nil with an S3 store,
+// whose links are presigned).
+func (p *Pipeline) EvidenceHandler() http.Handler {
+	if p.evidence == nil || p.evidence.local == nil {
+		return nil
+	}
+	return p.evidence.local.Handler()
+}
+
+// EvidenceURL is a link to a stored evidence object, valid for the
+// configured url_expiry.
+func (p *Pipeline) EvidenceURL(ctx context.Context, key string) (string, error) {
+	if p.evidence == nil {
+		return "", fmt.Errorf("no evidence store")
+	}
+	return p.evidence.store.URL(ctx, key, p.evidence.cfg.URLExpiry.D())
+}
+
+// EvidenceStore is where evidence is kept (nil without cameras with zones).
+func (p *Pipeline) EvidenceStore() evidence.Store {
+	if p.evidence == nil {
+		return nil
+	}
+	return p.evidence.store
+}
+
+// FlushEvidence waits until every spooled bundle is stored (tests, shutdown).
+func (p *Pipeline) FlushEvidence(ctx context.Context) error {
+	if p.evidence == nil {
+		return nil
+	}
+	return p.evidence.uploader.Flush(ctx)
+}
