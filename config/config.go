@@ -369,6 +369,9 @@ func (c *Config) resolvePaths(dir string) {
 	} else if c.Evidence.Dir != "" && !filepath.IsAbs(c.Evidence.Dir) {
 		c.Evidence.Dir = filepath.Join(dir, c.Evidence.Dir)
 	}
+	if c.Dispatch.Database != "" && !filepath.IsAbs(c.Dispatch.Database) {
+		c.Dispatch.Database = filepath.Join(dir, c.Dispatch.Database)
+	}
 	if c.Evidence.SignKeyFile != "" && !filepath.IsAbs(c.Evidence.SignKeyFile) {
 		c.Evidence.SignKeyFile = filepath.Join(dir, c.Evidence.SignKeyFile)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/streetwatch/streetwatch/internal/crashtest"
 	"github.com/streetwatch/streetwatch/media"
 )
 
@@ -352,6 +353,7 @@ func (r *Recorder) spool(ctx context.Context, dir, prefix string, ev *Event, m *
 		if err := pendingWrite(marker, nil); err != nil {
 			return err
 		}
+		crashtest.Point("evidence-spooled")
 	}
 	if r.OnStored != nil {
 		st := Stored{Violation: ev.Violation, Camera: ev.Camera, Prefix: prefix, Manifest: m, ManifestSHA256: sha256Hex(data)}
@@ -367,6 +369,7 @@ func (r *Recorder) spool(ctx context.Context, dir, prefix string, ev *Event, m *
 			case <-time.After(wait):
 			}
 		}
+		crashtest.Point("handed-off")
 	}
 	return os.RemoveAll(dir)
 }
@@ -436,4 +439,33 @@ func pendingSyncDir(dir string) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// PendingEvents returns the violations waiting in a pending folder (their
+// evidence not yet handed off): the confirmation stage treats them as
+// reported, so a crash before it saved them does not report them twice.
+func PendingEvents(pendingDir string) ([]Event, error) {
+	entries, err := os.ReadDir(pendingDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	var out []Event
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(pendingDir, e.Name(), pendingEvent))
+		if err != nil {
+			continue // not a whole entry
+		}
+		var ev Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("evidence: pending %s: %w", e.Name(), err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
 }

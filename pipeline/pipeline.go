@@ -10,7 +10,9 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/detectors/rules"
+	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/internal/crashtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 	"github.com/streetwatch/streetwatch/pipeline/schedule"
@@ -40,6 +42,8 @@ type Pipeline struct {
 	detect   *detection            // nil without models
 	confirm  map[string]*confirmer // cameras with zones
 	evidence *evidenceStage        // nil without cameras with zones
+	tickets  *dispatch.Service     // nil without cameras with zones
+	reg      prometheus.Registerer
 }
 
 // New builds the pipeline from a validated config; metrics go to reg. It
@@ -50,7 +54,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 	}
 	m := newMetrics(reg)
 	im := ingest.NewMetrics(reg)
-	p := &Pipeline{cfg: cfg, log: log, queue: schedule.NewQueue(cfg.Pipeline.FrameQueue)}
+	p := &Pipeline{cfg: cfg, log: log, reg: reg, queue: schedule.NewQueue(cfg.Pipeline.FrameQueue)}
 	p.consumed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "streetwatch_frames_processed_total",
 		Help: "Sampled frames taken off the queue by the consumer (detection).",
@@ -108,13 +112,29 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 			}
 			return nil, err
 		}
-		ev.recorder.OnStored = func(st evidence.Stored) error {
-			if p.OnStored != nil {
-				return p.OnStored(st)
-			}
-			return nil
-		}
 		p.evidence = ev
+		if err := p.openTickets(); err != nil {
+			ev.close()
+			if p.detect != nil {
+				p.detect.close()
+			}
+			return nil, err
+		}
+		pending, err := evidence.PendingEvents(ev.recorder.Config.PendingDir)
+		if err != nil {
+			if p.detect != nil {
+				p.detect.close()
+			}
+			return nil, err
+		}
+		for _, pe := range pending {
+			if c, ok := p.confirm[pe.Camera.ID]; ok {
+				v := pe.Violation
+				c.engine.Preload = append(c.engine.Preload, rules.OpenViolation{ID: v.ID, Type: rules.Type(v.Type), Zone: v.Zone,
+					TrackID: v.TrackID, Box: detectors.Box{X1: v.Box[0], Y1: v.Box[1], X2: v.Box[2], Y2: v.Box[3]},
+					ConfirmedAt: v.ConfirmedAt, LastSeen: v.ConfirmedAt})
+			}
+		}
 		for _, c := range p.cameras {
 			if h, ok := ev.histories[c.ID()]; ok {
 				c.history = h
@@ -152,7 +172,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.evidence != nil {
 		go func() {
 			defer close(evDone)
+			var twg sync.WaitGroup
+			twg.Add(1)
+			go func() {
+				defer twg.Done()
+				if err := p.tickets.Run(ctx); err != nil && ctx.Err() == nil {
+					p.log.Error("ticket dispatch stopped", "err", err)
+				}
+			}()
 			p.evidence.run(ctx)
+			twg.Wait()
 		}()
 	} else {
 		close(evDone)
@@ -178,6 +207,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	<-evDone
 	if p.evidence != nil {
 		p.evidence.close()
+		if cerr := p.tickets.Close(); cerr != nil {
+			p.log.Error("ticket store", "err", cerr)
+		}
 	}
 	return err
 }
@@ -205,6 +237,7 @@ func (p *Pipeline) onResult(r detectors.Result) {
 		if err := p.evidence.record(ev, r.Frame.Width(), r.Frame.Height()); err != nil {
 			p.log.Error("violation evidence could not be saved", "camera", ev.Camera, "violation", ev.ID, "err", err)
 		}
+		crashtest.Point("violation-pending")
 	}
 	if len(events) > 0 {
 		if err := c.engine.Commit(); err != nil {

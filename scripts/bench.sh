@@ -15,6 +15,10 @@ echo "== Detector stage versus a raw onnxruntime_go Run loop (demo model, CPU)"
 go test -run '^$' -bench BenchmarkDetector -benchtime 40x -count 2 ./detectors | grep -E '^Benchmark|^cpu'
 
 echo
+echo "== Evidence: CPU per 30 s clip versus ffmpeg -c copy; history RAM for 120 s of 4 Mbit/s"
+go test -run '^$' -bench 'Clip|History' -benchtime 20x -count 2 ./evidence | grep -E '^Benchmark|^cpu'
+
+echo
 echo "== CPU and memory per camera through RTSP ($SECONDS_PER_RUN s per run; simulator in its own process, not counted)"
 file=testdata/media/bench_720p_h264.mp4
 $PY scripts/bench_cameras.py bin/streetwatch "$file" fps 4 "$SECONDS_PER_RUN"

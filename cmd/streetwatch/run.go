@@ -92,6 +92,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(p.LatestDetections())
 		})
+		if h := p.APIHandler(); h != nil {
+			mux.Handle("/api/v1/", h) // tickets: list, review transitions, audit, evidence links
+		}
 		if h := p.EvidenceHandler(); h != nil {
 			mux.Handle("GET /evidence/", h) // the handler checks each link's signature
 		}

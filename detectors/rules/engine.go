@@ -89,6 +89,9 @@ type Engine struct {
 	// DeferSave: Update does not save newly confirmed violations; the
 	// caller calls Commit once it has recorded them.
 	DeferSave bool
+	// Preload are violations recorded elsewhere but perhaps not saved
+	// (a crash between recording and Commit): Start treats them as open.
+	Preload []OpenViolation
 
 	cands   map[candKey]*cand
 	open    []*OpenViolation
@@ -126,6 +129,16 @@ func (e *Engine) Start(now time.Time) error {
 	open, err := e.Store.Load(e.Camera)
 	if err != nil {
 		return fmt.Errorf("camera %q: load open violations: %w", e.Camera, err)
+	}
+	for _, p := range e.Preload {
+		known := false
+		for _, o := range open {
+			known = known || o.ID == p.ID
+		}
+		if !known {
+			open = append(open, p)
+			e.dirty = true
+		}
 	}
 	for i := range open {
 		// Downtime does not count as "gone": the object gets ClearAfter

@@ -321,3 +321,18 @@ func TestDeferSaveKeepsAViolationUnsavedUntilCommit(t *testing.T) {
 		t.Fatalf("after Commit: %v %v", open, err)
 	}
 }
+
+func TestPreloadedViolationsCountAsReported(t *testing.T) {
+	// Recorded as evidence, then a crash before Commit: the store has
+	// nothing, the preload (from the evidence stage) says it was reported.
+	e, tr := engine(lowerHalf)
+	e.Store = FileStore{Dir: t.TempDir()}
+	e.Preload = []OpenViolation{{ID: "01PRE", Type: GarbagePile, Zone: "sidewalk",
+		Box: detectors.Box{X1: 600, Y1: 500, X2: 700, Y2: 580}, ConfirmedAt: start, LastSeen: start}}
+	if vs, _ := play(t, e, tr, start.Add(time.Minute), 600, pile); len(vs) != 0 {
+		t.Fatalf("a preloaded violation was reported again: %+v", vs)
+	}
+	if open := e.Open(); len(open) != 1 || open[0].ID != "01PRE" {
+		t.Fatalf("open %+v", open)
+	}
+}

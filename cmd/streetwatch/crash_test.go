@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/streetwatch/streetwatch/internal/crashtest"
+	"github.com/streetwatch/streetwatch/internal/mediatest"
+	"github.com/streetwatch/streetwatch/simulate"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds the streetwatch binary once for the tests that run it.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "streetwatch-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "streetwatch")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// workOrders is the city's work-order system: it checks each delivery's
+// signature and counts deliveries per idempotency key.
+type workOrders struct {
+	secret string
+	mu     sync.Mutex
+	seen   map[string]int
+	bad    []string
+	// hold, when set, is called for the first delivery before answering.
+	hold func()
+}
+
+func (w *workOrders) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	ts := r.Header.Get("X-StreetWatch-Timestamp")
+	mac := hmac.New(sha256.New, []byte(w.secret))
+	mac.Write([]byte(ts + "." + string(body)))
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	key := r.Header.Get("Idempotency-Key")
+	w.mu.Lock()
+	if !hmac.Equal([]byte(want), []byte(r.Header.Get("X-StreetWatch-Signature"))) || key == "" {
+		w.bad = append(w.bad, key)
+		w.mu.Unlock()
+		http.Error(rw, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	first := len(w.seen) == 0
+	w.seen[key]++
+	hold := w.hold
+	w.mu.Unlock()
+	if first && hold != nil {
+		hold()
+	}
+	rw.WriteHeader(http.StatusOK)
+}
+
+func (w *workOrders) keys() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range w.seen {
+		out[k] = v
+	}
+	return out
+}
+
+// TestCrashAtAnyPointOfTheHandOffLosesNothingAndSendsOneTicket kills the
+// real binary (SIGKILL) at each point between a violation's confirmation
+// and its ticket's delivery, restarts it on the same state, and checks that
+// the violation has exactly one ticket and the work-order system got it.
+func TestCrashAtAnyPointOfTheHandOffLosesNothingAndSendsOneTicket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary on a scenario video")
+	}
+	bin := binary(t)
+	for _, point := range []string{"violation-pending", "evidence-spooled", "handed-off", "during-delivery"} {
+		t.Run(point, func(t *testing.T) {
+			runCrashCase(t, bin, point)
+		})
+	}
+}
+
+func runCrashCase(t *testing.T, bin, point string) {
+	// The camera: the dumping scenario, looping, 4× real time. It restarts
+	// with StreetWatch (the same power cut), so the restarted run sees the
+	// bag dropped again by the same person: only what StreetWatch kept
+	// tells it that this dumping is already reported.
+	simAddr := mediatest.FreeAddr(t)
+	startCamera := func() *simulate.Server {
+		sim := &simulate.Server{Addr: simAddr, Speed: 4}
+		if err := sim.Add("cam", filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")); err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return sim
+	}
+	sim := startCamera()
+	defer func() { sim.Close() }()
+
+	killed := make(chan struct{})
+	var proc *os.Process
+	var procMu sync.Mutex
+	wo := &workOrders{secret: "0123456789abcdef-test", seen: map[string]int{}}
+	if point == "during-delivery" {
+		// Kill StreetWatch while the first delivery is in flight; the
+		// answer never reaches it.
+		wo.hold = func() {
+			procMu.Lock()
+			_ = proc.Signal(syscall.SIGKILL)
+			procMu.Unlock()
+			<-killed
+		}
+	}
+	srv := httptest.NewServer(wo)
+	defer srv.Close()
+
+	raw, err := os.ReadFile(filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gt struct {
+		Zone [][2]float32 `json:"suggested_zone"`
+	}
+	if err := json.Unmarshal(raw, &gt); err != nil {
+		t.Fatal(err)
+	}
+	zone, _ := json.Marshal(gt.Zone)
+	dir := t.TempDir()
+	api := mediatest.FreeAddr(t)
+	cfg := fmt.Sprintf(`http: {listen: %q}
+state_dir: %q
+detectors:
+  models: [{name: demo, manifest: %q}]
+cameras:
+  - id: cam
+    url: %q
+    transport: tcp
+    zones: [{name: pavement, polygon: %s}]
+    rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
+dispatch:
+  review: {illegal_dumping: auto}
+  webhook: {url: %q, secret: %q, backoff: {min: 200ms, max: 1s}}
+`, api, filepath.Join(dir, "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"),
+		sim.URL("cam"), zone, srv.URL, wo.secret)
+	cfgPath := filepath.Join(dir, "sw.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	start := func(env ...string) (*exec.Cmd, *syncWriter) {
+		cmd := exec.Command(bin, "run", "--config", cfgPath)
+		cmd.Env = append(os.Environ(), env...)
+		logs := &syncWriter{w: &bytes.Buffer{}}
+		cmd.Stderr = logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procMu.Lock()
+		proc = cmd.Process
+		procMu.Unlock()
+		return cmd, logs
+	}
+	crashEnv := []string{crashtest.Env + "=" + point}
+	if point == "during-delivery" {
+		crashEnv = nil
+	}
+	first, logs := start(crashEnv...)
+	waited := make(chan error, 1)
+	go func() { waited <- first.Wait() }()
+	select {
+	case err := <-waited:
+		if ws, ok := first.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("first run ended without being killed: %v\n%s", err, logs)
+		}
+	case <-time.After(2 * time.Minute):
+		_ = first.Process.Kill()
+		t.Fatalf("no crash at %s within 2 minutes\n%s", point, logs)
+	}
+	close(killed)
+	sim.Close()
+	sim = startCamera()
+
+	// Restart on the same state, without the crash.
+	second, logs2 := start()
+	defer func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	}()
+	deadline := time.Now().Add(90 * time.Second)
+	for len(wo.keys()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ticket delivered after the restart\nfirst run:\n%s\nsecond run:\n%s", logs, logs2)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Let the restarted run see the bag dropped again and stay past the
+	// dwell (41 s of video = 10 s at 4×): it must not become a second ticket.
+	time.Sleep(15 * time.Second)
+
+	var list struct {
+		Tickets []struct {
+			ID          string `json:"id"`
+			ViolationID string `json:"violation_id"`
+			Status      string `json:"status"`
+		} `json:"tickets"`
+	}
+	resp, err := http.Get("http://" + api + "/api/v1/tickets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatalf("tickets: %v\n%s", err, body)
+	}
+	if len(list.Tickets) != 1 {
+		t.Fatalf("%d tickets, want exactly 1: %s\nsecond run:\n%s", len(list.Tickets), body, logs2)
+	}
+	keys := wo.keys()
+	if len(keys) != 1 || keys[list.Tickets[0].ID] == 0 {
+		t.Fatalf("work orders received %v, want ticket %s", keys, list.Tickets[0].ID)
+	}
+	if list.Tickets[0].Status != "dispatched" {
+		t.Fatalf("ticket status %s, want dispatched", list.Tickets[0].Status)
+	}
+	if len(wo.bad) != 0 {
+		t.Fatalf("deliveries with a bad signature: %v", wo.bad)
+	}
+	if point != "during-delivery" && !strings.Contains(logs.String(), "crashtest: SIGKILL at "+point) {
+		t.Fatalf("the first run did not crash at %s:\n%s", point, logs)
+	}
+}
+
+// syncWriter serialises writes from the child's stderr copier.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprint(s.w)
+}

@@ -1,0 +1,122 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+const dispatchCameras = `
+cameras:
+  - id: station-01
+    url: rtsp://127.0.0.1/1
+  - id: station-03
+    url: rtsp://127.0.0.1/3
+    zones:
+      - name: kerb
+        polygon: [[0, 0], [1, 0], [1, 1]]
+`
+
+func TestDispatchSectionParsesWithDefaultsAndSecretFromTheEnvironment(t *testing.T) {
+	t.Setenv("SW_HOOK_SECRET", "s3cret-from-env-0123456789")
+	t.Setenv("SW_NORTH_HOST", "north.example.gov")
+	cfg, err := Parse([]byte(dispatchCameras + `
+dispatch:
+  review:
+    illegal_dumping: required
+    garbage_pile: auto
+    street_vending: {mode: auto, min_score: 0.8}
+  webhook:
+    url: https://workorders.example.gov/hooks/streetwatch
+    secret: ${SW_HOOK_SECRET}
+  teams: {garbage_pile: sanitation}
+  districts:
+    baiyun-north:
+      cameras: [station-01]
+      zones: [station-03/kerb]
+      team: north-sanitation
+      teams: {street_vending: north-chengguan}
+      webhook_url: https://${SW_NORTH_HOST}/hooks
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Dispatch
+	if d.Webhook.Secret != "s3cret-from-env-0123456789" {
+		t.Errorf("secret %q: ${SW_HOOK_SECRET} not expanded", d.Webhook.Secret)
+	}
+	if got := d.Districts["baiyun-north"].WebhookURL; got != "https://north.example.gov/hooks" {
+		t.Errorf("district webhook_url %q", got)
+	}
+	if d.Webhook.Timeout.D() != 10*time.Second || d.Webhook.MaxAge.D() != 24*time.Hour ||
+		d.Webhook.Backoff.Min.D() != time.Second || d.Webhook.Backoff.Max.D() != 5*time.Minute {
+		t.Errorf("webhook defaults: %+v", d.Webhook.Backoff)
+	}
+	if d.Database != "" {
+		t.Errorf("database %q: empty means <state_dir>/tickets.db", d.Database)
+	}
+	for typ, want := range map[string]ReviewPolicy{
+		"illegal_dumping": {Mode: ReviewRequired},
+		"garbage_pile":    {Mode: ReviewAuto},
+		"street_vending":  {Mode: ReviewAuto, MinScore: 0.8},
+	} {
+		if got := d.Policy(typ); got != want {
+			t.Errorf("%s policy %+v, want %+v", typ, got, want)
+		}
+	}
+	if strings.Contains(fmt.Sprint(d.Webhook), "s3cret") {
+		t.Errorf("the webhook prints its secret: %s", d.Webhook)
+	}
+}
+
+func TestDispatchSectionIsOptional(t *testing.T) {
+	cfg, err := Parse([]byte(dispatchCameras))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Dispatch.Policy("street_vending"); p.Mode != ReviewRequired {
+		t.Errorf("default policy %+v, want required", p)
+	}
+}
+
+func TestBrokenDispatchConfigsNameTheField(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "dispatch:\n  webhooks: {}\n", "dispatch.webhooks: unknown field (line 11)"},
+		{"review type", "dispatch:\n  review: {dumping: auto}\n", "dispatch.review.dumping: not a violation type"},
+		{"review mode", "dispatch:\n  review: {garbage_pile: sometimes}\n", `dispatch.review.garbage_pile.mode: must be required or auto (got "sometimes")`},
+		{"review unknown key", "dispatch:\n  review: {garbage_pile: {mode: auto, score: 1}}\n", `dispatch.review.garbage_pile: unknown field "score" (expected mode, min_score)`},
+		{"review score range", "dispatch:\n  review: {garbage_pile: {mode: auto, min_score: 80}}\n", "dispatch.review.garbage_pile.min_score: must be between 0 and 1 (got 80)"},
+		{"score without auto", "dispatch:\n  review: {garbage_pile: {mode: required, min_score: 0.5}}\n", "dispatch.review.garbage_pile.min_score: only applies to mode auto"},
+		{"webhook scheme", "dispatch:\n  webhook: {url: 'ftp://h/x', secret: 0123456789abcdef}\n", "dispatch.webhook.url: must be http(s)://host[:port]/path"},
+		{"webhook credentials", "dispatch:\n  webhook: {url: 'https://u:p@h/x', secret: 0123456789abcdef}\n", "dispatch.webhook.url: must not carry credentials"},
+		{"webhook without secret", "dispatch:\n  webhook: {url: 'https://h/x'}\n", "dispatch.webhook.secret: required with dispatch.webhook.url"},
+		{"short secret", "dispatch:\n  webhook: {url: 'https://h/x', secret: short}\n", "dispatch.webhook.secret: must be at least 16 characters (got 5)"},
+		{"unset secret variable", "dispatch:\n  webhook: {url: 'https://h/x', secret: '${SW_NOT_SET_EVER}'}\n", "dispatch.webhook.secret: environment variable SW_NOT_SET_EVER is not set"},
+		{"backoff order", "dispatch:\n  webhook:\n    backoff: {min: 10s, max: 1s}\n", "dispatch.webhook.backoff.max: must be between backoff.min and 24h (got 1s)"},
+		{"max age", "dispatch:\n  webhook:\n    max_age: 3000h\n    url: 'https://h/x'\n    secret: 0123456789abcdef\n", "dispatch.webhook.max_age: must be between backoff.min and 2160h"},
+		{"webhook timeout", "dispatch:\n  webhook:\n    timeout: 10m\n", "dispatch.webhook.timeout: must be between 100ms and 5m (got 10m0s)"},
+		{"team type", "dispatch:\n  teams: {vending: a}\n", "dispatch.teams.vending: not a violation type"},
+		{"district name", "dispatch:\n  districts: {North: {}}\n", "dispatch.districts.North: district names must be"},
+		{"district camera", "dispatch:\n  districts: {north: {cameras: [station-09]}}\n", `dispatch.districts.north.cameras[0]: no camera "station-09" in cameras`},
+		{"camera in two districts", "dispatch:\n  districts: {a: {cameras: [station-01]}, b: {cameras: [station-01]}}\n", `dispatch.districts.b.cameras[0]: camera "station-01" is already in district "a"`},
+		{"zone form", "dispatch:\n  districts: {north: {zones: [kerb]}}\n", `dispatch.districts.north.zones[0]: expected <camera id>/<zone name> (got "kerb")`},
+		{"zone unknown", "dispatch:\n  districts: {north: {zones: [station-03/gate]}}\n", `dispatch.districts.north.zones[0]: camera "station-03" has no zone "gate"`},
+		{"district team type", "dispatch:\n  districts: {north: {teams: {parking: a}}}\n", "dispatch.districts.north.teams.parking: not a violation type"},
+		{"district url", "dispatch:\n  districts: {north: {webhook_url: 'h/x'}}\n", "dispatch.districts.north.webhook_url: must be http(s)://host[:port]/path"},
+		{"district url needs default", "dispatch:\n  districts: {north: {webhook_url: 'https://n/x'}}\n", "dispatch.webhook.url: required when a district has its own webhook_url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(dispatchCameras + tc.yaml))
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error\n%v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

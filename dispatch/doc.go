@@ -1,0 +1,24 @@
+// Package dispatch turns confirmed violations into tickets (工单) and
+// delivers them to the city's work-order system.
+//
+// A ticket is stored once per violation (the violation id is the dedup
+// key, so handing the same violation over twice after a crash gives the
+// same ticket), reviewed by staff unless its type is configured for
+// auto-dispatch, and, once confirmed, pushed through a transactional
+// outbox: the outbox row is written in the same database transaction as
+// the confirmation, and a sender loop (Service.Run) POSTs it to the
+// webhook, signed, with the ticket id as Idempotency-Key, retrying with
+// backoff until it is accepted or too old (dispatch_failed).
+//
+// The pieces:
+//
+//   - Store is the ticket database; SQLite (OpenSQLite) is the embedded
+//     default, and the interface is what a PostgreSQL store would satisfy.
+//   - Service is the stage the pipeline builds: CreateTicket, Transition,
+//     Run (the sender), Handler (the JSON API under /api/v1/).
+//   - api/openapi.yaml documents the API and the webhook payload.
+//
+// This package must never lose or duplicate a ticket, never log or return
+// the webhook secret, and never import the pipeline or evidence packages:
+// it receives plain TicketInput values and an EvidenceURL function.
+package dispatch

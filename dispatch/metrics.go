@@ -1,0 +1,55 @@
+package dispatch
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Attempt results (the result label of streetwatch_dispatch_attempts_total).
+const (
+	ResultOK            = "ok"             // 2xx: delivered
+	ResultHTTPError     = "http_error"     // the receiver answered, not 2xx
+	ResultNetworkError  = "network_error"  // no answer: connection, TLS, timeout
+	ResultEvidenceError = "evidence_error" // evidence links could not be made
+)
+
+// Metrics are the dispatch stage's Prometheus metrics.
+type Metrics struct {
+	// Tickets counts tickets entering a status, by violation type.
+	Tickets *prometheus.CounterVec
+	// Attempts counts webhook deliveries by result.
+	Attempts *prometheus.CounterVec
+	// OutboxDepth is how many tickets wait for delivery.
+	OutboxDepth prometheus.Gauge
+	// EventToTicket is the time from a violation's confirmation to its
+	// ticket being stored (evidence cutting and spooling included).
+	EventToTicket prometheus.Histogram
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil: not
+// registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Tickets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_tickets_total",
+			Help: "Tickets entering a status, by violation type and status.",
+		}, []string{"type", "status"}),
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_dispatch_attempts_total",
+			Help: "Webhook delivery attempts by result (ok, http_error, network_error, evidence_error).",
+		}, []string{"result"}),
+		OutboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "streetwatch_dispatch_outbox_depth",
+			Help: "Confirmed tickets waiting for webhook delivery.",
+		}),
+		EventToTicket: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "streetwatch_event_to_ticket_seconds",
+			Help:    "Time from a violation's confirmation to its ticket being stored.",
+			Buckets: []float64{1, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+	}
+	for _, r := range []string{ResultOK, ResultHTTPError, ResultNetworkError, ResultEvidenceError} {
+		m.Attempts.WithLabelValues(r) // export zeros, so rate() works from the start
+	}
+	if reg != nil {
+		reg.MustRegister(m.Tickets, m.Attempts, m.OutboxDepth, m.EventToTicket)
+	}
+	return m
+}

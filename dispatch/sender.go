@@ -1,0 +1,310 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+)
+
+// Webhook headers.
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderTimestamp      = "X-StreetWatch-Timestamp"
+	HeaderSignature      = "X-StreetWatch-Signature"
+)
+
+// WebhookPayload is the JSON body POSTed to the work-order system for
+// each confirmed ticket (schema WebhookPayload in api/openapi.yaml).
+type WebhookPayload struct {
+	Event    string         `json:"event"` // always "ticket.confirmed"
+	SentAt   time.Time      `json:"sent_at"`
+	Attempt  int            `json:"attempt"` // 1 for the first delivery
+	Ticket   *Ticket        `json:"ticket"`
+	Evidence []EvidenceLink `json:"evidence"`
+}
+
+// EvidenceLink is one evidence file and a fresh link to it.
+type EvidenceLink struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+	// URL is valid for the evidence store's url_expiry (absent when no
+	// evidence store is wired).
+	URL string `json:"url,omitempty"`
+}
+
+// Sign returns the X-StreetWatch-Signature value of a body sent at
+// timestamp (unix seconds): "sha256=" + hex(HMAC-SHA256(secret,
+// timestamp + "." + body)). Receivers compute the same and compare in
+// constant time (hmac.Equal), and reject timestamps far from now.
+func Sign(secret []byte, timestamp string, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(timestamp))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+const outboxBatch = 16
+
+// Run delivers queued tickets until ctx ends, then returns nil. Delivery
+// is at-least-once: a ticket is marked dispatched only after a 2xx, so a
+// crash in between sends it again, with the same Idempotency-Key. Run
+// wakes at once when a ticket is queued, sleeps until the next retry is
+// due otherwise, and polls every few seconds in case another process
+// queued one.
+func (s *Service) Run(ctx context.Context) error {
+	if !s.routes.delivers() {
+		s.log.Warn("no webhook configured: confirmed tickets stay queued, nothing is pushed")
+		<-ctx.Done()
+		return nil
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		wait := s.poll
+		if err := s.deliverDue(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error("outbox", "err", err)
+		} else if next, ok, err := s.store.NextOutboxDue(ctx); err == nil && ok {
+			wait = min(wait, max(time.Millisecond, next.Sub(s.now())))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// deliverDue attempts every due outbox row, a few at a time, so one slow
+// district endpoint does not hold up the others for long.
+func (s *Service) deliverDue(ctx context.Context) error {
+	defer func() {
+		if err := s.updateDepth(context.WithoutCancel(ctx)); err != nil {
+			s.log.Warn("outbox depth", "err", err)
+		}
+	}()
+	for {
+		items, err := s.store.DueOutbox(ctx, s.now(), outboxBatch)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		var mu sync.Mutex
+		var errs []error
+		for _, it := range items {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := s.deliver(ctx, it); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil || ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		if len(items) < outboxBatch {
+			return nil
+		}
+	}
+}
+
+// deliver makes one attempt of one row and records its outcome. Errors
+// returned are the store's; delivery failures are recorded, not returned.
+func (s *Service) deliver(ctx context.Context, it OutboxItem) error {
+	t, err := s.store.Ticket(ctx, it.TicketID)
+	if errors.Is(err, ErrNotFound) || (err == nil && t.Status != StatusConfirmed) {
+		// No longer waiting (cannot happen through this package).
+		return s.store.DeleteOutbox(ctx, it.ID)
+	}
+	if err != nil {
+		return err
+	}
+	target := s.routes.webhookURL(t.District)
+	it.Attempts++
+	result, derr := ResultNetworkError, errors.New("no webhook URL for this district")
+	if target != "" {
+		var body []byte
+		body, derr = s.payload(ctx, t, it.Attempts)
+		if derr != nil {
+			result = ResultEvidenceError
+		} else {
+			result, derr = s.post(ctx, target, t.ID, body)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil // shutting down: not an attempt, the row stays due
+	}
+	s.metrics.Attempts.WithLabelValues(result).Inc()
+	log := s.log.With("ticket", t.ID, "camera", t.CameraID, "district", t.District, "endpoint", endpoint(target), "attempt", it.Attempts)
+	if derr == nil {
+		return s.markDispatched(ctx, t, it, log)
+	}
+	now := s.now()
+	maxAge := s.cfg.Webhook.MaxAge.D()
+	if now.Sub(it.QueuedAt) >= maxAge {
+		return s.markFailed(ctx, t, it, derr, log)
+	}
+	// The last attempt is made at max_age exactly, not a backoff later.
+	next := now.Add(s.backoff(it.Attempts))
+	if deadline := it.QueuedAt.Add(maxAge); next.After(deadline) {
+		next = deadline
+	}
+	log.Warn("webhook delivery failed; will retry", "result", result, "err", derr, "retry_in", next.Sub(now).Round(time.Millisecond))
+	return s.store.RetryLater(ctx, it, next, derr.Error())
+}
+
+func (s *Service) markDispatched(ctx context.Context, t *Ticket, it OutboxItem, log *slog.Logger) error {
+	now := s.now()
+	t, err := s.store.UpdateTicket(ctx, t.ID, now, func(t *Ticket) (Change, error) {
+		if err := checkTransition(t.Status, StatusDispatched, bySender); err != nil {
+			return Change{}, err
+		}
+		t.Status, t.Delivery.Attempts, t.Delivery.LastError, t.Delivery.DispatchedAt = StatusDispatched, it.Attempts, "", &now
+		return Change{Dequeue: true, Audit: &AuditEntry{Actor: SystemActor, From: StatusConfirmed, To: StatusDispatched,
+			Note: fmt.Sprintf("delivered to the work-order system (attempt %d)", it.Attempts)}}, nil
+	})
+	if err != nil {
+		// The receiver has it; the row stays and is sent again, which
+		// its Idempotency-Key makes harmless.
+		return fmt.Errorf("ticket %s delivered but not marked dispatched: %w", it.TicketID, err)
+	}
+	s.metrics.Tickets.WithLabelValues(t.Type, string(StatusDispatched)).Inc()
+	log.Info("ticket dispatched")
+	return nil
+}
+
+func (s *Service) markFailed(ctx context.Context, t *Ticket, it OutboxItem, cause error, log *slog.Logger) error {
+	now := s.now()
+	age := now.Sub(it.QueuedAt).Round(time.Second)
+	t, err := s.store.UpdateTicket(ctx, t.ID, now, func(t *Ticket) (Change, error) {
+		if err := checkTransition(t.Status, StatusDispatchFailed, bySender); err != nil {
+			return Change{}, err
+		}
+		t.Status, t.Delivery.Attempts, t.Delivery.LastError = StatusDispatchFailed, it.Attempts, cause.Error()
+		return Change{Dequeue: true, Audit: &AuditEntry{Actor: SystemActor, From: StatusConfirmed, To: StatusDispatchFailed,
+			Note: fmt.Sprintf("not delivered after %d attempts over %s: %v", it.Attempts, age, cause)}}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("ticket %s: mark dispatch_failed: %w", it.TicketID, err)
+	}
+	s.metrics.Tickets.WithLabelValues(t.Type, string(StatusDispatchFailed)).Inc()
+	log.Error("webhook delivery given up: ticket is dispatch_failed until retried", "err", cause, "age", age)
+	return nil
+}
+
+// backoff is the wait after the n-th failed attempt: min·2^(n-1) capped
+// at max, with "equal jitter" (half fixed, half random) so that tickets
+// queued together during an outage do not retry in lockstep.
+func (s *Service) backoff(n int) time.Duration {
+	lo, hi := s.cfg.Webhook.Backoff.Min.D(), s.cfg.Webhook.Backoff.Max.D()
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
+
+// payload builds the webhook body with fresh evidence links.
+func (s *Service) payload(ctx context.Context, t *Ticket, attempt int) ([]byte, error) {
+	links, err := s.evidenceLinks(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(WebhookPayload{Event: "ticket.confirmed", SentAt: s.now(), Attempt: attempt, Ticket: t, Evidence: links})
+}
+
+func (s *Service) evidenceLinks(ctx context.Context, t *Ticket) ([]EvidenceLink, error) {
+	links := make([]EvidenceLink, len(t.Evidence.Files))
+	for i, name := range t.Evidence.Files {
+		links[i] = EvidenceLink{Name: name, Key: t.Evidence.Prefix + name}
+		if s.EvidenceURL == nil {
+			continue
+		}
+		u, err := s.EvidenceURL(ctx, links[i].Key)
+		if err != nil {
+			return nil, fmt.Errorf("evidence link for %s: %w", links[i].Key, err)
+		}
+		links[i].URL = u
+	}
+	return links, nil
+}
+
+// post sends one signed delivery; the error never holds the secret or the
+// URL (which may carry a token).
+func (s *Service) post(ctx context.Context, target, ticketID string, body []byte) (result string, err error) {
+	ts := strconv.FormatInt(s.now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return ResultNetworkError, errors.New("bad webhook URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "StreetWatch-Dispatch/1")
+	req.Header.Set(HeaderIdempotencyKey, ticketID)
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, Sign([]byte(s.cfg.Webhook.Secret), ts, body))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return ResultNetworkError, fmt.Errorf("POST: %w", err)
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // lets the connection be reused
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return ResultOK, nil
+	}
+	msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
+	if text := printable(head); text != "" {
+		msg += ": " + text
+	}
+	return ResultHTTPError, errors.New(msg)
+}
+
+// printable makes a response snippet safe for logs and the API.
+func printable(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, strings.ToValidUTF8(string(b), "?"))
+	return strings.TrimSpace(s)
+}
+
+// endpoint names a webhook URL for logs: scheme, host and path only.
+func endpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}

@@ -1,0 +1,360 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streetwatch/streetwatch/config"
+)
+
+// Config is the dispatch section of the StreetWatch config.
+type Config = config.Dispatch
+
+// SystemActor is the audit log's name for changes StreetWatch makes itself.
+const SystemActor = "streetwatch"
+
+// Service is the dispatch stage: it creates tickets, applies reviewers'
+// transitions, delivers confirmed tickets (Run) and serves the JSON API
+// (Handler). Build it with Open (SQLite) or New (any Store); cancel Run's
+// context and wait for it before Close.
+type Service struct {
+	// EvidenceURL makes a fresh link to an evidence object (presigned for
+	// S3), for the API and for each webhook delivery. Set it before Run
+	// and Handler; nil: links are left out.
+	EvidenceURL func(ctx context.Context, key string) (string, error)
+
+	cfg     Config
+	store   Store
+	metrics *Metrics
+	log     *slog.Logger
+	routes  routing
+	client  *http.Client
+	wake    chan struct{}
+	now     func() time.Time
+	// poll is the longest the sender sleeps without a wake-up: it picks up
+	// rows another process (or a clock jump) made due.
+	poll time.Duration
+}
+
+// Open opens the SQLite ticket database (cfg.Database, default
+// <stateDir>/tickets.db), migrating it, and builds the Service on it.
+func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
+	path := cfg.Database
+	if path == "" {
+		path = filepath.Join(stateDir, "tickets.db")
+	}
+	store, err := OpenSQLite(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(ctx, store, cfg, reg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s.log.Info("ticket database open", "path", path)
+	return s, nil
+}
+
+// New builds the Service on an open Store (which Close then closes).
+func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
+	cfg.Defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{
+		cfg:     cfg,
+		store:   store,
+		metrics: NewMetrics(reg),
+		log:     log.With("stage", "dispatch"),
+		routes:  newRouting(cfg),
+		client: &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(), // its own, closed by Close
+			Timeout:   cfg.Webhook.Timeout.D(),
+			// A redirect is an answer, not a delivery: the signature and
+			// idempotency key are for the configured URL only.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		wake: make(chan struct{}, 1),
+		// Microseconds: what the store keeps, so a returned ticket equals
+		// the stored one.
+		now:  func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		poll: 5 * time.Second,
+	}
+	if err := s.updateDepth(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the ticket store. Run must have returned.
+func (s *Service) Close() error {
+	s.client.CloseIdleConnections()
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("dispatch: close: %w", err)
+	}
+	return nil
+}
+
+// CreateTicket stores the ticket of a confirmed violation. It is
+// idempotent by in.ViolationID: for a violation that has a ticket it
+// returns that ticket and created=false, so the pipeline can hand a
+// violation over again after a crash. Types configured for auto dispatch
+// with enough confidence go straight to confirmed and are queued.
+func (s *Service) CreateTicket(ctx context.Context, in TicketInput) (t *Ticket, created bool, err error) {
+	if err := in.validate(); err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	district, team := s.routes.route(in.CameraID, in.Zone, in.Type)
+	t = &Ticket{
+		ID: newID(now), ViolationID: in.ViolationID, Type: in.Type,
+		CameraID: in.CameraID, CameraName: in.CameraName, Zone: in.Zone,
+		Location: Location{Lat: in.Lat, Lon: in.Lon, Address: in.Address},
+		District: district, Team: team,
+		FirstSeen: in.FirstSeen.UTC(), ConfirmedAt: in.ConfirmedAt.UTC(), Confidence: shortFloat(in.Confidence),
+		Model:    Model{Name: in.ModelName, Version: in.ModelVersion},
+		Evidence: Evidence{Prefix: in.EvidencePrefix, Files: orEmpty(in.EvidenceFiles), ManifestSHA256: in.ManifestSHA256},
+		Status:   StatusPendingReview, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	audit := AuditEntry{At: now, Actor: SystemActor, To: StatusPendingReview, Note: "created; review required"}
+	if p := s.cfg.Policy(in.Type); p.Mode == config.ReviewAuto {
+		if t.Confidence >= p.MinScore {
+			t.Status, t.Delivery.QueuedAt = StatusConfirmed, &now
+			audit.To = StatusConfirmed
+			audit.Note = fmt.Sprintf("created; auto dispatch (confidence %g ≥ %g)", t.Confidence, p.MinScore)
+		} else {
+			audit.Note = fmt.Sprintf("created; review required (confidence %g < auto dispatch score %g)", t.Confidence, p.MinScore)
+		}
+	}
+	// Times round-trip through the store at microsecond precision.
+	t.FirstSeen, t.ConfirmedAt = t.FirstSeen.Truncate(time.Microsecond), t.ConfirmedAt.Truncate(time.Microsecond)
+
+	stored, created, err := s.store.CreateTicket(ctx, t, audit)
+	if err != nil {
+		return nil, false, fmt.Errorf("dispatch: ticket for violation %s: %w", in.ViolationID, err)
+	}
+	if !created {
+		s.log.Info("violation already has a ticket", "violation", in.ViolationID, "ticket", stored.ID, "camera", in.CameraID)
+		return stored, false, nil
+	}
+	s.metrics.Tickets.WithLabelValues(t.Type, string(t.Status)).Inc()
+	if !in.ConfirmedAt.IsZero() {
+		s.metrics.EventToTicket.Observe(max(0, now.Sub(in.ConfirmedAt).Seconds()))
+	}
+	s.log.Info("ticket created", "ticket", t.ID, "violation", t.ViolationID, "camera", t.CameraID,
+		"type", t.Type, "status", t.Status, "district", t.District, "team", t.Team)
+	if t.Status == StatusConfirmed {
+		s.queued(ctx)
+	}
+	return stored, true, nil
+}
+
+// Ticket returns a ticket by id (ErrNotFound).
+func (s *Service) Ticket(ctx context.Context, id string) (*Ticket, error) {
+	return s.store.Ticket(ctx, id)
+}
+
+// Transition moves a ticket to req.To on behalf of a reviewer. It fails
+// with ErrConflict when the ticket's version is not req.Version,
+// ErrIllegalTransition when the lifecycle forbids the move and ErrInvalid
+// for a malformed request. Confirming queues the ticket for delivery in
+// the same transaction.
+func (s *Service) Transition(ctx context.Context, id string, req TransitionRequest) (*Ticket, error) {
+	return s.transition(ctx, id, req, nil)
+}
+
+// Retry queues a dispatch_failed ticket for delivery again.
+func (s *Service) Retry(ctx context.Context, id string, version int64, actor, note string) (*Ticket, error) {
+	req := TransitionRequest{To: StatusConfirmed, Version: version, Actor: actor, Note: note}
+	if req.Note == "" {
+		req.Note = "manual retry"
+	}
+	return s.transition(ctx, id, req, func(t *Ticket) error {
+		if t.Status != StatusDispatchFailed {
+			return fmt.Errorf("%w: only dispatch_failed tickets can be retried (ticket is %s)", ErrIllegalTransition, t.Status)
+		}
+		return nil
+	})
+}
+
+func (s *Service) transition(ctx context.Context, id string, req TransitionRequest, guard func(*Ticket) error) (*Ticket, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var from Status
+	t, err := s.store.UpdateTicket(ctx, id, now, func(t *Ticket) (Change, error) {
+		if t.Version != req.Version {
+			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, req.Version)
+		}
+		if guard != nil {
+			if err := guard(t); err != nil {
+				return Change{}, err
+			}
+		}
+		if err := checkTransition(t.Status, req.To, byPerson); err != nil {
+			return Change{}, err
+		}
+		from = t.Status
+		ch := Change{Audit: &AuditEntry{Actor: req.Actor, From: from, To: req.To, Reason: req.Reason, Note: req.Note}}
+		t.Status, t.RejectReason = req.To, req.Reason
+		if req.To == StatusConfirmed {
+			t.Delivery = DeliveryState{QueuedAt: &now}
+			ch.Enqueue = true
+		}
+		return ch, nil
+	})
+	if err != nil {
+		return nil, wrapTicketErr(id, err)
+	}
+	s.metrics.Tickets.WithLabelValues(t.Type, string(t.Status)).Inc()
+	s.log.Info("ticket transition", "ticket", id, "camera", t.CameraID, "from", from, "to", t.Status,
+		"actor", req.Actor, "reason", req.Reason)
+	if t.Status == StatusConfirmed {
+		s.queued(ctx)
+	}
+	return t, nil
+}
+
+// SetKeep marks a ticket's evidence to be kept past retention (or not).
+func (s *Service) SetKeep(ctx context.Context, id string, keep bool, version int64, actor, note string) (*Ticket, error) {
+	if actor == "" || version <= 0 {
+		return nil, fmt.Errorf("%w: actor and version are required", ErrInvalid)
+	}
+	t, err := s.store.UpdateTicket(ctx, id, s.now(), func(t *Ticket) (Change, error) {
+		if t.Version != version {
+			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
+		}
+		t.Keep = keep
+		n := fmt.Sprintf("keep evidence: %t", keep)
+		if note != "" {
+			n += "; " + note
+		}
+		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
+	})
+	if err != nil {
+		return nil, wrapTicketErr(id, err)
+	}
+	return t, nil
+}
+
+// KeepEvidence reports whether a violation's evidence must be kept: its
+// ticket is open (not resolved or rejected) or marked keep. A violation
+// without a ticket has nothing holding its evidence. On a database error
+// it says keep: deleting evidence is the one thing that cannot be undone.
+func (s *Service) KeepEvidence(violationID string) bool {
+	t, err := s.store.TicketByViolation(context.Background(), violationID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false
+	case err != nil:
+		s.log.Error("keep evidence: ticket lookup failed; keeping", "violation", violationID, "err", err)
+		return true
+	}
+	return t.Keep || (t.Status != StatusResolved && t.Status != StatusRejected)
+}
+
+// Audit returns a ticket's audit log, oldest first (ErrNotFound).
+func (s *Service) Audit(ctx context.Context, id string) ([]AuditEntry, error) {
+	if _, err := s.store.Ticket(ctx, id); err != nil {
+		return nil, wrapTicketErr(id, err)
+	}
+	return s.store.Audit(ctx, id)
+}
+
+func wrapTicketErr(id string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("ticket %s: %w", id, ErrNotFound)
+	}
+	return err
+}
+
+// queued wakes the sender and updates the depth gauge after a ticket
+// entered the outbox.
+func (s *Service) queued(ctx context.Context) {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+	if err := s.updateDepth(ctx); err != nil {
+		s.log.Warn("outbox depth", "err", err)
+	}
+}
+
+func (s *Service) updateDepth(ctx context.Context) error {
+	n, err := s.store.OutboxDepth(ctx)
+	if err != nil {
+		return fmt.Errorf("dispatch: outbox depth: %w", err)
+	}
+	s.metrics.OutboxDepth.Set(float64(n))
+	return nil
+}
+
+// routing resolves a ticket's district, team and webhook URL from config.
+type routing struct {
+	byZone, byCamera map[string]string // "camera/zone" or camera → district
+	districts        map[string]config.District
+	teams            map[string]string
+	url              string
+}
+
+func newRouting(cfg config.Dispatch) routing {
+	r := routing{byZone: map[string]string{}, byCamera: map[string]string{}, districts: cfg.Districts,
+		teams: cfg.Teams, url: cfg.Webhook.URL}
+	for name, d := range cfg.Districts {
+		for _, c := range d.Cameras {
+			r.byCamera[c] = name
+		}
+		for _, z := range d.Zones {
+			r.byZone[z] = name
+		}
+	}
+	return r
+}
+
+// route gives the district (zone assignment first, then camera) and the
+// team (district's per-type team, district's team, default per type).
+func (r routing) route(camera, zone, typ string) (district, team string) {
+	district, ok := r.byZone[camera+"/"+zone]
+	if !ok {
+		district = r.byCamera[camera]
+	}
+	if d, ok := r.districts[district]; ok {
+		if t := d.Teams[typ]; t != "" {
+			return district, t
+		}
+		if d.Team != "" {
+			return district, d.Team
+		}
+	}
+	return district, r.teams[typ]
+}
+
+// webhookURL is where a district's tickets go ("" : nowhere).
+func (r routing) webhookURL(district string) string {
+	if d, ok := r.districts[district]; ok && d.WebhookURL != "" {
+		return d.WebhookURL
+	}
+	return r.url
+}
+
+// delivers reports whether any ticket can be delivered at all.
+func (r routing) delivers() bool {
+	if r.url != "" {
+		return true
+	}
+	for _, d := range r.districts {
+		if d.WebhookURL != "" {
+			return true
+		}
+	}
+	return false
+}

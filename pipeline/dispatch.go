@@ -1,0 +1,70 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/streetwatch/streetwatch/dispatch"
+	"github.com/streetwatch/streetwatch/evidence"
+)
+
+// openTickets opens the ticket service and makes it the evidence stage's
+// hand-off: a violation leaves the pending folder only once its ticket
+// exists (CreateTicket is idempotent by violation id, so a repeat after a
+// crash finds the same ticket).
+func (p *Pipeline) openTickets() error {
+	svc, err := dispatch.Open(context.Background(), p.cfg.Dispatch, p.cfg.StateDir, p.reg, p.log)
+	if err != nil {
+		return fmt.Errorf("tickets: %w", err)
+	}
+	svc.EvidenceURL = p.EvidenceURL
+	p.tickets = svc
+	if p.evidence.retention != nil {
+		p.evidence.retention.Keep = svc.KeepEvidence
+	}
+	p.evidence.recorder.OnStored = func(st evidence.Stored) error {
+		t, created, err := svc.CreateTicket(context.Background(), ticketInput(st))
+		if err != nil {
+			return err
+		}
+		if created {
+			p.log.Info("ticket created", "ticket", t.ID, "violation", st.Violation.ID, "camera", st.Camera.ID, "status", t.Status)
+		}
+		if p.OnStored != nil {
+			return p.OnStored(st)
+		}
+		return nil
+	}
+	return nil
+}
+
+func ticketInput(st evidence.Stored) dispatch.TicketInput {
+	v, m := st.Violation, st.Manifest
+	in := dispatch.TicketInput{
+		ViolationID: v.ID, Type: v.Type, CameraID: st.Camera.ID, CameraName: st.Camera.Name, Zone: v.Zone,
+		Lat: st.Camera.LatLon[0], Lon: st.Camera.LatLon[1], Address: st.Camera.Location,
+		FirstSeen: v.FirstSeen, ConfirmedAt: v.ConfirmedAt, Confidence: v.Confidence,
+		EvidencePrefix: st.Prefix, ManifestSHA256: st.ManifestSHA256,
+	}
+	if len(m.Models) > 0 {
+		in.ModelName, in.ModelVersion = m.Models[0].Name, m.Models[0].Version
+	}
+	for _, f := range m.Files {
+		in.EvidenceFiles = append(in.EvidenceFiles, f.Name)
+	}
+	in.EvidenceFiles = append(in.EvidenceFiles, evidence.ManifestName)
+	return in
+}
+
+// APIHandler serves the ticket API under /api/v1/ (nil without cameras
+// with zones).
+func (p *Pipeline) APIHandler() http.Handler {
+	if p.tickets == nil {
+		return nil
+	}
+	return p.tickets.Handler()
+}
+
+// Tickets is the ticket service (nil without cameras with zones).
+func (p *Pipeline) Tickets() *dispatch.Service { return p.tickets }
