@@ -23,6 +23,7 @@ type Config struct {
 	Cameras   []Camera  `yaml:"cameras"`
 	Evidence  Evidence  `yaml:"evidence"`
 	Dispatch  Dispatch  `yaml:"dispatch"`
+	Review    Review    `yaml:"review"`
 	// StateDir keeps what must survive a restart (open violations, the
 	// evidence spool, pending violations, spilled history).
 	StateDir string `yaml:"state_dir"`
@@ -280,6 +281,7 @@ func (c *Config) Defaults() {
 		ev.URLExpiry = Duration(24 * time.Hour)
 	}
 	c.defaultsDispatch()
+	c.defaultsReview()
 	if c.Detectors.Runtime.Provider == "" {
 		c.Detectors.Runtime.Provider = "cpu"
 	}

@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateEvidence(bad)
 	c.validateDispatch(bad)
+	c.validateReview(bad)
 	models := c.validateDetectors(bad)
 	seen := map[string]int{}
 	for i, cam := range c.Cameras {
