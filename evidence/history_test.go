@@ -204,14 +204,17 @@ func TestHistoryBoundsMemoryAndDeletesDiskOlderThanKeep(t *testing.T) {
 	h, m := newTestHistory(t, HistoryConfig{MaxMemory: maxMem, Keep: keep, SpillDir: dir})
 	var firstSegment string
 	feed(t, h, aus, func(i int) {
+		// The spill goroutine changes memory and gauge together under
+		// h.mu: read both under it.
 		h.mu.Lock()
 		cur := h.cur.bytes
 		mem := h.memBytes
+		g := gaugeValue(t, m, "memory")
 		if firstSegment == "" && len(h.segs) > 0 {
 			firstSegment = h.segs[0].path
 		}
 		h.mu.Unlock()
-		if g := gaugeValue(t, m, "memory"); g != mem {
+		if g != mem {
 			t.Fatalf("unit %d: memory gauge %d, history holds %d", i, g, mem)
 		}
 		if mem > maxMem+cur {
