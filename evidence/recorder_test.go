@@ -148,6 +148,21 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 		Uploader: &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()},
 		History:  func(string) ClipSource { return h },
 	}
+	// The crashed process's recorder waits for a post-roll that never
+	// comes; it is stopped only when the test ends (no goroutine leaks).
+	crashCtx, crashStop := context.WithCancel(context.Background())
+	crashDone := make(chan struct{})
+	go func() { crashed.Run(crashCtx); close(crashDone) }()
+	t.Cleanup(func() { crashStop(); <-crashDone })
+	for {
+		crashed.mu.Lock()
+		running := crashed.ctx != nil
+		crashed.mu.Unlock()
+		if running {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := crashed.Record(testEvent("01TESTB")); err != nil {
 		t.Fatal(err)
 	}
