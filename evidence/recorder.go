@@ -164,8 +164,17 @@ func (r *Recorder) Record(ev *Event) error {
 	if l, err := time.LoadLocation(ev.TimeZone); err == nil && ev.TimeZone != "" {
 		loc = l
 	}
+	// OpenCV's built-in fonts draw ASCII only: a Chinese camera name would
+	// come out as "????", so the id (ASCII by config rules) stands in.
+	camName := ev.Camera.Name
+	for _, r := range camName {
+		if r > 0x7e {
+			camName = ev.Camera.ID
+			break
+		}
+	}
 	caption := []string{
-		fmt.Sprintf("%s  %s", ev.Camera.Name, ev.Violation.ConfirmedAt.In(loc).Format("2006-01-02 15:04:05 MST")),
+		fmt.Sprintf("%s  %s", camName, ev.Violation.ConfirmedAt.In(loc).Format("2006-01-02 15:04:05 MST")),
 		fmt.Sprintf("%s  zone %s  id %s", ev.Violation.Type, ev.Violation.Zone, id),
 	}
 	write := func(name string, m gocv.Mat, marks []Mark, annotated string) error {

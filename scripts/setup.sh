@@ -16,6 +16,10 @@ pkgs=(
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-tools
 	# demo model: renderer, training, ONNX export and golden test models
 	python3-numpy python3-opencv python3-torch python3-onnx
+	# review page browser tests (chromedp): the browser, and a CJK font for readable screenshots
+	chromium fonts-noto-cjk
+	# deploy/ tests: promtool checks and unit-tests the alert rules
+	prometheus
 )
 
 missing=()

@@ -147,17 +147,7 @@ func runCrashCase(t *testing.T, bin, point string) {
 	srv := httptest.NewServer(wo)
 	defer srv.Close()
 
-	raw, err := os.ReadFile(filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gt struct {
-		Zone [][2]float32 `json:"suggested_zone"`
-	}
-	if err := json.Unmarshal(raw, &gt); err != nil {
-		t.Fatal(err)
-	}
-	zone, _ := json.Marshal(gt.Zone)
+	zone := scenarioZone(t, "dumping")
 	dir := t.TempDir()
 	api := mediatest.FreeAddr(t)
 	cfg := fmt.Sprintf(`http: {listen: %q}
@@ -280,4 +270,22 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fmt.Sprint(s.w)
+}
+
+// scenarioZone is a scenario video's suggested zone (its ground truth), as
+// a YAML/JSON flow sequence for a config file.
+func scenarioZone(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(mediatest.Root(), "testdata", "scenarios", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gt struct {
+		Zone [][2]float32 `json:"suggested_zone"`
+	}
+	if err := json.Unmarshal(raw, &gt); err != nil {
+		t.Fatal(err)
+	}
+	zone, _ := json.Marshal(gt.Zone)
+	return zone
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -9,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/simulate"
@@ -54,6 +58,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"garbage_pile":    {MinDwell: config.Duration(30 * time.Second)},
 		"street_vending":  {MinDwell: config.Duration(30 * time.Second)},
 	}
+	// A demo reviewer with a fresh random password (printed below).
+	password := demoPassword()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	cfg.Review.Users = []config.User{{Name: "demo", PasswordHash: string(hash), Role: config.RoleAdmin}}
+	// Tickets wait for review (the default), so the review page has work.
 	for _, c := range demoCameras {
 		dir := *media
 		if c.scenario != "" {
@@ -91,12 +103,21 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	log := newLogger(cfg.Log, stderr)
 	return runPipeline(ctx, cfg, log, func(addr string) {
 		fmt.Fprintf(stdout, "\nStreetWatch demo: %d simulated cameras at rtsp://%s/<camera>\n", len(demoCameras), sim.ListenAddr())
-		fmt.Fprintf(stdout, "  metrics:    http://%s/metrics\n", addr)
-		fmt.Fprintf(stdout, "  health:     http://%s/healthz\n", addr)
-		fmt.Fprintf(stdout, "  detections: http://%s/debug/detections\n", addr)
-		fmt.Fprintf(stdout, "  evidence:   %s (clip, snapshots and manifest per violation; first ones after about a minute)\n", cfg.Evidence.Dir)
+		fmt.Fprintf(stdout, "  review page: http://%s/   user: demo   password: %s\n", addr, password)
+		fmt.Fprintf(stdout, "  tickets API: http://%s/api/v1/tickets   (basic auth, same user)\n", addr)
+		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics   (signed in)\n", addr)
+		fmt.Fprintf(stdout, "  health:      http://%s/healthz\n", addr)
+		fmt.Fprintf(stdout, "  evidence:    %s   tickets: %s\n", cfg.Evidence.Dir, filepath.Join(cfg.StateDir, "tickets.db"))
+		fmt.Fprint(stdout, "  Waits are cut to 30 s for the demo: the first cases appear within about a minute.\n")
 		fmt.Fprint(stdout, "  Ctrl-C stops.\n\n")
 	})
+}
+
+// demoPassword is a random password for the demo user.
+func demoPassword() string {
+	b := make([]byte, 9)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // suggestedZone reads a scenario's zone from its ground truth.

@@ -24,6 +24,7 @@ Usage:
   streetwatch simulate [flags] NAME=FILE... serve video files as live RTSP cameras
   streetwatch demo [flags]                  simulated cameras + the pipeline, on localhost
   streetwatch verify-evidence PATH|URL      check evidence files against their (signed) manifest
+  streetwatch hash-password < FILE          bcrypt hash of a password (stdin) for review.users
   streetwatch version                       print the version
 `
 
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "verify-evidence":
 		err = cmdVerifyEvidence(ctx, args[1:], stdout, stderr)
+	case "hash-password":
+		err = cmdHashPassword(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "streetwatch", version)
 	case "help", "-h", "--help":

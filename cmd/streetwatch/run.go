@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/pipeline"
+	"github.com/streetwatch/streetwatch/review"
 )
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
@@ -79,6 +82,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 	}
 
 	var srv *http.Server
+	var rev *review.Server
 	srvErr := make(chan error, 1)
 	if cfg.HTTP.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -102,7 +106,26 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		}
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// The review page, and the sign-in gate in front of everything
+		// above except /healthz (and /metrics when public).
+		rev = &review.Server{
+			Config:        cfg.Review,
+			Districts:     slices.Sorted(maps.Keys(cfg.Dispatch.Districts)),
+			Cameras:       cameraStatuses(p),
+			SampledFrames: review.CounterByLabel(reg, "streetwatch_frames_sampled_total", "camera"),
+			Evidence:      p.EvidenceStore(),
+			LinkExpiry:    cfg.Evidence.URLExpiry.D(),
+			Registerer:    reg,
+			Log:           log,
+		}
+		if t := p.Tickets(); t != nil {
+			rev.Tickets = review.Service(t)
+		}
+		if err := rev.Initialize(); err != nil {
+			ln.Close()
+			return err
+		}
+		srv = &http.Server{Handler: rev.Handler(mux), ReadHeaderTimeout: 10 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
 		log.Info("http listening", "addr", ln.Addr().String(), "metrics", "http://"+ln.Addr().String()+"/metrics")
 		if ready != nil {
@@ -114,6 +137,13 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { runErr <- p.Run(pctx) }()
+	revDone := make(chan struct{})
+	go func() {
+		defer close(revDone)
+		if rev != nil {
+			_ = rev.Run(pctx) // returns nil when pctx ends
+		}
+	}()
 
 	select {
 	case err = <-runErr:
@@ -128,11 +158,31 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		defer scancel()
 		_ = srv.Shutdown(sctx)
 	}
+	cancel()
+	<-revDone
 	log.Info("pipeline stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// cameraStatuses reports the cameras' state to the review page.
+func cameraStatuses(p *pipeline.Pipeline) func() []review.CameraStatus {
+	return func() []review.CameraStatus {
+		var out []review.CameraStatus
+		for _, c := range p.Cameras() {
+			st := c.Status()
+			lastErr := st.Ingest.LastError
+			if lastErr == "" {
+				lastErr = st.LastError
+			}
+			out = append(out, review.CameraStatus{ID: st.ID, Name: st.Name, Up: st.Ingest.Up, Codec: st.Ingest.Codec,
+				Width: st.Ingest.Width, Height: st.Ingest.Height, Transport: st.Ingest.Transport,
+				LastFrame: st.LastFrame, LastError: lastErr, Reconnects: st.Ingest.Reconnects})
+		}
+		return out
+	}
 }
 
 // healthz reports liveness (200 while the process runs) with each camera's

@@ -1,0 +1,144 @@
+package review
+
+import (
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// CameraStatus is one camera's state, as the cameras page shows it.
+type CameraStatus struct {
+	ID, Name  string
+	Up        bool
+	Codec     string
+	Width     int
+	Height    int
+	Transport string
+	// LastFrame is the stream time of the last sampled frame.
+	LastFrame  time.Time
+	LastError  string
+	Reconnects uint64
+}
+
+// Frame rates are the rate of the sampled-frame counter over the last
+// minute, from samples taken every frameRateInterval.
+const (
+	frameRateInterval = 5 * time.Second
+	frameRateWindow   = time.Minute
+)
+
+type frameSample struct {
+	at     time.Time
+	counts map[string]float64
+}
+
+// frameRates keeps a minute of counter samples.
+type frameRates struct {
+	counts  func() map[string]float64
+	mu      sync.Mutex
+	samples []frameSample
+}
+
+func newFrameRates(counts func() map[string]float64) *frameRates {
+	return &frameRates{counts: counts}
+}
+
+func (f *frameRates) sample(now time.Time) {
+	if f.counts == nil {
+		return
+	}
+	c := f.counts()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.samples = append(f.samples, frameSample{at: now, counts: c})
+	for len(f.samples) > 1 && now.Sub(f.samples[1].at) >= frameRateWindow {
+		f.samples = f.samples[1:]
+	}
+}
+
+// rates returns frames per second per camera, over the oldest kept sample
+// up to now (ok=false until two samples at least a second apart exist).
+func (f *frameRates) rates(now time.Time) (map[string]float64, bool) {
+	if f.counts == nil {
+		return nil, false
+	}
+	f.mu.Lock()
+	if len(f.samples) == 0 {
+		f.mu.Unlock()
+		return nil, false
+	}
+	first := f.samples[0]
+	f.mu.Unlock()
+	span := now.Sub(first.at).Seconds()
+	if span < 1 {
+		return nil, false
+	}
+	out := map[string]float64{}
+	for cam, n := range f.counts() {
+		out[cam] = max(0, n-first.counts[cam]) / span
+	}
+	return out, true
+}
+
+// CounterByLabel reads a counter family from a Prometheus gatherer as a
+// map from one label's value to the counter's value, for SampledFrames:
+// CounterByLabel(reg, "streetwatch_frames_sampled_total", "camera").
+func CounterByLabel(g prometheus.Gatherer, name, label string) func() map[string]float64 {
+	return func() map[string]float64 {
+		out := map[string]float64{}
+		families, err := g.Gather()
+		if err != nil && len(families) == 0 {
+			return out
+		}
+		for _, f := range families {
+			if f.GetName() != name {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == label && m.GetCounter() != nil {
+						out[l.GetValue()] += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return out
+	}
+}
+
+type cameraRow struct {
+	CameraStatus
+	FPS       float64
+	HasFPS    bool
+	LastFrame string
+	// AgoSeconds is how long ago the last frame was (-1: never).
+	AgoSeconds int
+}
+
+type camerasData struct {
+	Cameras []cameraRow
+}
+
+func (s *Server) camerasPage(w http.ResponseWriter, r *http.Request) {
+	var cams []CameraStatus
+	if s.Cameras != nil {
+		cams = s.Cameras()
+	}
+	sort.Slice(cams, func(i, j int) bool { return cams[i].ID < cams[j].ID })
+	now := s.now()
+	rates, haveRates := s.fps.rates(now)
+	data := camerasData{}
+	for _, c := range cams {
+		row := cameraRow{CameraStatus: c, AgoSeconds: -1}
+		row.FPS, row.HasFPS = rates[c.ID], haveRates
+		if !c.LastFrame.IsZero() {
+			row.LastFrame = c.LastFrame.In(s.loc).Format("2006-01-02 15:04:05")
+			row.AgoSeconds = max(0, int(now.Sub(c.LastFrame).Seconds()))
+		}
+		data.Cameras = append(data.Cameras, row)
+	}
+	s.render(w, r, http.StatusOK, "cameras", "cameras", data)
+}

@@ -1,0 +1,204 @@
+package review
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/dispatch"
+)
+
+// Handler serves the review pages and guards next (the rest of the HTTP
+// server: /api/v1/, /evidence/, /metrics, /healthz, /debug/).
+//
+// Access: /healthz and /static/ are public, /metrics too when
+// public_metrics is set; /debug/ needs an admin; every other request
+// needs a signed-in user (session cookie, or HTTP basic auth for API
+// clients), and changes (any method but GET, HEAD, OPTIONS) need a
+// reviewer and, with a session, the session's CSRF token. Local evidence
+// links that carry a signature are capabilities (the work-order system
+// gets them in webhooks) and go to next, which checks the signature.
+func (s *Server) Handler(next http.Handler) http.Handler {
+	pages := http.NewServeMux()
+	pages.Handle("GET /static/", http.StripPrefix("/static/", s.static()))
+	pages.HandleFunc("GET /login", s.loginPage)
+	pages.HandleFunc("POST /login", s.login)
+	pages.HandleFunc("POST /logout", s.logout)
+	pages.HandleFunc("GET /{$}", s.queuePage)
+	pages.HandleFunc("GET /tickets/{id}", s.casePage)
+	pages.HandleFunc("POST /tickets/{id}/{action}", s.action)
+	pages.HandleFunc("GET /cameras", s.camerasPage)
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w)
+		p := r.URL.Path
+		_, pattern := pages.Handler(r)
+		isPage := pattern != "" && !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/evidence/")
+		switch {
+		case strings.HasPrefix(p, "/static/"):
+			pages.ServeHTTP(w, r)
+			return
+		case p == "/healthz":
+			next.ServeHTTP(w, r)
+			return
+		case s.open():
+			if isPage {
+				s.render(w, r, http.StatusNotFound, "error", "", errorData{Message: "err.no_users"})
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		case p == "/metrics" && s.Config.PublicMetrics:
+			next.ServeHTTP(w, r)
+			return
+		case p == "/login":
+			s.xorigin.Handler(pages).ServeHTTP(w, r)
+			return
+		case strings.HasPrefix(p, "/evidence/") && r.URL.Query().Get("sig") != "":
+			next.ServeHTTP(w, r)
+			return
+		}
+
+		u, sess, status := s.authenticate(r)
+		if status != 0 {
+			if status == http.StatusUnauthorized && isPage && r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			key := "err.signin_required"
+			if status == http.StatusTooManyRequests {
+				key = "err.rate_limited"
+			}
+			s.refuse(w, r, status, "unauthorized", key)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess))
+		changes := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+		if changes {
+			if err := s.xorigin.Check(r); err != nil {
+				s.refuse(w, r, http.StatusForbidden, "csrf", "err.csrf")
+				return
+			}
+			if !s.csrfOK(r, sess) {
+				s.refuse(w, r, http.StatusForbidden, "csrf", "err.csrf")
+				return
+			}
+		}
+		switch {
+		case strings.HasPrefix(p, "/debug/") && !u.can(config.RoleAdmin):
+			s.refuse(w, r, http.StatusForbidden, "forbidden", "err.forbidden")
+			return
+		case changes && p != "/logout" && !u.can(config.RoleReviewer):
+			s.refuse(w, r, http.StatusForbidden, "forbidden", "err.forbidden")
+			return
+		}
+		if isPage {
+			pages.ServeHTTP(w, r)
+			return
+		}
+		// The API names the person from this header: it is the signed-in
+		// user, whatever the client sent.
+		r.Header.Del(dispatch.HeaderUser)
+		r.Header.Set(dispatch.HeaderUser, u.Name)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type sessionKey struct{}
+
+// authenticate finds the request's user: a session cookie, or basic auth.
+// status is 401 without valid credentials, 429 when rate limited.
+func (s *Server) authenticate(r *http.Request) (User, *session, int) {
+	now := s.now()
+	if name, password, ok := r.BasicAuth(); ok {
+		ip := clientIP(r)
+		if s.ipLimit.wait(ip, now) > 0 {
+			s.metrics.signIns.WithLabelValues("rate_limited").Inc()
+			return User{}, nil, http.StatusTooManyRequests
+		}
+		u, ok := s.accounts.checkCached(name, password, now)
+		if !ok {
+			s.ipLimit.take(ip, now)
+			s.metrics.signIns.WithLabelValues("bad_credentials").Inc()
+			s.Log.Warn("basic auth failed", "user", name, "remote", ip)
+			return User{}, nil, http.StatusUnauthorized
+		}
+		return u, nil, 0
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if sess, ok := s.sessions.get(c.Value, now); ok {
+			return sess.user, sess, 0
+		}
+	}
+	return User{}, nil, http.StatusUnauthorized
+}
+
+// csrfOK checks a change's CSRF token. With a session the token is the
+// session's, from the form or the X-CSRF-Token header. With basic auth
+// there is no ambient credential a forged request could borrow (the
+// server never asks browsers for basic auth), and the JSON content type
+// it must send cannot cross origins without a CORS preflight, which this
+// server never grants.
+func (s *Server) csrfOK(r *http.Request, sess *session) bool {
+	if sess == nil {
+		return strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+	}
+	if sameToken(r.Header.Get(csrfHeader), sess.csrf) {
+		return true
+	}
+	ct := r.Header.Get("Content-Type")
+	if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") && !strings.HasPrefix(ct, "multipart/form-data") {
+		return false
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return false
+	}
+	return sameToken(r.PostForm.Get(csrfField), sess.csrf)
+}
+
+// refuse answers a refused request: JSON for the API and other machine
+// paths, a page for people.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code, key string) {
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "60")
+	}
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/api/") || p == "/metrics" || strings.HasPrefix(p, "/debug/") || strings.HasPrefix(p, "/evidence/") ||
+		strings.Contains(r.Header.Get("Accept"), "application/json") {
+		msg, _ := s.catalogs["en"].text(key)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(dispatch.APIError{Error: msg, Code: code})
+		return
+	}
+	s.render(w, r, status, "error", "", errorData{Message: key})
+}
+
+// clientIP is the connection's address. X-Forwarded-For is not trusted:
+// behind a proxy every client shares the proxy's limit, and the per-user
+// limit still holds.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func setSecurityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	// Evidence may come from an S3 endpoint (presigned links); scripts,
+	// styles and everything else only from here.
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: http: https:; media-src 'self' http: https:; "+
+		"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer") // page URLs and evidence links stay here
+}

@@ -1,0 +1,232 @@
+package review
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/evidence"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Cookie and header names.
+const (
+	sessionCookie    = "streetwatch_session"
+	loginCSRFCookie  = "streetwatch_login_csrf"
+	csrfField        = "csrf"
+	csrfHeader       = "X-CSRF-Token"
+	maxFormBytes     = 64 << 10
+	pruneInterval    = time.Minute
+	defaultPageLimit = 50
+)
+
+// Server is the review web page and the gate in front of the HTTP server.
+// Set the exported fields, call Initialize, run Run for the background
+// work (camera frame rates, expired sessions) and mount Handler.
+type Server struct {
+	Config config.Review
+	// Tickets is the ticket store (Service(p.Tickets())); nil: the queue
+	// and case pages say there are no tickets.
+	Tickets Tickets
+	// Districts are the configured districts (reassign, filters).
+	Districts []string
+	// Cameras reports each camera's state for the cameras page.
+	Cameras func() []CameraStatus
+	// SampledFrames returns each camera's count of sampled frames (a
+	// counter); the cameras page shows its rate over the last minute.
+	SampledFrames func() map[string]float64
+	// Evidence is the evidence store: manifests are read from it and
+	// links made with it, valid for LinkExpiry.
+	Evidence   evidence.Store
+	LinkExpiry time.Duration
+	// Registerer takes the review metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+
+	accounts  *accounts
+	sessions  *sessions
+	ipLimit   *limiter // sign-in attempts and basic-auth failures per client address
+	userLimit *limiter // failed sign-ins per user name
+	catalogs  map[string]catalog
+	pages     map[string]*template.Template // language → page set
+	loc       *time.Location
+	fps       *frameRates
+	manifests *manifestCache
+	metrics   *metrics
+	xorigin   *http.CrossOriginProtection
+	now       func() time.Time
+}
+
+// Initialize checks the configuration and prepares templates, catalogs
+// and the user table.
+func (s *Server) Initialize() error {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	s.Log = s.Log.With("stage", "review")
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.LinkExpiry <= 0 {
+		s.LinkExpiry = time.Hour
+	}
+	ttl := s.Config.SessionTTL.D()
+	if ttl <= 0 {
+		ttl = 12 * time.Hour
+	}
+	tz := s.Config.Timezone
+	if tz == "" {
+		tz = "Asia/Shanghai"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return fmt.Errorf("review.timezone: %w", err)
+	}
+	s.loc = loc
+	s.accounts = newAccounts(s.Config.Users)
+	s.sessions = newSessions(ttl)
+	s.ipLimit = newLimiter(10, 6*time.Second)
+	s.userLimit = newLimiter(5, time.Minute)
+	if s.catalogs, err = loadCatalogs(); err != nil {
+		return err
+	}
+	if s.pages, err = s.parseTemplates(); err != nil {
+		return err
+	}
+	s.fps = newFrameRates(s.SampledFrames)
+	s.manifests = newManifestCache(s.Evidence)
+	s.metrics = newMetrics(s.Registerer)
+	s.xorigin = http.NewCrossOriginProtection()
+	s.xorigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.refuse(w, r, http.StatusForbidden, "csrf", "err.csrf")
+	}))
+	if len(s.Config.Users) == 0 {
+		s.Log.Warn("no review.users configured: the review page is off and the API, evidence and metrics are open to anyone who can reach the loopback address; add users to require signing in")
+	}
+	return nil
+}
+
+// Run samples camera frame counters and drops expired sessions until ctx
+// ends.
+func (s *Server) Run(ctx context.Context) error {
+	tick := time.NewTicker(frameRateInterval)
+	defer tick.Stop()
+	prune := time.NewTicker(pruneInterval)
+	defer prune.Stop()
+	s.fps.sample(s.now())
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			s.fps.sample(s.now())
+		case <-prune.C:
+			s.sessions.prune(s.now())
+		}
+	}
+}
+
+// open reports whether no users are configured (loopback-only mode).
+func (s *Server) open() bool { return len(s.Config.Users) == 0 }
+
+// secure reports whether cookies must be Secure.
+func (s *Server) secure(r *http.Request) bool { return s.Config.SecureCookies || r.TLS != nil }
+
+func (s *Server) static() http.Handler {
+	sub, _ := fs.Sub(staticFiles, "static")
+	fsrv := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+// manifestCache keeps decoded manifests (they never change once stored).
+type manifestCache struct {
+	store evidence.Store
+	mu    sync.Mutex
+	m     map[string]*evidence.Manifest
+}
+
+func newManifestCache(store evidence.Store) *manifestCache {
+	return &manifestCache{store: store, m: map[string]*evidence.Manifest{}}
+}
+
+// get reads the manifest of the bundle at prefix.
+func (c *manifestCache) get(ctx context.Context, prefix string) (*evidence.Manifest, error) {
+	if c.store == nil {
+		return nil, errors.New("no evidence store")
+	}
+	c.mu.Lock()
+	m, ok := c.m[prefix]
+	c.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	rc, err := c.store.Get(ctx, prefix+evidence.ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	m, err = evidence.DecodeManifest(raw)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= 512 {
+		clear(c.m)
+	}
+	c.m[prefix] = m
+	c.mu.Unlock()
+	return m, nil
+}
+
+// safeNext keeps redirects after sign-in on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.HasPrefix(next, "/login") {
+		return "/"
+	}
+	return next
+}
+
+// encodeBack and decodeBack carry the queue's URL through a form.
+func encodeBack(u string) string { return base64.RawURLEncoding.EncodeToString([]byte(u)) }
+
+func decodeBack(v string) string {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return ""
+	}
+	return safeNext(string(b))
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func atoi64(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
