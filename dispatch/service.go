@@ -246,6 +246,61 @@ func (s *Service) SetKeep(ctx context.Context, id string, keep bool, version int
 	return t, nil
 }
 
+// AddNote writes a reviewer's note to a ticket's audit log (the status
+// stays). A stale version is ErrConflict.
+func (s *Service) AddNote(ctx context.Context, id string, version int64, actor, note string) (*Ticket, error) {
+	if actor == "" || version <= 0 || note == "" {
+		return nil, fmt.Errorf("%w: actor, version and note are required", ErrInvalid)
+	}
+	t, err := s.store.UpdateTicket(ctx, id, s.now(), func(t *Ticket) (Change, error) {
+		if t.Version != version {
+			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
+		}
+		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: "note: " + note}}, nil
+	})
+	if err != nil {
+		return nil, wrapTicketErr(id, err)
+	}
+	return t, nil
+}
+
+// Reassign moves a ticket to another configured district: its team is
+// routed again for that district, and a delivery not yet made goes to the
+// district's work-order endpoint. Dispatched, resolved and rejected
+// tickets are not moved (the work order already went out, or none will).
+func (s *Service) Reassign(ctx context.Context, id string, version int64, district, actor, note string) (*Ticket, error) {
+	if actor == "" || version <= 0 {
+		return nil, fmt.Errorf("%w: actor and version are required", ErrInvalid)
+	}
+	if _, ok := s.routes.districts[district]; !ok {
+		return nil, fmt.Errorf("%w: no district %q in dispatch.districts", ErrInvalid, district)
+	}
+	t, err := s.store.UpdateTicket(ctx, id, s.now(), func(t *Ticket) (Change, error) {
+		if t.Version != version {
+			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
+		}
+		switch t.Status {
+		case StatusDispatched, StatusResolved, StatusRejected:
+			return Change{}, fmt.Errorf("%w: ticket %s is %s; only tickets not yet dispatched can move", ErrIllegalTransition, id, t.Status)
+		}
+		from := t.District
+		t.District = district
+		t.Team = s.routes.teamFor(district, t.Type)
+		if from == "" {
+			from = "-"
+		}
+		n := fmt.Sprintf("district %s → %s (team %s)", from, district, t.Team)
+		if note != "" {
+			n += "; " + note
+		}
+		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
+	})
+	if err != nil {
+		return nil, wrapTicketErr(id, err)
+	}
+	return t, nil
+}
+
 // KeepEvidence reports whether a violation's evidence must be kept: its
 // ticket is open (not resolved or rejected) or marked keep. A violation
 // without a ticket has nothing holding its evidence. On a database error
@@ -327,18 +382,24 @@ func (r routing) route(camera, zone, typ string) (district, team string) {
 	if !ok {
 		district = r.byCamera[camera]
 	}
-	if d, ok := r.districts[district]; ok {
-		if t := d.Teams[typ]; t != "" {
-			return district, t
-		}
-		if d.Team != "" {
-			return district, d.Team
-		}
-	}
-	return district, r.teams[typ]
+	return district, r.teamFor(district, typ)
 }
 
 // webhookURL is where a district's tickets go ("" : nowhere).
+// teamFor is the team of a district for a violation type (the district's
+// per-type team, its team, else the default team for the type).
+func (r routing) teamFor(district, typ string) string {
+	if d, ok := r.districts[district]; ok {
+		if t := d.Teams[typ]; t != "" {
+			return t
+		}
+		if d.Team != "" {
+			return d.Team
+		}
+	}
+	return r.teams[typ]
+}
+
 func (r routing) webhookURL(district string) string {
 	if d, ok := r.districts[district]; ok && d.WebhookURL != "" {
 		return d.WebhookURL

@@ -111,18 +111,22 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "case", "queue", d)
 }
 
-// auditView tells status changes from notes (including the audit-only
-// entries of Service's fallbacks).
+// auditView tells status changes from notes, reassignments and keep
+// marks (entries that leave the status as it was; dispatch writes them
+// as "note: ...", "district ...", "keep evidence: ...").
 func auditView(e dispatch.AuditEntry) auditRow {
 	row := auditRow{AuditEntry: e, Kind: "change", Text: e.Note}
 	if e.From == "" || e.From != e.To {
 		return row
 	}
-	if m := auditOnlyRE.FindStringSubmatch(e.Note); m != nil {
-		row.Kind, row.Text = m[1], m[2]
-		return row
+	switch {
+	case strings.HasPrefix(e.Note, "note: "):
+		row.Kind, row.Text = "note", strings.TrimPrefix(e.Note, "note: ")
+	case strings.HasPrefix(e.Note, "district "):
+		row.Kind, row.Text = "reassign", strings.TrimPrefix(e.Note, "district ")
+	default:
+		row.Kind = "keep"
 	}
-	row.Kind = "keep"
 	return row
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,27 +44,14 @@ type Query struct {
 	Limit    int
 }
 
-// Service adapts the dispatch Service to Tickets.
-//
-// The Service has no Go method to list tickets, add a note or change a
-// ticket's district, so: List calls the Service's own JSON API handler in
-// process (no network, same filters and cursors as the API); AddNote and
-// Reassign, unless the Service grows AddNote/Reassign methods with the
-// signatures of noter and reassigner, are recorded in the audit log
-// through SetKeep with the keep flag unchanged (see auditOnly).
+// Service adapts the dispatch Service to Tickets. The Service has no Go
+// method to list tickets, so List calls its own JSON API handler in
+// process (no network, same filters and cursors as the API).
 func Service(svc *dispatch.Service) Tickets { return serviceTickets{svc: svc, api: svc.Handler()} }
 
 type serviceTickets struct {
 	svc *dispatch.Service
 	api http.Handler
-}
-
-type noter interface {
-	AddNote(ctx context.Context, id string, version int64, actor, note string) (*dispatch.Ticket, error)
-}
-
-type reassigner interface {
-	Reassign(ctx context.Context, id string, version int64, district, actor, note string) (*dispatch.Ticket, error)
 }
 
 func (s serviceTickets) Ticket(ctx context.Context, id string) (*dispatch.Ticket, error) {
@@ -81,43 +67,12 @@ func (s serviceTickets) Transition(ctx context.Context, id string, req dispatch.
 }
 
 func (s serviceTickets) AddNote(ctx context.Context, id string, version int64, actor, note string) (*dispatch.Ticket, error) {
-	if n, ok := any(s.svc).(noter); ok {
-		return n.AddNote(ctx, id, version, actor, note)
-	}
-	return s.auditOnly(ctx, id, version, actor, "note: "+note)
+	return s.svc.AddNote(ctx, id, version, actor, note)
 }
 
 func (s serviceTickets) Reassign(ctx context.Context, id string, version int64, district, actor, note string) (*dispatch.Ticket, error) {
-	if r, ok := any(s.svc).(reassigner); ok {
-		return r.Reassign(ctx, id, version, district, actor, note)
-	}
-	t, err := s.svc.Ticket(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	text := fmt.Sprintf("reassign: %s → %s", orDash(t.District), district)
-	if note != "" {
-		text += "; " + note
-	}
-	return s.auditOnly(ctx, id, version, actor, text)
+	return s.svc.Reassign(ctx, id, version, district, actor, note)
 }
-
-// auditOnly writes an audit entry without changing the ticket: SetKeep
-// with the keep flag it already has. The entry's note reads
-// "keep evidence: <flag>; review <text>", which auditView shows as text.
-func (s serviceTickets) auditOnly(ctx context.Context, id string, version int64, actor, text string) (*dispatch.Ticket, error) {
-	t, err := s.svc.Ticket(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if t.Version != version {
-		return nil, fmt.Errorf("%w: ticket %s is at version %d, not %d", dispatch.ErrConflict, id, t.Version, version)
-	}
-	return s.svc.SetKeep(ctx, id, t.Keep, version, actor, "review "+text)
-}
-
-// auditOnlyRE recognises auditOnly's entries.
-var auditOnlyRE = regexp.MustCompile(`(?s)^keep evidence: (?:true|false); review (note|reassign): (.*)$`)
 
 func (s serviceTickets) List(ctx context.Context, q Query) ([]*dispatch.Ticket, string, error) {
 	v := url.Values{}
