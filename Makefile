@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Fuzz targets run for this long each in `make fuzz`; `make test` runs their seed corpus.
 FUZZTIME ?= 30s
 
-.PHONY: all setup build demo test test-short bench fuzz model testvideos lint clean
+.PHONY: all setup build demo test test-short bench bench-scale fuzz model testvideos lint clean
 
 all: build
 
@@ -31,6 +31,10 @@ test-short: setup
 
 bench: setup
 	scripts/bench.sh
+
+# N simulated 720p25 cameras (keyframes sampling) through the whole pipeline, 70 s each.
+bench-scale: setup build
+	$(PYTHON) scripts/bench_scale.py $(BIN) 70 8 32 64 128
 
 fuzz: setup
 	$(GO) test ./pipeline/decode -run '^$$' -fuzz FuzzDecoder -fuzztime $(FUZZTIME)

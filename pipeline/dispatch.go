@@ -24,12 +24,9 @@ func (p *Pipeline) openTickets() error {
 		p.evidence.retention.Keep = svc.KeepEvidence
 	}
 	p.evidence.recorder.OnStored = func(st evidence.Stored) error {
-		t, created, err := svc.CreateTicket(context.Background(), ticketInput(st))
-		if err != nil {
+		// CreateTicket logs the new ticket.
+		if _, _, err := svc.CreateTicket(context.Background(), ticketInput(st)); err != nil {
 			return err
-		}
-		if created {
-			p.log.Info("ticket created", "ticket", t.ID, "violation", st.Violation.ID, "camera", st.Camera.ID, "status", t.Status)
 		}
 		if p.OnStored != nil {
 			return p.OnStored(st)

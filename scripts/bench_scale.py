@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Scale benchmark: N simulated 720p25 cameras through the full pipeline.
+
+For each N, `streetwatch simulate` (its own process, not measured) serves N
+copies of the `dumping` scenario video (720p25 H.264, 2 s GOP, a bag dropped
+at 10.5 s) as live RTSP cameras; `streetwatch run` watches them with
+`keyframes` sampling, the demo model, the rules (dumping wait cut to 30 s),
+evidence on local disk and tickets in SQLite, for SECONDS. Reported per N:
+StreetWatch's CPU (process user+system) and RSS, sampled frames and drops,
+tickets, and latency from the act (the bag's first sighting) and from the
+confirmation to the ticket being stored (p50/p95 over the N tickets).
+
+In the same run, the limit: single-thread ffmpeg decoding only the
+keyframes of the same video, plus a raw ONNX Runtime loop (the detector
+benchmark's raw batch-8 loop), per sampled frame; times the frames the
+pipeline sampled. The ratio pipeline CPU / limit CPU says what the rest of
+the pipeline (RTSP ingest of every packet, history, letterboxing,
+scheduling, tracking, evidence) costs on top of decode + inference.
+
+usage: bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
+"""
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VIDEO = os.path.join(ROOT, "testdata", "scenarios", "dumping.mp4")
+MODEL = os.path.join(ROOT, "models", "streetwatch-demo.yaml")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        status = f.read()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)), int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+
+
+def metric_sum(text, name):
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(name + "{") or l.startswith(name + " "))
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def parse_time(s):
+    # RFC 3339 with up to nanoseconds; Python wants at most microseconds.
+    s = re.sub(r"(\.\d{6})\d+", r"\1", s.replace("Z", "+00:00"))
+    return datetime.fromisoformat(s)
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def run_n(binary, n, seconds, zone):
+    rtsp, http = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    state = tempfile.mkdtemp(prefix=f"sw-scale-{n}-")
+    sim = subprocess.Popen([binary, "simulate", "--addr", rtsp] + [f"cam{i}={VIDEO}" for i in range(n)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0 + n / 64)
+    cams = "".join(
+        f"  - {{id: cam{i}, url: rtsp://{rtsp}/cam{i}, transport: tcp, sampling: {{mode: keyframes}},"
+        f" zones: [{{name: pavement, polygon: {json.dumps(zone)}}}],"
+        f" rules: {{illegal_dumping: {{min_dwell: 30s, min_score: 0.35}}}}}}\n" for i in range(n))
+    cfg = (f"http: {{listen: {http}}}\nlog: {{level: warn}}\nstate_dir: {state}\n"
+           f"detectors: {{models: [{{name: demo, manifest: {MODEL}}}]}}\ncameras:\n{cams}")
+    path = os.path.join(state, "sw.yaml")
+    with open(path, "w") as f:
+        f.write(cfg)
+    before = children_cpu()
+    run = subprocess.Popen([binary, "run", "--config", path], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(seconds)
+        rss, hwm = rss_kib(run.pid)
+        text = urllib.request.urlopen(f"http://{http}/metrics", timeout=10).read().decode()
+        tickets = json.load(urllib.request.urlopen(f"http://{http}/api/v1/tickets?limit=500", timeout=10))["tickets"]
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        cpu = children_cpu() - before
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=60)
+    act = [(parse_time(t["created_at"]) - parse_time(t["first_seen"])).total_seconds() for t in tickets]
+    conf = [(parse_time(t["created_at"]) - parse_time(t["confirmed_at"])).total_seconds() for t in tickets]
+    return {
+        "cameras": n, "seconds": seconds, "cpu_s": cpu, "cpu_s_per_camera_minute": cpu / (n * seconds / 60),
+        "rss_mib": rss / 1024, "peak_rss_mib": hwm / 1024,
+        "access_units": metric_sum(text, "streetwatch_access_units_total"),
+        "sampled": metric_sum(text, "streetwatch_frames_sampled_total"),
+        "dropped": metric_sum(text, "streetwatch_frames_dropped_total"),
+        "detector_queue_depth_at_end": metric_sum(text, "streetwatch_detector_queue_depth"),
+        "tickets": len(tickets),
+        "act_to_ticket_p50": pct(act, 50), "act_to_ticket_p95": pct(act, 95),
+        "confirm_to_ticket_p50": pct(conf, 50), "confirm_to_ticket_p95": pct(conf, 95),
+    }
+
+
+def ffmpeg_cpu_per_keyframe():
+    """CPU of single-thread ffmpeg decoding only the keyframes, per keyframe."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey", "-count_frames",
+                          "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", VIDEO],
+                         capture_output=True, text=True, check=True).stdout
+    keyframes = int(out.strip().split(",")[0])
+    reps = 20
+    before = children_cpu()
+    for _ in range(reps):
+        subprocess.run(["ffmpeg", "-v", "error", "-threads", "1", "-skip_frame", "nokey", "-i", VIDEO, "-f", "null", "-"],
+                       check=True)
+    return (children_cpu() - before) / (reps * keyframes)
+
+
+def ort_cpu_per_image(binary_dir):
+    """Marginal CPU per image of the raw ONNX Runtime batch-8 loop: two runs
+    of the benchmark with different lengths, so start-up cancels out."""
+    test_bin = os.path.join(binary_dir, "detectors.test")
+    subprocess.run(["go", "test", "-c", "-o", test_bin, "./detectors"], cwd=ROOT, check=True)
+
+    def cpu(times):
+        before = children_cpu()
+        subprocess.run([test_bin, "-test.run", "^$", "-test.bench", "BenchmarkDetector/raw/batch8$",
+                        "-test.benchtime", f"{times}x"], cwd=os.path.join(ROOT, "detectors"), check=True,
+                       stdout=subprocess.DEVNULL)
+        return children_cpu() - before
+    short, long = cpu(10), cpu(60)
+    return (long - short) / (50 * 8)
+
+
+def plot(rows, path):
+    """CPU and latency against camera count, drawn with OpenCV (no matplotlib here)."""
+    import cv2
+    import numpy as np
+    w, h, m = 900, 420, 70
+    img = np.full((h, w, 3), 255, np.uint8)
+    ns = [r["cameras"] for r in rows]
+    series = [("pipeline CPU, % of one core", [100 * r["cpu_s"] / r["seconds"] for r in rows], (200, 80, 30)),
+              ("limit CPU (ffmpeg keyframes + raw ORT), %", [100 * r["limit_cpu_s"] / r["seconds"] for r in rows], (60, 160, 60)),
+              ("act -> ticket p95, s (x10)", [10 * r["act_to_ticket_p95"] if r["tickets"] else 0 for r in rows], (30, 30, 220))]
+    ymax = max(max(v) for _, v, _ in series) * 1.15 or 1
+    xs = lambda n: int(m + (w - 2 * m) * (ns.index(n) / max(1, len(ns) - 1)))
+    ys = lambda v: int(h - m - (h - 2 * m) * v / ymax)
+    cv2.line(img, (m, h - m), (w - m, h - m), (0, 0, 0), 1)
+    cv2.line(img, (m, m), (m, h - m), (0, 0, 0), 1)
+    for n in ns:
+        cv2.putText(img, str(n), (xs(n) - 10, h - m + 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "cameras (720p25, keyframes sampling)", (w // 2 - 150, h - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    for k in range(5):
+        v = ymax * k / 4
+        cv2.putText(img, f"{v:.0f}", (8, ys(v) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1, cv2.LINE_AA)
+    for i, (label, vals, col) in enumerate(series):
+        pts = [(xs(n), ys(v)) for n, v in zip(ns, vals)]
+        for a, b in zip(pts, pts[1:]):
+            cv2.line(img, a, b, col, 2, cv2.LINE_AA)
+        for p in pts:
+            cv2.circle(img, p, 4, col, -1, cv2.LINE_AA)
+        cv2.putText(img, label, (m + 10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, col, 1, cv2.LINE_AA)
+    cv2.imwrite(path, img)
+
+
+def main():
+    binary, seconds, ns = sys.argv[1], float(sys.argv[2]), [int(a) for a in sys.argv[3:]]
+    out = os.environ.get("BENCH_OUT", os.path.join(ROOT, "tmp", "bench-scale"))
+    os.makedirs(out, exist_ok=True)
+    zone = json.load(open(os.path.join(ROOT, "testdata", "scenarios", "dumping.json")))["suggested_zone"]
+    per_key = ffmpeg_cpu_per_keyframe()
+    per_img = ort_cpu_per_image(out)
+    print(f"limit per sampled frame: ffmpeg keyframe decode {1000 * per_key:.2f} ms + raw ORT {1000 * per_img:.2f} ms CPU")
+    rows = []
+    for n in ns:
+        r = run_n(binary, n, seconds, zone)
+        r["limit_cpu_s"] = r["sampled"] * (per_key + per_img)
+        r["cpu_x_limit"] = r["cpu_s"] / r["limit_cpu_s"] if r["limit_cpu_s"] else float("nan")
+        rows.append(r)
+        print(f"cameras={n} cpu_s={r['cpu_s']:.1f} ({100 * r['cpu_s'] / seconds:.0f}% of a core) "
+              f"cpu_s/camera-min={r['cpu_s_per_camera_minute']:.3f} rss={r['rss_mib']:.0f}MiB peak={r['peak_rss_mib']:.0f}MiB "
+              f"sampled={r['sampled']:.0f} dropped={r['dropped']:.0f} tickets={r['tickets']} "
+              f"act->ticket p50/p95={r['act_to_ticket_p50']:.1f}/{r['act_to_ticket_p95']:.1f}s "
+              f"confirm->ticket p50/p95={r['confirm_to_ticket_p50']:.1f}/{r['confirm_to_ticket_p95']:.1f}s "
+              f"limit_cpu_s={r['limit_cpu_s']:.1f} cpu_x_limit={r['cpu_x_limit']:.2f}", flush=True)
+    json.dump({"limit_ms_per_frame": {"ffmpeg_keyframe": 1000 * per_key, "raw_ort": 1000 * per_img}, "runs": rows},
+              open(os.path.join(out, "scale.json"), "w"), indent=1)
+    plot(rows, os.path.join(out, "scale.png"))
+    print(f"wrote {out}/scale.json and {out}/scale.png")
+
+
+if __name__ == "__main__":
+    main()
