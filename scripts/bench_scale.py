@@ -18,6 +18,7 @@ the pipeline (RTSP ingest of every packet, history, letterboxing,
 scheduling, tracking, evidence) costs on top of decode + inference.
 
 usage: bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
+       bench_scale.py --plot scale.json out.png
 """
 import json
 import os
@@ -112,6 +113,9 @@ def run_n(binary, n, seconds, zone):
         "access_units": metric_sum(text, "streetwatch_access_units_total"),
         "sampled": metric_sum(text, "streetwatch_frames_sampled_total"),
         "dropped": metric_sum(text, "streetwatch_frames_dropped_total"),
+        "dropped_by_reason": {reason: sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                                          if l.startswith("streetwatch_frames_dropped_total{") and f'reason="{reason}"' in l)
+                              for reason in ("decoder_behind", "overload")},
         "detector_queue_depth_at_end": metric_sum(text, "streetwatch_detector_queue_depth"),
         "tickets": len(tickets),
         "act_to_ticket_p50": pct(act, 50), "act_to_ticket_p95": pct(act, 95),
@@ -158,7 +162,8 @@ def plot(rows, path):
     ns = [r["cameras"] for r in rows]
     series = [("pipeline CPU, % of one core", [100 * r["cpu_s"] / r["seconds"] for r in rows], (200, 80, 30)),
               ("limit CPU (ffmpeg keyframes + raw ORT), %", [100 * r["limit_cpu_s"] / r["seconds"] for r in rows], (60, 160, 60)),
-              ("act -> ticket p95, s (x10)", [10 * r["act_to_ticket_p95"] if r["tickets"] else 0 for r in rows], (30, 30, 220))]
+              ("confirmed -> ticket stored p95, s x 10 (10 s is the post-roll)",
+               [10 * r["confirm_to_ticket_p95"] if r["tickets"] else 0 for r in rows], (30, 30, 220))]
     ymax = max(max(v) for _, v, _ in series) * 1.15 or 1
     xs = lambda n: int(m + (w - 2 * m) * (ns.index(n) / max(1, len(ns) - 1)))
     ys = lambda v: int(h - m - (h - 2 * m) * v / ymax)
@@ -181,6 +186,10 @@ def plot(rows, path):
 
 
 def main():
+    if sys.argv[1] == "--plot":  # redraw from a scale.json
+        rows = json.load(open(sys.argv[2]))["runs"]
+        plot(rows, sys.argv[3])
+        return
     binary, seconds, ns = sys.argv[1], float(sys.argv[2]), [int(a) for a in sys.argv[3:]]
     out = os.environ.get("BENCH_OUT", os.path.join(ROOT, "tmp", "bench-scale"))
     os.makedirs(out, exist_ok=True)
@@ -196,7 +205,7 @@ def main():
         rows.append(r)
         print(f"cameras={n} cpu_s={r['cpu_s']:.1f} ({100 * r['cpu_s'] / seconds:.0f}% of a core) "
               f"cpu_s/camera-min={r['cpu_s_per_camera_minute']:.3f} rss={r['rss_mib']:.0f}MiB peak={r['peak_rss_mib']:.0f}MiB "
-              f"sampled={r['sampled']:.0f} dropped={r['dropped']:.0f} tickets={r['tickets']} "
+              f"sampled={r['sampled']:.0f} dropped={r['dropped']:.0f} {r['dropped_by_reason']} tickets={r['tickets']} "
               f"act->ticket p50/p95={r['act_to_ticket_p50']:.1f}/{r['act_to_ticket_p95']:.1f}s "
               f"confirm->ticket p50/p95={r['confirm_to_ticket_p50']:.1f}/{r['confirm_to_ticket_p95']:.1f}s "
               f"limit_cpu_s={r['limit_cpu_s']:.1f} cpu_x_limit={r['cpu_x_limit']:.2f}", flush=True)
