@@ -65,6 +65,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cfg.Review.Users = []config.User{{Name: "demo", PasswordHash: string(hash), Role: config.RoleAdmin}}
+	cfg.Review.PublicMetrics = true // a local Prometheus scrapes it (deploy/prometheus/demo.yml)
 	// Tickets wait for review (the default), so the review page has work.
 	for _, c := range demoCameras {
 		dir := *media
@@ -105,7 +106,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "\nStreetWatch demo: %d simulated cameras at rtsp://%s/<camera>\n", len(demoCameras), sim.ListenAddr())
 		fmt.Fprintf(stdout, "  review page: http://%s/   user: demo   password: %s\n", addr, password)
 		fmt.Fprintf(stdout, "  tickets API: http://%s/api/v1/tickets   (basic auth, same user)\n", addr)
-		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics   (signed in)\n", addr)
+		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics   (Prometheus: deploy/prometheus/demo.yml)\n", addr)
 		fmt.Fprintf(stdout, "  health:      http://%s/healthz\n", addr)
 		fmt.Fprintf(stdout, "  evidence:    %s   tickets: %s\n", cfg.Evidence.Dir, filepath.Join(cfg.StateDir, "tickets.db"))
 		fmt.Fprint(stdout, "  Waits are cut to 30 s for the demo: the first cases appear within about a minute.\n")
