@@ -17,7 +17,7 @@ pipeline sampled. The ratio pipeline CPU / limit CPU says what the rest of
 the pipeline (RTSP ingest of every packet, history, letterboxing,
 scheduling, tracking, evidence) costs on top of decode + inference.
 
-usage: bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
+usage: [FRAME_QUEUE=n] bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
        bench_scale.py --plot scale.json out.png
 """
 import json
@@ -84,7 +84,9 @@ def run_n(binary, n, seconds, zone):
         f"  - {{id: cam{i}, url: rtsp://{rtsp}/cam{i}, transport: tcp, sampling: {{mode: keyframes}},"
         f" zones: [{{name: pavement, polygon: {json.dumps(zone)}}}],"
         f" rules: {{illegal_dumping: {{min_dwell: 30s, min_score: 0.35}}}}}}\n" for i in range(n))
+    queue = os.environ.get("FRAME_QUEUE")  # pipeline.frame_queue (default 64)
     cfg = (f"http: {{listen: {http}}}\nlog: {{level: warn}}\nstate_dir: {state}\n"
+           + (f"pipeline: {{frame_queue: {queue}}}\n" if queue else "") +
            f"detectors: {{models: [{{name: demo, manifest: {MODEL}}}]}}\ncameras:\n{cams}")
     path = os.path.join(state, "sw.yaml")
     with open(path, "w") as f:
