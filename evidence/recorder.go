@@ -253,9 +253,19 @@ func (r *Recorder) start(id string, live bool) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		if err := r.finish(ctx, id, live); err != nil {
-			// The pending folder stays: the next start retries it.
-			r.log().Error("evidence not spooled; kept for the next start", "violation", id, "err", err)
+		// A full disk or a failing hand-off is retried with backoff; the
+		// pending folder stays meanwhile, and the next start retries it too.
+		for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+			err := r.finish(ctx, id, live)
+			if err == nil {
+				return
+			}
+			r.log().Error("evidence not spooled; kept pending, retrying", "violation", id, "err", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
 	}()
 }

@@ -235,7 +235,9 @@ func (p *Pipeline) onResult(r detectors.Result) {
 		// The violation is on disk before the rules remember it as
 		// reported: a crash in between reports it again, never loses it.
 		if err := p.evidence.record(ev, r.Frame.Width(), r.Frame.Height()); err != nil {
-			p.log.Error("violation evidence could not be saved", "camera", ev.Camera, "violation", ev.ID, "err", err)
+			// Not recorded, not reported: the rules confirm it again later.
+			p.log.Error("violation evidence could not be saved; will confirm again", "camera", ev.Camera, "violation", ev.ID, "err", err)
+			c.engine.Forget(ev.ID)
 		}
 		crashtest.Point("violation-pending")
 	}

@@ -243,6 +243,23 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 	return out, e.Commit()
 }
 
+// Forget undoes a confirmation the caller could not record (e.g. a full
+// disk): the violation is no longer open and its object may confirm again
+// at a later frame, so nothing confirmed is silently dropped.
+func (e *Engine) Forget(id string) {
+	kept := e.open[:0]
+	for _, o := range e.open {
+		if o.ID == id {
+			for _, typ := range Types {
+				delete(e.cands, candKey{o.TrackID, typ})
+			}
+			continue
+		}
+		kept = append(kept, o)
+	}
+	e.open = kept
+}
+
 // Commit saves the open violations if they changed. With DeferSave, call
 // it once the violations Update returned are safely recorded: a crash in
 // between then reports them again rather than losing them.

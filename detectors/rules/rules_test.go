@@ -336,3 +336,21 @@ func TestPreloadedViolationsCountAsReported(t *testing.T) {
 		t.Fatalf("open %+v", open)
 	}
 }
+
+func TestAForgottenViolationConfirmsAgain(t *testing.T) {
+	// The caller could not record the violation (disk full): Forget makes
+	// the still-present pile confirm again instead of counting as reported.
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 301, pile)
+	if len(vs) != 1 {
+		t.Fatalf("%d violations at %v", len(vs), at)
+	}
+	e.Forget(vs[0].ID)
+	again, _ := play(t, e, tr, start.Add(301*time.Second), 5, pile)
+	if len(again) != 1 || again[0].ID == vs[0].ID {
+		t.Fatalf("after Forget: %+v, want the pile confirmed again with a new id", again)
+	}
+	if open := e.Open(); len(open) != 1 || open[0].ID != again[0].ID {
+		t.Fatalf("open %+v", open)
+	}
+}
