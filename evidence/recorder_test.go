@@ -51,6 +51,21 @@ func (l *storedLog) wait(t *testing.T, n int) []Stored {
 	}
 }
 
+// verifyStored checks a stored bundle against its manifest, signed by key;
+// open reads the bundle's files from the store.
+func verifyStored(t *testing.T, store Store, prefix string, key ed25519.PrivateKey) (open func(string) (io.ReadCloser, error), res *VerifyResult, err error) {
+	t.Helper()
+	open = func(name string) (io.ReadCloser, error) { return store.Get(context.Background(), prefix+name) }
+	rc, err := open(ManifestName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	res, err = Verify(data, open, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, true)
+	return open, res, err
+}
+
 // testEvent is a dumping at 12 s confirmed at 20 s, with gray frames.
 func testEvent(id string) *Event {
 	frame := func() gocv.Mat {
@@ -96,14 +111,7 @@ func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
 	if err := up.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	open := func(name string) (io.ReadCloser, error) { return store.Get(ctx, st.Prefix+name) }
-	rc, err := open(ManifestName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(rc)
-	rc.Close()
-	res, err := Verify(data, open, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, true)
+	open, res, err := verifyStored(t, store, st.Prefix, key)
 	if err != nil || !res.OK() || !res.Signed || res.Files != 5 {
 		t.Fatalf("verify: %v %+v", err, res)
 	}
@@ -116,7 +124,7 @@ func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
 	}
 	// The clip plays and holds what the manifest says.
 	tmp := filepath.Join(t.TempDir(), "clip.mp4")
-	rc, _ = open("clip.mp4")
+	rc, _ := open("clip.mp4")
 	f, _ := os.Create(tmp)
 	_, _ = io.Copy(f, rc)
 	rc.Close()
@@ -243,14 +251,7 @@ func TestRecorderToMinIOThroughAnOutage(t *testing.T) {
 	if err := up.Flush(fctx); err != nil {
 		t.Fatal(err)
 	}
-	open := func(name string) (io.ReadCloser, error) { return store.Get(ctx, st.Prefix+name) }
-	rc, err := open(ManifestName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(rc)
-	rc.Close()
-	res, err := Verify(data, open, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, true)
+	_, res, err := verifyStored(t, store, st.Prefix, key)
 	if err != nil || !res.OK() || res.Files != 5 {
 		t.Fatalf("verify from MinIO: %v %+v", err, res)
 	}

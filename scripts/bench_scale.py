@@ -25,7 +25,6 @@ import os
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,23 +32,11 @@ import time
 import urllib.request
 from datetime import datetime
 
+from bench_cameras import free_port, rss_kib  # same folder
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VIDEO = os.path.join(ROOT, "testdata", "scenarios", "dumping.mp4")
 MODEL = os.path.join(ROOT, "models", "streetwatch-demo.yaml")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        status = f.read()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)), int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
 
 
 def metric_sum(text, name):
