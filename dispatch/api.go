@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -106,12 +107,40 @@ func (s *Service) apiList(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Before = id
 	}
-	limit := f.Limit
-	f.Limit++ // one more tells whether there is a next page
-	tickets, err := s.store.ListTickets(r.Context(), f)
+	page, err := s.listPage(r.Context(), f)
 	if err != nil {
 		s.internalError(w, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// List returns one page of the tickets matching f, newest first. cursor
+// continues a listing (a TicketPage.NextCursor; it replaces f.Before);
+// f.Limit 0 means the API's default page size.
+func (s *Service) List(ctx context.Context, f Filter, cursor string) (TicketPage, error) {
+	if f.Limit == 0 {
+		f.Limit = defaultLimit
+	}
+	if f.Limit < 1 || f.Limit > maxLimit {
+		return TicketPage{}, fmt.Errorf("%w: limit: must be between 1 and %d", ErrInvalid, maxLimit)
+	}
+	if cursor != "" {
+		id, ok := decodeCursor(cursor)
+		if !ok {
+			return TicketPage{}, fmt.Errorf("%w: cursor: not a cursor from this API", ErrInvalid)
+		}
+		f.Before = id
+	}
+	return s.listPage(ctx, f)
+}
+
+func (s *Service) listPage(ctx context.Context, f Filter) (TicketPage, error) {
+	limit := f.Limit
+	f.Limit++ // one more tells whether there is a next page
+	tickets, err := s.store.ListTickets(ctx, f)
+	if err != nil {
+		return TicketPage{}, err
 	}
 	page := TicketPage{Tickets: tickets}
 	if len(tickets) > limit {
@@ -121,7 +150,7 @@ func (s *Service) apiList(w http.ResponseWriter, r *http.Request) {
 	if page.Tickets == nil {
 		page.Tickets = []*Ticket{}
 	}
-	writeJSON(w, http.StatusOK, page)
+	return page, nil
 }
 
 // Cursors are opaque to clients; today they are the last id seen.
