@@ -341,3 +341,32 @@ func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 		t.Fatalf("the bundle was spooled again after the restart: %d bundles, before %d", again, bundles)
 	}
 }
+
+// The camera drops during the post-roll: once the post-roll (plus grace)
+// has passed, the clip holds what was received and says it is truncated.
+func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
+	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
+	var upTo []*media.AccessUnit
+	for _, au := range looped(loadStream(t, "h264_640x360.mp4").aus, 4) {
+		if au.Time.After(clipTestEpoch.Add(21 * time.Second)) { // 1 s of the 3 s post-roll
+			break
+		}
+		upTo = append(upTo, au)
+	}
+	feed(t, h, upTo, nil)
+	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	var log storedLog
+	rec := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
+		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rec.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if err := rec.Record(testEvent("01TESTE")); err != nil {
+		t.Fatal(err)
+	}
+	c := log.wait(t, 1)[0].Manifest.Clip
+	if c == nil || !c.Truncated || c.End.After(clipTestEpoch.Add(21*time.Second)) || c.End.Before(clipTestEpoch.Add(20*time.Second)) {
+		t.Fatalf("clip %+v, want one ending at the drop (20-21 s), marked truncated", c)
+	}
+}
