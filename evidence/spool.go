@@ -45,9 +45,9 @@ type Uploader struct {
 	// attempt (doubling per failure, with jitter); defaults 1s and 2m.
 	BackoffMin, BackoffMax time.Duration
 
-	initOnce sync.Once
-	initErr  error
-	wake     chan struct{} // a Submit happened
+	initMu sync.Mutex
+	inited bool          // the spool was scanned
+	wake   chan struct{} // a Submit happened
 
 	mu      sync.Mutex
 	queue   []*spooled // sorted by name: oldest first
@@ -81,32 +81,42 @@ type spooled struct {
 }
 
 func (u *Uploader) init() error {
-	u.initOnce.Do(func() {
-		if u.Metrics == nil {
-			u.Metrics = NewMetrics(nil)
-		}
-		if u.Log == nil {
-			u.Log = slog.Default()
-		}
-		if u.BackoffMin <= 0 {
-			u.BackoffMin = time.Second
-		}
-		if u.BackoffMax < u.BackoffMin {
-			u.BackoffMax = max(2*time.Minute, u.BackoffMin)
-		}
+	u.initMu.Lock()
+	defer u.initMu.Unlock()
+	if u.inited {
+		return nil
+	}
+	if u.Metrics == nil {
+		u.Metrics = NewMetrics(nil)
+	}
+	if u.Log == nil {
+		u.Log = slog.Default()
+	}
+	if u.BackoffMin <= 0 {
+		u.BackoffMin = time.Second
+	}
+	if u.BackoffMax < u.BackoffMin {
+		u.BackoffMax = max(2*time.Minute, u.BackoffMin)
+	}
+	if u.wake == nil {
 		u.wake = make(chan struct{}, 1)
 		u.changed = make(chan struct{})
-		if u.Dir == "" {
-			u.initErr = errors.New("evidence: uploader: spool dir is empty")
-			return
-		}
-		u.initErr = u.rescan()
-	})
-	return u.initErr
+	}
+	if u.Dir == "" {
+		return errors.New("evidence: uploader: spool dir is empty")
+	}
+	// A spool that cannot be read now (a full or unmounted disk) is tried
+	// again at the next Submit or Run, not given up for the process's life.
+	if err := u.rescan(); err != nil {
+		return err
+	}
+	u.inited = true
+	return nil
 }
 
 // rescan loads the bundles a previous run left in the spool.
 func (u *Uploader) rescan() error {
+	u.queue, u.bytes = nil, 0 // a retry after a failed scan starts over
 	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
 		return fmt.Errorf("evidence: spool %s: %w", u.Dir, err)
 	}
