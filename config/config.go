@@ -114,7 +114,7 @@ type RuleParams struct {
 type Detectors struct {
 	Runtime Runtime    `yaml:"runtime"`
 	Models  []ModelRef `yaml:"models"`
-	// MaxBatch frames go into one inference; the scheduler waits at most
+	// MaxBatch frames go into one inference; the batcher waits at most
 	// MaxWait after the first frame for the batch to fill.
 	MaxBatch int      `yaml:"max_batch"`
 	MaxWait  Duration `yaml:"max_wait"`

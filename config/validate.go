@@ -222,10 +222,10 @@ func validateCameraDetection(p string, cam Camera, models map[string]bool, bad f
 			}
 		}
 		if _, err := time.LoadLocation(z.Schedule.Timezone); err != nil {
-			bad(zp+".schedule.timezone", "unknown time zone %q", z.Schedule.Timezone)
+			bad(zp+".framequeue.timezone", "unknown time zone %q", z.Schedule.Timezone)
 		}
 		for k, w := range z.Schedule.Windows {
-			wp := fmt.Sprintf("%s.schedule.windows[%d]", zp, k)
+			wp := fmt.Sprintf("%s.framequeue.windows[%d]", zp, k)
 			if !clockRE.MatchString(w.Start) {
 				bad(wp+".start", "expected HH:MM (got %q)", w.Start)
 			}

@@ -10,19 +10,19 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 	"gocv.io/x/gocv"
 
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // endlessSource always has a frame ready: 1280x720 rendered street images,
 // recycled through a pool as the pipeline's decoder does.
 type endlessSource struct {
-	pool  *media.FramePool
+	pool  *frame.Pool
 	img   gocv.Mat
 	seq   atomic.Uint64
 	ready chan struct{}
 }
 
-func (s *endlessSource) TryPop() (*media.Frame, error) {
+func (s *endlessSource) TryPop() (*frame.Frame, error) {
 	f := s.pool.Get()
 	if f.Mat.Ptr() == nil {
 		f.Ensure(s.img.Cols(), s.img.Rows())
@@ -33,7 +33,7 @@ func (s *endlessSource) TryPop() (*media.Frame, error) {
 	return f, nil
 }
 
-func (s *endlessSource) Pop(context.Context) (*media.Frame, error) { return s.TryPop() }
+func (s *endlessSource) Pop(context.Context) (*frame.Frame, error) { return s.TryPop() }
 func (s *endlessSource) Ready() <-chan struct{}                    { return s.ready }
 
 // BenchmarkDetector compares, in one run and per batch size, a raw
@@ -75,13 +75,13 @@ func BenchmarkDetector(b *testing.B) {
 		b.Run(fmt.Sprintf("stage/batch%d", batch), func(b *testing.B) {
 			img := gocv.IMRead(imgs[0], gocv.IMReadColor)
 			defer img.Close()
-			src := &endlessSource{pool: media.NewFramePool(64), img: img, ready: make(chan struct{})}
+			src := &endlessSource{pool: frame.NewPool(64), img: img, ready: make(chan struct{})}
 			defer src.pool.Close()
 			var done atomic.Int64
 			target := int64(b.N * batch)
 			finished := make(chan struct{})
 			ctx, cancel := context.WithCancel(context.Background())
-			s := &Scheduler{Queue: src, Models: map[string]*Model{"demo": m}, MaxBatch: batch, MaxWait: 10 * time.Millisecond,
+			s := &Batcher{Queue: src, Models: map[string]*Model{"demo": m}, MaxBatch: batch, MaxWait: 10 * time.Millisecond,
 				OnResult: func(Result) {
 					if done.Add(1) == target {
 						close(finished)

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // The golden models output the same boxes for every image, in model-input
@@ -19,7 +20,7 @@ import (
 func TestGoldenDecodingInEveryLayoutMapsBoxesToNativePixels(t *testing.T) {
 	type want struct {
 		class string
-		box   Box
+		box   geom.Box
 		score float32
 	}
 	sizes := []struct {
@@ -28,26 +29,26 @@ func TestGoldenDecodingInEveryLayoutMapsBoxesToNativePixels(t *testing.T) {
 	}{
 		// 640x360 → scale 0.5, padded 6 px top and bottom.
 		{640, 360, []want{
-			{"person", Box{256, 148, 384, 212}, 0.9},
-			{"vehicle", Box{60, 68, 100, 148}, 0.8},
-			{"garbage_bag", Box{570, 298, 630, 358}, 0.7},
+			{"person", geom.Box{X1: 256, Y1: 148, X2: 384, Y2: 212}, 0.9},
+			{"vehicle", geom.Box{X1: 60, Y1: 68, X2: 100, Y2: 148}, 0.8},
+			{"garbage_bag", geom.Box{X1: 570, Y1: 298, X2: 630, Y2: 358}, 0.7},
 		}},
 		// 1280x720 → scale 0.25, same padding: everything twice as large.
 		{1280, 720, []want{
-			{"person", Box{512, 296, 768, 424}, 0.9},
-			{"vehicle", Box{120, 136, 200, 296}, 0.8},
-			{"garbage_bag", Box{1140, 596, 1260, 716}, 0.7},
+			{"person", geom.Box{X1: 512, Y1: 296, X2: 768, Y2: 424}, 0.9},
+			{"vehicle", geom.Box{X1: 120, Y1: 136, X2: 200, Y2: 296}, 0.8},
+			{"garbage_bag", geom.Box{X1: 1140, Y1: 596, X2: 1260, Y2: 716}, 0.7},
 		}},
 		// 360x640 portrait → scale 0.3, padded 106 px left: the vehicle and
 		// the bag fall in the padding and are dropped.
 		{360, 640, []want{
-			{"person", Box{73.333, 266.667, 286.667, 373.333}, 0.9},
+			{"person", geom.Box{X1: 73.333, Y1: 266.667, X2: 286.667, Y2: 373.333}, 0.9},
 		}},
 		// 320x192 → no scaling, no padding.
 		{320, 192, []want{
-			{"person", Box{128, 80, 192, 112}, 0.9},
-			{"vehicle", Box{30, 40, 50, 80}, 0.8},
-			{"garbage_bag", Box{285, 155, 315, 185}, 0.7},
+			{"person", geom.Box{X1: 128, Y1: 80, X2: 192, Y2: 112}, 0.9},
+			{"vehicle", geom.Box{X1: 30, Y1: 40, X2: 50, Y2: 80}, 0.8},
+			{"garbage_bag", geom.Box{X1: 285, Y1: 155, X2: 315, Y2: 185}, 0.7},
 		}},
 	}
 	for _, layout := range []string{LayoutYOLOv8, LayoutYOLOv5, LayoutEnd2End} {
@@ -56,7 +57,7 @@ func TestGoldenDecodingInEveryLayoutMapsBoxesToNativePixels(t *testing.T) {
 			if m.Layout() != layout {
 				t.Fatalf("detected layout %q, want %q", m.Layout(), layout)
 			}
-			var frames []*media.Frame
+			var frames []*frame.Frame
 			for i, sz := range sizes {
 				frames = append(frames, solidFrame("cam", uint64(i), sz.w, sz.h))
 			}
@@ -191,7 +192,7 @@ func TestWrongLibraryIsAClearError(t *testing.T) {
 func TestSeveralModelsPerCameraAndPerCameraModelChoice(t *testing.T) {
 	v8 := loadTestModel(t, golden("yolov8"), SessionOptions{})
 	e2e := loadTestModel(t, golden("end2end"), SessionOptions{})
-	frames := []*media.Frame{solidFrame("both", 0, 640, 360), solidFrame("only-e2e", 1, 640, 360)}
+	frames := []*frame.Frame{solidFrame("both", 0, 640, 360), solidFrame("only-e2e", 1, 640, 360)}
 	s := map[string]*Model{"a": v8, "b": e2e}
 	got := detectAllWith(t, s, map[string][]string{"only-e2e": {"b"}}, frames)
 	byModel := func(dets []Detection) map[string]int {

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 func testImages(t testing.TB) []string {
@@ -25,7 +26,7 @@ func testImages(t testing.TB) []string {
 func TestBatchInvariance(t *testing.T) {
 	m := loadTestModel(t, demoManifest(), SessionOptions{IntraOpThreads: 1})
 	imgs := testImages(t)
-	var frames1, frames8 []*media.Frame
+	var frames1, frames8 []*frame.Frame
 	for i := 0; i < 8; i++ {
 		p := imgs[i%len(imgs)]
 		frames1 = append(frames1, imageFrame(t, p, "cam", uint64(i)))
@@ -87,7 +88,7 @@ func TestDemoModelFindsRenderedObjects(t *testing.T) {
 	if err := json.Unmarshal(raw, &gt); err != nil {
 		t.Fatal(err)
 	}
-	var frames []*media.Frame
+	var frames []*frame.Frame
 	for i, img := range gt.Images {
 		frames = append(frames, imageFrame(t, filepath.Join(mediatest.Root(), "testdata", "models", img.File), "cam", uint64(i)))
 	}
@@ -97,7 +98,7 @@ func TestDemoModelFindsRenderedObjects(t *testing.T) {
 			t.Errorf("%s: empty scene, yet %d detections: %v", img.File, len(got[i]), got[i])
 		}
 		for _, o := range img.Objects {
-			want := Box{o.Box[0], o.Box[1], o.Box[2], o.Box[3]}
+			want := geom.Box{X1: o.Box[0], Y1: o.Box[1], X2: o.Box[2], Y2: o.Box[3]}
 			var best float32
 			for _, d := range got[i] {
 				if d.Class == o.Class {

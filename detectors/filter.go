@@ -1,46 +1,6 @@
 package detectors
 
-// Point is a position in pixels (or 0..1 when a polygon is normalised).
-type Point struct{ X, Y float32 }
-
-// Polygon is a closed polygon. When every coordinate is within 0..1 it is
-// normalised to the frame size; otherwise it is in native pixels.
-type Polygon []Point
-
-// Normalized reports whether all coordinates are within 0..1.
-func (p Polygon) Normalized() bool {
-	for _, q := range p {
-		if q.X < 0 || q.X > 1 || q.Y < 0 || q.Y > 1 {
-			return false
-		}
-	}
-	return true
-}
-
-// Scaled returns the polygon in pixels of a w×h frame.
-func (p Polygon) Scaled(w, h int) Polygon {
-	if !p.Normalized() {
-		return p
-	}
-	out := make(Polygon, len(p))
-	for i, q := range p {
-		out[i] = Point{q.X * float32(w), q.Y * float32(h)}
-	}
-	return out
-}
-
-// Contains tells whether (x, y) is inside (even-odd rule; points on an edge
-// may go either way).
-func (p Polygon) Contains(x, y float32) bool {
-	in := false
-	for i, j := 0, len(p)-1; i < len(p); j, i = i, i+1 {
-		a, b := p[i], p[j]
-		if (a.Y > y) != (b.Y > y) && x < (b.X-a.X)*(y-a.Y)/(b.Y-a.Y)+a.X {
-			in = !in
-		}
-	}
-	return in
-}
+import "github.com/streetwatch/streetwatch/geom"
 
 // ObjectFilter rejects implausible boxes of one class, as Frigate's object
 // filters do. Zero fields are not checked. Ratio is width / height.
@@ -49,7 +9,7 @@ type ObjectFilter struct {
 	MinRatio, MaxRatio float32
 }
 
-func (f ObjectFilter) pass(b Box) bool {
+func (f ObjectFilter) pass(b geom.Box) bool {
 	a := b.Area()
 	if a == 0 || (f.MinArea > 0 && a < f.MinArea) || (f.MaxArea > 0 && a > f.MaxArea) {
 		return false
@@ -66,7 +26,7 @@ type CameraFilter struct {
 	Filters    map[string]ObjectFilter
 	// Masks are areas where detections are ignored: a detection whose
 	// bottom centre lies in a mask is dropped.
-	Masks []Polygon
+	Masks []geom.Polygon
 }
 
 // keep applies the filter to one detection on a w×h frame.

@@ -2,11 +2,13 @@ package detectors
 
 import (
 	"fmt"
+
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 // candidate is a decoded box before NMS, in model-input pixels.
 type candidate struct {
-	box   Box
+	box   geom.Box
 	class int
 	score float32
 }
@@ -68,7 +70,7 @@ func decodeOutput(layout string, out []float32, d1, d2, nc int, thresholds []flo
 				continue
 			}
 			cx, cy, w, h := out[i], out[n+i], out[2*n+i], out[3*n+i]
-			dst = append(dst, candidate{Box{cx - w/2, cy - h/2, cx + w/2, cy + h/2}, best, bestScore})
+			dst = append(dst, candidate{geom.Box{X1: cx - w/2, Y1: cy - h/2, X2: cx + w/2, Y2: cy + h/2}, best, bestScore})
 		}
 	case LayoutYOLOv5: // [N, 5+nc], box-major; score = objectness × class
 		stride := d2
@@ -85,7 +87,7 @@ func decodeOutput(layout string, out []float32, d1, d2, nc int, thresholds []flo
 				continue
 			}
 			cx, cy, w, h := row[0], row[1], row[2], row[3]
-			dst = append(dst, candidate{Box{cx - w/2, cy - h/2, cx + w/2, cy + h/2}, best, bestScore})
+			dst = append(dst, candidate{geom.Box{X1: cx - w/2, Y1: cy - h/2, X2: cx + w/2, Y2: cy + h/2}, best, bestScore})
 		}
 	case LayoutEnd2End: // [N, 6]: x1, y1, x2, y2, score, class
 		for i := 0; i < d1; i++ {
@@ -94,7 +96,7 @@ func decodeOutput(layout string, out []float32, d1, d2, nc int, thresholds []flo
 			if c < 0 || c >= nc || row[4] < thresholds[c] {
 				continue
 			}
-			dst = append(dst, candidate{Box{row[0], row[1], row[2], row[3]}, c, row[4]})
+			dst = append(dst, candidate{geom.Box{X1: row[0], Y1: row[1], X2: row[2], Y2: row[3]}, c, row[4]})
 		}
 	}
 	return dst

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gocv.io/x/gocv"
+
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 // letterbox maps a frame into the model input: scaled to fit, keeping the
@@ -31,10 +33,10 @@ func newLetterbox(srcW, srcH, dstW, dstH int, centered bool) letterbox {
 
 // toNative maps a box from model-input pixels back to the frame's pixels,
 // clipped to the frame.
-func (l letterbox) toNative(b Box) Box {
+func (l letterbox) toNative(b geom.Box) geom.Box {
 	fx := func(x float32) float32 { return clamp((x-float32(l.left))/l.scale, 0, float32(l.srcW)) }
 	fy := func(y float32) float32 { return clamp((y-float32(l.top))/l.scale, 0, float32(l.srcH)) }
-	return Box{fx(b.X1), fy(b.Y1), fx(b.X2), fy(b.Y2)}
+	return geom.Box{X1: fx(b.X1), Y1: fy(b.Y1), X2: fx(b.X2), Y2: fy(b.Y2)}
 }
 
 func clamp(v, lo, hi float32) float32 { return min(max(v, lo), hi) }

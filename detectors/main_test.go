@@ -12,7 +12,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/internal/mediatest"
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 var runtimeErr error
@@ -57,17 +57,17 @@ func demoManifest() string {
 // sliceSource hands out a fixed list of frames, then blocks.
 type sliceSource struct {
 	mu     sync.Mutex
-	frames []*media.Frame
+	frames []*frame.Frame
 	ready  chan struct{}
 }
 
-func newSliceSource(frames []*media.Frame) *sliceSource {
+func newSliceSource(frames []*frame.Frame) *sliceSource {
 	s := &sliceSource{frames: frames, ready: make(chan struct{}, 1)}
 	s.ready <- struct{}{}
 	return s
 }
 
-func (s *sliceSource) TryPop() (*media.Frame, error) {
+func (s *sliceSource) TryPop() (*frame.Frame, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.frames) == 0 {
@@ -78,7 +78,7 @@ func (s *sliceSource) TryPop() (*media.Frame, error) {
 	return f, nil
 }
 
-func (s *sliceSource) Pop(ctx context.Context) (*media.Frame, error) {
+func (s *sliceSource) Pop(ctx context.Context) (*frame.Frame, error) {
 	for {
 		if f, _ := s.TryPop(); f != nil {
 			return f, nil
@@ -93,19 +93,19 @@ func (s *sliceSource) Pop(ctx context.Context) (*media.Frame, error) {
 
 func (s *sliceSource) Ready() <-chan struct{} { return s.ready }
 
-// detectAll runs frames through a scheduler and returns each frame's
+// detectAll runs frames through a batcher and returns each frame's
 // detections in frame order (by Seq).
-func detectAll(t testing.TB, models map[string]*Model, filters map[string]*CameraFilter, maxBatch int, frames []*media.Frame) [][]Detection {
+func detectAll(t testing.TB, models map[string]*Model, filters map[string]*CameraFilter, maxBatch int, frames []*frame.Frame) [][]Detection {
 	t.Helper()
-	return detect(t, &Scheduler{Models: models, Filters: filters, MaxBatch: maxBatch}, frames)
+	return detect(t, &Batcher{Models: models, Filters: filters, MaxBatch: maxBatch}, frames)
 }
 
-func detectAllWith(t testing.TB, models map[string]*Model, cameraModels map[string][]string, frames []*media.Frame) [][]Detection {
+func detectAllWith(t testing.TB, models map[string]*Model, cameraModels map[string][]string, frames []*frame.Frame) [][]Detection {
 	t.Helper()
-	return detect(t, &Scheduler{Models: models, CameraModels: cameraModels, MaxBatch: 4}, frames)
+	return detect(t, &Batcher{Models: models, CameraModels: cameraModels, MaxBatch: 4}, frames)
 }
 
-func detect(t testing.TB, s *Scheduler, frames []*media.Frame) [][]Detection {
+func detect(t testing.TB, s *Batcher, frames []*frame.Frame) [][]Detection {
 	t.Helper()
 	out := make([][]Detection, len(frames))
 	var mu sync.Mutex
@@ -138,20 +138,20 @@ func detect(t testing.TB, s *Scheduler, frames []*media.Frame) [][]Detection {
 }
 
 // solidFrame makes a w×h frame (its pixels do not matter to constant models).
-func solidFrame(camera string, seq uint64, w, h int) *media.Frame {
-	f := &media.Frame{Camera: camera, Seq: seq}
+func solidFrame(camera string, seq uint64, w, h int) *frame.Frame {
+	f := &frame.Frame{Camera: camera, Seq: seq}
 	f.Ensure(w, h)
 	f.Mat.SetTo(gocv.NewScalar(40, 80, 120, 0))
 	return f
 }
 
-func imageFrame(t testing.TB, path string, camera string, seq uint64) *media.Frame {
+func imageFrame(t testing.TB, path string, camera string, seq uint64) *frame.Frame {
 	t.Helper()
 	m := gocv.IMRead(path, gocv.IMReadColor)
 	if m.Empty() {
 		t.Fatalf("cannot read %s", path)
 	}
-	return &media.Frame{Camera: camera, Seq: seq, Mat: m}
+	return &frame.Frame{Camera: camera, Seq: seq, Mat: m}
 }
 
 func sameDetections(a, b []Detection, tol float32) error {

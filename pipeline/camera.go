@@ -13,10 +13,11 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/decode"
+	"github.com/streetwatch/streetwatch/pipeline/framequeue"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 	"github.com/streetwatch/streetwatch/pipeline/sample"
-	"github.com/streetwatch/streetwatch/pipeline/schedule"
 )
 
 // Camera runs one camera's ingest, sampling and decoding.
@@ -27,8 +28,8 @@ type Camera struct {
 	sampler *sample.Sampler
 	units   chan *media.AccessUnit
 	history *evidence.History // nil: no evidence for this camera
-	out     *schedule.Queue
-	pool    *media.FramePool
+	out     *framequeue.Queue
+	pool    *frame.Pool
 
 	decoded, sampled, decodeErrors prometheus.Counter
 	droppedBehind                  prometheus.Counter
@@ -42,13 +43,13 @@ type Camera struct {
 	lastError string
 }
 
-func newCamera(cfg config.Camera, unitQueue int, out *schedule.Queue, m *metrics, im *ingest.Metrics, log *slog.Logger) *Camera {
+func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, m *metrics, im *ingest.Metrics, log *slog.Logger) *Camera {
 	c := &Camera{
 		cfg:           cfg,
 		log:           log.With("camera", cfg.ID),
 		units:         make(chan *media.AccessUnit, unitQueue),
 		out:           out,
-		pool:          media.NewFramePool(4),
+		pool:          frame.NewPool(4),
 		decoded:       m.decoded.WithLabelValues(cfg.ID),
 		sampled:       m.sampled.WithLabelValues(cfg.ID),
 		decodeErrors:  m.errors.WithLabelValues(cfg.ID),

@@ -9,10 +9,11 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/confirm/rules"
+	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/detectors"
-	"github.com/streetwatch/streetwatch/detectors/rules"
-	"github.com/streetwatch/streetwatch/detectors/track"
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // ViolationEvent is a confirmed violation with the pictures the evidence
@@ -87,7 +88,7 @@ func override(p rules.Params, o config.RuleParams) rules.Params {
 func zone(z config.Zone) (rules.Zone, error) {
 	rz := rules.Zone{Name: z.Name, Overrides: map[rules.Type]rules.Params{}}
 	for _, pt := range z.Polygon {
-		rz.Polygon = append(rz.Polygon, detectors.Point{X: pt[0], Y: pt[1]})
+		rz.Polygon = append(rz.Polygon, geom.Point{X: pt[0], Y: pt[1]})
 	}
 	for _, t := range z.Types {
 		rz.Types = append(rz.Types, rules.Type(t))
@@ -119,7 +120,7 @@ func zone(z config.Zone) (rules.Zone, error) {
 }
 
 // update tracks one frame's detections and returns the violations confirmed.
-func (c *confirmer) update(f *media.Frame, dets []detectors.Detection) []ViolationEvent {
+func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []ViolationEvent {
 	ended := c.tracker.Update(f.Time, dets)
 	live := c.tracker.Tracks()
 	c.metrics.TracksActive.WithLabelValues(c.camera).Set(float64(len(live)))

@@ -12,14 +12,15 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 // detection is the detector stage as the pipeline runs it: the models, the
-// per-camera filters and the batching scheduler over the frame queue.
+// per-camera filters and the batcher over the frame queue.
 type detection struct {
-	models map[string]*detectors.Model
-	sched  *detectors.Scheduler
-	log    *slog.Logger
+	models  map[string]*detectors.Model
+	batcher *detectors.Batcher
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	latest map[string]CameraDetections
@@ -65,7 +66,7 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 		log.Info("model loaded", "model", ref.Name, "name", man.Name, "version", man.Version,
 			"layout", model.Layout(), "provider", model.Provider, "input", fmt.Sprintf("%dx%d", man.Input.Width, man.Input.Height))
 	}
-	d.sched = &detectors.Scheduler{
+	d.batcher = &detectors.Batcher{
 		Queue:        src,
 		Models:       d.models,
 		CameraModels: map[string][]string{},
@@ -75,14 +76,14 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 		Workers:      dc.Workers,
 		Metrics:      m,
 	}
-	if d.sched.Workers == 0 {
-		d.sched.Workers = runtime.GOMAXPROCS(0)
+	if d.batcher.Workers == 0 {
+		d.batcher.Workers = runtime.GOMAXPROCS(0)
 	}
 	for _, cam := range cfg.Cameras {
 		if len(cam.Models) > 0 {
-			d.sched.CameraModels[cam.ID] = cam.Models
+			d.batcher.CameraModels[cam.ID] = cam.Models
 		}
-		d.sched.Filters[cam.ID] = cameraFilter(cam)
+		d.batcher.Filters[cam.ID] = cameraFilter(cam)
 	}
 	return d, nil
 }
@@ -93,9 +94,9 @@ func cameraFilter(cam config.Camera) *detectors.CameraFilter {
 		cf.Filters[class] = detectors.ObjectFilter{MinArea: f.MinArea, MaxArea: f.MaxArea, MinRatio: f.MinRatio, MaxRatio: f.MaxRatio}
 	}
 	for _, poly := range cam.Masks {
-		var p detectors.Polygon
+		var p geom.Polygon
 		for _, pt := range poly {
-			p = append(p, detectors.Point{X: pt[0], Y: pt[1]})
+			p = append(p, geom.Point{X: pt[0], Y: pt[1]})
 		}
 		cf.Masks = append(cf.Masks, p)
 	}
@@ -103,7 +104,7 @@ func cameraFilter(cam config.Camera) *detectors.CameraFilter {
 }
 
 func (d *detection) run(ctx context.Context, onResult func(detectors.Result)) error {
-	d.sched.OnResult = func(r detectors.Result) {
+	d.batcher.OnResult = func(r detectors.Result) {
 		dets := r.Detections
 		if dets == nil {
 			dets = []detectors.Detection{}
@@ -116,7 +117,7 @@ func (d *detection) run(ctx context.Context, onResult func(detectors.Result)) er
 		}
 		onResult(r)
 	}
-	return d.sched.Run(ctx)
+	return d.batcher.Run(ctx)
 }
 
 func (d *detection) snapshot() map[string]CameraDetections {

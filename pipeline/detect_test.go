@@ -11,7 +11,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/simulate"
 )
 
@@ -41,7 +41,7 @@ type detRecorder struct {
 	byCamera map[string][][]detectors.Detection
 }
 
-func (d *detRecorder) on(f *media.Frame, dets []detectors.Detection) {
+func (d *detRecorder) on(f *frame.Frame, dets []detectors.Detection) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.byCamera[f.Camera] = append(d.byCamera[f.Camera], append([]detectors.Detection(nil), dets...))

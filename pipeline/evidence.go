@@ -15,10 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
-	"github.com/streetwatch/streetwatch/detectors"
-	"github.com/streetwatch/streetwatch/detectors/rules"
-	"github.com/streetwatch/streetwatch/detectors/track"
+	"github.com/streetwatch/streetwatch/confirm/rules"
+	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 // Version is StreetWatch's version, written into evidence manifests (set
@@ -246,9 +246,9 @@ func zonePixels(cam config.Camera, name string, w, h int) []image.Point {
 		if z.Name != name {
 			continue
 		}
-		var poly detectors.Polygon
+		var poly geom.Polygon
 		for _, p := range z.Polygon {
-			poly = append(poly, detectors.Point{X: p[0], Y: p[1]})
+			poly = append(poly, geom.Point{X: p[0], Y: p[1]})
 		}
 		var out []image.Point
 		for _, p := range poly.Scaled(w, h) {

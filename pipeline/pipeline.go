@@ -8,14 +8,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/confirm/rules"
 	"github.com/streetwatch/streetwatch/detectors"
-	"github.com/streetwatch/streetwatch/detectors/rules"
 	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/crashtest"
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
+	"github.com/streetwatch/streetwatch/pipeline/framequeue"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
-	"github.com/streetwatch/streetwatch/pipeline/schedule"
 )
 
 // Pipeline is every camera plus the frame queue and its consumer.
@@ -23,7 +24,7 @@ type Pipeline struct {
 	// OnFrame receives each processed frame with its detections (nil when
 	// no model is configured: frames are then only counted). Frames come
 	// one at a time; the frame is released after it returns.
-	OnFrame func(*media.Frame, []detectors.Detection)
+	OnFrame func(*frame.Frame, []detectors.Detection)
 	// OnViolation sees each confirmed violation before its evidence is
 	// recorded. The event's frames are valid only during the call: the
 	// pipeline frees them.
@@ -36,7 +37,7 @@ type Pipeline struct {
 
 	cfg      *config.Config
 	log      *slog.Logger
-	queue    *schedule.Queue
+	queue    *framequeue.Queue
 	cameras  []*Camera
 	consumed *prometheus.CounterVec
 	detect   *detection            // nil without models
@@ -54,7 +55,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 	}
 	m := newMetrics(reg)
 	im := ingest.NewMetrics(reg)
-	p := &Pipeline{cfg: cfg, log: log, reg: reg, queue: schedule.NewQueue(cfg.Pipeline.FrameQueue)}
+	p := &Pipeline{cfg: cfg, log: log, reg: reg, queue: framequeue.NewQueue(cfg.Pipeline.FrameQueue)}
 	p.consumed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "streetwatch_frames_processed_total",
 		Help: "Sampled frames taken off the queue by the consumer (detection).",
@@ -131,7 +132,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 			if c, ok := p.confirm[pe.Camera.ID]; ok {
 				v := pe.Violation
 				c.engine.Preload = append(c.engine.Preload, rules.OpenViolation{ID: v.ID, Type: rules.Type(v.Type), Zone: v.Zone,
-					TrackID: v.TrackID, Box: detectors.Box{X1: v.Box[0], Y1: v.Box[1], X2: v.Box[2], Y2: v.Box[3]},
+					TrackID: v.TrackID, Box: geom.Box{X1: v.Box[0], Y1: v.Box[1], X2: v.Box[2], Y2: v.Box[3]},
 					ConfirmedAt: v.ConfirmedAt, LastSeen: v.ConfirmedAt})
 			}
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline"
 	"github.com/streetwatch/streetwatch/simulate"
 )
@@ -38,7 +38,7 @@ type recorder struct {
 	frames map[string][]frameInfo
 }
 
-func (r *recorder) onFrame(f *media.Frame, _ []detectors.Detection) {
+func (r *recorder) onFrame(f *frame.Frame, _ []detectors.Detection) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.frames == nil {
@@ -76,7 +76,7 @@ func runConfig(t *testing.T, cfg *config.Config) *running {
 
 // runConfigWith runs a pipeline from cfg (defaults applied) until the test
 // ends, calling onFrame for each processed frame.
-func runConfigWith(t *testing.T, cfg *config.Config, onFrame func(*media.Frame, []detectors.Detection)) *running {
+func runConfigWith(t *testing.T, cfg *config.Config, onFrame func(*frame.Frame, []detectors.Detection)) *running {
 	t.Helper()
 	return runConfigSetup(t, cfg, func(p *pipeline.Pipeline) { p.OnFrame = onFrame })
 }

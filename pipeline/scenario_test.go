@@ -20,12 +20,13 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/confirm/rules"
 	"github.com/streetwatch/streetwatch/detectors"
-	"github.com/streetwatch/streetwatch/detectors/rules"
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/internal/miniotest"
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline"
 	"github.com/streetwatch/streetwatch/simulate"
 )
@@ -82,7 +83,7 @@ func (v *violations) onViolation(ev pipeline.ViolationEvent) {
 	v.list = append(v.list, ev.Violation)
 }
 
-func (v *violations) onFrame(f *media.Frame, dets []detectors.Detection) {
+func (v *violations) onFrame(f *frame.Frame, dets []detectors.Detection) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if _, ok := v.frames[f.Camera]; !ok {
@@ -200,7 +201,7 @@ func TestScenarios(t *testing.T) {
 				if d := first - want.StartS; d < -firstSeenTolerance[want.Type] || d > firstSeenTolerance[want.Type] {
 					t.Errorf("violation %d: first seen at %.1f s, want %.1f s ± %.0f", i, first, want.StartS, firstSeenTolerance[want.Type])
 				}
-				wb := detectors.Box{X1: want.Box[0], Y1: want.Box[1], X2: want.Box[2], Y2: want.Box[3]}
+				wb := geom.Box{X1: want.Box[0], Y1: want.Box[1], X2: want.Box[2], Y2: want.Box[3]}
 				if iou := v.Box.IoU(wb); iou < 0.3 {
 					t.Errorf("violation %d at %v, the object is at %v (IoU %.2f)", i, v.Box, wb, iou)
 				}

@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 func init() {
@@ -173,7 +174,7 @@ func (d *avDecoder) Receive() (int64, bool, error) {
 	}
 }
 
-func (d *avDecoder) Convert(dst *media.Frame) error {
+func (d *avDecoder) Convert(dst *frame.Frame) error {
 	f := d.frame
 	if f.width <= 0 || f.height <= 0 || f.data[0] == nil {
 		return fmt.Errorf("decode: no picture to convert")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/sample"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkDecode720p(b *testing.B) {
 	streamSeconds := float64(len(aus)) / 25
 
 	run := func(b *testing.B, sampler func() *sample.Sampler, convertAll bool) {
-		frame := &media.Frame{}
+		frame := &frame.Frame{}
 		defer frame.Release()
 		pictures := 0
 		b.ReportAllocs()

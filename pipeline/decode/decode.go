@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // ErrNeedKeyframe is returned by Send when an access unit was skipped because
@@ -30,7 +31,7 @@ type Decoder interface {
 	// are counted in Stats.
 	Receive() (pts int64, ok bool, err error)
 	// Convert writes the last received picture into dst as BGR.
-	Convert(dst *media.Frame) error
+	Convert(dst *frame.Frame) error
 	// Stats reports counters since creation.
 	Stats() Stats
 	Close()

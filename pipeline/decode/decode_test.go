@@ -10,6 +10,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // accessUnits splits a raw Annex-B stream into access units: parameter sets
@@ -55,7 +56,7 @@ func readStream(t testing.TB, name string) []byte {
 func decodeAll(t testing.TB, d Decoder, aus []*media.AccessUnit) []int64 {
 	t.Helper()
 	var out []int64
-	f := &media.Frame{}
+	f := &frame.Frame{}
 	defer f.Release()
 	for _, au := range aus {
 		_ = d.Send(au)
@@ -88,7 +89,7 @@ func TestDecodesEveryPictureToBGR(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			f := &media.Frame{}
+			f := &frame.Frame{}
 			defer f.Release()
 			n := 0
 			for _, au := range aus {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/decode"
 )
 
@@ -94,7 +95,7 @@ func feed(t *testing.T, hevc bool, data []byte) int {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	frame := &media.Frame{}
+	frame := &frame.Frame{}
 	defer frame.Release()
 	src := &Source{Camera: "fuzz", OnAccessUnit: func(au *media.AccessUnit) {
 		if dec.Send(au) != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 // Type is a violation type.
@@ -57,7 +57,7 @@ type Schedule struct {
 	Windows  []Window
 }
 
-// Active tells whether t is inside the schedule.
+// Active tells whether t is inside the framequeue.
 func (s Schedule) Active(t time.Time) bool {
 	if len(s.Windows) == 0 {
 		return true
@@ -99,7 +99,7 @@ func hasDay(days []time.Weekday, d time.Weekday) bool {
 type Zone struct {
 	Name string
 	// Polygon in native pixels, or normalised 0..1.
-	Polygon detectors.Polygon
+	Polygon geom.Polygon
 	// Types enforced here.
 	Types    []Type
 	Schedule Schedule

@@ -1,4 +1,7 @@
-package media
+// Package frame holds decoded BGR pictures for detection and the pool that
+// recycles them. It is the only part of media that links OpenCV: stages that
+// only move encoded video (ingest, simulate, evidence history) never import it.
+package frame
 
 import (
 	"sync"
@@ -8,7 +11,7 @@ import (
 )
 
 // Frame is one decoded picture in BGR (CV_8UC3), ready for gocv. Frames come
-// from a FramePool and go back to it with Release: the Mat's memory is reused
+// from a Pool and go back to it with Release: the Mat's memory is reused
 // from frame to frame, never allocated per picture.
 type Frame struct {
 	Camera string
@@ -21,7 +24,7 @@ type Frame struct {
 	Seq uint64
 	Mat gocv.Mat
 
-	pool *FramePool
+	pool *Pool
 }
 
 // Width of the picture in pixels.
@@ -57,23 +60,23 @@ func (f *Frame) close() {
 	}
 }
 
-// FramePool recycles frames (and their Mats) of one camera. Get never blocks:
+// Pool recycles frames (and their Mats) of one camera. Get never blocks:
 // when every frame is in use it makes a new one, so the number of frames in
 // flight is bounded by the queues downstream, not by the pool.
-type FramePool struct {
+type Pool struct {
 	mu     sync.Mutex
 	free   []*Frame
 	max    int
 	closed bool
 }
 
-// NewFramePool keeps up to maxFree released frames for reuse.
-func NewFramePool(maxFree int) *FramePool {
-	return &FramePool{max: maxFree}
+// NewPool keeps up to maxFree released frames for reuse.
+func NewPool(maxFree int) *Pool {
+	return &Pool{max: maxFree}
 }
 
 // Get returns a frame from the pool, or a new empty one.
-func (p *FramePool) Get() *Frame {
+func (p *Pool) Get() *Frame {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := len(p.free); n > 0 {
@@ -84,7 +87,7 @@ func (p *FramePool) Get() *Frame {
 	return &Frame{pool: p}
 }
 
-func (p *FramePool) put(f *Frame) {
+func (p *Pool) put(f *Frame) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.free) >= p.max {
@@ -95,7 +98,7 @@ func (p *FramePool) put(f *Frame) {
 }
 
 // Close frees the pooled frames; frames released later are freed on release.
-func (p *FramePool) Close() {
+func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, f := range p.free {

@@ -1,24 +1,24 @@
-package schedule
+package framequeue
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
-func frame(cam string, seq uint64) *media.Frame {
-	return &media.Frame{Camera: cam, Seq: seq}
+func newFrame(cam string, seq uint64) *frame.Frame {
+	return &frame.Frame{Camera: cam, Seq: seq}
 }
 
 func TestQueueDropsOldestOfTheBusiestCameraWhenFull(t *testing.T) {
 	q := NewQueue(4)
 	drops := map[string]int{}
 	q.OnDrop = func(cam string) { drops[cam]++ }
-	q.Push(frame("quiet", 1))
+	q.Push(newFrame("quiet", 1))
 	for i := uint64(1); i <= 6; i++ {
-		q.Push(frame("busy", i))
+		q.Push(newFrame("busy", i))
 	}
 	if q.Len() != 4 {
 		t.Fatalf("len %d, want the capacity 4", q.Len())
@@ -45,10 +45,10 @@ func TestQueueDropsOldestOfTheBusiestCameraWhenFull(t *testing.T) {
 func TestQueuePopsCamerasInTurn(t *testing.T) {
 	q := NewQueue(100)
 	for i := uint64(1); i <= 3; i++ {
-		q.Push(frame("a", i))
+		q.Push(newFrame("a", i))
 	}
-	q.Push(frame("b", 1))
-	q.Push(frame("c", 1))
+	q.Push(newFrame("b", 1))
+	q.Push(newFrame("c", 1))
 	var order string
 	for q.Len() > 0 {
 		f, _ := q.TryPop()
@@ -61,13 +61,13 @@ func TestQueuePopsCamerasInTurn(t *testing.T) {
 
 func TestQueuePopWaitsForAPushAndStopsOnClose(t *testing.T) {
 	q := NewQueue(2)
-	got := make(chan *media.Frame)
+	got := make(chan *frame.Frame)
 	go func() {
 		f, _ := q.Pop(context.Background())
 		got <- f
 	}()
 	time.Sleep(10 * time.Millisecond)
-	q.Push(frame("a", 7))
+	q.Push(newFrame("a", 7))
 	select {
 	case f := <-got:
 		if f.Seq != 7 {

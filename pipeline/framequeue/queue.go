@@ -1,17 +1,17 @@
-// Package schedule holds the sampled frames waiting for detection.
+// Package framequeue holds the sampled frames waiting for detection.
 //
 // The queue is bounded and never blocks its producers (the decoders): when
 // it is full, the oldest frame of the camera with the most frames waiting is
 // dropped and counted, so one busy camera cannot crowd out the others, and
 // frames are handed out round-robin across cameras for the same reason.
-package schedule
+package framequeue
 
 import (
 	"context"
 	"errors"
 	"sync"
 
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // ErrClosed is returned by Pop after Close.
@@ -33,7 +33,7 @@ type Queue struct {
 	closed bool
 }
 
-type fifo struct{ frames []*media.Frame }
+type fifo struct{ frames []*frame.Frame }
 
 // NewQueue returns a queue holding at most capacity frames.
 func NewQueue(capacity int) *Queue {
@@ -41,7 +41,7 @@ func NewQueue(capacity int) *Queue {
 }
 
 // Push adds a frame; it never blocks. After Close the frame is released.
-func (q *Queue) Push(f *media.Frame) {
+func (q *Queue) Push(f *frame.Frame) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -87,7 +87,7 @@ func (q *Queue) dropOldestOfBusiest() {
 
 // Pop waits for the next frame, taking cameras in turn. The caller owns the
 // frame and must Release it.
-func (q *Queue) Pop(ctx context.Context) (*media.Frame, error) {
+func (q *Queue) Pop(ctx context.Context) (*frame.Frame, error) {
 	for {
 		if f, err := q.TryPop(); f != nil || err != nil {
 			return f, err
@@ -101,7 +101,7 @@ func (q *Queue) Pop(ctx context.Context) (*media.Frame, error) {
 }
 
 // TryPop returns the next frame, or nil when the queue is empty.
-func (q *Queue) TryPop() (*media.Frame, error) {
+func (q *Queue) TryPop() (*frame.Frame, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {

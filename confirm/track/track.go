@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 // Config tunes the tracker. Zero fields take the defaults of Defaults.
@@ -79,7 +80,7 @@ func (c *Config) Defaults() {
 // Sample is a track's box at one moment.
 type Sample struct {
 	Time  time.Time
-	Box   detectors.Box
+	Box   geom.Box
 	Score float32
 }
 
@@ -87,7 +88,7 @@ type Sample struct {
 type Track struct {
 	ID uint64
 	// Box is the last matched box.
-	Box       detectors.Box
+	Box       geom.Box
 	Score     float32
 	FirstSeen time.Time
 	LastSeen  time.Time
@@ -117,13 +118,13 @@ const maxPredict = 2 * time.Second
 // Predicted is where the box is expected at now, moved by the track's
 // velocity: at a few samples per second a walker moves more than its own
 // width between samples, so plain IoU with the last box would lose it.
-func (t *Track) Predicted(now time.Time) detectors.Box {
+func (t *Track) Predicted(now time.Time) geom.Box {
 	dt := float32(min(now.Sub(t.LastSeen), maxPredict).Seconds())
 	if dt <= 0 {
 		return t.Box
 	}
 	dx, dy := t.vel[0]*dt, t.vel[1]*dt
-	return detectors.Box{X1: t.Box.X1 + dx, Y1: t.Box.Y1 + dy, X2: t.Box.X2 + dx, Y2: t.Box.Y2 + dy}
+	return geom.Box{X1: t.Box.X1 + dx, Y1: t.Box.Y1 + dy, X2: t.Box.X2 + dx, Y2: t.Box.Y2 + dy}
 }
 
 // Class is the track's class by score-weighted vote.
@@ -268,12 +269,12 @@ func (tr *Tracker) match(now time.Time, dets []detectors.Detection, idx []int, m
 	}
 }
 
-func grow(b detectors.Box, f float32) detectors.Box {
+func grow(b geom.Box, f float32) geom.Box {
 	if f == 0 {
 		return b
 	}
 	dx, dy := b.W()*f, b.H()*f
-	return detectors.Box{X1: b.X1 - dx, Y1: b.Y1 - dy, X2: b.X2 + dx, Y2: b.Y2 + dy}
+	return geom.Box{X1: b.X1 - dx, Y1: b.Y1 - dy, X2: b.X2 + dx, Y2: b.Y2 + dy}
 }
 
 // related tells whether a track of class a may take a detection of class b.

@@ -11,16 +11,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	ort "github.com/yalue/onnxruntime_go"
 
-	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
-// FrameSource is where the scheduler takes frames from: the pipeline's
+// FrameSource is where the batcher takes frames from: the pipeline's
 // bounded, fair, drop-oldest frame queue.
 type FrameSource interface {
 	// Pop waits for the next frame.
-	Pop(ctx context.Context) (*media.Frame, error)
+	Pop(ctx context.Context) (*frame.Frame, error)
 	// TryPop returns the next frame or nil at once.
-	TryPop() (*media.Frame, error)
+	TryPop() (*frame.Frame, error)
 	// Ready is signalled when frames may be waiting.
 	Ready() <-chan struct{}
 }
@@ -28,15 +28,15 @@ type FrameSource interface {
 // Result is one frame's detections. The frame is released after OnResult
 // returns: keep a clone of its Mat if it is needed later.
 type Result struct {
-	Frame      *media.Frame
+	Frame      *frame.Frame
 	Detections []Detection
 }
 
-// Scheduler batches frames from all cameras (up to MaxBatch frames, or what
+// Batcher batches frames from all cameras (up to MaxBatch frames, or what
 // arrived within MaxWait of the first), letterboxes them in parallel while
 // the previous batch is being inferred, runs one session per model per
 // batch and hands each frame's detections to OnResult.
-type Scheduler struct {
+type Batcher struct {
 	Queue  FrameSource
 	Models map[string]*Model
 	// CameraModels lists the models each camera runs; a camera missing
@@ -56,7 +56,7 @@ type Scheduler struct {
 }
 
 type slot struct {
-	frames []*media.Frame
+	frames []*frame.Frame
 	// per model: which frames of the batch, their letterboxes, the buffers
 	jobs    map[string]*modelJob
 	tensors map[string]map[int][2]*ort.Tensor[float32] // model → batch size → (in, out)
@@ -71,7 +71,7 @@ type modelJob struct {
 
 type prepJob struct {
 	dst   []float32
-	frame *media.Frame
+	frame *frame.Frame
 	lb    letterbox
 	m     *Model
 	wg    *sync.WaitGroup
@@ -80,7 +80,7 @@ type prepJob struct {
 }
 
 // Run processes frames until ctx ends or the queue closes.
-func (s *Scheduler) Run(ctx context.Context) error {
+func (s *Batcher) Run(ctx context.Context) error {
 	if len(s.Models) == 0 {
 		return fmt.Errorf("detectors: no models")
 	}
@@ -166,7 +166,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return err
 }
 
-func (s *Scheduler) newSlot() *slot {
+func (s *Batcher) newSlot() *slot {
 	sl := &slot{jobs: map[string]*modelJob{}, tensors: map[string]map[int][2]*ort.Tensor[float32]{}}
 	for name, m := range s.Models {
 		sl.jobs[name] = &modelJob{
@@ -178,7 +178,7 @@ func (s *Scheduler) newSlot() *slot {
 	return sl
 }
 
-func (s *Scheduler) freeSlot(sl *slot) {
+func (s *Batcher) freeSlot(sl *slot) {
 	for _, f := range sl.frames {
 		f.Release()
 	}
@@ -192,7 +192,7 @@ func (s *Scheduler) freeSlot(sl *slot) {
 
 // collect fills the slot with up to MaxBatch frames: it waits for the first,
 // then for more until MaxWait has passed since the first arrived.
-func (s *Scheduler) collect(ctx context.Context, sl *slot) bool {
+func (s *Batcher) collect(ctx context.Context, sl *slot) bool {
 	sl.frames = sl.frames[:0]
 	first, err := s.Queue.Pop(ctx)
 	if err != nil {
@@ -224,7 +224,7 @@ func (s *Scheduler) collect(ctx context.Context, sl *slot) bool {
 }
 
 // prepare assigns frames to models and letterboxes them in parallel.
-func (s *Scheduler) prepare(sl *slot, jobs chan<- prepJob) {
+func (s *Batcher) prepare(sl *slot, jobs chan<- prepJob) {
 	for _, j := range sl.jobs {
 		j.idx, j.lbs = j.idx[:0], j.lbs[:0]
 	}
@@ -246,7 +246,7 @@ func (s *Scheduler) prepare(sl *slot, jobs chan<- prepJob) {
 	wg.Wait()
 }
 
-func (s *Scheduler) modelsOf(camera string) []string {
+func (s *Batcher) modelsOf(camera string) []string {
 	if names, ok := s.CameraModels[camera]; ok {
 		return names
 	}
@@ -260,7 +260,7 @@ func (s *Scheduler) modelsOf(camera string) []string {
 }
 
 // infer runs each model over its frames and delivers the results.
-func (s *Scheduler) infer(sl *slot) error {
+func (s *Batcher) infer(sl *slot) error {
 	dets := make([][]Detection, len(sl.frames))
 	var firstErr error
 	for name, j := range sl.jobs {
@@ -324,7 +324,7 @@ func (s *Scheduler) infer(sl *slot) error {
 	return firstErr
 }
 
-func (s *Scheduler) counter(camera, class string) prometheus.Counter {
+func (s *Batcher) counter(camera, class string) prometheus.Counter {
 	key := camera + "\x00" + class
 	c, ok := s.detCounter[key]
 	if !ok {
@@ -338,7 +338,7 @@ func (s *Scheduler) counter(camera, class string) prometheus.Counter {
 // its own and any camera's override, so overrides below the model's
 // default still see their boxes; each camera's own threshold is applied
 // after.
-func (s *Scheduler) prepareThresholds() {
+func (s *Batcher) prepareThresholds() {
 	s.decodeTh = map[string][]float32{}
 	for name, m := range s.Models {
 		th := append([]float32(nil), m.thresholds...)

@@ -4,14 +4,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/detectors"
-	"github.com/streetwatch/streetwatch/detectors/track"
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 var start = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
 func d(class string, x1, y1, x2, y2 float32) detectors.Detection {
-	return detectors.Detection{Class: class, Score: 0.8, Box: detectors.Box{X1: x1, Y1: y1, X2: x2, Y2: y2}}
+	return detectors.Detection{Class: class, Score: 0.8, Box: geom.Box{X1: x1, Y1: y1, X2: x2, Y2: y2}}
 }
 
 // scene is a script: at second s (stream time), what is detected.
@@ -37,7 +38,7 @@ func play(t *testing.T, e *Engine, tr *track.Tracker, from time.Time, n int, sc 
 }
 
 var lowerHalf = Zone{Name: "sidewalk", Types: Types,
-	Polygon: detectors.Polygon{{X: 0, Y: 0.4}, {X: 1, Y: 0.4}, {X: 1, Y: 1}, {X: 0, Y: 1}}}
+	Polygon: geom.Polygon{{X: 0, Y: 0.4}, {X: 1, Y: 0.4}, {X: 1, Y: 1}, {X: 0, Y: 1}}}
 
 func engine(zones ...Zone) (*Engine, *track.Tracker) {
 	return &Engine{Camera: "cam", Zones: zones, Params: map[Type]Params{
@@ -328,7 +329,7 @@ func TestPreloadedViolationsCountAsReported(t *testing.T) {
 	e, tr := engine(lowerHalf)
 	e.Store = FileStore{Dir: t.TempDir()}
 	e.Preload = []OpenViolation{{ID: "01PRE", Type: GarbagePile, Zone: "sidewalk",
-		Box: detectors.Box{X1: 600, Y1: 500, X2: 700, Y2: 580}, ConfirmedAt: start, LastSeen: start}}
+		Box: geom.Box{X1: 600, Y1: 500, X2: 700, Y2: 580}, ConfirmedAt: start, LastSeen: start}}
 	if vs, _ := play(t, e, tr, start.Add(time.Minute), 600, pile); len(vs) != 0 {
 		t.Fatalf("a preloaded violation was reported again: %+v", vs)
 	}

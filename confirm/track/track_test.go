@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
 func det(class string, score float32, x1, y1, x2, y2 float32) detectors.Detection {
-	return detectors.Detection{Class: class, Score: score, Box: detectors.Box{X1: x1, Y1: y1, X2: x2, Y2: y2}}
+	return detectors.Detection{Class: class, Score: score, Box: geom.Box{X1: x1, Y1: y1, X2: x2, Y2: y2}}
 }
 
 // step runs the tracker at 2 fps for d, calling frame for each moment.

@@ -5,8 +5,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/streetwatch/streetwatch/detectors"
-	"github.com/streetwatch/streetwatch/detectors/track"
+	"github.com/streetwatch/streetwatch/confirm/track"
+	"github.com/streetwatch/streetwatch/geom"
 )
 
 // Violation is a confirmed violation, handed to the evidence stage.
@@ -21,8 +21,8 @@ type Violation struct {
 	FirstSeen   time.Time `json:"first_seen"`
 	ConfirmedAt time.Time `json:"confirmed_at"`
 	// Confidence is the object's best detection score.
-	Confidence float32       `json:"confidence"`
-	Box        detectors.Box `json:"box"`
+	Confidence float32  `json:"confidence"`
+	Box        geom.Box `json:"box"`
 	// Best is the highest-scoring sample: the frame for the snapshot.
 	Best track.Sample `json:"best"`
 	// Timeline is a sampled box timeline of the object.
@@ -35,13 +35,13 @@ type Violation struct {
 
 // OpenViolation is a confirmed violation whose object is still there.
 type OpenViolation struct {
-	ID          string        `json:"id"`
-	Type        Type          `json:"type"`
-	Zone        string        `json:"zone"`
-	TrackID     uint64        `json:"track_id"`
-	Box         detectors.Box `json:"box"`
-	ConfirmedAt time.Time     `json:"confirmed_at"`
-	LastSeen    time.Time     `json:"last_seen"`
+	ID          string    `json:"id"`
+	Type        Type      `json:"type"`
+	Zone        string    `json:"zone"`
+	TrackID     uint64    `json:"track_id"`
+	Box         geom.Box  `json:"box"`
+	ConfirmedAt time.Time `json:"confirmed_at"`
+	LastSeen    time.Time `json:"last_seen"`
 }
 
 // Store keeps a camera's open violations across restarts.
@@ -97,7 +97,7 @@ type Engine struct {
 	open    []*OpenViolation
 	recent  []*track.Track
 	size    [2]int
-	scaled  []detectors.Polygon
+	scaled  []geom.Polygon
 	started bool
 	since   time.Time // the first frame
 	dirty   bool      // open violations changed since the last save
@@ -403,7 +403,7 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 }
 
 // reach is how far from an object its actor may stand: about a body height.
-func reach(actor, obj detectors.Box) float64 {
+func reach(actor, obj geom.Box) float64 {
 	return 1.5 * float64(max(actor.H(), obj.W(), obj.H()))
 }
 
@@ -431,7 +431,7 @@ func find(ts []*track.Track, id uint64) *track.Track {
 // openAt finds the open violation of the same object: one of the same type
 // at the same place. A garbage pile and a dumping are the same garbage
 // object: whichever was reported first stands for both.
-func (e *Engine) openAt(typ Type, b detectors.Box) *OpenViolation {
+func (e *Engine) openAt(typ Type, b geom.Box) *OpenViolation {
 	for _, o := range e.open {
 		if sameObject(o.Type, typ) && o.Box.IoU(b) >= placeIoU {
 			return o
@@ -445,7 +445,7 @@ func (e *Engine) scaleZones(w, h int) {
 		return
 	}
 	e.size = [2]int{w, h}
-	e.scaled = make([]detectors.Polygon, len(e.Zones))
+	e.scaled = make([]geom.Polygon, len(e.Zones))
 	for i, z := range e.Zones {
 		e.scaled[i] = z.Polygon.Scaled(w, h)
 	}
