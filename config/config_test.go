@@ -51,6 +51,7 @@ func TestBrokenConfigsNameTheField(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"empty file", "", "(file): empty config"},
+		{"comment-only file", "# nothing here yet\n", "(file): empty config"},
 		{"not yaml", "cameras: [", "(file): line 1: did not find expected node content"},
 		{"unknown top-level key", "camera:\n  - id: a\n", "camera: unknown field (line 1)"},
 		{"unknown camera key", cam + "    fsp: 5\n", "cameras[0].fsp: unknown field (line 4)"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ func DecodeStrict(data []byte, v any) error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) { // an empty or comment-only file
 			return Errors{{Path: "(file)", Msg: "empty config"}}
 		}
 		return Errors{{Path: "(file)", Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
@@ -79,8 +80,6 @@ func DecodeStrict(data []byte, v any) error {
 	}
 	return nil
 }
-
-var errEOF = errors.New("EOF")
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 

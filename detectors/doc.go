@@ -8,16 +8,3 @@
 // drop-oldest queue) and never allocate large buffers per frame: input and
 // output tensors are allocated once per batch size and reused.
 package detectors
-
-import "github.com/streetwatch/streetwatch/geom"
-
-// Detection is one object found in a frame, in the frame's native pixels.
-type Detection struct {
-	Box   geom.Box
-	Class string
-	// ClassID is the index in the model's class list.
-	ClassID int
-	Score   float32
-	// Model names the model that found it.
-	Model string
-}

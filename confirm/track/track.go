@@ -151,8 +151,10 @@ type Tracker struct {
 	tracks []*Track
 }
 
-// New returns a tracker; IDs start at firstID (so IDs stay unique across
-// restarts when the caller persists the last one).
+// New returns a tracker whose track IDs start at firstID. IDs are unique
+// for the tracker's life only: nothing persists them, and nothing needs to,
+// because the rules recognise an open violation after a restart by its
+// place (box overlap), never by its track ID.
 func New(cfg Config, firstID uint64) *Tracker {
 	cfg.Defaults()
 	return &Tracker{cfg: cfg, nextID: max(firstID, 1)}
