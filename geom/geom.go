@@ -88,4 +88,3 @@ func (p Polygon) Contains(x, y float32) bool {
 	}
 	return in
 }
-
