@@ -194,6 +194,15 @@ type Camera struct {
 	// stay out of the file.
 	URL       string   `yaml:"url"`
 	Transport string   `yaml:"transport"`
+	// AllowRedirectsToOtherHosts lets the camera's RTSP redirects (3xx)
+	// lead to another host, credentials included. By default a redirect is
+	// followed only to the configured host, so a camera or anything on its
+	// network path cannot collect the password.
+	AllowRedirectsToOtherHosts bool `yaml:"allow_redirects_to_other_hosts"`
+	// AllowBasicAuth sends the password in clear text when a camera asks
+	// for Basic authentication over plain rtsp://. By default only Digest
+	// is answered there (rtsps:// may use either).
+	AllowBasicAuth bool `yaml:"allow_basic_auth"`
 	Location  Location `yaml:"location"`
 	Sampling  Sampling `yaml:"sampling"`
 	// StallTimeout: no media for this long means reconnect.

@@ -62,15 +62,17 @@ func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, m *metri
 		c.sampler = sample.FPS(cfg.Sampling.FPS)
 	}
 	c.src = &ingest.Source{
-		Camera:       cfg.ID,
-		URL:          cfg.URL,
-		Transport:    cfg.Transport,
-		StallTimeout: cfg.StallTimeout.D(),
-		BackoffMin:   cfg.Reconnect.Min.D(),
-		BackoffMax:   cfg.Reconnect.Max.D(),
-		OnAccessUnit: c.onAccessUnit,
-		Metrics:      im,
-		Log:          log,
+		Camera:                     cfg.ID,
+		URL:                        cfg.URL,
+		Transport:                  cfg.Transport,
+		AllowRedirectsToOtherHosts: cfg.AllowRedirectsToOtherHosts,
+		AllowBasicAuth:             cfg.AllowBasicAuth,
+		StallTimeout:               cfg.StallTimeout.D(),
+		BackoffMin:                 cfg.Reconnect.Min.D(),
+		BackoffMax:                 cfg.Reconnect.Max.D(),
+		OnAccessUnit:               c.onAccessUnit,
+		Metrics:                    im,
+		Log:                        log,
 	}
 	return c
 }

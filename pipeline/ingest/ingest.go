@@ -32,6 +32,12 @@ import (
 // ErrStalled is the reason for a reconnect when the watchdog fired.
 var ErrStalled = errors.New("no media received")
 
+// Credential guards: why a connection was refused before the password left.
+var (
+	ErrRedirectRefused = errors.New("redirect to another host refused (credentials are sent only to the configured host; set allow_redirects_to_other_hosts to follow it)")
+	ErrBasicRefused    = errors.New("camera asks for Basic authentication over plain RTSP; refused (the password would cross the network in clear text; use rtsps://, enable Digest on the camera, or set allow_basic_auth)")
+)
+
 // Transport choices.
 const (
 	TransportAuto = "auto" // UDP first, TCP when UDP gets nothing (gortsplib's fallback)
@@ -44,6 +50,12 @@ type Source struct {
 	Camera    string
 	URL       string // may hold credentials: never log it, use RedactURL
 	Transport string
+	// AllowRedirectsToOtherHosts follows RTSP redirects to hosts other
+	// than URL's (credentials follow them); default: same host only.
+	AllowRedirectsToOtherHosts bool
+	// AllowBasicAuth answers a Basic challenge over plain rtsp:// (the
+	// password then crosses the network in clear text); default: Digest only.
+	AllowBasicAuth bool
 	// StallTimeout: no access unit for this long means reconnect (default 10 s).
 	StallTimeout time.Duration
 	// BackoffMin and BackoffMax bound the delay between connection attempts
@@ -146,9 +158,13 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		return false, fmt.Errorf("parse url: %w", err)
 	}
 	st := &stream{src: s, m: m, log: log}
+	guard := &credentialGuard{host: u.Hostname(), plain: u.Scheme == "rtsp",
+		anyHost: s.AllowRedirectsToOtherHosts, basic: s.AllowBasicAuth}
 	c := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,
+		DialContext:  guard.dial,
+		OnRequest:    guard.onRequest,
 		ReadTimeout:  s.StallTimeout,
 		WriteTimeout: s.StallTimeout,
 		// Keyframes of 4K cameras arrive as MB-sized bursts: the OS default
@@ -182,7 +198,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 
 	desc, _, err := c.Describe(u)
 	if err != nil {
-		return false, fmt.Errorf("describe: %w", err)
+		return false, fmt.Errorf("describe: %w", guard.explain(err))
 	}
 	var h264f *format.H264
 	var h265f *format.H265
