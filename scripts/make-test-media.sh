@@ -71,3 +71,19 @@ if [ ! -s "$out/bench_720p.h264" ] || [ -n "${FORCE:-}" ]; then
 	ff -i "$out/bench_720p_h264.mp4" -c copy -bsf:v h264_mp4toannexb -f h264 "$out/.bench_720p.tmp.h264"
 	mv "$out/.bench_720p.tmp.h264" "$out/bench_720p.h264"
 fi
+
+# Pictures cut into many slices (many NAL units per access unit), as some IP
+# cameras send for error resilience: H.264 with 32 slices per picture (720p
+# has 45 macroblock rows), H.265 with 12 slices (x265 here cannot cut a 720p
+# picture finer) plus 16 SEI messages per picture, 29+ NAL units each.
+make_one h264_slices32_1280x720.mp4 -f lavfi -i "$(src 1280x720 4)" "${x264[@]}" -x264-params slices=32 -movflags +faststart
+if [ ! -s "$out/h265_slices_1280x720.ts" ] || [ -n "${FORCE:-}" ]; then
+	echo "make-test-media: h265_slices_1280x720.ts"
+	tmp=$(mktemp -d)
+	ff -f lavfi -i "$(src 1280x720 4)" -c:v libx265 -preset ultrafast -pix_fmt yuv420p \
+		-x265-params "bframes=0:keyint=50:min-keyint=50:scenecut=0:slices=12:log-level=error" -f hevc "$tmp/a.h265"
+	python3 "$here/scripts/hevc_add_sei.py" 16 <"$tmp/a.h265" >"$tmp/b.h265"
+	ff -r 25 -i "$tmp/b.h265" -c copy -f mpegts "$out/.h265_slices.tmp.ts"
+	mv "$out/.h265_slices.tmp.ts" "$out/h265_slices_1280x720.ts"
+	rm -rf "$tmp"
+fi

@@ -113,13 +113,13 @@ func feed(t *testing.T, hevc bool, data []byte) int {
 	}}
 	st := &stream{src: src, m: (*Metrics)(nil).forCamera("fuzz"), log: slog.New(slog.DiscardHandler),
 		params: media.ParamSets{Codec: codec}}
-	var depacketize func(*rtp.Packet) ([][]byte, error)
+	var forma format.Format = &format.H264{PayloadTyp: 96, PacketizationMode: 1}
 	if hevc {
-		d, _ := (&format.H265{PayloadTyp: 96}).CreateDecoder()
-		depacketize = d.Decode
-	} else {
-		d, _ := (&format.H264{PayloadTyp: 96, PacketizationMode: 1}).CreateDecoder()
-		depacketize = d.Decode
+		forma = &format.H265{PayloadTyp: 96}
+	}
+	asm, err := newAssembler(forma)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for len(data) >= 2 {
 		n := int(data[0])<<8 | int(data[1])
@@ -129,9 +129,7 @@ func feed(t *testing.T, hevc bool, data []byte) int {
 		}
 		var pkt rtp.Packet
 		if pkt.Unmarshal(data[:n]) == nil {
-			if nalus, err := depacketize(&pkt); err == nil {
-				st.handle(nalus, int64(pkt.Timestamp))
-			}
+			_ = asm.push(&pkt, int64(pkt.Timestamp), st.handle)
 		}
 		data = data[n:]
 	}

@@ -216,25 +216,18 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	}
 
 	st.params.Codec = codec
-	var depacketize func(*rtp.Packet) ([][]byte, error)
 	var forma format.Format
 	switch codec {
 	case media.CodecH264:
 		forma = h264f
 		st.params.Update([][]byte{h264f.SPS, h264f.PPS}) //nolint:errcheck // SDP may be incomplete; in-band sets follow
-		dec, err := h264f.CreateDecoder()
-		if err != nil {
-			return false, err
-		}
-		depacketize = dec.Decode
 	case media.CodecH265:
 		forma = h265f
 		st.params.Update([][]byte{h265f.VPS, h265f.SPS, h265f.PPS}) //nolint:errcheck // as above
-		dec, err := h265f.CreateDecoder()
-		if err != nil {
-			return false, err
-		}
-		depacketize = dec.Decode
+	}
+	asm, err := newAssembler(forma)
+	if err != nil {
+		return false, err
 	}
 	st.lastUnit.Store(time.Now().UnixNano())
 	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
@@ -243,8 +236,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		if !ok {
 			return
 		}
-		nalus, err := depacketize(pkt)
-		if err != nil {
+		if err := asm.push(pkt, pts, st.handle); err != nil {
 			if !isIncomplete(err) {
 				// A unit was thrown away (malformed, or over the
 				// depacketizer's limits): what follows is damaged.
@@ -254,9 +246,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 					log.Warn("cannot depacketize RTP; skipping to the next keyframe (logged once per connection)", "err", s.scrub(err))
 				}
 			}
-			return
 		}
-		st.handle(nalus, pts)
 	})
 	if _, err := c.Play(nil); err != nil {
 		return false, fmt.Errorf("play: %w", err)
