@@ -5,8 +5,8 @@
 //
 // The pieces:
 //
-//   - History keeps each camera's recent access units, GOP-aligned, in
-//     bounded memory, spilling older GOPs to disk segments.
+//   - ClipSource is a camera's recent video, GOP-aligned, as the recorder
+//     cuts clips from it; pipeline/history keeps it, fed by ingest.
 //   - WriteMP4 muxes a range of access units to a faststart MP4.
 //   - Store is where evidence lives: a local directory or S3/MinIO.
 //   - Uploader puts bundles into a Store through a local spool, so a store

@@ -10,8 +10,7 @@ type Metrics struct {
 	UploadFailures prometheus.Counter
 	SpoolBytes     prometheus.Gauge
 	SpoolBundles   prometheus.Gauge
-	HistoryBytes   *prometheus.GaugeVec // {camera, tier="memory"|"disk"}
-	Deleted        prometheus.Counter   // objects removed by retention
+	Deleted        prometheus.Counter // objects removed by retention
 }
 
 // NewMetrics registers the evidence metrics on reg (nil: unregistered).
@@ -36,15 +35,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SpoolBundles: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "streetwatch_evidence_spool_bundles", Help: "Evidence bundles waiting in the local spool for upload.",
 		}),
-		HistoryBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "streetwatch_history_bytes", Help: "Encoded video history kept for evidence clips, per camera and tier (memory, disk).",
-		}, []string{"camera", "tier"}),
 		Deleted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "streetwatch_evidence_deleted_total", Help: "Evidence objects deleted by retention.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Clips, m.ClipFailures, m.UploadSeconds, m.UploadFailures, m.SpoolBytes, m.SpoolBundles, m.HistoryBytes, m.Deleted)
+		reg.MustRegister(m.Clips, m.ClipFailures, m.UploadSeconds, m.UploadFailures, m.SpoolBytes, m.SpoolBundles, m.Deleted)
 	}
 	return m
 }

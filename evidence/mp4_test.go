@@ -12,17 +12,6 @@ import (
 	"github.com/streetwatch/streetwatch/media"
 )
 
-// presentationIndex is where au shows among aus: how many pictures come before it.
-func presentationIndex(aus []*media.AccessUnit, au *media.AccessUnit) int {
-	n := 0
-	for _, x := range aus {
-		if x.PTS < au.PTS {
-			n++
-		}
-	}
-	return n
-}
-
 func keyIndexes(aus []*media.AccessUnit) []int {
 	var k []int
 	for i, au := range aus {
@@ -32,39 +21,6 @@ func keyIndexes(aus []*media.AccessUnit) []int {
 	}
 	return k
 }
-
-// checkSamePictures asserts that the clip decodes to exactly the source's
-// pictures from presentation index at on, count of them.
-func checkSamePictures(t *testing.T, src, clip string, at, count int) {
-	t.Helper()
-	want := frameHashes(t, src)
-	got := frameHashes(t, clip)
-	if len(got) != count {
-		t.Errorf("clip decodes to %d pictures, want %d", len(got), count)
-	}
-	if i := indexOfRun(want, got); i != at {
-		t.Errorf("clip pictures are the source's from index %d, want %d (-1: not a run of the source)", i, at)
-	}
-}
-
-// checkTimestamps asserts the clip shows every picture at its PTS.
-func checkTimestamps(t *testing.T, p clipProbe, aus []*media.AccessUnit) {
-	t.Helper()
-	var want, got []int64
-	base := aus[0].PTS
-	for _, au := range aus {
-		base = min(base, au.PTS)
-	}
-	for i, au := range aus {
-		want = append(want, au.PTS-base)
-		got = append(got, int64(p.Packets[i].PTS*media.ClockRate+0.5))
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("presentation times (ticks) differ from the access units' PTS:\n got %v\nwant %v", head(got), head(want))
-	}
-}
-
-func head[T any](s []T) []T { return s[:min(len(s), 12)] }
 
 func TestWriteMP4ReproducesSourcePictures(t *testing.T) {
 	for _, name := range []string{"h264_640x360.mp4", "h265_640x360.mp4", "h264_bframes_640x360.mp4"} {

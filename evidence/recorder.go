@@ -53,14 +53,21 @@ type Stored struct {
 	ManifestSHA256 string
 }
 
-// ClipSource is a camera's video history (History implements it).
+// ClipSource is a camera's video history (pipeline/history implements it,
+// fed by the camera's ingest).
 type ClipSource interface {
 	// Clip returns the access units from the keyframe at or before from
-	// through to, in decode order.
+	// through to, in decode order. When history does not reach back to
+	// from, it returns what it has together with an error that wraps
+	// ErrShortHistory.
 	Clip(from, to time.Time) ([]*media.AccessUnit, error)
 	// Newest is the time of the newest access unit.
 	Newest() time.Time
 }
+
+// ErrShortHistory is wrapped by the error a ClipSource returns together
+// with a usable clip that starts later than asked.
+var ErrShortHistory = errors.New("evidence: history does not reach back to the clip start")
 
 // RecorderConfig tunes the recorder.
 type RecorderConfig struct {

@@ -88,9 +88,9 @@ func testEvent(id string) *Event {
 }
 
 func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
+	h := &unitHistory{}
 	aus := looped(loadStream(t, "h264_640x360.mp4").aus, 4) // 40 s
-	feed(t, h, aus, nil)
+	h.add(aus...)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	store := &LocalStore{Dir: t.TempDir()}
 	up := &Uploader{Store: store, Dir: t.TempDir()}
@@ -139,7 +139,7 @@ func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
 
 func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 	pending := t.TempDir()
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
+	h := &unitHistory{}
 	aus := looped(loadStream(t, "h264_640x360.mp4").aus, 4)
 	// The camera got only as far as the confirmation: the post-roll never
 	// comes, and the process dies while waiting for it.
@@ -150,7 +150,7 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 		}
 		upTo = append(upTo, au)
 	}
-	feed(t, h, upTo, nil)
+	h.add(upTo...)
 	crashed := &Recorder{
 		Config:   RecorderConfig{PostRoll: time.Hour, JPEGQuality: 85, PendingDir: pending},
 		Uploader: &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()},
@@ -179,7 +179,7 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 	store := &LocalStore{Dir: t.TempDir()}
 	up := &Uploader{Store: store, Dir: t.TempDir()}
 	var log storedLog
-	fresh, _ := newTestHistory(t, HistoryConfig{MaxMemory: 1 << 20, Keep: time.Minute})
+	fresh := &unitHistory{}
 	restarted := &Recorder{
 		Config:   RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
 		Uploader: up, History: func(string) ClipSource { return fresh }, OnStored: log.add,
@@ -215,8 +215,8 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 func TestRecorderToMinIOThroughAnOutage(t *testing.T) {
 	srv := miniotest.Start(t)
 	store := newS3Store(t, srv, "city/")
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
-	feed(t, h, looped(loadStream(t, "h265_640x360.mp4").aus, 4), nil)
+	h := &unitHistory{}
+	h.add(looped(loadStream(t, "h265_640x360.mp4").aus, 4)...)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	m := NewMetrics(nil)
 	up := &Uploader{Store: store, Dir: t.TempDir(), Metrics: m, BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond}
@@ -277,8 +277,8 @@ func TestRecorderToMinIOThroughAnOutage(t *testing.T) {
 // handed off again, after a restart too, with the very same manifest.
 func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 	pending := t.TempDir()
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
-	feed(t, h, looped(loadStream(t, "h264_640x360.mp4").aus, 4), nil)
+	h := &unitHistory{}
+	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...)
 	var mu sync.Mutex
 	var hashes []string
 	handOff := func(fail bool) func(Stored) error {
@@ -345,7 +345,7 @@ func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 // The camera drops during the post-roll: once the post-roll (plus grace)
 // has passed, the clip holds what was received and says it is truncated.
 func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
+	h := &unitHistory{}
 	var upTo []*media.AccessUnit
 	for _, au := range looped(loadStream(t, "h264_640x360.mp4").aus, 4) {
 		if au.Time.After(clipTestEpoch.Add(21 * time.Second)) { // 1 s of the 3 s post-roll
@@ -353,7 +353,7 @@ func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
 		}
 		upTo = append(upTo, au)
 	}
-	feed(t, h, upTo, nil)
+	h.add(upTo...)
 	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
 	var log storedLog
 	rec := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
@@ -375,8 +375,8 @@ func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
 // or missing disk): the violation stays pending and is spooled and handed
 // off once the spool works again, without a restart.
 func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
-	feed(t, h, looped(loadStream(t, "h264_640x360.mp4").aus, 4), nil)
+	h := &unitHistory{}
+	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...)
 	blocked := filepath.Join(t.TempDir(), "disk")
 	if err := os.WriteFile(blocked, []byte("not a folder"), 0o644); err != nil {
 		t.Fatal(err)

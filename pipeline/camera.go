@@ -11,11 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
-	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/decode"
 	"github.com/streetwatch/streetwatch/pipeline/framequeue"
+	"github.com/streetwatch/streetwatch/pipeline/history"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 	"github.com/streetwatch/streetwatch/pipeline/sample"
 )
@@ -27,7 +27,7 @@ type Camera struct {
 	src     *ingest.Source
 	sampler *sample.Sampler
 	units   chan *media.AccessUnit
-	history *evidence.History // nil: no evidence for this camera
+	history *history.History // nil: no evidence for this camera
 	out     *framequeue.Queue
 	pool    *frame.Pool
 

@@ -19,6 +19,7 @@ import (
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/pipeline/history"
 )
 
 // Version is StreetWatch's version, written into evidence manifests (set
@@ -31,7 +32,7 @@ type evidenceStage struct {
 	cfg       config.Evidence
 	store     evidence.Store
 	local     *evidence.LocalStore // nil for S3
-	histories map[string]*evidence.History
+	histories map[string]*history.History
 	uploader  *evidence.Uploader
 	recorder  *evidence.Recorder
 	retention *evidence.Retention
@@ -48,7 +49,8 @@ const historyMargin = 30 * time.Second
 func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord) (*evidenceStage, error) {
 	ec := cfg.Evidence
 	m := evidence.NewMetrics(reg)
-	s := &evidenceStage{cfg: ec, histories: map[string]*evidence.History{}, models: models,
+	hm := history.NewMetrics(reg)
+	s := &evidenceStage{cfg: ec, histories: map[string]*history.History{}, models: models,
 		cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}
 	if ec.S3.Endpoint != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -85,11 +87,11 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 			continue
 		}
 		s.cameras[cam.ID] = cam
-		h, err := evidence.NewHistory(cam.ID, evidence.HistoryConfig{
+		h, err := history.New(cam.ID, history.Config{
 			MaxMemory: int64(ec.HistoryMemoryMB) << 20,
 			Keep:      longestDwell(cam) + ec.PreRoll.D() + ec.PostRoll.D() + historyMargin,
 			SpillDir:  filepath.Join(cfg.StateDir, "history", cam.ID),
-		}, m)
+		}, hm, log)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("camera %q: evidence history: %w", cam.ID, err)

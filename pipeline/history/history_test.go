@@ -1,10 +1,11 @@
-package evidence
+package history
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
+	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 )
 
@@ -57,10 +60,10 @@ func feed(t testing.TB, h *History, aus []*media.AccessUnit, check func(i int)) 
 	}
 }
 
-func newTestHistory(t testing.TB, cfg HistoryConfig) (*History, *Metrics) {
+func newTestHistory(t testing.TB, cfg Config) (*History, *Metrics) {
 	t.Helper()
 	m := NewMetrics(prometheus.NewRegistry())
-	h, err := NewHistory("cam1", cfg, m)
+	h, err := New("cam1", cfg, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +74,25 @@ func newTestHistory(t testing.TB, cfg HistoryConfig) (*History, *Metrics) {
 func gaugeValue(t testing.TB, m *Metrics, tier string) int64 {
 	t.Helper()
 	var out dto.Metric
-	if err := m.HistoryBytes.WithLabelValues("cam1", tier).Write(&out); err != nil {
+	if err := m.Bytes.WithLabelValues("cam1", tier).Write(&out); err != nil {
 		t.Fatal(err)
 	}
 	return int64(out.GetGauge().GetValue())
 }
 
-func at(d time.Duration) time.Time { return clipTestEpoch.Add(d) }
+// playableClip muxes aus with evidence's MP4 writer and checks that the
+// clip plays and holds what the writer says (streamtest.CheckPlayable).
+func playableClip(t testing.TB, aus []*media.AccessUnit) (string, evidence.ClipInfo, streamtest.ClipProbe) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "clip.mp4")
+	info, err := evidence.WriteMP4File(p, aus)
+	if err != nil {
+		t.Fatalf("WriteMP4File: %v", err)
+	}
+	return p, info, streamtest.CheckPlayable(t, p, streamtest.Want{Frames: info.Frames, Keyframes: info.Keyframes, Duration: info.Duration})
+}
+
+func at(d time.Duration) time.Time { return streamtest.Epoch.Add(d) }
 
 func sameAUs(t *testing.T, got, want []*media.AccessUnit) {
 	t.Helper()
@@ -109,19 +124,19 @@ func TestHistoryClipStartsAtLastKeyframeBeforeFromAndEndsAtTo(t *testing.T) {
 		{"h264_bframes_640x360.mp4", 2300 * time.Millisecond, 4710 * time.Millisecond},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			s := loadStream(t, tc.file)
-			h, _ := newTestHistory(t, HistoryConfig{})
-			feed(t, h, s.aus, nil)
+			s := streamtest.Load(t, tc.file)
+			h, _ := newTestHistory(t, Config{})
+			feed(t, h, s.AUs, nil)
 			from, to := at(tc.from), at(tc.to)
 			aus, err := h.Clip(from, to)
 			if err != nil {
 				t.Fatal(err)
 			}
-			first := slices.Index(s.aus, aus[0])
+			first := slices.Index(s.AUs, aus[0])
 			if !aus[0].Key || aus[0].Time.After(from) {
 				t.Fatalf("clip starts at %v (key %v), want a keyframe at or before %v", aus[0].Time, aus[0].Key, from)
 			}
-			for _, au := range s.aus[first+1:] {
+			for _, au := range s.AUs[first+1:] {
 				if au.Key && !au.Time.After(from) {
 					t.Fatalf("keyframe at %v is nearer to %v than the clip's start %v", au.Time, from, aus[0].Time)
 				}
@@ -130,15 +145,14 @@ func TestHistoryClipStartsAtLastKeyframeBeforeFromAndEndsAtTo(t *testing.T) {
 			if aus[len(aus)-1].Time.After(to) {
 				t.Errorf("clip ends with a picture at %v, after %v", aus[len(aus)-1].Time, to)
 			}
-			for _, au := range s.aus[last+1:] {
+			for _, au := range s.AUs[last+1:] {
 				if !au.Time.After(to) {
 					t.Fatalf("picture at %v <= %v left out of the clip", au.Time, to)
 				}
 			}
-			sameAUs(t, aus, s.aus[first:last+1])
+			sameAUs(t, aus, s.AUs[first:last+1])
 
-			p, info := writeClip(t, t.TempDir(), "clip.mp4", aus)
-			pr := checkPlayable(t, p, info)
+			p, info, pr := playableClip(t, aus)
 			if info.Start.After(from.Add(-0)) || from.Sub(info.Start) > 2*time.Second {
 				t.Errorf("clip starts at %v; want within one GOP (2 s) before %v", info.Start, from)
 			}
@@ -148,19 +162,19 @@ func TestHistoryClipStartsAtLastKeyframeBeforeFromAndEndsAtTo(t *testing.T) {
 			if want := info.End.Sub(info.Start) + 40*time.Millisecond; info.Duration != want {
 				t.Errorf("Duration %v, want %v", info.Duration, want)
 			}
-			checkTimestamps(t, pr, aus)
-			checkSamePictures(t, s.path, p, presentationIndex(s.aus, aus[0]), len(aus))
+			streamtest.CheckTimestamps(t, pr, aus)
+			streamtest.CheckSamePictures(t, s.Path, p, streamtest.PresentationIndex(s.AUs, aus[0]), len(aus))
 		})
 	}
 }
 
 func TestHistoryClipFromDiskEqualsClipFromMemory(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
-	mem, _ := newTestHistory(t, HistoryConfig{})
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	mem, _ := newTestHistory(t, Config{})
 	dir := t.TempDir()
-	disk, m := newTestHistory(t, HistoryConfig{MaxMemory: 300 << 10, SpillDir: dir})
-	feed(t, mem, s.aus, nil)
-	feed(t, disk, s.aus, nil)
+	disk, m := newTestHistory(t, Config{MaxMemory: 300 << 10, SpillDir: dir})
+	feed(t, mem, s.AUs, nil)
+	feed(t, disk, s.AUs, nil)
 	if disk.dropped != 0 {
 		t.Fatalf("%d GOPs dropped", disk.dropped)
 	}
@@ -182,26 +196,25 @@ func TestHistoryClipFromDiskEqualsClipFromMemory(t *testing.T) {
 	}
 	sameAUs(t, got, want)
 	var a, b bytes.Buffer
-	if _, err := WriteMP4(&a, want); err != nil {
+	if _, err := evidence.WriteMP4(&a, want); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteMP4(&b, got); err != nil {
+	if _, err := evidence.WriteMP4(&b, got); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Error("MP4 from spilled history differs from the one from memory")
 	}
-	p, info := writeClip(t, t.TempDir(), "clip.mp4", got)
-	checkPlayable(t, p, info)
+	playableClip(t, got)
 }
 
 func TestHistoryBoundsMemoryAndDeletesDiskOlderThanKeep(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
-	aus := looped(s.aus, 4) // 40 s
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	aus := streamtest.Looped(s.AUs, 4) // 40 s
 	dir := t.TempDir()
 	const maxMem = 512 << 10 // about 2.5 GOPs
 	keep := 12 * time.Second
-	h, m := newTestHistory(t, HistoryConfig{MaxMemory: maxMem, Keep: keep, SpillDir: dir})
+	h, m := newTestHistory(t, Config{MaxMemory: maxMem, Keep: keep, SpillDir: dir})
 	var firstSegment string
 	feed(t, h, aus, func(i int) {
 		// The spill goroutine changes memory and gauge together under
@@ -254,7 +267,7 @@ func TestHistoryBoundsMemoryAndDeletesDiskOlderThanKeep(t *testing.T) {
 
 	aus2, err := h.Clip(newest.Add(-keep-10*time.Second), newest)
 	var short *ShortHistoryError
-	if !errors.Is(err, ErrShortHistory) || !errors.As(err, &short) || len(aus2) == 0 {
+	if !errors.Is(err, evidence.ErrShortHistory) || !errors.As(err, &short) || len(aus2) == 0 {
 		t.Fatalf("clip reaching beyond Keep: %d units, err %v; want units and a ShortHistoryError", len(aus2), err)
 	}
 	if !short.Oldest.Equal(h.Oldest()) || !aus2[0].Time.Equal(short.Oldest) {
@@ -268,16 +281,16 @@ func TestHistoryBoundsMemoryAndDeletesDiskOlderThanKeep(t *testing.T) {
 	if gaugeValue(t, m, "memory") != 0 || gaugeValue(t, m, "disk") != 0 {
 		t.Error("gauges not zero after Close")
 	}
-	if _, err := h.Clip(newest.Add(-time.Second), newest); !errors.Is(err, ErrHistoryClosed) {
-		t.Errorf("Clip after Close: %v, want ErrHistoryClosed", err)
+	if _, err := h.Clip(newest.Add(-time.Second), newest); !errors.Is(err, ErrClosed) {
+		t.Errorf("Clip after Close: %v, want ErrClosed", err)
 	}
 }
 
 func TestHistoryWithoutSpillDirDropsOldestGOPs(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
+	s := streamtest.Load(t, "h264_640x360.mp4")
 	const maxMem = 300 << 10
-	h, m := newTestHistory(t, HistoryConfig{MaxMemory: maxMem})
-	feed(t, h, s.aus, func(i int) {
+	h, m := newTestHistory(t, Config{MaxMemory: maxMem})
+	feed(t, h, s.AUs, func(i int) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.memBytes > maxMem+h.cur.bytes {
@@ -287,26 +300,25 @@ func TestHistoryWithoutSpillDirDropsOldestGOPs(t *testing.T) {
 	if gaugeValue(t, m, "disk") != 0 {
 		t.Error("disk bytes without a spill dir")
 	}
-	if !h.Oldest().After(clipTestEpoch) {
+	if !h.Oldest().After(streamtest.Epoch) {
 		t.Fatal("nothing dropped: the test needs a smaller MaxMemory")
 	}
 	aus, err := h.Clip(at(0), at(9*time.Second))
-	if !errors.Is(err, ErrShortHistory) || len(aus) == 0 || !aus[0].Key || !aus[0].Time.Equal(h.Oldest()) {
-		t.Fatalf("err %v, %d units; want the clip from the oldest keyframe and ErrShortHistory", err, len(aus))
+	if !errors.Is(err, evidence.ErrShortHistory) || len(aus) == 0 || !aus[0].Key || !aus[0].Time.Equal(h.Oldest()) {
+		t.Fatalf("err %v, %d units; want the clip from the oldest keyframe and evidence.ErrShortHistory", err, len(aus))
 	}
-	p, info := writeClip(t, t.TempDir(), "clip.mp4", aus)
-	checkPlayable(t, p, info)
+	playableClip(t, aus)
 }
 
 func TestHistoryDropsAGOPLargerThanMaxMemory(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
-	gop := s.aus[:50]
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	gop := s.AUs[:50]
 	var size int64
 	for _, au := range gop {
 		size += auCost(au)
 	}
-	h, m := newTestHistory(t, HistoryConfig{MaxMemory: size / 2})
-	feed(t, h, s.aus[:75], nil) // the first GOP, then half of the second
+	h, m := newTestHistory(t, Config{MaxMemory: size / 2})
+	feed(t, h, s.AUs[:75], nil) // the first GOP, then half of the second
 	if mem := gaugeValue(t, m, "memory"); mem > size/2 {
 		t.Errorf("%d bytes in memory, MaxMemory %d", mem, size/2)
 	}
@@ -316,49 +328,48 @@ func TestHistoryDropsAGOPLargerThanMaxMemory(t *testing.T) {
 }
 
 func TestHistoryGapEndsTheGOPAndDropsUnitsUntilTheNextKeyframe(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
-	aus := slices.Clone(s.aus)
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	aus := slices.Clone(s.AUs)
 	c := *aus[60]
 	c.Gap = true
 	aus[60] = &c
-	h, _ := newTestHistory(t, HistoryConfig{})
+	h, _ := newTestHistory(t, Config{})
 	feed(t, h, aus, nil)
 	got, err := h.Clip(at(0), at(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 210 || got[59] != s.aus[59] || got[61] != s.aus[101] {
+	if len(got) != 210 || got[59] != s.AUs[59] || got[61] != s.AUs[101] {
 		t.Fatalf("clip of %d units; want 0..59 and 100..249 (210)", len(got))
 	}
-	if !got[60].Gap || !got[60].Key || got[60].PTS != s.aus[100].PTS || s.aus[100].Gap {
+	if !got[60].Gap || !got[60].Key || got[60].PTS != s.AUs[100].PTS || s.AUs[100].Gap {
 		t.Errorf("the keyframe after the gap: Gap %v Key %v; want it marked as after a gap (on a copy)", got[60].Gap, got[60].Key)
 	}
-	p, info := writeClip(t, t.TempDir(), "clip.mp4", got)
-	checkPlayable(t, p, info)
+	_, info, _ := playableClip(t, got)
 	if info.Frames != 210 {
 		t.Errorf("%d frames, want 210", info.Frames)
 	}
 }
 
 func TestHistoryDropsUnitsBeforeTheFirstKeyframe(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
-	h, _ := newTestHistory(t, HistoryConfig{})
-	feed(t, h, s.aus[10:], nil)
-	if !h.Oldest().Equal(s.aus[50].Time) {
-		t.Errorf("oldest %v, want the first keyframe's %v", h.Oldest(), s.aus[50].Time)
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	h, _ := newTestHistory(t, Config{})
+	feed(t, h, s.AUs[10:], nil)
+	if !h.Oldest().Equal(s.AUs[50].Time) {
+		t.Errorf("oldest %v, want the first keyframe's %v", h.Oldest(), s.AUs[50].Time)
 	}
 	got, err := h.Clip(at(0), at(3*time.Second))
-	if !errors.Is(err, ErrShortHistory) || len(got) == 0 || got[0] != s.aus[50] {
+	if !errors.Is(err, evidence.ErrShortHistory) || len(got) == 0 || got[0] != s.AUs[50] {
 		t.Errorf("clip starts with %v (err %v); want the first keyframe", got[0].Time, err)
 	}
 }
 
 func TestHistoryReconnectStartsANewGOP(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
-	a := s.aus[:130] // session 1 breaks off mid-GOP at 5.2 s
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	a := s.AUs[:130] // session 1 breaks off mid-GOP at 5.2 s
 	// Session 2 resumes 5 s later; its first units (mid-GOP) cannot be decoded.
-	b := restamp(s.aus[160:], 5*time.Second, 2)
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 300 << 10, SpillDir: t.TempDir()})
+	b := streamtest.Restamp(s.AUs[160:], 5*time.Second, 2)
+	h, _ := newTestHistory(t, Config{MaxMemory: 300 << 10, SpillDir: t.TempDir()})
 	feed(t, h, append(slices.Clip(a), b...), nil)
 	got, err := h.Clip(at(0), at(20*time.Second))
 	if err != nil {
@@ -369,20 +380,19 @@ func TestHistoryReconnectStartsANewGOP(t *testing.T) {
 	resumed.Gap = true // units of session 2 before it were dropped
 	want[130] = &resumed
 	sameAUs(t, got, want)
-	p, info := writeClip(t, t.TempDir(), "clip.mp4", got)
-	pr := checkPlayable(t, p, info)
+	_, info, pr := playableClip(t, got)
 	if info.Frames != 180 || pr.Packets[130].PTS != 13 {
 		t.Errorf("%d frames, picture 130 at %vs; want 180 and 13s", info.Frames, pr.Packets[130].PTS)
 	}
 }
 
 func TestHistoryClipOutsideHistoryIsAnError(t *testing.T) {
-	h, _ := newTestHistory(t, HistoryConfig{})
+	h, _ := newTestHistory(t, Config{})
 	if _, err := h.Clip(at(0), at(time.Second)); !errors.Is(err, ErrNoHistory) {
 		t.Errorf("empty history: %v, want ErrNoHistory", err)
 	}
-	s := loadStream(t, "h264_640x360.mp4")
-	feed(t, h, restamp(s.aus, time.Minute, 1), nil)
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	feed(t, h, streamtest.Restamp(s.AUs, time.Minute, 1), nil)
 	if _, err := h.Clip(at(0), at(30*time.Second)); !errors.Is(err, ErrNoHistory) {
 		t.Errorf("range before history: %v, want ErrNoHistory", err)
 	}
@@ -397,10 +407,10 @@ func TestHistoryClipOutsideHistoryIsAnError(t *testing.T) {
 }
 
 func TestHistoryReportsCorruptSpillSegments(t *testing.T) {
-	s := loadStream(t, "h264_640x360.mp4")
+	s := streamtest.Load(t, "h264_640x360.mp4")
 	dir := t.TempDir()
-	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 300 << 10, SpillDir: dir})
-	feed(t, h, s.aus, nil)
+	h, _ := newTestHistory(t, Config{MaxMemory: 300 << 10, SpillDir: dir})
+	feed(t, h, s.AUs, nil)
 	files, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if len(files) == 0 {
 		t.Fatal("nothing spilled")
@@ -419,7 +429,7 @@ func TestHistoryReportsCorruptSpillSegments(t *testing.T) {
 	}
 }
 
-func TestNewHistoryRemovesStaleSegmentsOnly(t *testing.T) {
+func TestNewRemovesStaleSegmentsOnly(t *testing.T) {
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "history-000007.seg")
 	other := filepath.Join(dir, "notes.txt")
@@ -428,7 +438,7 @@ func TestNewHistoryRemovesStaleSegmentsOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	newTestHistory(t, HistoryConfig{SpillDir: dir})
+	newTestHistory(t, Config{SpillDir: dir})
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Error("stale segment kept")
 	}
@@ -440,9 +450,9 @@ func TestNewHistoryRemovesStaleSegmentsOnly(t *testing.T) {
 // Add from an ingest goroutine while a recorder clips: run with -race.
 func TestHistoryConcurrentAddAndClip(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	s := loadStream(t, "h264_640x360.mp4")
-	aus := looped(s.aus, 3)
-	h, err := NewHistory("cam1", HistoryConfig{MaxMemory: 300 << 10, Keep: 8 * time.Second, SpillDir: t.TempDir()}, nil)
+	s := streamtest.Load(t, "h264_640x360.mp4")
+	aus := streamtest.Looped(s.AUs, 3)
+	h, err := New("cam1", Config{MaxMemory: 300 << 10, Keep: 8 * time.Second, SpillDir: t.TempDir()}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,13 +482,13 @@ func TestHistoryConcurrentAddAndClip(t *testing.T) {
 		if errors.Is(err, ErrNoHistory) {
 			continue
 		}
-		if err != nil && !errors.Is(err, ErrShortHistory) {
+		if err != nil && !errors.Is(err, evidence.ErrShortHistory) {
 			t.Fatal(err)
 		}
 		if !got[0].Key {
 			t.Fatal("clip does not start on a keyframe")
 		}
-		if _, err := WriteMP4(io.Discard, got); err != nil {
+		if _, err := evidence.WriteMP4(io.Discard, got); err != nil {
 			t.Fatal(err)
 		}
 		clips++
@@ -488,4 +498,55 @@ func TestHistoryConcurrentAddAndClip(t *testing.T) {
 		t.Error("no clip cut while adding")
 	}
 	t.Logf("%d clips while adding %d units; %d GOPs dropped by a lagging disk", clips, len(aus), h.dropped)
+}
+
+// History logs through the logger it is given, with the camera as a field,
+// never through the process's default logger.
+func TestHistoryLogsToItsLoggerWithTheCamera(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	h, err := New("cam7", Config{MaxMemory: 1 << 10}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	feed(t, h, streamtest.Load(t, "h264_640x360.mp4").AUs[:10], nil) // a GOP larger than MaxMemory
+	line := logs.String()
+	if !strings.Contains(line, "GOP larger than the history's memory") || !strings.Contains(line, "camera=cam7") {
+		t.Errorf("log %q, want the dropped GOP with camera=cam7", line)
+	}
+}
+
+// The gauge is registered where the caller says, under the name the
+// dashboards and alerts in deploy/ use.
+func TestHistoryBytesAreExportedOnTheGivenRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h, err := New("cam1", Config{}, NewMetrics(reg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	feed(t, h, streamtest.Load(t, "h264_640x360.mp4").AUs[:60], nil)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiers := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "streetwatch_history_bytes" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["camera"] == "cam1" {
+				tiers[labels["tier"]] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if _, ok := tiers["disk"]; !ok || tiers["memory"] == 0 || len(tiers) != 2 {
+		t.Errorf("streetwatch_history_bytes{camera=cam1}: %v, want memory > 0 and disk", tiers)
+	}
 }

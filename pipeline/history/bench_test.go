@@ -1,8 +1,8 @@
-package evidence
+package history
 
 // Benchmarks of the evidence clip path. Reproduce with
 //
-//	go test ./evidence/ -run '^$' -bench 'Clip|History' -benchtime 20x
+//	go test ./pipeline/history/ -run '^$' -bench 'Clip|History' -benchtime 20x
 //
 // Clip CPU is measured as process user+system time (getrusage), so the GC
 // and the spill goroutine count too; ffmpeg's is its process's user+system
@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
+	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 )
 
@@ -48,7 +50,7 @@ func msPer(d time.Duration, n int) float64 { return float64(d) / float64(n) / 1e
 // stream: from a History holding it in memory, from one that spilled most
 // of it to disk, and with ffmpeg stream copy from the file.
 func BenchmarkClip(b *testing.B) {
-	s := loadStream(b, "bench_720p_h264.mp4")
+	s := streamtest.Load(b, "bench_720p_h264.mp4")
 	from, to := 20*time.Second, 50*time.Second
 	dir := b.TempDir()
 
@@ -56,7 +58,7 @@ func BenchmarkClip(b *testing.B) {
 	const refRuns = 5
 	var ref time.Duration
 	for range refRuns {
-		ref += ffmpegCut(b, s.path, from, to, filepath.Join(dir, "ref.mp4"))
+		ref += ffmpegCut(b, s.Path, from, to, filepath.Join(dir, "ref.mp4"))
 	}
 	refPer := ref / refRuns
 
@@ -65,14 +67,14 @@ func BenchmarkClip(b *testing.B) {
 		maxMem int64
 	}{{"history-memory", 0}, {"history-disk", 4 << 20}} {
 		b.Run(tc.name, func(b *testing.B) {
-			h, err := NewHistory("bench", HistoryConfig{MaxMemory: tc.maxMem, SpillDir: b.TempDir()}, nil)
+			h, err := New("bench", Config{MaxMemory: tc.maxMem, SpillDir: b.TempDir()}, nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer h.Close()
-			feed(b, h, s.aus, nil)
+			feed(b, h, s.AUs, nil)
 			out := filepath.Join(b.TempDir(), "clip.mp4")
-			var info ClipInfo
+			var info evidence.ClipInfo
 			n := 0
 			b.ReportAllocs()
 			cpu0 := processCPU(b)
@@ -81,7 +83,7 @@ func BenchmarkClip(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if info, err = WriteMP4File(out, aus); err != nil {
+				if info, err = evidence.WriteMP4File(out, aus); err != nil {
 					b.Fatal(err)
 				}
 				n++
@@ -99,7 +101,7 @@ func BenchmarkClip(b *testing.B) {
 		var cpu time.Duration
 		n := 0
 		for b.Loop() {
-			cpu += ffmpegCut(b, s.path, from, to, out)
+			cpu += ffmpegCut(b, s.Path, from, to, out)
 			n++
 		}
 		b.ReportMetric(msPer(cpu, n), "cpu-ms/clip")
@@ -111,8 +113,8 @@ func BenchmarkClip(b *testing.B) {
 // op adds the whole 60 s stream (1500 units, 30 GOPs) to a memory-only
 // History whose bound drops the oldest GOPs.
 func BenchmarkHistoryAdd(b *testing.B) {
-	s := loadStream(b, "bench_720p_h264.mp4")
-	h, err := NewHistory("bench", HistoryConfig{MaxMemory: 8 << 20}, nil)
+	s := streamtest.Load(b, "bench_720p_h264.mp4")
+	h, err := New("bench", Config{MaxMemory: 8 << 20}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,10 +123,10 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	n := 0
 	start := time.Now()
 	for b.Loop() {
-		for _, au := range s.aus {
+		for _, au := range s.AUs {
 			h.Add(au)
 		}
-		n += len(s.aus)
+		n += len(s.AUs)
 	}
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n), "ns/add")
 }
@@ -143,8 +145,8 @@ func BenchmarkHistoryRAM120s(b *testing.B) {
 		b.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	b.Logf("encoded the 20 s 4 Mbit/s source in %v", time.Since(start).Round(time.Millisecond))
-	one := demuxFile(b, src)
-	span := streamSpan(one)
+	one := streamtest.Demux(b, src)
+	span := streamtest.Span(one)
 	var srcBytes int
 	for _, au := range one {
 		srcBytes += au.Size()
@@ -157,7 +159,7 @@ func BenchmarkHistoryRAM120s(b *testing.B) {
 		heap0 := ms.HeapAlloc
 
 		m := NewMetrics(nil)
-		h, err := NewHistory("cam1", HistoryConfig{SpillDir: b.TempDir()}, m)
+		h, err := New("cam1", Config{SpillDir: b.TempDir()}, m, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -167,7 +169,7 @@ func BenchmarkHistoryRAM120s(b *testing.B) {
 			shift := media.DurationToTicks(time.Duration(l) * span)
 			for _, au := range one {
 				// A fresh copy, as ingest allocates each unit.
-				c := newTestAU(au.Codec, au.NALUs, au.PTS+shift, au.Key, au.Width, au.Height, 1)
+				c := streamtest.NewAU(au.Codec, au.NALUs, au.PTS+shift, au.Key, au.Width, au.Height, 1)
 				if c.Key {
 					h.waitSpilled(b) // the disk keeps up with a real-time camera
 				}
