@@ -87,3 +87,14 @@ if [ ! -s "$out/h265_slices_1280x720.ts" ] || [ -n "${FORCE:-}" ]; then
 	mv "$out/.h265_slices.tmp.ts" "$out/h265_slices_1280x720.ts"
 	rm -rf "$tmp"
 fi
+
+# A file whose timestamps restart: two 4 s recordings concatenated, both
+# starting at 0 (as when an NVR export joins two segments).
+if [ ! -s "$out/h264_restart.ts" ] || [ -n "${FORCE:-}" ]; then
+	echo "make-test-media: h264_restart.ts"
+	tmp=$(mktemp -d)
+	ff -f lavfi -i "$(src 640x360 4)" "${x264[@]}" -f mpegts "$tmp/a.ts"
+	cat "$tmp/a.ts" "$tmp/a.ts" >"$out/.h264_restart.tmp.ts"
+	mv "$out/.h264_restart.tmp.ts" "$out/h264_restart.ts"
+	rm -rf "$tmp"
+fi

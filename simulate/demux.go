@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/streetwatch/streetwatch/media"
@@ -151,11 +152,8 @@ func (c *clip) finish(path string) error {
 	if !c.params.Complete() {
 		return fmt.Errorf("%s: missing parameter sets", path)
 	}
+	frameDur := c.smooth()
 	first, last := c.units[0].dts, c.units[len(c.units)-1].dts
-	frameDur := int64(media.ClockRate / 25)
-	if n := len(c.units); n > 1 {
-		frameDur = (last - first) / int64(n-1)
-	}
 	c.duration = last - first + frameDur
 	// Re-base timestamps so the first DTS is 0.
 	for i := range c.units {
@@ -163,6 +161,37 @@ func (c *clip) finish(path string) error {
 		c.units[i].dts -= first
 	}
 	return nil
+}
+
+// smooth makes decode timestamps continuous across discontinuities in the
+// file (two recordings concatenated, an encoder restart): a step backwards,
+// or forwards by more than maxStep, becomes one picture's duration, and
+// every later timestamp moves with it. A camera never jumps back, and the
+// README promises continuous, monotonic RTP timestamps. It returns the
+// picture duration: the median step, 1/25 s when there is none.
+func (c *clip) smooth() int64 {
+	var steps []int64
+	for i := 1; i < len(c.units); i++ {
+		if d := c.units[i].dts - c.units[i-1].dts; d > 0 {
+			steps = append(steps, d)
+		}
+	}
+	frameDur := int64(media.ClockRate / 25)
+	if len(steps) > 0 {
+		slices.Sort(steps)
+		frameDur = steps[len(steps)/2]
+	}
+	maxStep := max(2*media.ClockRate, 10*frameDur)
+	var offset int64
+	for i := 1; i < len(c.units); i++ {
+		u := &c.units[i]
+		if d := u.dts + offset - c.units[i-1].dts; d <= 0 || d > maxStep {
+			offset += frameDur - d
+		}
+		u.dts += offset
+		u.pts += offset
+	}
+	return frameDur
 }
 
 func averr(code C.int) string {

@@ -131,6 +131,23 @@ func TestLoopsKeepRTPTimestampsContinuousAtAnySpeed(t *testing.T) {
 	}
 }
 
+func TestTimestampsThatRestartInTheFileStayContinuous(t *testing.T) {
+	// Two 4 s recordings concatenated, both starting at 0: 200 pictures.
+	file := mediatest.File(t, "h264_restart.ts")
+	s := start(t, &simulate.Server{Speed: 8, WaitForReader: true}, "cam", file)
+	ts, arrivals := rtpTimestamps(t, s.URL("cam"), 250) // crosses the restart at 100 and the loop at 200
+	for i := 1; i < len(ts); i++ {
+		if d := ts[i] - ts[i-1]; d != 3600 {
+			t.Fatalf("access unit %d: RTP timestamp step %d, want 3600 (25 fps)", i, d)
+		}
+	}
+	// 250 pictures are 10 s of stream, 1.25 s at speed 8: the second half is
+	// paced, not sent in one burst.
+	if el := arrivals[len(arrivals)-1].Sub(arrivals[0]); el < 900*time.Millisecond {
+		t.Fatalf("250 pictures at speed 8 took %v, want about 1.25 s", el)
+	}
+}
+
 func TestNoLoopEndsTheStream(t *testing.T) {
 	file := mediatest.File(t, "h264_640x360.mp4")
 	s := start(t, &simulate.Server{Speed: 20, NoLoop: true}, "cam", file)
