@@ -3,7 +3,6 @@ package simulate
 // #cgo pkg-config: libavformat libavcodec libavutil
 // #include <libavformat/avformat.h>
 // #include <libavcodec/bsf.h>
-// #include <libavutil/log.h>
 //
 // static int sim_eagain(int err) { return err == AVERROR(EAGAIN); }
 // static AVStream *sim_stream(AVFormatContext *f, int i) { return f->streams[i]; }
@@ -14,6 +13,7 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/streetwatch/streetwatch/internal/avlog"
 	"github.com/streetwatch/streetwatch/media"
 )
 
@@ -200,4 +200,4 @@ func averr(code C.int) string {
 	return C.GoString(&buf[0])
 }
 
-func init() { C.av_log_set_level(C.AV_LOG_ERROR) }
+func init() { avlog.Install(nil) }

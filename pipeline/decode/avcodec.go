@@ -17,15 +17,15 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/streetwatch/streetwatch/internal/avlog"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
 )
 
-func init() {
-	// Corrupt streams make libavcodec print a line per broken slice; errors
-	// are counted in metrics instead.
-	C.av_log_set_level(C.AV_LOG_FATAL)
-}
+// Corrupt streams make libavcodec report every broken slice: its log goes
+// to the structured logger, rate limited, at Debug (errors are counted in
+// metrics instead).
+func init() { avlog.Install(nil) }
 
 // avDecoder is libavcodec's software decoder. Every C object has one owner:
 // this struct, and Close frees them all.
