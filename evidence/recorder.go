@@ -19,6 +19,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/streetwatch/streetwatch/internal/backoff"
 	"github.com/streetwatch/streetwatch/internal/crashtest"
 	"github.com/streetwatch/streetwatch/media"
 )
@@ -255,11 +256,12 @@ func (r *Recorder) start(id string, live bool) {
 		defer r.wg.Done()
 		// A full disk or a failing hand-off is retried with backoff; the
 		// pending folder stays meanwhile, and the next start retries it too.
-		for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		for attempt := 1; ; attempt++ {
 			err := r.finish(ctx, id, live)
 			if err == nil {
 				return
 			}
+			wait := finishRetry.Delay(attempt)
 			r.log().Error("evidence not spooled; kept pending, retrying", "violation", id, "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
@@ -376,11 +378,12 @@ func (r *Recorder) spool(ctx context.Context, dir, prefix string, ev *Event, m *
 	}
 	if r.OnStored != nil {
 		st := Stored{Violation: ev.Violation, Camera: ev.Camera, Prefix: prefix, Manifest: m, ManifestSHA256: sha256Hex(data)}
-		for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		for attempt := 1; ; attempt++ {
 			err := r.OnStored(st)
 			if err == nil {
 				break
 			}
+			wait := handOffRetry.Delay(attempt)
 			r.log().Error("violation hand-off failed; retrying", "violation", ev.Violation.ID, "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
@@ -431,6 +434,14 @@ func (r *Recorder) cut(src ClipSource, dir, camera string, from, to time.Time) (
 	sort.Strings(notes)
 	return rec, strings.Join(notes, "; ")
 }
+
+// Retries of a pending violation (a full disk, a failing spool) and of its
+// hand-off (the ticket store): jittered, so that violations that failed
+// together do not retry together.
+var (
+	finishRetry  = backoff.Policy{Min: time.Second, Max: time.Minute, Jitter: backoff.EqualJitter}
+	handOffRetry = backoff.Policy{Min: time.Second, Max: 30 * time.Second, Jitter: backoff.EqualJitter}
+)
 
 func pendingWrite(path string, data []byte) error {
 	f, err := os.Create(path)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/streetwatch/streetwatch/internal/backoff"
 )
 
 // Spool layout: one folder per bundle under Uploader.Dir, named by its
@@ -460,15 +461,10 @@ func (u *Uploader) put(ctx context.Context, path, key string, f spoolFile) error
 }
 
 // backoff is the wait after the n-th failure in a row: BackoffMin doubled
-// per failure up to BackoffMax, then a random time in [d/2, d] so that many
-// nodes do not retry against a recovering store in lockstep.
+// per failure up to BackoffMax, with equal jitter so that many nodes do not
+// retry against a recovering store in lockstep.
 func (u *Uploader) backoff(n int) time.Duration {
-	d := u.BackoffMin
-	for i := 1; i < n && d < u.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, u.BackoffMax)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Policy{Min: u.BackoffMin, Max: u.BackoffMax, Jitter: backoff.EqualJitter}.Delay(n)
 }
 
 // notifyLocked publishes the spool's size and wakes Flush waiters.
