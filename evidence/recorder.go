@@ -19,6 +19,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/streetwatch/streetwatch/internal/atomicfile"
 	"github.com/streetwatch/streetwatch/internal/backoff"
 	"github.com/streetwatch/streetwatch/internal/crashtest"
 	"github.com/streetwatch/streetwatch/media"
@@ -216,7 +217,7 @@ func (r *Recorder) Record(ev *Event) error {
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("evidence: pending %s: %w", id, err)
 	}
-	pendingSyncDir(r.Config.PendingDir)
+	_ = atomicfile.SyncDir(r.Config.PendingDir)
 	r.start(id, true)
 	return nil
 }
@@ -443,27 +444,11 @@ var (
 	handOffRetry = backoff.Policy{Min: time.Second, Max: 30 * time.Second, Jitter: backoff.EqualJitter}
 )
 
+// pendingWrite puts a file of a pending violation on disk whole or not at
+// all: after a crash, a half-written manifest would not decode and the
+// violation could never finish.
 func pendingWrite(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func pendingSyncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	return atomicfile.WriteFile(path, data, 0o644)
 }
 
 func sha256Hex(b []byte) string {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streetwatch/streetwatch/internal/atomicfile"
 	"github.com/streetwatch/streetwatch/internal/backoff"
 )
 
@@ -227,7 +228,7 @@ func (u *Uploader) Submit(b *Bundle) error {
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := syncDir(u.Dir); err != nil {
+	if err := atomicfile.SyncDir(u.Dir); err != nil {
 		return fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
 	}
 	desc := descriptor{Version: spoolVersion, ViolationID: b.ViolationID, Prefix: b.Prefix, Submitted: time.Now().UTC()}
@@ -298,11 +299,13 @@ func uploadOrder(b *Bundle) ([]File, error) {
 	return files, nil
 }
 
+// writeSpoolFile writes a bundle file's bytes durably (see atomicfile).
 func writeSpoolFile(path string, f File) (int64, error) {
-	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return 0, err
 	}
+	defer out.Close()
 	var n int64
 	if f.Data != nil {
 		var m int
@@ -316,10 +319,7 @@ func writeSpoolFile(path string, f File) (int64, error) {
 		}
 	}
 	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
+		err = out.Commit()
 	}
 	return n, err
 }
@@ -331,19 +331,7 @@ func writeDescriptor(dir string, d *descriptor) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, descriptorName+".tmp")
-	if err := writeSpoolFileBytes(tmp, raw); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, descriptorName)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func writeSpoolFileBytes(path string, data []byte) error {
-	_, err := writeSpoolFile(path, File{Data: data})
-	return err
+	return atomicfile.WriteFile(filepath.Join(dir, descriptorName), raw, 0o644)
 }
 
 // Run uploads spooled bundles until ctx ends (then it returns nil). A bundle
@@ -429,7 +417,7 @@ func (u *Uploader) upload(ctx context.Context, b *spooled) error {
 		// again (a crash right before this line does: Put overwrites).
 		if err := os.Remove(filepath.Join(dir, f.Data)); err != nil {
 			u.Log.Warn("evidence spool: cannot remove stored file", "spool", b.name, "file", f.Name, "err", err)
-		} else if err := syncDir(dir); err != nil {
+		} else if err := atomicfile.SyncDir(dir); err != nil {
 			u.Log.Warn("evidence spool: cannot sync folder", "spool", b.name, "err", err)
 		}
 		u.mu.Lock()
