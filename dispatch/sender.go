@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/streetwatch/streetwatch/internal/backoff"
 )
 
 // Webhook headers.
@@ -221,13 +222,8 @@ func (s *Service) markFailed(ctx context.Context, t *Ticket, it OutboxItem, caus
 // at max, with "equal jitter" (half fixed, half random) so that tickets
 // queued together during an outage do not retry in lockstep.
 func (s *Service) backoff(n int) time.Duration {
-	lo, hi := s.cfg.Webhook.Backoff.Min.D(), s.cfg.Webhook.Backoff.Max.D()
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
+	b := s.cfg.Webhook.Backoff
+	return backoff.Policy{Min: b.Min.D(), Max: b.Max.D(), Jitter: backoff.EqualJitter}.Delay(n)
 }
 
 // payload builds the webhook body with fresh evidence links.

@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
+	"github.com/streetwatch/streetwatch/internal/atomicfile"
 	"github.com/streetwatch/streetwatch/media"
 )
 
@@ -163,41 +162,24 @@ func WriteMP4(w io.Writer, aus []*media.AccessUnit) (ClipInfo, error) {
 	return info, nil
 }
 
-// WriteMP4File writes the clip to path atomically: to a temporary file in
-// the same directory, synced, then renamed.
+// WriteMP4File writes the clip to path atomically (see atomicfile): a
+// crash leaves no clip or a whole one.
 func WriteMP4File(path string, aus []*media.AccessUnit) (ClipInfo, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	f, err := atomicfile.Create(path, 0o600)
 	if err != nil {
 		return ClipInfo{}, fmt.Errorf("write clip: %w", err)
 	}
-	tmp := f.Name()
-	fail := func(err error) (ClipInfo, error) {
-		f.Close()
-		os.Remove(tmp)
-		return ClipInfo{}, fmt.Errorf("write clip %s: %w", path, err)
-	}
+	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	info, err := WriteMP4(bw, aus)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Commit()
+	}
 	if err != nil {
-		return fail(err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
 		return ClipInfo{}, fmt.Errorf("write clip %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the rename durable; best effort
-		d.Close()
 	}
 	return info, nil
 }

@@ -19,6 +19,8 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/streetwatch/streetwatch/internal/atomicfile"
+	"github.com/streetwatch/streetwatch/internal/backoff"
 	"github.com/streetwatch/streetwatch/internal/crashtest"
 	"github.com/streetwatch/streetwatch/media"
 )
@@ -222,7 +224,7 @@ func (r *Recorder) Record(ev *Event) error {
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("evidence: pending %s: %w", id, err)
 	}
-	pendingSyncDir(r.Config.PendingDir)
+	_ = atomicfile.SyncDir(r.Config.PendingDir)
 	r.start(id, true)
 	return nil
 }
@@ -262,11 +264,12 @@ func (r *Recorder) start(id string, live bool) {
 		defer r.wg.Done()
 		// A full disk or a failing hand-off is retried with backoff; the
 		// pending folder stays meanwhile, and the next start retries it too.
-		for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		for attempt := 1; ; attempt++ {
 			err := r.finish(ctx, id, live)
 			if err == nil {
 				return
 			}
+			wait := finishRetry.Delay(attempt)
 			r.log().Error("evidence not spooled; kept pending, retrying", "violation", id, "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
@@ -383,11 +386,12 @@ func (r *Recorder) spool(ctx context.Context, dir, prefix string, ev *Event, m *
 	}
 	if r.OnStored != nil {
 		st := Stored{Violation: ev.Violation, Camera: ev.Camera, Prefix: prefix, Manifest: m, ManifestSHA256: sha256Hex(data)}
-		for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		for attempt := 1; ; attempt++ {
 			err := r.OnStored(st)
 			if err == nil {
 				break
 			}
+			wait := handOffRetry.Delay(attempt)
 			r.log().Error("violation hand-off failed; retrying", "violation", ev.Violation.ID, "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
@@ -439,27 +443,19 @@ func (r *Recorder) cut(src ClipSource, dir, camera string, from, to time.Time) (
 	return rec, strings.Join(notes, "; ")
 }
 
-func pendingWrite(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+// Retries of a pending violation (a full disk, a failing spool) and of its
+// hand-off (the ticket store): jittered, so that violations that failed
+// together do not retry together.
+var (
+	finishRetry  = backoff.Policy{Min: time.Second, Max: time.Minute, Jitter: backoff.EqualJitter}
+	handOffRetry = backoff.Policy{Min: time.Second, Max: 30 * time.Second, Jitter: backoff.EqualJitter}
+)
 
-func pendingSyncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+// pendingWrite puts a file of a pending violation on disk whole or not at
+// all: after a crash, a half-written manifest would not decode and the
+// violation could never finish.
+func pendingWrite(path string, data []byte) error {
+	return atomicfile.WriteFile(path, data, 0o644)
 }
 
 func sha256Hex(b []byte) string {

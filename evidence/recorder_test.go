@@ -375,16 +375,9 @@ func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
 // or missing disk): the violation stays pending and is spooled and handed
 // off once the spool works again, without a restart.
 func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
-	h := &unitHistory{}
-	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...)
-	blocked := filepath.Join(t.TempDir(), "disk")
-	if err := os.WriteFile(blocked, []byte("not a folder"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: filepath.Join(blocked, "spool")}
 	var log storedLog
-	rec := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add}
+	rec, unblock := recorderWithBlockedSpool(t, log.add)
+	up := rec.Uploader
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
@@ -399,9 +392,7 @@ func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
 	if early != 0 {
 		t.Fatal("handed off although the spool cannot be written")
 	}
-	if err := os.Remove(blocked); err != nil { // the disk is back
-		t.Fatal(err)
-	}
+	unblock() // the disk is back
 	if st := log.wait(t, 1)[0]; st.Violation.ID != "01TESTF" || st.Manifest.Clip == nil {
 		t.Fatalf("stored %+v", st)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/streetwatch/streetwatch/internal/atomicfile"
+	"github.com/streetwatch/streetwatch/internal/backoff"
 )
 
 // Spool layout: one folder per bundle under Uploader.Dir, named by its
@@ -226,7 +228,7 @@ func (u *Uploader) Submit(b *Bundle) error {
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := syncDir(u.Dir); err != nil {
+	if err := atomicfile.SyncDir(u.Dir); err != nil {
 		return fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
 	}
 	desc := descriptor{Version: spoolVersion, ViolationID: b.ViolationID, Prefix: b.Prefix, Submitted: time.Now().UTC()}
@@ -297,11 +299,13 @@ func uploadOrder(b *Bundle) ([]File, error) {
 	return files, nil
 }
 
+// writeSpoolFile writes a bundle file's bytes durably (see atomicfile).
 func writeSpoolFile(path string, f File) (int64, error) {
-	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return 0, err
 	}
+	defer out.Close()
 	var n int64
 	if f.Data != nil {
 		var m int
@@ -315,10 +319,7 @@ func writeSpoolFile(path string, f File) (int64, error) {
 		}
 	}
 	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
+		err = out.Commit()
 	}
 	return n, err
 }
@@ -330,19 +331,7 @@ func writeDescriptor(dir string, d *descriptor) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, descriptorName+".tmp")
-	if err := writeSpoolFileBytes(tmp, raw); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, descriptorName)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func writeSpoolFileBytes(path string, data []byte) error {
-	_, err := writeSpoolFile(path, File{Data: data})
-	return err
+	return atomicfile.WriteFile(filepath.Join(dir, descriptorName), raw, 0o644)
 }
 
 // Run uploads spooled bundles until ctx ends (then it returns nil). A bundle
@@ -428,7 +417,7 @@ func (u *Uploader) upload(ctx context.Context, b *spooled) error {
 		// again (a crash right before this line does: Put overwrites).
 		if err := os.Remove(filepath.Join(dir, f.Data)); err != nil {
 			u.Log.Warn("evidence spool: cannot remove stored file", "spool", b.name, "file", f.Name, "err", err)
-		} else if err := syncDir(dir); err != nil {
+		} else if err := atomicfile.SyncDir(dir); err != nil {
 			u.Log.Warn("evidence spool: cannot sync folder", "spool", b.name, "err", err)
 		}
 		u.mu.Lock()
@@ -460,15 +449,10 @@ func (u *Uploader) put(ctx context.Context, path, key string, f spoolFile) error
 }
 
 // backoff is the wait after the n-th failure in a row: BackoffMin doubled
-// per failure up to BackoffMax, then a random time in [d/2, d] so that many
-// nodes do not retry against a recovering store in lockstep.
+// per failure up to BackoffMax, with equal jitter so that many nodes do not
+// retry against a recovering store in lockstep.
 func (u *Uploader) backoff(n int) time.Duration {
-	d := u.BackoffMin
-	for i := 1; i < n && d < u.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, u.BackoffMax)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Policy{Min: u.BackoffMin, Max: u.BackoffMax, Jitter: backoff.EqualJitter}.Delay(n)
 }
 
 // notifyLocked publishes the spool's size and wakes Flush waiters.

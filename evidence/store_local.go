@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streetwatch/streetwatch/internal/atomicfile"
 )
 
 // ErrInvalidKey is returned (wrapped, naming the key and the reason) for an
@@ -104,37 +106,28 @@ func (s *LocalStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return fmt.Errorf("evidence: put %s: %w", key, err)
 	}
-	f, err := os.CreateTemp(tmp, "put-*")
+	dst := s.path(key)
+	f, err := atomicfile.CreateIn(tmp, dst, 0o600)
 	if err != nil {
 		return fmt.Errorf("evidence: put %s: %w", key, err)
 	}
-	defer os.Remove(f.Name()) // no-op after the rename
+	defer f.Close() // removes the temporary file unless committed
 	n, err := io.Copy(f, ctxReader{ctx, r})
 	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("got %d bytes, want %d", n, size)
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return fmt.Errorf("evidence: put %s: %w", key, err)
 	}
-	dst := s.path(key)
 	// A concurrent Delete may remove the (then empty) folder between MkdirAll
-	// and Rename; one retry covers it.
+	// and the rename; one retry covers it.
 	for try := 0; ; try++ {
 		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
-			err = os.Rename(f.Name(), dst)
+			err = f.Commit()
 		}
 		if err == nil || try == 1 || !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(dst))
 	}
 	if err != nil {
 		return fmt.Errorf("evidence: put %s: %w", key, err)
@@ -358,19 +351,6 @@ func NewSignKey() []byte {
 	k := make([]byte, 32)
 	rand.Read(k)
 	return k
-}
-
-// syncDir makes a folder's entries (a rename, a new file) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // ctxReader stops a long copy when its context ends.

@@ -19,6 +19,7 @@ import (
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/internal/atomicfile"
 	"github.com/streetwatch/streetwatch/pipeline/history"
 )
 
@@ -146,7 +147,7 @@ func urlKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
 	key := evidence.NewSignKey()
-	if err := os.WriteFile(path, key, 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, key, 0o600); err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
 	return key, nil

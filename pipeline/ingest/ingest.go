@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -26,6 +25,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
 	"github.com/pion/rtp"
 
+	"github.com/streetwatch/streetwatch/internal/backoff"
 	"github.com/streetwatch/streetwatch/media"
 )
 
@@ -109,6 +109,9 @@ func (s *Source) Run(ctx context.Context) error {
 	log := s.Log.With("camera", s.Camera)
 	m := s.Metrics.forCamera(s.Camera)
 	m.up.Set(0)
+	// Equal jitter: cameras behind one failed switch do not reconnect in
+	// lockstep.
+	retry := backoff.Policy{Min: s.BackoffMin, Max: s.BackoffMax, Jitter: backoff.EqualJitter}
 	failures := 0
 	for {
 		gotMedia, err := s.connect(ctx, m, log)
@@ -121,8 +124,8 @@ func (s *Source) Run(ctx context.Context) error {
 		if gotMedia {
 			failures = 0
 		}
-		delay := Backoff(s.BackoffMin, s.BackoffMax, failures)
 		failures++
+		delay := retry.Delay(failures)
 		log.Warn("camera disconnected, reconnecting", "err", s.scrub(err), "retry_in", delay.Round(time.Millisecond))
 		t := time.NewTimer(delay)
 		select {
@@ -136,18 +139,6 @@ func (s *Source) Run(ctx context.Context) error {
 		s.status.Reconnects++
 		s.mu.Unlock()
 	}
-}
-
-// Backoff is the delay before attempt n+1 after n consecutive failures:
-// min·2ⁿ capped at max, with "equal jitter" (between half and all of it) so
-// that cameras behind one failed switch do not reconnect in lockstep.
-func Backoff(minDelay, maxDelay time.Duration, failures int) time.Duration {
-	d := minDelay
-	for i := 0; i < failures && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	return d/2 + rand.N(d/2+1)
 }
 
 // connect runs one connection until it fails, stalls or ctx ends. gotMedia
