@@ -3,7 +3,9 @@ package detectors
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/streetwatch/streetwatch/internal/lograte"
 	"github.com/streetwatch/streetwatch/media/frame"
 )
 
@@ -26,7 +29,8 @@ type FrameSource interface {
 }
 
 // Result is one frame's detections. The frame is released after OnResult
-// returns: keep a clone of its Mat if it is needed later.
+// returns: keep a clone of its Mat if it is needed later. A model that
+// failed on the frame (see Batcher) adds no detections to it.
 type Result struct {
 	Frame      *frame.Frame
 	Detections []Detection
@@ -36,6 +40,18 @@ type Result struct {
 // arrived within MaxWait of the first), letterboxes them in parallel while
 // the previous batch is being inferred, runs one session per model per
 // batch and hands each frame's detections to OnResult.
+//
+// A failure on a batch does not stop the batcher. A frame that cannot be
+// letterboxed, or a model whose tensors cannot be made or whose session
+// run fails, costs the frames concerned that model's detections, nothing
+// more: every frame still goes to OnResult exactly once with what the
+// other models found, and is then released. Each failure is counted in
+// streetwatch_inference_errors_total{model,stage} and logged at once, one
+// line per model and stage for a burst, then at most one a minute with
+// the count held back, and a line when the model works again. So a broken
+// model shows in the log and metrics while the other models and cameras
+// go on, and it cannot spin: it fails once per batch, at the pace frames
+// arrive.
 type Batcher struct {
 	Queue  FrameSource
 	Models map[string]*Model
@@ -49,11 +65,26 @@ type Batcher struct {
 	Workers  int
 	OnResult func(Result)
 	Metrics  *Metrics
+	Log      *slog.Logger // default slog.Default()
 
 	order      []string // model names, sorted once
 	decodeTh   map[string][]float32
 	detCounter map[string]prometheus.Counter
+	errLog     map[errorKey]*lograte.Limiter
 }
+
+// Stages of streetwatch_inference_errors_total.
+const (
+	stageLetterbox = "letterbox" // one frame could not be prepared (counted per frame)
+	stageTensor    = "tensor"    // the batch's input or output tensor could not be made
+	stageInference = "inference" // the session run failed on the batch
+)
+
+// errorLogEvery is the least time between two log lines of one model and
+// stage while it keeps failing.
+const errorLogEvery = time.Minute
+
+type errorKey struct{ model, stage string }
 
 type slot struct {
 	frames []*frame.Frame
@@ -63,10 +94,11 @@ type slot struct {
 }
 
 type modelJob struct {
-	idx []int
-	lbs []letterbox
-	in  []float32
-	out []float32
+	idx  []int
+	lbs  []letterbox
+	errs []error // per frame of idx: why it could not be letterboxed
+	in   []float32
+	out  []float32
 }
 
 type prepJob struct {
@@ -75,11 +107,12 @@ type prepJob struct {
 	lb    letterbox
 	m     *Model
 	wg    *sync.WaitGroup
-	err   *error
-	errMu *sync.Mutex
+	err   *error // this job's own element of modelJob.errs
 }
 
-// Run processes frames until ctx ends or the queue closes.
+// Run processes frames until ctx ends or the queue closes, then returns
+// nil. It returns an error only when it cannot start; failures on a batch
+// are logged and counted, not returned (see Batcher).
 func (s *Batcher) Run(ctx context.Context) error {
 	if len(s.Models) == 0 {
 		return fmt.Errorf("detectors: no models")
@@ -93,8 +126,18 @@ func (s *Batcher) Run(ctx context.Context) error {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
 	s.prepareThresholds()
 	s.detCounter = map[string]prometheus.Counter{}
+	s.errLog = map[errorKey]*lograte.Limiter{}
+	for name := range s.Models {
+		for _, stage := range []string{stageLetterbox, stageTensor, stageInference} {
+			s.errLog[errorKey{name, stage}] = &lograte.Limiter{Every: errorLogEvery}
+			s.Metrics.errors.WithLabelValues(name, stage) // present at 0, so the first failure shows in rate()
+		}
+	}
 
 	jobs := make(chan prepJob)
 	var workers sync.WaitGroup
@@ -106,11 +149,7 @@ func (s *Batcher) Run(ctx context.Context) error {
 			defer p.close()
 			for j := range jobs {
 				in := j.m.Manifest.Input
-				if err := p.fill(j.dst, j.frame.Mat, j.lb, in.Width, in.Height, float32(in.Letterbox.PadValue)/255); err != nil {
-					j.errMu.Lock()
-					*j.err = err
-					j.errMu.Unlock()
-				}
+				*j.err = p.fill(j.dst, j.frame.Mat, j.lb, in.Width, in.Height, float32(in.Letterbox.PadValue)/255)
 				j.wg.Done()
 			}
 		}()
@@ -123,18 +162,14 @@ func (s *Batcher) Run(ctx context.Context) error {
 	}
 	ready := make(chan *slot)
 	inferDone := make(chan struct{})
-	var inferErr error
 	go func() {
 		defer close(inferDone)
 		for sl := range ready {
-			if err := s.infer(sl); err != nil && inferErr == nil {
-				inferErr = err
-			}
+			s.infer(sl)
 			free <- sl
 		}
 	}()
 
-	var err error
 	for {
 		var sl *slot
 		select {
@@ -160,18 +195,16 @@ func (s *Batcher) Run(ctx context.Context) error {
 	for range 2 {
 		s.freeSlot(<-free)
 	}
-	if inferErr != nil {
-		err = inferErr
-	}
-	return err
+	return nil
 }
 
 func (s *Batcher) newSlot() *slot {
 	sl := &slot{jobs: map[string]*modelJob{}, tensors: map[string]map[int][2]*ort.Tensor[float32]{}}
 	for name, m := range s.Models {
 		sl.jobs[name] = &modelJob{
-			in:  make([]float32, s.MaxBatch*m.InputSize()),
-			out: make([]float32, s.MaxBatch*m.OutputSize()),
+			errs: make([]error, s.MaxBatch),
+			in:   make([]float32, s.MaxBatch*m.InputSize()),
+			out:  make([]float32, s.MaxBatch*m.OutputSize()),
 		}
 		sl.tensors[name] = map[int][2]*ort.Tensor[float32]{}
 	}
@@ -227,10 +260,9 @@ func (s *Batcher) collect(ctx context.Context, sl *slot) bool {
 func (s *Batcher) prepare(sl *slot, jobs chan<- prepJob) {
 	for _, j := range sl.jobs {
 		j.idx, j.lbs = j.idx[:0], j.lbs[:0]
+		clear(j.errs)
 	}
 	var wg sync.WaitGroup
-	var errMu sync.Mutex
-	var err error
 	for i, f := range sl.frames {
 		for _, name := range s.modelsOf(f.Camera) {
 			m, j := s.Models[name], sl.jobs[name]
@@ -240,7 +272,7 @@ func (s *Batcher) prepare(sl *slot, jobs chan<- prepJob) {
 			j.idx = append(j.idx, i)
 			j.lbs = append(j.lbs, lb)
 			wg.Add(1)
-			jobs <- prepJob{dst: j.in[k*m.InputSize() : (k+1)*m.InputSize()], frame: f, lb: lb, m: m, wg: &wg, err: &err, errMu: &errMu}
+			jobs <- prepJob{dst: j.in[k*m.InputSize() : (k+1)*m.InputSize()], frame: f, lb: lb, m: m, wg: &wg, err: &j.errs[k]}
 		}
 	}
 	wg.Wait()
@@ -259,56 +291,13 @@ func (s *Batcher) modelsOf(camera string) []string {
 	return s.order
 }
 
-// infer runs each model over its frames and delivers the results.
-func (s *Batcher) infer(sl *slot) error {
+// infer runs each model over its frames and delivers every frame, with
+// what the models found, to OnResult, then releases it.
+func (s *Batcher) infer(sl *slot) {
 	dets := make([][]Detection, len(sl.frames))
-	var firstErr error
 	for name, j := range sl.jobs {
-		b := len(j.idx)
-		if b == 0 {
-			continue
-		}
-		m := s.Models[name]
-		t, ok := sl.tensors[name][b]
-		if !ok {
-			in := m.Manifest.Input
-			it, err := ort.NewTensor(ort.NewShape(int64(b), 3, int64(in.Height), int64(in.Width)), j.in[:b*m.InputSize()])
-			if err != nil {
-				return err
-			}
-			ot, err := ort.NewTensor(ort.NewShape(int64(b), int64(m.d1), int64(m.d2)), j.out[:b*m.OutputSize()])
-			if err != nil {
-				_ = it.Destroy()
-				return err
-			}
-			t = [2]*ort.Tensor[float32]{it, ot}
-			sl.tensors[name][b] = t
-		}
-		start := time.Now()
-		err := m.session.Run([]ort.Value{t[0]}, []ort.Value{t[1]})
-		s.Metrics.inference.WithLabelValues(name).Observe(time.Since(start).Seconds())
-		s.Metrics.batchSize.WithLabelValues(name).Observe(float64(b))
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("model %q: inference: %w", name, err)
-			}
-			continue
-		}
-		var cands []candidate
-		for k, fi := range j.idx {
-			f := sl.frames[fi]
-			out := j.out[k*m.OutputSize() : (k+1)*m.OutputSize()]
-			cands = nms(decodeOutput(m.layout, out, m.d1, m.d2, m.nc, s.decodeTh[name], cands[:0]), m.Manifest.NMSIoU)
-			cf := s.Filters[f.Camera]
-			for _, c := range cands {
-				d := Detection{Box: j.lbs[k].toNative(c.box), ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: name}
-				if d.Box.Area() == 0 {
-					continue // entirely in the padding
-				}
-				if cf.keep(d, m.thresholds[c.class], f.Width(), f.Height()) {
-					dets[fi] = append(dets[fi], d)
-				}
-			}
+		if len(j.idx) > 0 {
+			s.inferModel(sl, name, j, dets)
 		}
 	}
 	for i, f := range sl.frames {
@@ -321,7 +310,115 @@ func (s *Batcher) infer(sl *slot) error {
 		f.Release()
 	}
 	sl.frames = sl.frames[:0]
-	return firstErr
+}
+
+// inferModel runs one model over its frames of the batch and adds their
+// detections to dets. A failure is reported and costs only the frames
+// concerned this model's detections.
+func (s *Batcher) inferModel(sl *slot, name string, j *modelJob, dets [][]Detection) {
+	m := s.Models[name]
+	b := len(j.idx)
+	prepared := 0
+	for k, err := range j.errs[:b] {
+		if err != nil {
+			s.failed(name, stageLetterbox, err, "camera", sl.frames[j.idx[k]].Camera)
+		} else {
+			prepared++
+		}
+	}
+	if prepared == b {
+		s.recovered(name, stageLetterbox)
+	}
+	if prepared == 0 {
+		return
+	}
+	t, err := s.tensors(sl, name, b)
+	if err != nil {
+		s.failed(name, stageTensor, err, "batch", b, "cameras", camerasOf(sl, j))
+		return
+	}
+	start := time.Now()
+	if err := m.session.Run([]ort.Value{t[0]}, []ort.Value{t[1]}); err != nil {
+		s.failed(name, stageInference, err, "batch", b, "cameras", camerasOf(sl, j))
+		return
+	}
+	s.Metrics.inference.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	s.Metrics.batchSize.WithLabelValues(name).Observe(float64(b))
+	s.recovered(name, stageTensor)
+	s.recovered(name, stageInference)
+	var cands []candidate
+	for k, fi := range j.idx {
+		if j.errs[k] != nil {
+			continue // its input is not this frame
+		}
+		f := sl.frames[fi]
+		out := j.out[k*m.OutputSize() : (k+1)*m.OutputSize()]
+		cands = nms(decodeOutput(m.layout, out, m.d1, m.d2, m.nc, s.decodeTh[name], cands[:0]), m.Manifest.NMSIoU)
+		cf := s.Filters[f.Camera]
+		for _, c := range cands {
+			d := Detection{Box: j.lbs[k].toNative(c.box), ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: name}
+			if d.Box.Area() == 0 {
+				continue // entirely in the padding
+			}
+			if cf.keep(d, m.thresholds[c.class], f.Width(), f.Height()) {
+				dets[fi] = append(dets[fi], d)
+			}
+		}
+	}
+}
+
+// tensors returns the model's input and output tensors for a batch of b,
+// made once per batch size over the slot's buffers.
+func (s *Batcher) tensors(sl *slot, name string, b int) ([2]*ort.Tensor[float32], error) {
+	if t, ok := sl.tensors[name][b]; ok {
+		return t, nil
+	}
+	m, j := s.Models[name], sl.jobs[name]
+	in := m.Manifest.Input
+	it, err := ort.NewTensor(ort.NewShape(int64(b), 3, int64(in.Height), int64(in.Width)), j.in[:b*m.InputSize()])
+	if err != nil {
+		return [2]*ort.Tensor[float32]{}, fmt.Errorf("input tensor: %w", err)
+	}
+	ot, err := ort.NewTensor(ort.NewShape(int64(b), int64(m.d1), int64(m.d2)), j.out[:b*m.OutputSize()])
+	if err != nil {
+		_ = it.Destroy()
+		return [2]*ort.Tensor[float32]{}, fmt.Errorf("output tensor: %w", err)
+	}
+	t := [2]*ort.Tensor[float32]{it, ot}
+	sl.tensors[name][b] = t
+	return t, nil
+}
+
+// failed counts a failure and logs it, rate-limited per model and stage.
+func (s *Batcher) failed(model, stage string, err error, attrs ...any) {
+	s.Metrics.errors.WithLabelValues(model, stage).Inc()
+	ok, held := s.errLog[errorKey{model, stage}].Allow(time.Now())
+	if !ok {
+		return
+	}
+	args := append([]any{"model", model, "stage", stage}, attrs...)
+	if held > 0 {
+		args = append(args, "suppressed", held)
+	}
+	s.Log.Error("detection failed; the frames get no detections from this model", append(args, "err", err)...)
+}
+
+// recovered ends a burst of failures of a model and stage.
+func (s *Batcher) recovered(model, stage string) {
+	if was, held := s.errLog[errorKey{model, stage}].Recover(); was {
+		s.Log.Info("detection works again", "model", model, "stage", stage, "suppressed", held)
+	}
+}
+
+// camerasOf lists the cameras of a model's frames in the batch.
+func camerasOf(sl *slot, j *modelJob) []string {
+	var cams []string
+	for _, fi := range j.idx {
+		if c := sl.frames[fi].Camera; !slices.Contains(cams, c) {
+			cams = append(cams, c)
+		}
+	}
+	return cams
 }
 
 func (s *Batcher) counter(camera, class string) prometheus.Counter {

@@ -67,6 +67,27 @@ func TestUnavailableProviderFallsBackToCPUWithAWarning(t *testing.T) {
 	}
 }
 
+// Every SessionOptions made while loading is destroyed exactly once, also
+// on the CPU fallback, which makes a second one after the provider failed.
+func TestLoadingFreesEverySessionOptionsAlsoOnTheCPUFallback(t *testing.T) {
+	needRuntime(t)
+	man, err := LoadManifest(golden("yolov8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, provider := range []string{"cpu", "cuda"} {
+		before := liveOptions.Load()
+		m, err := LoadModel(man, SessionOptions{Provider: provider}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		if n := liveOptions.Load() - before; n != 0 {
+			t.Errorf("provider %s: %d session options never destroyed", provider, n)
+		}
+	}
+}
+
 // The demo model finds every rendered object of the committed test images
 // through the whole stage (letterbox, inference, decoding, NMS, mapping back
 // to native pixels), and nothing on the empty street.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -104,25 +105,11 @@ func LoadModel(man *Manifest, opts SessionOptions, log *slog.Logger) (*Model, er
 }
 
 func newSession(path, input, output string, opts SessionOptions, log *slog.Logger) (*ort.DynamicAdvancedSession, string, error) {
-	so, err := sessionOptions(opts)
+	so, provider, err := providerOptions(opts, log)
 	if err != nil {
 		return nil, "", err
 	}
-	defer so.Destroy()
-	provider := opts.Provider
-	if provider == "" {
-		provider = "cpu"
-	}
-	if provider != "cpu" {
-		if err := appendProvider(so, provider, opts.DeviceID); err != nil {
-			log.Warn("execution provider unavailable, falling back to CPU", "requested", provider, "err", err)
-			so.Destroy()
-			if so, err = sessionOptions(opts); err != nil {
-				return nil, "", err
-			}
-			provider = "cpu"
-		}
-	}
+	defer destroyOptions(so)
 	s, err := ort.NewDynamicAdvancedSession(path, []string{input}, []string{output}, so)
 	if err != nil {
 		return nil, "", fmt.Errorf("create session: %w", err)
@@ -130,13 +117,48 @@ func newSession(path, input, output string, opts SessionOptions, log *slog.Logge
 	return s, provider, nil
 }
 
+// providerOptions returns session options for the requested execution
+// provider, or fresh CPU options when that provider is unavailable (the
+// failed ones are destroyed). The caller destroys what it gets.
+func providerOptions(opts SessionOptions, log *slog.Logger) (*ort.SessionOptions, string, error) {
+	so, err := sessionOptions(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	provider := opts.Provider
+	if provider == "" || provider == "cpu" {
+		return so, "cpu", nil
+	}
+	err = appendProvider(so, provider, opts.DeviceID)
+	if err == nil {
+		return so, provider, nil
+	}
+	log.Warn("execution provider unavailable, falling back to CPU", "requested", provider, "err", err)
+	destroyOptions(so)
+	if so, err = sessionOptions(opts); err != nil {
+		return nil, "", err
+	}
+	return so, "cpu", nil
+}
+
+// liveOptions counts session options created and not yet destroyed: each
+// holds C memory that only Destroy frees.
+var liveOptions atomic.Int64
+
+func destroyOptions(so *ort.SessionOptions) {
+	if so.Destroy() == nil {
+		liveOptions.Add(-1)
+	}
+}
+
 func sessionOptions(opts SessionOptions) (*ort.SessionOptions, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, err
 	}
+	liveOptions.Add(1)
 	fail := func(err error) (*ort.SessionOptions, error) {
-		so.Destroy()
+		destroyOptions(so)
 		return nil, err
 	}
 	if opts.IntraOpThreads > 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/internal/lograte"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/decode"
@@ -144,6 +145,9 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 		}
 	}()
 	var corrupt uint64
+	// A decoder that cannot be opened fails again on every unit: log the
+	// first failure, then one line a minute, each unit counted.
+	openErrs := lograte.Limiter{Every: time.Minute}
 	for {
 		var au *media.AccessUnit
 		select {
@@ -159,10 +163,16 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			dec, err = decode.New(decode.Config{Codec: au.Codec, Threads: c.cfg.Decoder.Threads,
 				KeyframesOnly: c.cfg.Sampling.Mode == config.SampleKeyframes})
 			if err != nil {
-				c.setError(err)
-				c.log.Error("cannot decode stream", "err", err)
 				dec = nil
+				c.decodeErrors.Inc()
+				c.setError(err)
+				if ok, held := openErrs.Allow(time.Now()); ok {
+					c.log.Error("cannot decode stream", "codec", au.Codec, "suppressed", held, "err", err)
+				}
 				continue
+			}
+			if was, held := openErrs.Recover(); was {
+				c.log.Info("decoder opened after failures", "codec", au.Codec, "suppressed", held)
 			}
 			c.decCodec = au.Codec
 		}

@@ -75,6 +75,7 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 		MaxWait:      dc.MaxWait.D(),
 		Workers:      dc.Workers,
 		Metrics:      m,
+		Log:          log,
 	}
 	if d.batcher.Workers == 0 {
 		d.batcher.Workers = runtime.GOMAXPROCS(0)

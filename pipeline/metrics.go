@@ -34,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"camera", "reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streetwatch_decode_errors_total",
-			Help: "Access units the decoder rejected and pictures it flagged corrupt; decoding resumes at the next keyframe.",
+			Help: "Access units the decoder rejected or that found no decoder (one could not be opened for the codec), and pictures it flagged corrupt; decoding resumes at the next keyframe.",
 		}, []string{"camera"}),
 		decodeSec: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "streetwatch_decode_seconds",

@@ -25,10 +25,11 @@ BOXES = [
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def constant_model(name, const):
-    """images -> Expand(const, [B] + const.shape[1:])."""
-    images = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, H, W])
-    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch"] + list(const.shape[1:]))
+def constant_model(name, const, batch="batch"):
+    """images -> Expand(const, [B] + const.shape[1:]). An int batch fixes
+    the batch axis (an export without a dynamic batch)."""
+    images = helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, H, W])
+    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch] + list(const.shape[1:]))
     nodes = [
         helper.make_node("Shape", ["images"], ["shape"]),
         helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
@@ -67,6 +68,9 @@ def main():
     constant_model("golden_end2end", e2e)
     # A yolov8-like output with the wrong number of attributes for 3 classes.
     constant_model("golden_badshape", np.zeros((1, 6, 10), dtype=np.float32))
+    # The yolov8 output from a model exported with a fixed batch of 1: it
+    # loads (the warm-up runs one image) and fails on every larger batch.
+    constant_model("golden_batch1", v8, batch=1)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,14 @@ func (q *Queue) Push(f *frame.Frame) {
 	}
 	c.frames = append(c.frames, f)
 	q.n++
+	q.signal()
 	q.mu.Unlock()
+}
+
+// signal wakes a waiting Pop. It must be called with the lock held: Close
+// closes ready under the same lock, so a signal can never be sent on a
+// closed channel, whatever the order of Push and Close.
+func (q *Queue) signal() {
 	select {
 	case q.ready <- struct{}{}:
 	default:
@@ -122,10 +129,7 @@ func (q *Queue) TryPop() (*frame.Frame, error) {
 		c.frames = c.frames[1:]
 		q.n--
 		if q.n > 0 {
-			select {
-			case q.ready <- struct{}{}:
-			default:
-			}
+			q.signal()
 		}
 		return f, nil
 	}

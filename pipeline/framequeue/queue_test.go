@@ -2,6 +2,7 @@ package framequeue
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +80,46 @@ func TestQueuePopWaitsForAPushAndStopsOnClose(t *testing.T) {
 	q.Close()
 	if _, err := q.Pop(context.Background()); err != ErrClosed {
 		t.Fatalf("Pop after Close: %v, want ErrClosed", err)
+	}
+}
+
+// Push and Close race in the pipeline's shutdown (decoders still pushing
+// while the queue closes): neither order may panic, and every frame is
+// released exactly once (dropped, closed away or refused after Close).
+func TestConcurrentPushAndCloseNeverPanicAndReleaseEveryFrame(t *testing.T) {
+	const pushers, each = 4, 50
+	for range 200 {
+		q := NewQueue(4)
+		pool := frame.NewPool(pushers * each)
+		made := map[*frame.Frame]bool{}
+		var frames [pushers][]*frame.Frame
+		for p := range pushers {
+			for i := range each {
+				f := pool.Get()
+				f.Camera, f.Seq = string(rune('a'+p)), uint64(i)
+				frames[p] = append(frames[p], f)
+				made[f] = true
+			}
+		}
+		var wg sync.WaitGroup
+		for p := range pushers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, f := range frames[p] {
+					q.Push(f)
+				}
+			}()
+		}
+		q.Close()
+		wg.Wait()
+		// The pool hands back released frames before making new ones.
+		for range pushers * each {
+			f := pool.Get()
+			if !made[f] {
+				t.Fatal("a frame was never released (or released twice)")
+			}
+			delete(made, f)
+		}
 	}
 }
