@@ -10,6 +10,7 @@ package avlog
 
 // #cgo pkg-config: libavutil
 // #include <stdarg.h>
+// #include <stdlib.h>
 // #include <libavutil/log.h>
 //
 // extern void goAVLog(int level, char *line);
@@ -21,6 +22,8 @@ package avlog
 //     av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &prefix);
 //     goAVLog(level, line);
 // }
+//
+// static void streetwatch_av_log_str(int level, const char *s) { av_log(NULL, level, "%s", s); }
 //
 // static void streetwatch_av_log_install(void) {
 //     av_log_set_level(AV_LOG_ERROR);
@@ -35,21 +38,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"github.com/streetwatch/streetwatch/internal/lograte"
 )
 
 var (
 	logger atomic.Pointer[slog.Logger]
 	once   sync.Once
-
-	limitMu    sync.Mutex
-	windowFrom time.Time
-	inWindow   int
-	suppressed int
+	// FFmpeg may log at most five lines a second per level; the rest are
+	// counted and reported with the next line that gets through. Fatal
+	// reports have their own budget, so per-slice noise cannot hide them.
+	limitDebug = lograte.Limiter{Every: 200 * time.Millisecond}
+	limitError = lograte.Limiter{Every: 200 * time.Millisecond}
 )
-
-// perSecond bounds the lines FFmpeg may log in one second; the rest are
-// counted and reported in the next line that gets through.
-const perSecond = 5
 
 // Install routes FFmpeg's log to log (nil: slog.Default at the time of
 // each line). Safe to call more than once; the last logger wins.
@@ -61,17 +63,22 @@ func Install(log *slog.Logger) {
 }
 
 //export goAVLog
-func goAVLog(level C.int, line *C.char) {
-	msg := strings.TrimSpace(C.GoString(line))
+func goAVLog(level C.int, line *C.char) { logLine(int(level), C.GoString(line)) }
+
+// Levels of FFmpeg's log (libavutil/log.h).
+const (
+	avLogFatal = int(C.AV_LOG_FATAL)
+	avLogError = int(C.AV_LOG_ERROR)
+)
+
+func logLine(level int, line string) {
+	msg := strings.TrimSpace(line)
 	if msg == "" {
 		return
 	}
-	var lvl slog.Level
-	switch {
-	case level <= C.AV_LOG_FATAL:
-		lvl = slog.LevelError
-	default:
-		lvl = slog.LevelDebug
+	lvl, limit := slog.LevelDebug, &limitDebug
+	if level <= avLogFatal {
+		lvl, limit = slog.LevelError, &limitError
 	}
 	log := logger.Load()
 	if log == nil {
@@ -80,23 +87,20 @@ func goAVLog(level C.int, line *C.char) {
 	if !log.Enabled(context.Background(), lvl) {
 		return
 	}
-	now := time.Now()
-	limitMu.Lock()
-	if now.Sub(windowFrom) >= time.Second {
-		windowFrom, inWindow = now, 0
-	}
-	inWindow++
-	if inWindow > perSecond {
-		suppressed++
-		limitMu.Unlock()
+	ok, held := limit.Allow(time.Now())
+	if !ok {
 		return
 	}
-	dropped := suppressed
-	suppressed = 0
-	limitMu.Unlock()
-	if dropped > 0 {
-		log.Log(context.Background(), lvl, "ffmpeg: "+msg, "component", "ffmpeg", "suppressed_before", dropped)
-		return
+	args := []any{"component", "ffmpeg"}
+	if held > 0 {
+		args = append(args, "suppressed", held)
 	}
-	log.Log(context.Background(), lvl, "ffmpeg: "+msg, "component", "ffmpeg")
+	log.Log(context.Background(), lvl, "ffmpeg: "+msg, args...)
+}
+
+// avLog logs through FFmpeg's own av_log (tests).
+func avLog(level int, msg string) {
+	cs := C.CString(msg)
+	defer C.free(unsafe.Pointer(cs))
+	C.streetwatch_av_log_str(C.int(level), cs)
 }
