@@ -33,6 +33,12 @@ func (p *ParamSets) Update(nalus [][]byte) (spsChanged bool, err error) {
 				// it lacks) is still kept: the decoder reads it fine, and
 				// the size then comes from the decoded pictures.
 				w, h, perr := spsSize(p.Codec, nalu)
+				if perr == nil && !plausibleSize(w, h) {
+					// Garbage that happens to parse (a broken camera, an
+					// attacker after a valid SDP): not believed, not kept.
+					err = fmt.Errorf("SPS says %dx%d: not a plausible picture size, ignored", w, h)
+					continue
+				}
 				if perr != nil {
 					err = perr
 				}
@@ -123,6 +129,17 @@ func spsSize(codec Codec, nalu []byte) (w, h int, err error) {
 		return sps.Width(), sps.Height(), nil
 	}
 	return 0, 0, fmt.Errorf("unsupported codec %v", codec)
+}
+
+// Picture sizes a camera can send: at least 16 pixels a side (one
+// macroblock), at most 8K UHD (8192x4320) either way up.
+const (
+	minSide = 16
+	maxSide = 8192
+)
+
+func plausibleSize(w, h int) bool {
+	return w >= minSide && h >= minSide && w <= maxSide && h <= maxSide
 }
 
 func cloneIfDifferent(old, nalu []byte) []byte {
