@@ -65,7 +65,7 @@ var ErrEmptyClip = errors.New("evidence: no decodable access units for the clip"
 // The boxes are written by mediacommon's pmp4 (one track, one chunk, moov
 // before mdat); mp4_moov.go fixes in place the few fields it writes in a
 // way StreetWatch cannot use. pmp4 writes 32-bit offsets only (stco, no
-// co64; a 32-bit mdat size), so a clip of 4 GiB or more is an error.
+// co64; a 32-bit mdat size), so a clip of about 4 GiB or more is an error.
 func WriteMP4(w io.Writer, aus []*media.AccessUnit) (ClipInfo, error) {
 	var info ClipInfo
 	run, ps, dropped := lastRun(aus)
