@@ -2,10 +2,13 @@ package evidence
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,5 +238,136 @@ func TestWriteMP4FileReplacesAtomically(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want only clip.mp4 (no temporary files)", len(entries))
+	}
+}
+
+// sampleEntry returns a file's first sample entry type and its
+// configuration box (avcC, hvcC).
+func sampleEntry(t *testing.T, file []byte) (string, []byte) {
+	t.Helper()
+	stsd := mp4Path(mp4Box(file, "moov"), "trak", "mdia", "minf", "stbl", "stsd")
+	if len(stsd) < 8+86 {
+		t.Fatal("no stsd")
+	}
+	entry := stsd[8:]
+	typ := string(entry[4:8])
+	cfg := mp4Box(entry[86:binary.BigEndian.Uint32(entry)], map[string]string{"avc1": "avcC", "hvc1": "hvcC"}[typ])
+	if cfg == nil {
+		t.Fatalf("sample entry %q without its configuration box", typ)
+	}
+	return typ, cfg
+}
+
+// The test files were muxed by ffmpeg: the clip's sample entry must say
+// what ffmpeg's says (the fields pmp4 gets wrong are fixed in mp4_moov.go),
+// and for hvc1 every parameter set array must be marked complete.
+func TestWriteMP4SampleEntryMatchesFFmpegs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header int // bytes of the configuration record before the parameter sets
+	}{{"h264_bframes_640x360.mp4", 6}, {"h265_640x360.mp4", 22}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := loadStream(t, tc.name)
+			src, err := os.ReadFile(s.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var clip bytes.Buffer
+			if _, err := WriteMP4(&clip, s.aus); err != nil {
+				t.Fatal(err)
+			}
+			wantType, want := sampleEntry(t, src)
+			gotType, got := sampleEntry(t, clip.Bytes())
+			if gotType != wantType {
+				t.Errorf("sample entry %q, ffmpeg's %q", gotType, wantType)
+			}
+			if !bytes.Equal(got[:tc.header], want[:tc.header]) {
+				t.Errorf("configuration record starts\n% x\nffmpeg's\n% x", got[:tc.header], want[:tc.header])
+			}
+			if gotType != "hvc1" {
+				return
+			}
+			arrays, p := int(got[22]), got[23:]
+			for i := range arrays {
+				if p[0]&0x80 == 0 {
+					t.Errorf("hvcC array %d (NAL unit type %d) not marked complete", i, p[0]&0x3f)
+				}
+				n := int(binary.BigEndian.Uint16(p[1:]))
+				p = p[3:]
+				for range n {
+					p = p[2+int(binary.BigEndian.Uint16(p)):]
+				}
+			}
+		})
+	}
+}
+
+// mvhd, tkhd, mdhd and the edit list all give the clip's duration in one
+// 90 kHz timescale; the edit list skips the reorder delay (the first
+// sample's composition offset), and creation_time is the first picture's.
+func TestWriteMP4EveryDurationFieldIsTheClipsDuration(t *testing.T) {
+	be := binary.BigEndian
+	for _, tc := range []struct {
+		name    string
+		bframes bool
+	}{{"h264_640x360.mp4", false}, {"h264_bframes_640x360.mp4", true}, {"h265_640x360.mp4", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, info := writeClip(t, t.TempDir(), "clip.mp4", loadStream(t, tc.name).aus)
+			file, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			moov := mp4Box(file, "moov")
+			mvhd, tkhd := mp4Box(moov, "mvhd"), mp4Path(moov, "trak", "tkhd")
+			elst, mdhd := mp4Path(moov, "trak", "edts", "elst"), mp4Path(moov, "trak", "mdia", "mdhd")
+			ctts := mp4Path(moov, "trak", "mdia", "minf", "stbl", "ctts")
+			if mvhd == nil || tkhd == nil || elst == nil || mdhd == nil || ctts == nil {
+				t.Fatal("mvhd, tkhd, elst, mdhd or ctts missing")
+			}
+			want := uint32(media.DurationToTicks(info.Duration))
+			for _, f := range []struct {
+				field     string
+				got, want uint32
+			}{
+				{"mvhd timescale", be.Uint32(mvhd[12:]), media.ClockRate},
+				{"mvhd duration", be.Uint32(mvhd[16:]), want},
+				{"tkhd duration", be.Uint32(tkhd[20:]), want},
+				{"mdhd timescale", be.Uint32(mdhd[12:]), media.ClockRate},
+				{"mdhd duration", be.Uint32(mdhd[16:]), want},
+				{"edit list entries", be.Uint32(elst[4:]), 1},
+				{"edit list segment duration", be.Uint32(elst[8:]), want},
+				{"edit list media time", be.Uint32(elst[12:]), be.Uint32(ctts[12:])},
+			} {
+				if f.got != f.want {
+					t.Errorf("%s %d, want %d", f.field, f.got, f.want)
+				}
+			}
+			if delay := be.Uint32(elst[12:]); (delay > 0) != tc.bframes {
+				t.Errorf("edit list skips %d ticks; B-frames %v", delay, tc.bframes)
+			}
+			out := runTool(t, "ffprobe", "-v", "error", "-show_entries", "format_tags=creation_time", "-of", "default=nw=1:nk=1", p)
+			if got, want := strings.TrimSpace(string(out)), info.Start.UTC().Format("2006-01-02T15:04:05.000000Z"); got != want {
+				t.Errorf("creation_time %q, want the first picture's %q", got, want)
+			}
+		})
+	}
+}
+
+// pmp4 writes 32-bit offsets only: a clip it cannot address is refused
+// before a byte is written, not written with offsets that wrap.
+func TestWriteMP4RejectsClipsOf4GiB(t *testing.T) {
+	key := loadStream(t, "h264_640x360.mp4").aus[0]
+	slice := make([]byte, 64<<20)
+	slice[0] = 0x41 // non-IDR slice
+	aus := []*media.AccessUnit{key}
+	for i := 1; i <= 70; i++ { // 4.4 GiB
+		aus = append(aus, &media.AccessUnit{Codec: key.Codec, NALUs: [][]byte{slice}, PTS: key.PTS + int64(i)*3600,
+			Session: key.Session, Time: key.Time.Add(time.Duration(i) * 40 * time.Millisecond)})
+	}
+	var w countingWriter
+	w.w = io.Discard
+	_, err := WriteMP4(&w, aus)
+	if err == nil || errors.Is(err, ErrEmptyClip) || w.n != 0 {
+		t.Errorf("err %v, %d bytes written; want an error and nothing written", err, w.n)
 	}
 }

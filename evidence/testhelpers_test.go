@@ -25,6 +25,8 @@ var (
 	presentationIndex = streamtest.PresentationIndex
 	checkSamePictures = streamtest.CheckSamePictures
 	checkTimestamps   = streamtest.CheckTimestamps
+	mp4Box            = streamtest.MP4Box
+	mp4Path           = streamtest.MP4Path
 )
 
 type clipProbe = streamtest.ClipProbe

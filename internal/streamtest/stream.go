@@ -60,8 +60,8 @@ func Demux(t testing.TB, path string) []*media.AccessUnit {
 	return aus
 }
 
-// mp4Box finds the first box of a type among the boxes in data.
-func mp4Box(data []byte, typ string) []byte {
+// MP4Box finds the first box of a type among the boxes in data.
+func MP4Box(data []byte, typ string) []byte {
 	for len(data) >= 8 {
 		size := uint64(binary.BigEndian.Uint32(data))
 		hdr := uint64(8)
@@ -81,10 +81,10 @@ func mp4Box(data []byte, typ string) []byte {
 	return nil
 }
 
-// mp4Path descends through nested boxes.
-func mp4Path(data []byte, path ...string) []byte {
+// MP4Path descends through nested boxes.
+func MP4Path(data []byte, path ...string) []byte {
 	for _, typ := range path {
-		data = mp4Box(data, typ)
+		data = MP4Box(data, typ)
 		if data == nil {
 			return nil
 		}
@@ -95,20 +95,20 @@ func mp4Path(data []byte, path ...string) []byte {
 // demuxMP4 reads the first video track's samples through its sample table.
 func demuxMP4(file []byte) ([]*media.AccessUnit, error) {
 	be := binary.BigEndian
-	moov := mp4Box(file, "moov")
+	moov := MP4Box(file, "moov")
 	var stbl []byte
 	for rest := moov; ; {
-		trak := mp4Box(rest, "trak")
+		trak := MP4Box(rest, "trak")
 		if trak == nil {
 			return nil, errors.New("no video track")
 		}
-		if h := mp4Path(trak, "mdia", "hdlr"); h != nil && string(h[8:12]) == "vide" {
-			stbl = mp4Path(trak, "mdia", "minf", "stbl")
+		if h := MP4Path(trak, "mdia", "hdlr"); h != nil && string(h[8:12]) == "vide" {
+			stbl = MP4Path(trak, "mdia", "minf", "stbl")
 			break
 		}
 		rest = rest[bytes.Index(rest, trak)+len(trak):]
 	}
-	stsd := mp4Box(stbl, "stsd")
+	stsd := MP4Box(stbl, "stsd")
 	if stsd == nil || len(stsd) < 16 {
 		return nil, errors.New("no stsd")
 	}
@@ -120,7 +120,7 @@ func demuxMP4(file []byte) ([]*media.AccessUnit, error) {
 	switch entryType {
 	case "avc1", "avc3":
 		params.Codec = media.CodecH264
-		c := mp4Box(entryBody, "avcC")
+		c := MP4Box(entryBody, "avcC")
 		nSPS := int(c[5] & 0x1f)
 		p := c[6:]
 		for range nSPS {
@@ -137,7 +137,7 @@ func demuxMP4(file []byte) ([]*media.AccessUnit, error) {
 		}
 	case "hvc1", "hev1":
 		params.Codec = media.CodecH265
-		c := mp4Box(entryBody, "hvcC")
+		c := MP4Box(entryBody, "hvcC")
 		n := int(c[22])
 		p := c[23:]
 		for range n {
@@ -157,7 +157,7 @@ func demuxMP4(file []byte) ([]*media.AccessUnit, error) {
 	}
 
 	table := func(typ string, width int) [][]uint32 { // entries of a full box with a count
-		b := mp4Box(stbl, typ)
+		b := MP4Box(stbl, typ)
 		if b == nil {
 			return nil
 		}
@@ -173,7 +173,7 @@ func demuxMP4(file []byte) ([]*media.AccessUnit, error) {
 		return out
 	}
 	var sizes []uint32
-	stsz := mp4Box(stbl, "stsz")
+	stsz := MP4Box(stbl, "stsz")
 	if fixed := be.Uint32(stsz[4:]); fixed != 0 {
 		for range be.Uint32(stsz[8:]) {
 			sizes = append(sizes, fixed)
@@ -230,7 +230,7 @@ func demuxMP4(file []byte) ([]*media.AccessUnit, error) {
 	for _, e := range stss {
 		sync[int(e[0])-1] = true
 	}
-	mdhd := mp4Path(moovTrakOf(moov, stbl), "mdia", "mdhd")
+	mdhd := MP4Path(moovTrakOf(moov, stbl), "mdia", "mdhd")
 	scale := int64(be.Uint32(mdhd[12:]))
 	if mdhd[0] == 1 {
 		scale = int64(be.Uint32(mdhd[20:]))
@@ -274,7 +274,7 @@ func demuxMP4(file []byte) ([]*media.AccessUnit, error) {
 // moovTrakOf returns the trak box that contains stbl.
 func moovTrakOf(moov, stbl []byte) []byte {
 	for rest := moov; ; {
-		trak := mp4Box(rest, "trak")
+		trak := MP4Box(rest, "trak")
 		if trak == nil {
 			return nil
 		}
