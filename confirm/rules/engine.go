@@ -7,6 +7,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Violation is a confirmed violation, handed to the evidence stage.
@@ -49,18 +50,6 @@ type Store interface {
 	Load(camera string) ([]OpenViolation, error)
 	Save(camera string, open []OpenViolation) error
 }
-
-// Class groups of the demo model's classes (and any model using the names).
-var (
-	actorClasses = map[string]bool{"person": true, "vehicle": true}
-	// Dumping comes first: when one object meets both rules at once, the
-	// more specific finding (with its actor) is the one reported.
-	typesOf = map[string][]Type{
-		"garbage_pile":  {IllegalDumping, GarbagePile},
-		"garbage_bag":   {IllegalDumping},
-		"vending_stall": {StreetVending},
-	}
-)
 
 const (
 	// actorWindow: an actor counts if it was near the object within this
@@ -191,7 +180,7 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 	}
 	e.scaleZones(w, h)
 	for _, t := range ended {
-		if actorClasses[t.Class()] {
+		if violation.IsActor(t.Class()) {
 			e.recent = append(e.recent, t)
 		}
 		for _, typ := range Types {
@@ -212,7 +201,7 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 		if t.Missed {
 			continue // an object not seen now neither refreshes nor confirms
 		}
-		for _, typ := range typesOf[t.Class()] {
+		for _, typ := range violation.TypesOf(t.Class()) {
 			v, ch := e.consider(now, t, typ, live)
 			changed = changed || ch
 			if v != nil {
@@ -379,7 +368,7 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	var best *track.Track
 	bestD := math.MaxFloat64
 	consider := func(a *track.Track) {
-		if a.ID == obj.ID || !actorClasses[a.Class()] {
+		if a.ID == obj.ID || !violation.IsActor(a.Class()) {
 			return
 		}
 		for _, s := range a.History {
