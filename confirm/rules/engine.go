@@ -10,28 +10,17 @@ import (
 	"github.com/streetwatch/streetwatch/violation"
 )
 
-// Violation is a confirmed violation, handed to the evidence stage.
+// Violation is a confirmed violation, handed to the evidence stage: the
+// record with the object's (and actor's) samples.
 type Violation struct {
-	ID      string `json:"id"`
-	Type    Type   `json:"type"`
-	Camera  string `json:"camera"`
-	Zone    string `json:"zone"`
-	TrackID uint64 `json:"track_id"`
-	Class   string `json:"class"`
-	// FirstSeen is when the object appeared (for dumping: the drop moment).
-	FirstSeen   time.Time `json:"first_seen"`
-	ConfirmedAt time.Time `json:"confirmed_at"`
-	// Confidence is the object's best detection score.
-	Confidence float32  `json:"confidence"`
-	Box        geom.Box `json:"box"`
+	violation.Record
 	// Best is the highest-scoring sample: the frame for the snapshot.
 	Best track.Sample `json:"best"`
 	// Timeline is a sampled box timeline of the object.
 	Timeline []track.Sample `json:"timeline"`
-	// Actor is, for dumping, the person or vehicle that left the object.
-	ActorTrackID uint64         `json:"actor_track_id,omitempty"`
-	ActorClass   string         `json:"actor_class,omitempty"`
-	Actor        []track.Sample `json:"actor,omitempty"`
+	// Actor is, for dumping, the samples of the person or vehicle that
+	// left the object.
+	Actor []track.Sample `json:"actor,omitempty"`
 }
 
 // OpenViolation is a confirmed violation whose object is still there.
@@ -43,6 +32,13 @@ type OpenViolation struct {
 	Box         geom.Box  `json:"box"`
 	ConfirmedAt time.Time `json:"confirmed_at"`
 	LastSeen    time.Time `json:"last_seen"`
+}
+
+// Opened is the open violation a confirmed record starts as (also for
+// records found pending after a crash, see Engine.Preload).
+func Opened(r violation.Record) OpenViolation {
+	return OpenViolation{ID: r.ID, Type: r.Type, Zone: r.Zone, TrackID: r.TrackID, Box: r.Box,
+		ConfirmedAt: r.ConfirmedAt, LastSeen: r.ConfirmedAt}
 }
 
 // Store keeps a camera's open violations across restarts.
@@ -338,7 +334,8 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 	}
 	c.done = true
 	v := e.violation(now, t, typ, zone, c)
-	e.open = append(e.open, &OpenViolation{ID: v.ID, Type: typ, Zone: v.Zone, TrackID: t.ID, Box: t.Box, ConfirmedAt: now, LastSeen: now})
+	o := Opened(v.Record)
+	e.open = append(e.open, &o)
 	if e.Metrics != nil {
 		e.Metrics.confirmed(e.Camera, typ, v.ConfirmedAt.Sub(v.FirstSeen))
 	}
@@ -347,9 +344,9 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 
 func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c *cand) *Violation {
 	v := &Violation{
-		ID: NewID(now), Type: typ, Camera: e.Camera, Zone: e.Zones[zone].Name, TrackID: t.ID, Class: t.Class(),
-		FirstSeen: t.FirstSeen, ConfirmedAt: now, Confidence: t.Best.Score, Box: t.Box, Best: t.Best,
-		Timeline: thin(t.History, 32),
+		Record: violation.Record{ID: NewID(now), Type: typ, Camera: e.Camera, Zone: e.Zones[zone].Name, TrackID: t.ID,
+			Class: t.Class(), FirstSeen: t.FirstSeen, ConfirmedAt: now, Confidence: t.Best.Score, Box: t.Box},
+		Best: t.Best, Timeline: thin(t.History, 32),
 	}
 	if typ == StreetVending {
 		v.FirstSeen = c.start
