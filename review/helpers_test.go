@@ -99,13 +99,12 @@ func newFixture(t *testing.T, tweak ...func(*Server)) *fixture {
 		Districts: []string{"baiyun", "tianhe"},
 		Cameras: func() []CameraStatus {
 			return []CameraStatus{{ID: "station-1", Name: "白云站 1", Up: true, Codec: "H264", Width: 1280, Height: 720, Transport: "tcp",
-				LastFrame: time.Now().Add(-2 * time.Second)}, {ID: "street-2", Name: "Street 2", LastError: "dial tcp: connection refused"}}
+				LastFrame: time.Now().Add(-2 * time.Second), FramesSampled: 120}, {ID: "street-2", Name: "Street 2", LastError: "dial tcp: connection refused"}}
 		},
-		SampledFrames: func() map[string]float64 { return map[string]float64{"station-1": 120} },
-		Evidence:      store,
-		LinkExpiry:    time.Hour,
-		Registerer:    prometheus.NewRegistry(),
-		Log:           slog.New(slog.DiscardHandler),
+		Evidence:   store,
+		LinkExpiry: time.Hour,
+		Registerer: prometheus.NewRegistry(),
+		Log:        slog.New(slog.DiscardHandler),
 	}
 	for _, fn := range tweak {
 		fn(f.rev)

@@ -474,9 +474,14 @@ func TestWithoutUsersThePagesAreOffAndTheRestIsOpen(t *testing.T) {
 }
 
 func TestCamerasPageShowsStateAndSampledFPS(t *testing.T) {
-	count := 100.0
+	count := uint64(100)
 	f := newFixture(t, func(s *Server) {
-		s.SampledFrames = func() map[string]float64 { return map[string]float64{"station-1": count} }
+		cams := s.Cameras
+		s.Cameras = func() []CameraStatus {
+			out := cams()
+			out[0].FramesSampled = count
+			return out
+		}
 	})
 	start := time.Now()
 	f.rev.fps.sample(start.Add(-30 * time.Second))
