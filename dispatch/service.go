@@ -125,7 +125,7 @@ func (s *Service) CreateTicket(ctx context.Context, in TicketInput) (t *Ticket, 
 		Evidence: Evidence{Prefix: in.EvidencePrefix, Files: orEmpty(in.EvidenceFiles), ManifestSHA256: in.ManifestSHA256},
 		Status:   StatusPendingReview, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	audit := AuditEntry{At: now, Actor: SystemActor, To: StatusPendingReview, Note: "created; review required"}
+	audit := AuditEntry{Kind: AuditStatus, At: now, Actor: SystemActor, To: StatusPendingReview, Note: "created; review required"}
 	if p := s.cfg.Policy(t.Type); p.Mode == config.ReviewAuto {
 		if t.Confidence >= p.MinScore {
 			t.Status, t.Delivery.QueuedAt = StatusConfirmed, &now
@@ -205,7 +205,7 @@ func (s *Service) transition(ctx context.Context, id string, req TransitionReque
 			return Change{}, err
 		}
 		from = t.Status
-		ch := Change{Audit: &AuditEntry{Actor: req.Actor, From: from, To: req.To, Reason: req.Reason, Note: req.Note}}
+		ch := Change{Audit: &AuditEntry{Kind: AuditStatus, Actor: req.Actor, From: from, To: req.To, Reason: req.Reason, Note: req.Note}}
 		t.Status, t.RejectReason = req.To, req.Reason
 		if req.To == StatusConfirmed {
 			t.Delivery = DeliveryState{QueuedAt: &now}
@@ -239,7 +239,7 @@ func (s *Service) SetKeep(ctx context.Context, id string, keep bool, version int
 		if note != "" {
 			n += "; " + note
 		}
-		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
+		return Change{Audit: &AuditEntry{Kind: AuditKeep, Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
 	})
 	if err != nil {
 		return nil, wrapTicketErr(id, err)
@@ -257,7 +257,7 @@ func (s *Service) AddNote(ctx context.Context, id string, version int64, actor, 
 		if t.Version != version {
 			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
 		}
-		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: "note: " + note}}, nil
+		return Change{Audit: &AuditEntry{Kind: AuditNote, Actor: actor, From: t.Status, To: t.Status, Note: note}}, nil
 	})
 	if err != nil {
 		return nil, wrapTicketErr(id, err)
@@ -290,11 +290,11 @@ func (s *Service) Reassign(ctx context.Context, id string, version int64, distri
 		if from == "" {
 			from = "-"
 		}
-		n := fmt.Sprintf("district %s → %s (team %s)", from, district, t.Team)
+		n := fmt.Sprintf("%s → %s (team %s)", from, district, t.Team)
 		if note != "" {
 			n += "; " + note
 		}
-		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
+		return Change{Audit: &AuditEntry{Kind: AuditReassign, Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
 	})
 	if err != nil {
 		return nil, wrapTicketErr(id, err)

@@ -30,7 +30,7 @@ func TestMigrationsRunOnAFreshDatabaseAndAreIdempotentOnReopen(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	tk := &Ticket{ID: newID(now), ViolationID: "v1", Type: "garbage_pile", CameraID: "cam-1", Status: StatusPendingReview,
 		Version: 1, CreatedAt: now, UpdatedAt: now}
-	if _, created, err := db.CreateTicket(t.Context(), tk, AuditEntry{At: now, Actor: SystemActor, To: StatusPendingReview}); err != nil || !created {
+	if _, created, err := db.CreateTicket(t.Context(), tk, AuditEntry{Kind: AuditStatus, At: now, Actor: SystemActor, To: StatusPendingReview}); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
 	// An outbox row for a ticket that does not exist violates the foreign key.

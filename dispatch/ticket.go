@@ -163,10 +163,35 @@ type AuditEntry struct {
 	TicketID string    `json:"ticket_id"`
 	At       time.Time `json:"at"`
 	Actor    string    `json:"actor"`
+	Kind     AuditKind `json:"kind"`
 	From     Status    `json:"from,omitempty"` // empty when the ticket was created
 	To       Status    `json:"to"`
 	Reason   string    `json:"reason,omitempty"`
 	Note     string    `json:"note,omitempty"`
+}
+
+// AuditKind says what an audit entry records.
+type AuditKind string
+
+// Audit entry kinds. Only AuditStatus entries change the status; the
+// others have From == To.
+const (
+	AuditStatus   AuditKind = "status"   // the ticket was created (From empty) or changed status
+	AuditNote     AuditKind = "note"     // a reviewer's note (Note)
+	AuditReassign AuditKind = "reassign" // moved to another district (Note: "from → to (team t)")
+	AuditKeep     AuditKind = "keep"     // evidence retention set (Note: "keep evidence: true|false")
+)
+
+// AuditKinds lists every audit entry kind.
+var AuditKinds = []AuditKind{AuditStatus, AuditNote, AuditReassign, AuditKeep}
+
+func validAuditKind(k AuditKind) bool {
+	for _, v := range AuditKinds {
+		if v == k {
+			return true
+		}
+	}
+	return false
 }
 
 // Who may make a transition.

@@ -557,3 +557,23 @@ func TestCasePageWithoutAManifestStillShowsTheClip(t *testing.T) {
 		t.Fatalf("case page without a manifest: %d\n%s", a.status, between(a.body, "<video", ">"))
 	}
 }
+
+// The case page shows each audit entry by its kind, never by guessing from
+// the note's words: a note that starts like a reassignment is a note.
+func TestCasePageShowsAuditEntriesByTheirKind(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	tok := c.signIn("张伟")
+	tk := f.tickets[0]
+	if a := c.post("/tickets/"+tk.ID+"/note", url.Values{"csrf": {tok}, "version": {"1"}, "note": {"district meeting at 9"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("note: %d", a.status)
+	}
+	if e := f.audit(tk.ID); e[len(e)-1].Kind != dispatch.AuditNote || e[len(e)-1].Note != "district meeting at 9" {
+		t.Fatalf("audit entry %+v", e[len(e)-1])
+	}
+	audit := between(c.get("/tickets/"+tk.ID).body, `<ol class="audit"`, "</ol>")
+	li := between(audit, `<li class="audit-note"`, "</li>")
+	if !strings.Contains(li, "备注") || !strings.Contains(li, "district meeting at 9") || strings.Contains(audit, "audit-reassign") {
+		t.Errorf("the note is not shown as a note:\n%s", audit)
+	}
+}
