@@ -337,12 +337,16 @@ func TestChangesWithoutTheCSRFTokenAreRefused(t *testing.T) {
 	c := f.client()
 	tok := c.signIn("alice")
 	id := f.tickets[0].ID
+	wrong := "x" + tok[1:]
+	if tok[0] == 'x' { // one token in 64 starts with x
+		wrong = "y" + tok[1:]
+	}
 	for name, req := range map[string]struct {
 		body   url.Values
 		header map[string]string
 	}{
 		"no token":       {url.Values{"version": {"1"}}, nil},
-		"wrong token":    {url.Values{"version": {"1"}, "csrf": {"x" + tok[1:]}}, nil},
+		"wrong token":    {url.Values{"version": {"1"}, "csrf": {wrong}}, nil},
 		"other origin":   {url.Values{"version": {"1"}, "csrf": {tok}}, map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}},
 		"token in query": {url.Values{"version": {"1"}}, map[string]string{}},
 	} {
