@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Config is the whole file.
@@ -332,7 +334,7 @@ func (c *Config) Defaults() {
 		for j := range cam.Zones {
 			z := &cam.Zones[j]
 			if len(z.Types) == 0 {
-				z.Types = []string{"garbage_pile", "street_vending", "illegal_dumping"}
+				z.Types = violation.TypeNames()
 			}
 			if z.Schedule.Timezone == "" {
 				z.Schedule.Timezone = "Asia/Shanghai"

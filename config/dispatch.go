@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Dispatch configures tickets and their delivery to the work-order system.
@@ -183,8 +185,8 @@ func (c *Config) validateDispatch(bad func(path, format string, args ...any)) {
 	d := &c.Dispatch
 	for _, t := range sortedKeys(d.Review) {
 		p, path := d.Review[t], "dispatch.review."+t
-		if !violationTypes[t] {
-			bad(path, "not a violation type (garbage_pile, street_vending, illegal_dumping)")
+		if err := violation.CheckType(t); err != nil {
+			bad(path, "%v", err)
 		}
 		switch p.Mode {
 		case ReviewRequired:
@@ -273,8 +275,8 @@ func (c *Config) validateDispatch(bad func(path, format string, args ...any)) {
 
 func validateTeams(path string, teams map[string]string, bad func(path, format string, args ...any)) {
 	for _, t := range sortedKeys(teams) {
-		if !violationTypes[t] {
-			bad(path+"."+t, "not a violation type (garbage_pile, street_vending, illegal_dumping)")
+		if err := violation.CheckType(t); err != nil {
+			bad(path+"."+t, "%v", err)
 		}
 		if strings.TrimSpace(teams[t]) == "" {
 			bad(path+"."+t, "team name must not be empty")

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
@@ -217,8 +219,8 @@ func validateCameraDetection(p string, cam Camera, models map[string]bool, bad f
 			bad(zp+".polygon", "needs at least 3 points (got %d)", len(z.Polygon))
 		}
 		for k, t := range z.Types {
-			if !violationTypes[t] {
-				bad(fmt.Sprintf("%s.types[%d]", zp, k), "must be garbage_pile, street_vending or illegal_dumping (got %q)", t)
+			if err := violation.CheckType(t); err != nil {
+				bad(fmt.Sprintf("%s.types[%d]", zp, k), "%v (got %q)", err, t)
 			}
 		}
 		if _, err := time.LoadLocation(z.Schedule.Timezone); err != nil {
@@ -243,8 +245,7 @@ func validateCameraDetection(p string, cam Camera, models map[string]bool, bad f
 }
 
 var (
-	violationTypes = map[string]bool{"garbage_pile": true, "street_vending": true, "illegal_dumping": true}
-	clockRE        = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):[0-5][0-9]$|^24:00$`)
+	clockRE = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):[0-5][0-9]$|^24:00$`)
 	// Weekdays maps schedule day names.
 	Weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
 		"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
@@ -253,8 +254,8 @@ var (
 func validateRules(path string, rules map[string]RuleParams, bad func(path, format string, args ...any)) {
 	for t, r := range rules {
 		rp := path + "." + t
-		if !violationTypes[t] {
-			bad(rp, "not a violation type (garbage_pile, street_vending, illegal_dumping)")
+		if err := violation.CheckType(t); err != nil {
+			bad(rp, "%v", err)
 		}
 		if r.MinDwell < 0 || r.ClearAfter < 0 {
 			bad(rp, "durations must not be negative")

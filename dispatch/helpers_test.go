@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -99,9 +100,9 @@ func input(i int, typ, camera, zone string, confidence float32) TicketInput {
 	id := fmt.Sprintf("01VIOLATION%015d", i)
 	at := baseTime.Add(time.Duration(i) * time.Minute)
 	return TicketInput{
-		ViolationID: id, Type: typ, CameraID: camera, CameraName: "Camera " + camera, Zone: zone,
-		Lat: 23.2, Lon: 113.27, Address: "白云区 石井街道",
-		FirstSeen: at.Add(-time.Minute), ConfirmedAt: at, Confidence: confidence,
+		Violation: violation.Record{ID: id, Type: violation.Type(typ), Camera: camera, Zone: zone,
+			FirstSeen: at.Add(-time.Minute), ConfirmedAt: at, Confidence: confidence},
+		CameraName: "Camera " + camera, Lat: 23.2, Lon: 113.27, Address: "白云区 石井街道",
 		ModelName: "streetwatch-demo", ModelVersion: "1.0",
 		EvidencePrefix: "2026/01/02/" + camera + "/" + id + "/",
 		EvidenceFiles:  []string{"clip.mp4", "snapshot.jpg", "manifest.json"},

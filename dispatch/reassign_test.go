@@ -36,10 +36,10 @@ func TestReassignRoutesTheTicketToTheNewDistrictsTeam(t *testing.T) {
 	}
 	var log []string
 	for _, a := range audit {
-		log = append(log, a.Actor+": "+a.Note)
+		log = append(log, a.Actor+" "+string(a.Kind)+": "+a.Note)
 	}
 	joined := strings.Join(log, "\n")
-	for _, want := range []string{"李娜: district east → north (team north-chengguan); wrong side of the street", "李娜: note: vendor gone at 10:15"} {
+	for _, want := range []string{"李娜 reassign: east → north (team north-chengguan); wrong side of the street", "李娜 note: vendor gone at 10:15"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("audit lacks %q:\n%s", want, joined)
 		}

@@ -186,7 +186,7 @@ func (s *Service) markDispatched(ctx context.Context, t *Ticket, it OutboxItem, 
 			return Change{}, err
 		}
 		t.Status, t.Delivery.Attempts, t.Delivery.LastError, t.Delivery.DispatchedAt = StatusDispatched, it.Attempts, "", &now
-		return Change{Dequeue: true, Audit: &AuditEntry{Actor: SystemActor, From: StatusConfirmed, To: StatusDispatched,
+		return Change{Dequeue: true, Audit: &AuditEntry{Kind: AuditStatus, Actor: SystemActor, From: StatusConfirmed, To: StatusDispatched,
 			Note: fmt.Sprintf("delivered to the work-order system (attempt %d)", it.Attempts)}}, nil
 	})
 	if err != nil {
@@ -207,7 +207,7 @@ func (s *Service) markFailed(ctx context.Context, t *Ticket, it OutboxItem, caus
 			return Change{}, err
 		}
 		t.Status, t.Delivery.Attempts, t.Delivery.LastError = StatusDispatchFailed, it.Attempts, cause.Error()
-		return Change{Dequeue: true, Audit: &AuditEntry{Actor: SystemActor, From: StatusConfirmed, To: StatusDispatchFailed,
+		return Change{Dequeue: true, Audit: &AuditEntry{Kind: AuditStatus, Actor: SystemActor, From: StatusConfirmed, To: StatusDispatchFailed,
 			Note: fmt.Sprintf("not delivered after %d attempts over %s: %v", it.Attempts, age, cause)}}, nil
 	})
 	if err != nil {

@@ -104,7 +104,7 @@ func (s *Service) Close() error {
 }
 
 // CreateTicket stores the ticket of a confirmed violation. It is
-// idempotent by in.ViolationID: for a violation that has a ticket it
+// idempotent by the violation id: for a violation that has a ticket it
 // returns that ticket and created=false, so the pipeline can hand a
 // violation over again after a crash. Types configured for auto dispatch
 // with enough confidence go straight to confirmed and are queued.
@@ -113,19 +113,20 @@ func (s *Service) CreateTicket(ctx context.Context, in TicketInput) (t *Ticket, 
 		return nil, false, err
 	}
 	now := s.now()
-	district, team := s.routes.route(in.CameraID, in.Zone, in.Type)
+	v := in.Violation
+	district, team := s.routes.route(v.Camera, v.Zone, string(v.Type))
 	t = &Ticket{
-		ID: newID(now), ViolationID: in.ViolationID, Type: in.Type,
-		CameraID: in.CameraID, CameraName: in.CameraName, Zone: in.Zone,
+		ID: newID(now), ViolationID: v.ID, Type: string(v.Type),
+		CameraID: v.Camera, CameraName: in.CameraName, Zone: v.Zone,
 		Location: Location{Lat: in.Lat, Lon: in.Lon, Address: in.Address},
 		District: district, Team: team,
-		FirstSeen: in.FirstSeen.UTC(), ConfirmedAt: in.ConfirmedAt.UTC(), Confidence: shortFloat(in.Confidence),
+		FirstSeen: v.FirstSeen.UTC(), ConfirmedAt: v.ConfirmedAt.UTC(), Confidence: shortFloat(v.Confidence),
 		Model:    Model{Name: in.ModelName, Version: in.ModelVersion},
 		Evidence: Evidence{Prefix: in.EvidencePrefix, Files: orEmpty(in.EvidenceFiles), ManifestSHA256: in.ManifestSHA256},
 		Status:   StatusPendingReview, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	audit := AuditEntry{At: now, Actor: SystemActor, To: StatusPendingReview, Note: "created; review required"}
-	if p := s.cfg.Policy(in.Type); p.Mode == config.ReviewAuto {
+	audit := AuditEntry{Kind: AuditStatus, At: now, Actor: SystemActor, To: StatusPendingReview, Note: "created; review required"}
+	if p := s.cfg.Policy(t.Type); p.Mode == config.ReviewAuto {
 		if t.Confidence >= p.MinScore {
 			t.Status, t.Delivery.QueuedAt = StatusConfirmed, &now
 			audit.To = StatusConfirmed
@@ -139,15 +140,15 @@ func (s *Service) CreateTicket(ctx context.Context, in TicketInput) (t *Ticket, 
 
 	stored, created, err := s.store.CreateTicket(ctx, t, audit)
 	if err != nil {
-		return nil, false, fmt.Errorf("dispatch: ticket for violation %s: %w", in.ViolationID, err)
+		return nil, false, fmt.Errorf("dispatch: ticket for violation %s: %w", v.ID, err)
 	}
 	if !created {
-		s.log.Info("violation already has a ticket", "violation", in.ViolationID, "ticket", stored.ID, "camera", in.CameraID)
+		s.log.Info("violation already has a ticket", "violation", v.ID, "ticket", stored.ID, "camera", v.Camera)
 		return stored, false, nil
 	}
 	s.metrics.Tickets.WithLabelValues(t.Type, string(t.Status)).Inc()
-	if !in.ConfirmedAt.IsZero() {
-		s.metrics.EventToTicket.Observe(max(0, now.Sub(in.ConfirmedAt).Seconds()))
+	if !v.ConfirmedAt.IsZero() {
+		s.metrics.EventToTicket.Observe(max(0, now.Sub(v.ConfirmedAt).Seconds()))
 	}
 	s.log.Info("ticket created", "ticket", t.ID, "violation", t.ViolationID, "camera", t.CameraID,
 		"type", t.Type, "status", t.Status, "district", t.District, "team", t.Team)
@@ -204,7 +205,7 @@ func (s *Service) transition(ctx context.Context, id string, req TransitionReque
 			return Change{}, err
 		}
 		from = t.Status
-		ch := Change{Audit: &AuditEntry{Actor: req.Actor, From: from, To: req.To, Reason: req.Reason, Note: req.Note}}
+		ch := Change{Audit: &AuditEntry{Kind: AuditStatus, Actor: req.Actor, From: from, To: req.To, Reason: req.Reason, Note: req.Note}}
 		t.Status, t.RejectReason = req.To, req.Reason
 		if req.To == StatusConfirmed {
 			t.Delivery = DeliveryState{QueuedAt: &now}
@@ -238,7 +239,7 @@ func (s *Service) SetKeep(ctx context.Context, id string, keep bool, version int
 		if note != "" {
 			n += "; " + note
 		}
-		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
+		return Change{Audit: &AuditEntry{Kind: AuditKeep, Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
 	})
 	if err != nil {
 		return nil, wrapTicketErr(id, err)
@@ -256,7 +257,7 @@ func (s *Service) AddNote(ctx context.Context, id string, version int64, actor, 
 		if t.Version != version {
 			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
 		}
-		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: "note: " + note}}, nil
+		return Change{Audit: &AuditEntry{Kind: AuditNote, Actor: actor, From: t.Status, To: t.Status, Note: note}}, nil
 	})
 	if err != nil {
 		return nil, wrapTicketErr(id, err)
@@ -289,11 +290,11 @@ func (s *Service) Reassign(ctx context.Context, id string, version int64, distri
 		if from == "" {
 			from = "-"
 		}
-		n := fmt.Sprintf("district %s → %s (team %s)", from, district, t.Team)
+		n := fmt.Sprintf("%s → %s (team %s)", from, district, t.Team)
 		if note != "" {
 			n += "; " + note
 		}
-		return Change{Audit: &AuditEntry{Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
+		return Change{Audit: &AuditEntry{Kind: AuditReassign, Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
 	})
 	if err != nil {
 		return nil, wrapTicketErr(id, err)

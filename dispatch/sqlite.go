@@ -72,6 +72,23 @@ var migrations = []string{
 		last_error      TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX outbox_due ON outbox(next_attempt_at);`,
+
+	// 2: audit entries say their kind in a column of their own. Entries
+	// written before told it by a prefix of their note ("note: ...",
+	// "district ...", "keep evidence: ..." on entries that kept the
+	// status): parse it once here and drop the prefixes that only named
+	// the kind, in one UPDATE so that every CASE reads the note as it was.
+	`ALTER TABLE audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'status';
+	UPDATE audit SET
+		kind = CASE
+			WHEN substr(note, 1, 6) = 'note: ' THEN 'note'
+			WHEN substr(note, 1, 9) = 'district ' THEN 'reassign'
+			ELSE 'keep' END,
+		note = CASE
+			WHEN substr(note, 1, 6) = 'note: ' THEN substr(note, 7)
+			WHEN substr(note, 1, 9) = 'district ' THEN substr(note, 10)
+			ELSE note END
+		WHERE from_status <> '' AND from_status = to_status;`,
 }
 
 // SQLite is the embedded Store: one database file in WAL mode with
@@ -232,8 +249,11 @@ func orEmpty(s []string) []string {
 }
 
 func insertAudit(ctx context.Context, tx *sql.Tx, a AuditEntry) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit (ticket_id, at, actor, from_status, to_status, reason, note)
-		VALUES (?,?,?,?,?,?,?)`, a.TicketID, micros(a.At), a.Actor, a.From, a.To, a.Reason, a.Note)
+	if !validAuditKind(a.Kind) {
+		return fmt.Errorf("insert audit: unknown kind %q", a.Kind)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit (ticket_id, at, actor, kind, from_status, to_status, reason, note)
+		VALUES (?,?,?,?,?,?,?,?)`, a.TicketID, micros(a.At), a.Actor, a.Kind, a.From, a.To, a.Reason, a.Note)
 	if err != nil {
 		return fmt.Errorf("insert audit: %w", err)
 	}
@@ -371,7 +391,7 @@ func (s *SQLite) UpdateTicket(ctx context.Context, id string, now time.Time, fn 
 
 // Audit implements Store.
 func (s *SQLite) Audit(ctx context.Context, ticketID string) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, ticket_id, at, actor, from_status, to_status, reason, note
+	rows, err := s.db.QueryContext(ctx, `SELECT id, ticket_id, at, actor, kind, from_status, to_status, reason, note
 		FROM audit WHERE ticket_id = ? ORDER BY id`, ticketID)
 	if err != nil {
 		return nil, fmt.Errorf("audit of %s: %w", ticketID, err)
@@ -381,7 +401,7 @@ func (s *SQLite) Audit(ctx context.Context, ticketID string) ([]AuditEntry, erro
 	for rows.Next() {
 		var a AuditEntry
 		var at int64
-		if err := rows.Scan(&a.ID, &a.TicketID, &at, &a.Actor, &a.From, &a.To, &a.Reason, &a.Note); err != nil {
+		if err := rows.Scan(&a.ID, &a.TicketID, &at, &a.Actor, &a.Kind, &a.From, &a.To, &a.Reason, &a.Note); err != nil {
 			return nil, err
 		}
 		a.At = fromMicros(at)

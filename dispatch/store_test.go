@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 func TestMigrationsRunOnAFreshDatabaseAndAreIdempotentOnReopen(t *testing.T) {
@@ -29,7 +30,7 @@ func TestMigrationsRunOnAFreshDatabaseAndAreIdempotentOnReopen(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	tk := &Ticket{ID: newID(now), ViolationID: "v1", Type: "garbage_pile", CameraID: "cam-1", Status: StatusPendingReview,
 		Version: 1, CreatedAt: now, UpdatedAt: now}
-	if _, created, err := db.CreateTicket(t.Context(), tk, AuditEntry{At: now, Actor: SystemActor, To: StatusPendingReview}); err != nil || !created {
+	if _, created, err := db.CreateTicket(t.Context(), tk, AuditEntry{Kind: AuditStatus, At: now, Actor: SystemActor, To: StatusPendingReview}); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
 	// An outbox row for a ticket that does not exist violates the foreign key.
@@ -98,7 +99,7 @@ func TestCreateTicketTwiceForOneViolationGivesOneTicket(t *testing.T) {
 		t.Errorf("%d audit entries, want 1 (creation)", len(audit))
 	}
 	if got := *all[0]; got.Confidence != 0.91 || got.Location.Address != "白云区 石井街道" ||
-		got.Evidence.Prefix != in.EvidencePrefix || len(got.Evidence.Files) != 3 || !got.ConfirmedAt.Equal(in.ConfirmedAt) ||
+		got.Evidence.Prefix != in.EvidencePrefix || len(got.Evidence.Files) != 3 || !got.ConfirmedAt.Equal(in.Violation.ConfirmedAt) ||
 		got.Model.Name != "streetwatch-demo" || got.Status != StatusPendingReview {
 		t.Errorf("stored ticket %+v", got)
 	}
@@ -106,7 +107,7 @@ func TestCreateTicketTwiceForOneViolationGivesOneTicket(t *testing.T) {
 
 func TestCreateTicketRejectsIncompleteInput(t *testing.T) {
 	s := testService(t, testConfig(""), t.TempDir(), nil)
-	for _, in := range []TicketInput{{}, {ViolationID: "v"}, {ViolationID: "v", Type: "garbage_pile"}} {
+	for _, in := range []TicketInput{{}, {Violation: violation.Record{ID: "v"}}, {Violation: violation.Record{ID: "v", Type: violation.GarbagePile}}} {
 		if _, _, err := s.CreateTicket(t.Context(), in); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%+v: err %v, want ErrInvalid", in, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Status is where a ticket is in its lifecycle:
@@ -122,16 +124,12 @@ type DeliveryState struct {
 // TicketInput is a confirmed violation with stored evidence, as the
 // pipeline hands it over.
 type TicketInput struct {
-	ViolationID    string
-	Type           string
-	CameraID       string
+	// Violation is what was confirmed: its id, type, camera, zone, times
+	// and confidence become the ticket's.
+	Violation      violation.Record
 	CameraName     string
-	Zone           string
 	Lat, Lon       float64
 	Address        string
-	FirstSeen      time.Time
-	ConfirmedAt    time.Time
-	Confidence     float32
 	ModelName      string
 	ModelVersion   string
 	EvidencePrefix string
@@ -141,13 +139,13 @@ type TicketInput struct {
 }
 
 func (in TicketInput) validate() error {
-	switch {
-	case in.ViolationID == "":
+	switch v := in.Violation; {
+	case v.ID == "":
 		return fmt.Errorf("%w: violation id is empty", ErrInvalid)
-	case in.Type == "":
-		return fmt.Errorf("%w: violation %s: type is empty", ErrInvalid, in.ViolationID)
-	case in.CameraID == "":
-		return fmt.Errorf("%w: violation %s: camera id is empty", ErrInvalid, in.ViolationID)
+	case v.Type == "":
+		return fmt.Errorf("%w: violation %s: type is empty", ErrInvalid, v.ID)
+	case v.Camera == "":
+		return fmt.Errorf("%w: violation %s: camera id is empty", ErrInvalid, v.ID)
 	}
 	return nil
 }
@@ -165,10 +163,35 @@ type AuditEntry struct {
 	TicketID string    `json:"ticket_id"`
 	At       time.Time `json:"at"`
 	Actor    string    `json:"actor"`
+	Kind     AuditKind `json:"kind"`
 	From     Status    `json:"from,omitempty"` // empty when the ticket was created
 	To       Status    `json:"to"`
 	Reason   string    `json:"reason,omitempty"`
 	Note     string    `json:"note,omitempty"`
+}
+
+// AuditKind says what an audit entry records.
+type AuditKind string
+
+// Audit entry kinds. Only AuditStatus entries change the status; the
+// others have From == To.
+const (
+	AuditStatus   AuditKind = "status"   // the ticket was created (From empty) or changed status
+	AuditNote     AuditKind = "note"     // a reviewer's note (Note)
+	AuditReassign AuditKind = "reassign" // moved to another district (Note: "from → to (team t)")
+	AuditKeep     AuditKind = "keep"     // evidence retention set (Note: "keep evidence: true|false")
+)
+
+// AuditKinds lists every audit entry kind.
+var AuditKinds = []AuditKind{AuditStatus, AuditNote, AuditReassign, AuditKeep}
+
+func validAuditKind(k AuditKind) bool {
+	for _, v := range AuditKinds {
+		if v == k {
+			return true
+		}
+	}
+	return false
 }
 
 // Who may make a transition.

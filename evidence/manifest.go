@@ -13,6 +13,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // ManifestVersion is the manifest format's version.
@@ -35,8 +38,20 @@ type Manifest struct {
 	signature *SignatureRecord
 }
 
-// ViolationRecord is the violation as the confirmation stage saw it.
+// ViolationRecord is the violation as the confirmation stage saw it,
+// with the times of the frames its snapshots show. Its JSON is the
+// manifest's "violation" object (see violationJSON); the camera is not
+// repeated there: decoding fills Camera from the manifest's camera.
 type ViolationRecord struct {
+	violation.Record
+	BestAt  time.Time // the best frame (snapshot.jpg)
+	ActorAt time.Time // the frame showing the actor (dumping; zero otherwise)
+}
+
+// violationJSON is the persisted form of ViolationRecord in manifests and
+// pending events. Manifests are signed and verified byte for byte: never
+// change a field's name, order or shape here.
+type violationJSON struct {
 	ID          string     `json:"id"`
 	Type        string     `json:"type"`
 	Zone        string     `json:"zone"`
@@ -50,6 +65,43 @@ type ViolationRecord struct {
 	ActorClass  string     `json:"actor_class,omitempty"`
 	ActorTrack  uint64     `json:"actor_track_id,omitempty"`
 	ActorAt     time.Time  `json:"actor_frame_at,omitzero"`
+}
+
+// MarshalJSON writes the persisted form.
+func (v ViolationRecord) MarshalJSON() ([]byte, error) {
+	r := v.Record
+	return json.Marshal(violationJSON{ID: r.ID, Type: string(r.Type), Zone: r.Zone, TrackID: r.TrackID, Class: r.Class,
+		FirstSeen: r.FirstSeen, ConfirmedAt: r.ConfirmedAt, Confidence: r.Confidence,
+		Box: [4]float32{r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2}, BestAt: v.BestAt,
+		ActorClass: r.ActorClass, ActorTrack: r.ActorTrackID, ActorAt: v.ActorAt})
+}
+
+// UnmarshalJSON reads the persisted form; unknown fields are errors, as
+// everywhere in a manifest. Camera stays as it was.
+func (v *ViolationRecord) UnmarshalJSON(data []byte) error {
+	var w violationJSON
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return err
+	}
+	v.Record = violation.Record{ID: w.ID, Type: violation.Type(w.Type), Camera: v.Camera, Zone: w.Zone, TrackID: w.TrackID,
+		Class: w.Class, FirstSeen: w.FirstSeen, ConfirmedAt: w.ConfirmedAt, Confidence: w.Confidence,
+		Box:        geom.Box{X1: w.Box[0], Y1: w.Box[1], X2: w.Box[2], Y2: w.Box[3]},
+		ActorClass: w.ActorClass, ActorTrackID: w.ActorTrack}
+	v.BestAt, v.ActorAt = w.BestAt, w.ActorAt
+	return nil
+}
+
+// UnmarshalJSON reads a pending event (written by json.Marshal of Event)
+// and fills its record's camera, which the persisted form does not repeat.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	type plain Event // without this method
+	if err := json.Unmarshal(data, (*plain)(e)); err != nil {
+		return err
+	}
+	e.Violation.Camera = e.Camera.ID
+	return nil
 }
 
 // CameraRecord names the camera and where it is (never its URL: it may
@@ -179,6 +231,7 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("evidence: manifest version %d, this StreetWatch reads %d", m.Version, ManifestVersion)
 	}
 	m.signature = f.Signature
+	m.Violation.Camera = m.Camera.ID
 	return &m, nil
 }
 

@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gocv.io/x/gocv"
 
+	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/miniotest"
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 type storedLog struct {
@@ -74,9 +76,9 @@ func testEvent(id string) *Event {
 		return m
 	}
 	return &Event{
-		Violation: ViolationRecord{ID: id, Type: "illegal_dumping", Zone: "pavement", Class: "garbage_bag",
-			FirstSeen: clipTestEpoch.Add(12 * time.Second), ConfirmedAt: clipTestEpoch.Add(20 * time.Second),
-			Confidence: 0.8, Box: [4]float32{300, 200, 360, 260}, ActorClass: "person"},
+		Violation: ViolationRecord{Record: violation.Record{ID: id, Type: violation.IllegalDumping, Camera: "cam", Zone: "pavement",
+			Class: "garbage_bag", FirstSeen: clipTestEpoch.Add(12 * time.Second), ConfirmedAt: clipTestEpoch.Add(20 * time.Second),
+			Confidence: 0.8, Box: geom.Box{X1: 300, Y1: 200, X2: 360, Y2: 260}, ActorClass: "person"}},
 		Camera:      CameraRecord{ID: "cam", Name: "Station 7"},
 		Zone:        []image.Point{{0, 180}, {640, 180}, {640, 360}, {0, 360}},
 		TimeZone:    "Asia/Shanghai",

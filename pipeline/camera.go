@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/internal/lograte"
@@ -87,6 +88,12 @@ type CameraStatus struct {
 	Ingest    ingest.Status
 	LastFrame time.Time // stream time of the last sampled frame
 	LastError string    // last decode error
+	// Counts since start: the camera's own counters, the values
+	// /metrics shows for it.
+	FramesDecoded uint64 // streetwatch_frames_decoded_total
+	FramesSampled uint64 // streetwatch_frames_sampled_total
+	DecodeErrors  uint64 // streetwatch_decode_errors_total
+	DroppedBehind uint64 // streetwatch_frames_dropped_total{reason="decoder_behind"}
 }
 
 // Status reports the camera's state.
@@ -98,7 +105,18 @@ func (c *Camera) Status() CameraStatus {
 	if n := c.lastFrame.Load(); n != 0 {
 		last = time.Unix(0, n)
 	}
-	return CameraStatus{ID: c.cfg.ID, Name: c.cfg.Name, Ingest: c.src.Status(), LastFrame: last, LastError: lastErr}
+	return CameraStatus{ID: c.cfg.ID, Name: c.cfg.Name, Ingest: c.src.Status(), LastFrame: last, LastError: lastErr,
+		FramesDecoded: counterValue(c.decoded), FramesSampled: counterValue(c.sampled),
+		DecodeErrors: counterValue(c.decodeErrors), DroppedBehind: counterValue(c.droppedBehind)}
+}
+
+// counterValue reads one of the camera's counters (0 when it has none).
+func counterValue(c prometheus.Counter) uint64 {
+	var m dto.Metric
+	if c == nil || c.Write(&m) != nil {
+		return 0
+	}
+	return uint64(m.GetCounter().GetValue())
 }
 
 // onAccessUnit runs on ingest's goroutine and must never block.

@@ -14,6 +14,7 @@ import (
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/media/frame"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // ViolationEvent is a confirmed violation with the pictures the evidence
@@ -49,8 +50,6 @@ type confirmer struct {
 	// by the objects in view.
 	best, appear map[uint64]gocv.Mat
 }
-
-var objectClasses = map[string]bool{"garbage_bag": true, "garbage_pile": true, "vending_stall": true}
 
 func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
 	e := &rules.Engine{Camera: cam.ID, Store: rules.FileStore{Dir: stateDir}, Metrics: m, Params: map[rules.Type]rules.Params{}, DeferSave: true}
@@ -128,7 +127,7 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []Violati
 		c.drop(t.ID)
 	}
 	for _, t := range live {
-		if !objectClasses[t.Class()] || t.Missed {
+		if !violation.IsObject(t.Class()) || t.Missed {
 			continue
 		}
 		if t.Best.Time.Equal(f.Time) {

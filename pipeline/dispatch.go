@@ -37,11 +37,10 @@ func (p *Pipeline) openTickets() error {
 }
 
 func ticketInput(st evidence.Stored) dispatch.TicketInput {
-	v, m := st.Violation, st.Manifest
+	m := st.Manifest
 	in := dispatch.TicketInput{
-		ViolationID: v.ID, Type: v.Type, CameraID: st.Camera.ID, CameraName: st.Camera.Name, Zone: v.Zone,
+		Violation: st.Violation.Record, CameraName: st.Camera.Name,
 		Lat: st.Camera.LatLon[0], Lon: st.Camera.LatLon[1], Address: st.Camera.Location,
-		FirstSeen: v.FirstSeen, ConfirmedAt: v.ConfirmedAt, Confidence: v.Confidence,
 		EvidencePrefix: st.Prefix, ManifestSHA256: st.ManifestSHA256,
 	}
 	if len(m.Models) > 0 {

@@ -190,10 +190,7 @@ func (s *evidenceStage) record(ev ViolationEvent, width, height int) error {
 	v := ev.Violation
 	cam := s.cameras[v.Camera]
 	rec := &evidence.Event{
-		Violation: evidence.ViolationRecord{ID: v.ID, Type: string(v.Type), Zone: v.Zone, TrackID: v.TrackID,
-			Class: v.Class, FirstSeen: v.FirstSeen, ConfirmedAt: v.ConfirmedAt, Confidence: v.Confidence,
-			Box: [4]float32{v.Box.X1, v.Box.Y1, v.Box.X2, v.Box.Y2}, BestAt: v.Best.Time,
-			ActorClass: v.ActorClass, ActorTrack: v.ActorTrackID},
+		Violation: evidence.ViolationRecord{Record: v.Record, BestAt: v.Best.Time},
 		Camera: evidence.CameraRecord{ID: cam.ID, Name: cam.Name, Location: cam.Location.Address,
 			LatLon: [2]float64{cam.Location.Lat, cam.Location.Lon}},
 		Models:      s.models,

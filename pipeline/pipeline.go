@@ -12,7 +12,6 @@ import (
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
-	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/crashtest"
 	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/framequeue"
@@ -130,10 +129,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 		}
 		for _, pe := range pending {
 			if c, ok := p.confirm[pe.Camera.ID]; ok {
-				v := pe.Violation
-				c.engine.Preload = append(c.engine.Preload, rules.OpenViolation{ID: v.ID, Type: rules.Type(v.Type), Zone: v.Zone,
-					TrackID: v.TrackID, Box: geom.Box{X1: v.Box[0], Y1: v.Box[1], X2: v.Box[2], Y2: v.Box[3]},
-					ConfirmedAt: v.ConfirmedAt, LastSeen: v.ConfirmedAt})
+				c.engine.Preload = append(c.engine.Preload, rules.Opened(pe.Violation.Record))
 			}
 		}
 		for _, c := range p.cameras {

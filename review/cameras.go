@@ -5,8 +5,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // CameraStatus is one camera's state, as the cameras page shows it.
@@ -21,6 +19,8 @@ type CameraStatus struct {
 	LastFrame  time.Time
 	LastError  string
 	Reconnects uint64
+	// FramesSampled counts the frames sampled since start.
+	FramesSampled uint64
 }
 
 // Frame rates are the rate of the sampled-frame counter over the last
@@ -83,30 +83,13 @@ func (f *frameRates) rates(now time.Time) (map[string]float64, bool) {
 	return out, true
 }
 
-// CounterByLabel reads a counter family from a Prometheus gatherer as a
-// map from one label's value to the counter's value, for SampledFrames:
-// CounterByLabel(reg, "streetwatch_frames_sampled_total", "camera").
-func CounterByLabel(g prometheus.Gatherer, name, label string) func() map[string]float64 {
-	return func() map[string]float64 {
-		out := map[string]float64{}
-		families, err := g.Gather()
-		if err != nil && len(families) == 0 {
-			return out
-		}
-		for _, f := range families {
-			if f.GetName() != name {
-				continue
-			}
-			for _, m := range f.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == label && m.GetCounter() != nil {
-						out[l.GetValue()] += m.GetCounter().GetValue()
-					}
-				}
-			}
-		}
-		return out
+// sampledFrames is each camera's count of sampled frames, for the rates.
+func (s *Server) sampledFrames() map[string]float64 {
+	out := map[string]float64{}
+	for _, c := range s.Cameras() {
+		out[c.ID] = float64(c.FramesSampled)
 	}
+	return out
 }
 
 type cameraRow struct {

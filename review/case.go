@@ -22,13 +22,6 @@ type mark struct {
 	Time time.Time
 }
 
-type auditRow struct {
-	dispatch.AuditEntry
-	// Kind is change (a status change or creation), note, reassign or
-	// keep; Text is the note to show.
-	Kind, Text string
-}
-
 type caseData struct {
 	T        *dispatch.Ticket
 	Manifest *evidence.Manifest // nil when it cannot be read
@@ -40,7 +33,7 @@ type caseData struct {
 	ClipDuration  float64 // seconds
 	ClipTruncated bool
 	Marks         []mark
-	Audit         []auditRow // newest first
+	Audit         []dispatch.AuditEntry // newest first
 
 	CanAct, CanConfirm, CanReject, CanResolve bool
 	Districts, Reasons                        []string
@@ -106,28 +99,9 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i := len(entries) - 1; i >= 0; i-- { // newest first
-		d.Audit = append(d.Audit, auditView(entries[i]))
+		d.Audit = append(d.Audit, entries[i])
 	}
 	s.render(w, r, http.StatusOK, "case", "queue", d)
-}
-
-// auditView tells status changes from notes, reassignments and keep
-// marks (entries that leave the status as it was; dispatch writes them
-// as "note: ...", "district ...", "keep evidence: ...").
-func auditView(e dispatch.AuditEntry) auditRow {
-	row := auditRow{AuditEntry: e, Kind: "change", Text: e.Note}
-	if e.From == "" || e.From != e.To {
-		return row
-	}
-	switch {
-	case strings.HasPrefix(e.Note, "note: "):
-		row.Kind, row.Text = "note", strings.TrimPrefix(e.Note, "note: ")
-	case strings.HasPrefix(e.Note, "district "):
-		row.Kind, row.Text = "reassign", strings.TrimPrefix(e.Note, "district ")
-	default:
-		row.Kind = "keep"
-	}
-	return row
 }
 
 // actions a reviewer can take from the case page (and confirm from the

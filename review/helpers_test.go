@@ -22,6 +22,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Test users: name → password (role in testUsers).
@@ -72,16 +73,17 @@ func newFixture(t *testing.T, tweak ...func(*Server)) *fixture {
 
 	base := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC) // 14:00 in Shanghai
 	for i, in := range []dispatch.TicketInput{
-		{Type: "illegal_dumping", CameraID: "station-1", CameraName: "白云站 1", Zone: "pavement", Address: "白云区 同和街 12 号"},
-		{Type: "street_vending", CameraID: "street-2", CameraName: "Street 2"},
-		{Type: "garbage_pile", CameraID: "station-1", CameraName: "白云站 1", Zone: "pavement"},
+		{Violation: violation.Record{Type: violation.IllegalDumping, Camera: "station-1", Zone: "pavement"}, CameraName: "白云站 1", Address: "白云区 同和街 12 号"},
+		{Violation: violation.Record{Type: violation.StreetVending, Camera: "street-2"}, CameraName: "Street 2"},
+		{Violation: violation.Record{Type: violation.GarbagePile, Camera: "station-1", Zone: "pavement"}, CameraName: "白云站 1"},
 	} {
-		in.ViolationID = "01VIOLATION00000000000000" + string(rune('A'+i))
-		in.FirstSeen = base.Add(time.Duration(i) * time.Hour)
-		in.ConfirmedAt = in.FirstSeen.Add(time.Minute)
-		in.Confidence = 0.82
+		v := &in.Violation
+		v.ID = "01VIOLATION00000000000000" + string(rune('A'+i))
+		v.FirstSeen = base.Add(time.Duration(i) * time.Hour)
+		v.ConfirmedAt = v.FirstSeen.Add(time.Minute)
+		v.Confidence = 0.82
 		in.ModelName, in.ModelVersion = "streetwatch-demo", "1"
-		in.EvidencePrefix = "2026/11/25/" + in.CameraID + "/" + in.ViolationID + "/"
+		in.EvidencePrefix = "2026/11/25/" + v.Camera + "/" + v.ID + "/"
 		in.EvidenceFiles = f.putEvidence(in)
 		tk, _, err := svc.CreateTicket(ctx, in)
 		if err != nil {
@@ -97,13 +99,12 @@ func newFixture(t *testing.T, tweak ...func(*Server)) *fixture {
 		Districts: []string{"baiyun", "tianhe"},
 		Cameras: func() []CameraStatus {
 			return []CameraStatus{{ID: "station-1", Name: "白云站 1", Up: true, Codec: "H264", Width: 1280, Height: 720, Transport: "tcp",
-				LastFrame: time.Now().Add(-2 * time.Second)}, {ID: "street-2", Name: "Street 2", LastError: "dial tcp: connection refused"}}
+				LastFrame: time.Now().Add(-2 * time.Second), FramesSampled: 120}, {ID: "street-2", Name: "Street 2", LastError: "dial tcp: connection refused"}}
 		},
-		SampledFrames: func() map[string]float64 { return map[string]float64{"station-1": 120} },
-		Evidence:      store,
-		LinkExpiry:    time.Hour,
-		Registerer:    prometheus.NewRegistry(),
-		Log:           slog.New(slog.DiscardHandler),
+		Evidence:   store,
+		LinkExpiry: time.Hour,
+		Registerer: prometheus.NewRegistry(),
+		Log:        slog.New(slog.DiscardHandler),
 	}
 	for _, fn := range tweak {
 		fn(f.rev)
@@ -127,10 +128,12 @@ func newFixture(t *testing.T, tweak ...func(*Server)) *fixture {
 // range, a snapshot, a fake clip) and returns its file names.
 func (f *fixture) putEvidence(in dispatch.TicketInput) []string {
 	ctx := context.Background()
+	v := in.Violation
+	v.Class = "garbage_bag"
 	m := &evidence.Manifest{Version: evidence.ManifestVersion,
-		Violation: evidence.ViolationRecord{ID: in.ViolationID, Type: in.Type, FirstSeen: in.FirstSeen, ConfirmedAt: in.ConfirmedAt, Class: "garbage_bag"},
-		Camera:    evidence.CameraRecord{ID: in.CameraID},
-		Clip:      &evidence.ClipRecord{Codec: "H264", Start: in.FirstSeen.Add(-10 * time.Second), End: in.ConfirmedAt.Add(10 * time.Second), Duration: 80}}
+		Violation: evidence.ViolationRecord{Record: v},
+		Camera:    evidence.CameraRecord{ID: v.Camera},
+		Clip:      &evidence.ClipRecord{Codec: "H264", Start: v.FirstSeen.Add(-10 * time.Second), End: v.ConfirmedAt.Add(10 * time.Second), Duration: 80}}
 	files := map[string][]byte{"clip.mp4": []byte("not really an mp4"), "snapshot_annotated.jpg": []byte("\xff\xd8 jpeg")}
 	for name, data := range files {
 		if err := f.store.Put(ctx, in.EvidencePrefix+name, bytes.NewReader(data), int64(len(data)), evidence.ContentType(name)); err != nil {

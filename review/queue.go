@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/dispatch"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // ViolationTypes are the types the filters offer.
-var ViolationTypes = []string{"illegal_dumping", "street_vending", "garbage_pile"}
+var ViolationTypes = violation.TypeNames()
 
 // countCap bounds the counting per status: the queue pages through the
 // API to count, so beyond this it shows "cap+".

@@ -49,11 +49,9 @@ type Server struct {
 	Tickets Tickets
 	// Districts are the configured districts (reassign, filters).
 	Districts []string
-	// Cameras reports each camera's state for the cameras page.
+	// Cameras reports each camera's state for the cameras page, which
+	// shows the rate of FramesSampled over the last minute.
 	Cameras func() []CameraStatus
-	// SampledFrames returns each camera's count of sampled frames (a
-	// counter); the cameras page shows its rate over the last minute.
-	SampledFrames func() map[string]float64
 	// Evidence is the evidence store: manifests are read from it and
 	// links made with it, valid for LinkExpiry.
 	Evidence   evidence.Store
@@ -112,7 +110,10 @@ func (s *Server) Initialize() error {
 	if s.pages, err = s.parseTemplates(); err != nil {
 		return err
 	}
-	s.fps = newFrameRates(s.SampledFrames)
+	s.fps = newFrameRates(nil)
+	if s.Cameras != nil {
+		s.fps = newFrameRates(s.sampledFrames)
+	}
 	s.manifests = newManifestCache(s.Evidence)
 	s.metrics = newMetrics(s.Registerer)
 	s.xorigin = http.NewCrossOriginProtection()

@@ -109,14 +109,13 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		// The review page, and the sign-in gate in front of everything
 		// above except /healthz (and /metrics when public).
 		rev = &review.Server{
-			Config:        cfg.Review,
-			Districts:     slices.Sorted(maps.Keys(cfg.Dispatch.Districts)),
-			Cameras:       cameraStatuses(p),
-			SampledFrames: review.CounterByLabel(reg, "streetwatch_frames_sampled_total", "camera"),
-			Evidence:      p.EvidenceStore(),
-			LinkExpiry:    cfg.Evidence.URLExpiry.D(),
-			Registerer:    reg,
-			Log:           log,
+			Config:     cfg.Review,
+			Districts:  slices.Sorted(maps.Keys(cfg.Dispatch.Districts)),
+			Cameras:    cameraStatuses(p),
+			Evidence:   p.EvidenceStore(),
+			LinkExpiry: cfg.Evidence.URLExpiry.D(),
+			Registerer: reg,
+			Log:        log,
 		}
 		if t := p.Tickets(); t != nil {
 			rev.Tickets = review.Service(t)
@@ -179,7 +178,7 @@ func cameraStatuses(p *pipeline.Pipeline) func() []review.CameraStatus {
 			}
 			out = append(out, review.CameraStatus{ID: st.ID, Name: st.Name, Up: st.Ingest.Up, Codec: st.Ingest.Codec,
 				Width: st.Ingest.Width, Height: st.Ingest.Height, Transport: st.Ingest.Transport,
-				LastFrame: st.LastFrame, LastError: lastErr, Reconnects: st.Ingest.Reconnects})
+				LastFrame: st.LastFrame, LastError: lastErr, Reconnects: st.Ingest.Reconnects, FramesSampled: st.FramesSampled})
 		}
 		return out
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // bundle writes a signed evidence bundle to a folder and returns the
@@ -26,7 +27,7 @@ func bundle(t *testing.T) (string, ed25519.PublicKey) {
 	}
 	dir := t.TempDir()
 	m := &evidence.Manifest{Version: evidence.ManifestVersion, StreetWatch: "test", CreatedAt: time.Now().UTC(),
-		Violation: evidence.ViolationRecord{ID: "01JTEST", Type: "illegal_dumping"}, Camera: evidence.CameraRecord{ID: "cam"}}
+		Violation: evidence.ViolationRecord{Record: violation.Record{ID: "01JTEST", Type: violation.IllegalDumping, Camera: "cam"}}, Camera: evidence.CameraRecord{ID: "cam"}}
 	for name, data := range map[string][]byte{"clip.mp4": bytes.Repeat([]byte{7}, 5000), "snapshot.jpg": []byte("jpeg bytes")} {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o644); err != nil {

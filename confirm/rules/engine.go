@@ -7,30 +7,20 @@ import (
 
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
-// Violation is a confirmed violation, handed to the evidence stage.
+// Violation is a confirmed violation, handed to the evidence stage: the
+// record with the object's (and actor's) samples.
 type Violation struct {
-	ID      string `json:"id"`
-	Type    Type   `json:"type"`
-	Camera  string `json:"camera"`
-	Zone    string `json:"zone"`
-	TrackID uint64 `json:"track_id"`
-	Class   string `json:"class"`
-	// FirstSeen is when the object appeared (for dumping: the drop moment).
-	FirstSeen   time.Time `json:"first_seen"`
-	ConfirmedAt time.Time `json:"confirmed_at"`
-	// Confidence is the object's best detection score.
-	Confidence float32  `json:"confidence"`
-	Box        geom.Box `json:"box"`
+	violation.Record
 	// Best is the highest-scoring sample: the frame for the snapshot.
 	Best track.Sample `json:"best"`
 	// Timeline is a sampled box timeline of the object.
 	Timeline []track.Sample `json:"timeline"`
-	// Actor is, for dumping, the person or vehicle that left the object.
-	ActorTrackID uint64         `json:"actor_track_id,omitempty"`
-	ActorClass   string         `json:"actor_class,omitempty"`
-	Actor        []track.Sample `json:"actor,omitempty"`
+	// Actor is, for dumping, the samples of the person or vehicle that
+	// left the object.
+	Actor []track.Sample `json:"actor,omitempty"`
 }
 
 // OpenViolation is a confirmed violation whose object is still there.
@@ -44,23 +34,18 @@ type OpenViolation struct {
 	LastSeen    time.Time `json:"last_seen"`
 }
 
+// Opened is the open violation a confirmed record starts as (also for
+// records found pending after a crash, see Engine.Preload).
+func Opened(r violation.Record) OpenViolation {
+	return OpenViolation{ID: r.ID, Type: r.Type, Zone: r.Zone, TrackID: r.TrackID, Box: r.Box,
+		ConfirmedAt: r.ConfirmedAt, LastSeen: r.ConfirmedAt}
+}
+
 // Store keeps a camera's open violations across restarts.
 type Store interface {
 	Load(camera string) ([]OpenViolation, error)
 	Save(camera string, open []OpenViolation) error
 }
-
-// Class groups of the demo model's classes (and any model using the names).
-var (
-	actorClasses = map[string]bool{"person": true, "vehicle": true}
-	// Dumping comes first: when one object meets both rules at once, the
-	// more specific finding (with its actor) is the one reported.
-	typesOf = map[string][]Type{
-		"garbage_pile":  {IllegalDumping, GarbagePile},
-		"garbage_bag":   {IllegalDumping},
-		"vending_stall": {StreetVending},
-	}
-)
 
 const (
 	// actorWindow: an actor counts if it was near the object within this
@@ -191,7 +176,7 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 	}
 	e.scaleZones(w, h)
 	for _, t := range ended {
-		if actorClasses[t.Class()] {
+		if violation.IsActor(t.Class()) {
 			e.recent = append(e.recent, t)
 		}
 		for _, typ := range Types {
@@ -212,7 +197,7 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 		if t.Missed {
 			continue // an object not seen now neither refreshes nor confirms
 		}
-		for _, typ := range typesOf[t.Class()] {
+		for _, typ := range violation.TypesOf(t.Class()) {
 			v, ch := e.consider(now, t, typ, live)
 			changed = changed || ch
 			if v != nil {
@@ -349,7 +334,8 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 	}
 	c.done = true
 	v := e.violation(now, t, typ, zone, c)
-	e.open = append(e.open, &OpenViolation{ID: v.ID, Type: typ, Zone: v.Zone, TrackID: t.ID, Box: t.Box, ConfirmedAt: now, LastSeen: now})
+	o := Opened(v.Record)
+	e.open = append(e.open, &o)
 	if e.Metrics != nil {
 		e.Metrics.confirmed(e.Camera, typ, v.ConfirmedAt.Sub(v.FirstSeen))
 	}
@@ -358,9 +344,9 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 
 func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c *cand) *Violation {
 	v := &Violation{
-		ID: NewID(now), Type: typ, Camera: e.Camera, Zone: e.Zones[zone].Name, TrackID: t.ID, Class: t.Class(),
-		FirstSeen: t.FirstSeen, ConfirmedAt: now, Confidence: t.Best.Score, Box: t.Box, Best: t.Best,
-		Timeline: thin(t.History, 32),
+		Record: violation.Record{ID: NewID(now), Type: typ, Camera: e.Camera, Zone: e.Zones[zone].Name, TrackID: t.ID,
+			Class: t.Class(), FirstSeen: t.FirstSeen, ConfirmedAt: now, Confidence: t.Best.Score, Box: t.Box},
+		Best: t.Best, Timeline: thin(t.History, 32),
 	}
 	if typ == StreetVending {
 		v.FirstSeen = c.start
@@ -379,7 +365,7 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	var best *track.Track
 	bestD := math.MaxFloat64
 	consider := func(a *track.Track) {
-		if a.ID == obj.ID || !actorClasses[a.Class()] {
+		if a.ID == obj.ID || !violation.IsActor(a.Class()) {
 			return
 		}
 		for _, s := range a.History {

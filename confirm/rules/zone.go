@@ -5,20 +5,21 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
-// Type is a violation type.
-type Type string
+// Type is a violation type (the vocabulary lives in package violation).
+type Type = violation.Type
 
 // Violation types.
 const (
-	GarbagePile    Type = "garbage_pile"    // 垃圾堆积
-	StreetVending  Type = "street_vending"  // 占道经营
-	IllegalDumping Type = "illegal_dumping" // 偷倒垃圾
+	GarbagePile    = violation.GarbagePile
+	StreetVending  = violation.StreetVending
+	IllegalDumping = violation.IllegalDumping
 )
 
 // Types lists every violation type.
-var Types = []Type{GarbagePile, StreetVending, IllegalDumping}
+var Types = violation.Types
 
 // Params are a rule's thresholds.
 type Params struct {

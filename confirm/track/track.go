@@ -15,6 +15,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Config tunes the tracker. Zero fields take the defaults of Defaults.
@@ -73,7 +74,7 @@ func (c *Config) Defaults() {
 		c.History = 64
 	}
 	if c.ClassGroups == nil {
-		c.ClassGroups = [][]string{{"garbage_bag", "garbage_pile"}}
+		c.ClassGroups = violation.ClassGroups()
 	}
 }
 

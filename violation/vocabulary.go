@@ -1,0 +1,86 @@
+package violation
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Type is a violation type.
+type Type string
+
+// Violation types.
+const (
+	GarbagePile    Type = "garbage_pile"    // 垃圾堆积
+	StreetVending  Type = "street_vending"  // 占道经营
+	IllegalDumping Type = "illegal_dumping" // 偷倒垃圾
+)
+
+// Types lists every violation type, in the order configuration defaults
+// and messages use. Do not modify.
+var Types = []Type{GarbagePile, StreetVending, IllegalDumping}
+
+// Class names of the demo model (and of any model using the names).
+const (
+	ClassPerson       = "person"
+	ClassVehicle      = "vehicle"
+	ClassGarbageBag   = "garbage_bag"
+	ClassGarbagePile  = "garbage_pile"
+	ClassVendingStall = "vending_stall"
+)
+
+// typesOf says which types an object class can become. Dumping comes
+// first: when one object meets both rules at once, the more specific
+// finding (with its actor) is the one reported.
+var typesOf = map[string][]Type{
+	ClassGarbagePile:  {IllegalDumping, GarbagePile},
+	ClassGarbageBag:   {IllegalDumping},
+	ClassVendingStall: {StreetVending},
+}
+
+// TypesOf returns the violation types an object of class can become, in
+// the order the rules consider them (nil for actors and unknown classes).
+// The slice is shared: do not modify it.
+func TypesOf(class string) []Type { return typesOf[class] }
+
+// IsObject tells whether class is an object that can become a violation
+// (its frames are kept as evidence).
+func IsObject(class string) bool { return len(typesOf[class]) > 0 }
+
+// IsActor tells whether class is a person or vehicle that can leave an
+// object behind.
+func IsActor(class string) bool { return class == ClassPerson || class == ClassVehicle }
+
+// ClassGroups lists classes a model confuses for the same object: a
+// garbage bag that grows into a pile is one object. Each call returns a
+// fresh copy.
+func ClassGroups() [][]string {
+	return [][]string{{ClassGarbageBag, ClassGarbagePile}}
+}
+
+// TypeNames returns the types as strings, in Types order.
+func TypeNames() []string {
+	out := make([]string, len(Types))
+	for i, t := range Types {
+		out[i] = string(t)
+	}
+	return out
+}
+
+// Valid tells whether t is a known violation type.
+func (t Type) Valid() bool {
+	for _, x := range Types {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckType validates a type name from configuration; its error names
+// the types allowed.
+func CheckType(name string) error {
+	if Type(name).Valid() {
+		return nil
+	}
+	return fmt.Errorf("not a violation type (%s)", strings.Join(TypeNames(), ", "))
+}
