@@ -356,7 +356,7 @@ func (s *Batcher) inferModel(sl *slot, name string, j *modelJob, dets [][]Detect
 		cands = nms(decodeOutput(m.layout, out, m.d1, m.d2, m.nc, s.decodeTh[name], cands[:0]), m.Manifest.NMSIoU)
 		cf := s.Filters[f.Camera]
 		for _, c := range cands {
-			d := Detection{Box: j.lbs[k].toNative(c.box), ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: name}
+			d := Detection{Box: j.lbs[k].toNative(c.box), ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: name, Signals: SignalModel}
 			if d.Box.Area() == 0 {
 				continue // entirely in the padding
 			}

@@ -26,6 +26,9 @@ const (
 	ClassGarbageBag   = "garbage_bag"
 	ClassGarbagePile  = "garbage_pile"
 	ClassVendingStall = "vending_stall"
+	// ClassLeftObject is what the left-object detector reports: something
+	// new that stayed, of no known class.
+	ClassLeftObject = "left_object"
 )
 
 // typesOf says which types an object class can become. Dumping comes
@@ -35,6 +38,9 @@ var typesOf = map[string][]Type{
 	ClassGarbagePile:  {IllegalDumping, GarbagePile},
 	ClassGarbageBag:   {IllegalDumping},
 	ClassVendingStall: {StreetVending},
+	// An unclassified object left behind: dumped next to someone who
+	// leaves, or piling up in a garbage zone; a stall needs the model.
+	ClassLeftObject: {IllegalDumping, GarbagePile},
 }
 
 // TypesOf returns the violation types an object of class can become, in
@@ -54,7 +60,8 @@ func IsActor(class string) bool { return class == ClassPerson || class == ClassV
 // garbage bag that grows into a pile is one object. Each call returns a
 // fresh copy.
 func ClassGroups() [][]string {
-	return [][]string{{ClassGarbageBag, ClassGarbagePile}}
+	// A left object is any of them until the model names it.
+	return [][]string{{ClassGarbageBag, ClassGarbagePile, ClassLeftObject}, {ClassVendingStall, ClassLeftObject}}
 }
 
 // TypeNames returns the types as strings, in Types order.

@@ -106,6 +106,9 @@ type Track struct {
 	History []Sample
 	// Missed is set when the last update had no detection for the track.
 	Missed bool
+	// Signals are every source that has seen the object (class model,
+	// left-object detector).
+	Signals detectors.Signal
 
 	votes  map[string]float32
 	class  string
@@ -128,7 +131,9 @@ func (t *Track) Predicted(now time.Time) geom.Box {
 	return geom.Box{X1: t.Box.X1 + dx, Y1: t.Box.Y1 + dy, X2: t.Box.X2 + dx, Y2: t.Box.Y2 + dy}
 }
 
-// Class is the track's class by score-weighted vote.
+// Class is the track's class by score-weighted vote. The left-object
+// detector's class only wins while no model class has a vote: it says
+// "something", the model says what.
 func (t *Track) Class() string { return t.class }
 
 // Votes returns the score-weighted class votes.
@@ -137,10 +142,19 @@ func (t *Track) Votes() map[string]float32 { return t.votes }
 func (t *Track) vote(class string, score float32) {
 	t.votes[class] += score
 	best := t.class
+	if best == violation.ClassLeftObject {
+		best = ""
+	}
 	for c, v := range t.votes {
+		if c == violation.ClassLeftObject {
+			continue
+		}
 		if best == "" || v > t.votes[best] || (v == t.votes[best] && c < best) {
 			best = c
 		}
+	}
+	if best == "" {
+		best = violation.ClassLeftObject
 	}
 	t.class = best
 }
@@ -295,8 +309,12 @@ func (tr *Tracker) related(a, b string) bool {
 
 func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 	s := Sample{Time: now, Box: d.Box, Score: d.Score}
-	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: now, LastSeen: now, Hits: 1, Frames: 1,
-		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s}
+	first := now
+	if !d.Since.IsZero() && d.Since.Before(now) {
+		first = d.Since // it was there before it could be reported
+	}
+	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: first, LastSeen: now, Hits: 1, Frames: 1,
+		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of()}
 	t.vote(d.Class, d.Score)
 	tr.nextID++
 	tr.tracks = append(tr.tracks, t)
@@ -316,6 +334,7 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 	t.Box, t.Score, t.LastSeen = d.Box, d.Score, now
 	t.Hits++
 	t.Missed = false
+	t.Signals |= d.Of()
 	t.vote(d.Class, d.Score)
 	if d.Score > t.Best.Score {
 		t.Best = s

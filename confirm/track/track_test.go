@@ -150,3 +150,29 @@ func TestAPersonNeverBecomesABag(t *testing.T) {
 		t.Fatalf("bag then pile at the same place: %d tracks, want 1", n)
 	}
 }
+
+// A left object the model later names is one track: the model's class, both
+// signals, and the time the left-object detector said it was first there.
+func TestLeftObjectTrackTakesTheModelsClassAndKeepsBothSignals(t *testing.T) {
+	tr := New(Config{}, 1)
+	left := det("left_object", 0.6, 100, 200, 140, 240)
+	left.Signals, left.Since = detectors.SignalLeftObject, t0.Add(-8*time.Second)
+	now, _ := step(tr, t0, 5*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{left} })
+	if len(tr.Tracks()) != 1 {
+		t.Fatalf("%d tracks", len(tr.Tracks()))
+	}
+	tk := tr.Tracks()[0]
+	if tk.Class() != "left_object" || tk.Signals != detectors.SignalLeftObject || !tk.FirstSeen.Equal(left.Since) {
+		t.Fatalf("left object only: class %q signals %v first seen %v, want left_object, left_object, %v", tk.Class(), tk.Signals.Names(), tk.FirstSeen, left.Since)
+	}
+	// The model sees it once (weaker than the left-object votes so far):
+	// it still names the object.
+	bag := det("garbage_bag", 0.4, 101, 201, 141, 241)
+	_, _ = step(tr, now, 500*time.Millisecond, func(time.Time) []detectors.Detection { return []detectors.Detection{bag} })
+	if len(tr.Tracks()) != 1 || tr.Tracks()[0] != tk {
+		t.Fatalf("the model's detection started another track: %d tracks", len(tr.Tracks()))
+	}
+	if tk.Class() != "garbage_bag" || tk.Signals != detectors.SignalModel|detectors.SignalLeftObject {
+		t.Fatalf("after the model: class %q signals %v, want garbage_bag with both", tk.Class(), tk.Signals.Names())
+	}
+}

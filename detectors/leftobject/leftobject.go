@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -118,9 +119,11 @@ type Detector struct {
 	w, h, nativeW, nativeH int
 	long, short            []float32 // backgrounds
 	still                  []float32 // seconds each pixel has been still and new
+	born                   []float32 // seconds each pixel has differed from the long-term background
 	diff                   []float32 // this frame's difference from the long-term background
 	excluded               []bool    // under a person or vehicle this frame
 	staticPix              []byte
+	ages                   []float32 // scratch for measure
 	gain                   float32 // light now, against the long-term background's
 	last                   time.Time
 	started                bool
@@ -179,7 +182,7 @@ func (d *Detector) Detect(img gocv.Mat, at time.Time, exclude []geom.Box) ([]det
 		d.baseline(px) // the light or the camera changed: start again
 		return nil, nil
 	}
-	return d.regions()
+	return d.regions(at)
 }
 
 // prepare shrinks the frame to the working size, in grey, blurred; a new
@@ -191,6 +194,7 @@ func (d *Detector) prepare(img gocv.Mat) error {
 		d.w, d.h, d.nativeW, d.nativeH = w, h, img.Cols(), img.Rows()
 		n := w * h
 		d.long, d.short, d.still, d.diff = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		d.born = make([]float32, n)
 		d.excluded, d.staticPix = make([]bool, n), make([]byte, n)
 		d.started = false
 	}
@@ -205,7 +209,7 @@ func (d *Detector) prepare(img gocv.Mat) error {
 
 func (d *Detector) baseline(px []uint8) {
 	for i, v := range px {
-		d.long[i], d.short[i], d.still[i] = float32(v), float32(v), 0
+		d.long[i], d.short[i], d.still[i], d.born[i] = float32(v), float32(v), 0, 0
 	}
 	d.gain = 1
 }
@@ -267,10 +271,13 @@ func (d *Detector) update(px []uint8, dt float32) bool {
 			// Someone stands in front: keep what was there, learn nothing.
 			continue
 		case !fl:
-			d.still[i] = 0
+			d.still[i], d.born[i] = 0, 0
 			d.long[i] += aL * (f/gain - d.long[i])
 		case !fs:
 			d.still[i] += dt // new, and still
+			d.born[i] += dt
+		default:
+			d.born[i] += dt
 		}
 		counted++
 		if fl {
@@ -278,7 +285,7 @@ func (d *Detector) update(px []uint8, dt float32) bool {
 		}
 		d.short[i] += aS * (f/gain - d.short[i])
 		if d.still[i] > absorb {
-			d.long[i], d.still[i] = f/gain, 0 // here for good: background now
+			d.long[i], d.still[i], d.born[i] = f/gain, 0, 0 // here for good: background now
 		}
 	}
 	return counted == 0 || float64(changed) < d.cfg.GlobalChange*float64(counted)
@@ -292,7 +299,7 @@ func abs32(v float32) float32 {
 }
 
 // regions turns the pixels still for StaticFor into boxes in native pixels.
-func (d *Detector) regions() ([]detectors.Detection, error) {
+func (d *Detector) regions(at time.Time) ([]detectors.Detection, error) {
 	staticFor := float32(d.cfg.StaticFor.Seconds())
 	any := false
 	for i, s := range d.still {
@@ -326,18 +333,22 @@ func (d *Detector) regions() ([]detectors.Detection, error) {
 		if area < d.cfg.MinArea*total || area > d.cfg.MaxArea*total {
 			continue
 		}
+		score, age := d.measure(x, y, bw, bh, l)
 		out = append(out, detectors.Detection{
 			Box:   geom.Box{X1: float32(x) * sx, Y1: float32(y) * sy, X2: float32(x+bw) * sx, Y2: float32(y+bh) * sy},
-			Class: Class, Score: d.score(x, y, bw, bh, l), Model: Model,
+			Class: Class, Score: score, Model: Model, Signals: detectors.SignalLeftObject,
+			Since: at.Add(-time.Duration(age * float32(time.Second))),
 		})
 	}
 	return out, nil
 }
 
-// score grows with the region's contrast against the background and with
-// how long it has stayed, from 0.4 to 1.
-func (d *Detector) score(x, y, bw, bh, label int) float32 {
+// measure scores a region — from 0.4 to 1, growing with its contrast
+// against the background and with how long it has stayed — and says how
+// long ago it appeared (seconds, the median pixel's).
+func (d *Detector) measure(x, y, bw, bh, label int) (score, age float32) {
 	var diff, still float32
+	d.ages = d.ages[:0]
 	n := 0
 	for yy := y; yy < y+bh; yy++ {
 		for xx := x; xx < x+bw; xx++ {
@@ -347,13 +358,16 @@ func (d *Detector) score(x, y, bw, bh, label int) float32 {
 			i := yy*d.w + xx
 			diff += d.diff[i]
 			still += d.still[i]
+			d.ages = append(d.ages, d.born[i])
 			n++
 		}
 	}
 	if n == 0 {
-		return 0.4
+		return 0.4, 0
 	}
+	slices.Sort(d.ages)
+	age = d.ages[n/2]
 	contrast := min(1, diff/float32(n)/(3*d.cfg.Threshold))
 	persistence := min(1, still/float32(n)/(3*float32(d.cfg.StaticFor.Seconds())))
-	return 0.4 + 0.3*contrast + 0.3*persistence
+	return 0.4 + 0.3*contrast + 0.3*persistence, age
 }

@@ -1,0 +1,52 @@
+package leftobject
+
+import (
+	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/violation"
+)
+
+// mergeIoU: a left object overlapping a model's detection this much is the
+// same object.
+const mergeIoU = 0.3
+
+// Merge adds the left objects of one frame to the model's detections of
+// the same frame. A left object the model also found (an object class
+// overlapping it) is not a second object: the model's detection carries
+// both signals and the earlier Since. One overlapping a person or vehicle
+// is dropped (what is left behind is reported once they have gone). The
+// model's slice is not modified.
+func Merge(model, left []detectors.Detection) []detectors.Detection {
+	if len(left) == 0 {
+		return model
+	}
+	out := append(make([]detectors.Detection, 0, len(model)+len(left)), model...)
+	for i := range out {
+		out[i].Signals = out[i].Of()
+	}
+next:
+	for _, l := range left {
+		best, bestIoU := -1, float32(mergeIoU)
+		for i, m := range out[:len(model)] {
+			iou := m.Box.IoU(l.Box)
+			if iou < mergeIoU {
+				continue
+			}
+			if violation.IsActor(m.Class) {
+				continue next
+			}
+			if violation.IsObject(m.Class) && iou >= bestIoU {
+				best, bestIoU = i, iou
+			}
+		}
+		if best < 0 {
+			out = append(out, l)
+			continue
+		}
+		m := &out[best]
+		m.Signals |= detectors.SignalLeftObject
+		if m.Since.IsZero() || (!l.Since.IsZero() && l.Since.Before(m.Since)) {
+			m.Since = l.Since
+		}
+	}
+	return out
+}
