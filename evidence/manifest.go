@@ -65,6 +65,7 @@ type violationJSON struct {
 	ActorClass  string     `json:"actor_class,omitempty"`
 	ActorTrack  uint64     `json:"actor_track_id,omitempty"`
 	ActorAt     time.Time  `json:"actor_frame_at,omitzero"`
+	Signals     []string   `json:"signals,omitempty"` // added later: absent in older manifests
 }
 
 // MarshalJSON writes the persisted form.
@@ -73,7 +74,7 @@ func (v ViolationRecord) MarshalJSON() ([]byte, error) {
 	return json.Marshal(violationJSON{ID: r.ID, Type: string(r.Type), Zone: r.Zone, TrackID: r.TrackID, Class: r.Class,
 		FirstSeen: r.FirstSeen, ConfirmedAt: r.ConfirmedAt, Confidence: r.Confidence,
 		Box: [4]float32{r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2}, BestAt: v.BestAt,
-		ActorClass: r.ActorClass, ActorTrack: r.ActorTrackID, ActorAt: v.ActorAt})
+		ActorClass: r.ActorClass, ActorTrack: r.ActorTrackID, ActorAt: v.ActorAt, Signals: r.Signals})
 }
 
 // UnmarshalJSON reads the persisted form; unknown fields are errors, as
@@ -88,7 +89,7 @@ func (v *ViolationRecord) UnmarshalJSON(data []byte) error {
 	v.Record = violation.Record{ID: w.ID, Type: violation.Type(w.Type), Camera: v.Camera, Zone: w.Zone, TrackID: w.TrackID,
 		Class: w.Class, FirstSeen: w.FirstSeen, ConfirmedAt: w.ConfirmedAt, Confidence: w.Confidence,
 		Box:        geom.Box{X1: w.Box[0], Y1: w.Box[1], X2: w.Box[2], Y2: w.Box[3]},
-		ActorClass: w.ActorClass, ActorTrackID: w.ActorTrack}
+		ActorClass: w.ActorClass, ActorTrackID: w.ActorTrack, Signals: w.Signals}
 	v.BestAt, v.ActorAt = w.BestAt, w.ActorAt
 	return nil
 }

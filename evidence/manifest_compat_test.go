@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func TestManifestWrittenBeforeViolationRecordLoadsVerifiesAndReencodesTheSame(t 
 			Confidence: 0.83, Box: geom.Box{X1: 300.5, Y1: 200, X2: 360, Y2: 260.25}, ActorTrackID: 4, ActorClass: "person"},
 		BestAt: at.Add(30 * time.Second), ActorAt: at.Add(-2 * time.Second),
 	}
-	if m.Violation != want {
+	if !reflect.DeepEqual(m.Violation, want) {
 		t.Errorf("violation\n%+v\nwant\n%+v", m.Violation, want)
 	}
 
@@ -70,7 +71,7 @@ func TestManifestWrittenBeforeViolationRecordLoadsVerifiesAndReencodesTheSame(t 
 
 func TestPendingEventRoundTripsItsViolationRecord(t *testing.T) {
 	in := Event{Violation: ViolationRecord{Record: violation.Record{ID: "01P", Type: violation.GarbagePile, Camera: "cam",
-		Box: geom.Box{X1: 1, Y1: 2, X2: 3, Y2: 4}}, BestAt: time.Unix(5, 0).UTC()}, Camera: CameraRecord{ID: "cam"}}
+		Box: geom.Box{X1: 1, Y1: 2, X2: 3, Y2: 4}, Signals: []string{"left_object"}}, BestAt: time.Unix(5, 0).UTC()}, Camera: CameraRecord{ID: "cam"}}
 	raw, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestPendingEventRoundTripsItsViolationRecord(t *testing.T) {
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Violation != in.Violation {
+	if !reflect.DeepEqual(out.Violation, in.Violation) {
 		t.Errorf("got %+v, want %+v", out.Violation, in.Violation)
 	}
 }

@@ -30,4 +30,8 @@ type Record struct {
 	// that left the object.
 	ActorTrackID uint64 `json:"actor_track_id,omitempty"`
 	ActorClass   string `json:"actor_class,omitempty"`
+	// Signals are what confirmed it: "model" (the class model),
+	// "left_object" (something new that stayed, of no known class), or both.
+	// Empty in records made before signals existed (the model's).
+	Signals []string `json:"signals,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streetwatch/streetwatch/confirm/track"
+	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/violation"
 )
@@ -275,7 +276,7 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 		}
 		return nil, false
 	}
-	if zone < 0 {
+	if zone < 0 || (e.Zones[zone].NoLeftObjects && t.Signals&detectors.SignalModel == 0) {
 		delete(e.cands, key)
 		return nil, false
 	}
@@ -345,7 +346,8 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c *cand) *Violation {
 	v := &Violation{
 		Record: violation.Record{ID: NewID(now), Type: typ, Camera: e.Camera, Zone: e.Zones[zone].Name, TrackID: t.ID,
-			Class: t.Class(), FirstSeen: t.FirstSeen, ConfirmedAt: now, Confidence: t.Best.Score, Box: t.Box},
+			Class: t.Class(), FirstSeen: t.FirstSeen, ConfirmedAt: now, Confidence: t.Best.Score, Box: t.Box,
+			Signals: t.Signals.Names()},
 		Best: t.Best, Timeline: thin(t.History, 32),
 	}
 	if typ == StreetVending {

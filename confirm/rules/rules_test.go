@@ -355,3 +355,73 @@ func TestAForgottenViolationConfirmsAgain(t *testing.T) {
 		t.Fatalf("open %+v", open)
 	}
 }
+
+// leftBehind is walker's dumping seen by the left-object detector only:
+// the bag is reported from 18 s (once it stayed still), dated back to the
+// drop at 10 s, with no class from the model.
+func leftBehind(s int) []detectors.Detection {
+	var out []detectors.Detection
+	for _, det := range walker(s, 20, 0) {
+		if det.Class == "garbage_bag" {
+			if s < 18 {
+				continue
+			}
+			det.Class, det.Score = "left_object", 0.6
+			det.Signals, det.Since = detectors.SignalLeftObject, start.Add(10*time.Second)
+		}
+		out = append(out, det)
+	}
+	return out
+}
+
+func TestLeftObjects(t *testing.T) {
+	optedOut := lowerHalf
+	optedOut.NoLeftObjects = true
+	for _, tc := range []struct {
+		name    string
+		zone    Zone
+		sc      scene
+		n       int
+		want    Type
+		signals []string
+	}{
+		{"left behind, no class: dumping by the left-object signal", lowerHalf, leftBehind, 200, IllegalDumping, []string{"left_object"}},
+		{"zone opted out: nothing", optedOut, leftBehind, 200, "", nil},
+		{"left behind and named by the model later: both signals", lowerHalf, func(s int) []detectors.Detection {
+			out := leftBehind(s)
+			for i := range out { // every 5 s the model names it too (as leftobject.Merge gives it)
+				if out[i].Class == "left_object" && s >= 30 && s%5 == 0 {
+					out[i].Class, out[i].Score = "garbage_bag", 0.7
+					out[i].Signals |= detectors.SignalModel
+				}
+			}
+			return out
+		}, 200, IllegalDumping, []string{"model", "left_object"}},
+		{"a pile of something nobody was seen leaving: garbage pile", lowerHalf, func(s int) []detectors.Detection {
+			det := d("left_object", 600, 500, 700, 580)
+			det.Signals = detectors.SignalLeftObject
+			return []detectors.Detection{det}
+		}, 360, GarbagePile, []string{"left_object"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, tr := engine(tc.zone)
+			vs, _ := play(t, e, tr, start, tc.n, tc.sc)
+			if tc.want == "" {
+				if len(vs) != 0 {
+					t.Fatalf("got %d violations, want none", len(vs))
+				}
+				return
+			}
+			if len(vs) != 1 || vs[0].Type != tc.want {
+				t.Fatalf("got %+v, want one %s", vs, tc.want)
+			}
+			v := vs[0]
+			if len(v.Signals) != len(tc.signals) || v.Signals[0] != tc.signals[0] {
+				t.Fatalf("signals %v, want %v", v.Signals, tc.signals)
+			}
+			if tc.want == IllegalDumping && (!v.FirstSeen.Equal(start.Add(10*time.Second)) || v.ActorClass != "person") {
+				t.Fatalf("first seen +%v actor %q, want the drop at +10 s by a person", v.FirstSeen.Sub(start), v.ActorClass)
+			}
+		})
+	}
+}

@@ -106,6 +106,9 @@ type Zone struct {
 	Schedule Schedule
 	// Overrides per type; zero fields keep the camera's value.
 	Overrides map[Type]Params
+	// NoLeftObjects: objects only the left-object detector saw (no class
+	// from the model) do not count here, e.g. a busy market.
+	NoLeftObjects bool
 }
 
 func (z *Zone) enforces(t Type) bool {
