@@ -117,17 +117,19 @@ func (s *Server) authenticate(r *http.Request) (User, *session, int) {
 	now := s.now()
 	if name, password, ok := r.BasicAuth(); ok {
 		ip := clientIP(r)
-		if s.ipLimit.wait(ip, now) > 0 {
+		if s.signIns.wait(name, ip, now) > 0 {
 			s.metrics.signIns.WithLabelValues("rate_limited").Inc()
 			return User{}, nil, http.StatusTooManyRequests
 		}
 		u, ok := s.accounts.checkCached(name, password, now)
 		if !ok {
-			s.ipLimit.take(ip, now)
+			s.signIns.attempt(ip, now)
+			s.signIns.failed(name, ip, now)
 			s.metrics.signIns.WithLabelValues("bad_credentials").Inc()
 			s.Log.Warn("basic auth failed", "user", name, "remote", ip)
 			return User{}, nil, http.StatusUnauthorized
 		}
+		s.signIns.succeeded(name, ip, now)
 		return u, nil, 0
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {

@@ -62,8 +62,7 @@ type Server struct {
 
 	accounts  *accounts
 	sessions  *sessions
-	ipLimit   *limiter // sign-in attempts and basic-auth failures per client address
-	userLimit *limiter // failed sign-ins per user name
+	signIns   *signInGuard
 	catalogs  map[string]catalog
 	pages     map[string]*template.Template // language → page set
 	loc       *time.Location
@@ -102,8 +101,7 @@ func (s *Server) Initialize() error {
 	s.loc = loc
 	s.accounts = newAccounts(s.Config.Users)
 	s.sessions = newSessions(ttl)
-	s.ipLimit = newLimiter(10, 6*time.Second)
-	s.userLimit = newLimiter(5, time.Minute)
+	s.signIns = newSignInGuard()
 	if s.catalogs, err = loadCatalogs(); err != nil {
 		return err
 	}
