@@ -33,6 +33,10 @@ func (s *Server) loginToken(w http.ResponseWriter, r *http.Request) string {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if isTooLarge(err) {
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "err.too_large")
+			return
+		}
 		s.refuse(w, r, http.StatusBadRequest, "bad_request", "err.bad_request")
 		return
 	}

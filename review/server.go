@@ -35,6 +35,7 @@ const (
 	csrfField        = "csrf"
 	csrfHeader       = "X-CSRF-Token"
 	maxFormBytes     = 64 << 10
+	maxFilterLen     = 200 // characters of one queue filter value
 	pruneInterval    = time.Minute
 	defaultPageLimit = 50
 )
@@ -150,10 +151,19 @@ func (s *Server) open() bool { return len(s.Config.Users) == 0 }
 // secure reports whether cookies must be Secure.
 func (s *Server) secure(r *http.Request) bool { return s.Config.SecureCookies || r.TLS != nil }
 
+// static serves the embedded scripts and styles; folders are not listed.
 func (s *Server) static() http.Handler {
 	sub, _ := fs.Sub(staticFiles, "static")
 	fsrv := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(r.URL.Path, "/")
+		if name == "" {
+			name = "."
+		}
+		if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})
