@@ -168,6 +168,13 @@ type HTTP struct {
 	// Pprof serves Go's profiler under /debug/pprof/ (for performance work;
 	// keep it off on a network others can reach).
 	Pprof bool `yaml:"pprof"`
+	// Timeouts and connection limits against slow or greedy clients, and
+	// native TLS (see http.go).
+	ReadTimeout        Duration `yaml:"read_timeout"`
+	WriteTimeout       Duration `yaml:"write_timeout"`
+	IdleTimeout        Duration `yaml:"idle_timeout"`
+	MaxConnsPerAddress int      `yaml:"max_conns_per_address"`
+	TLS                TLS      `yaml:"tls"`
 }
 
 // Log selects the log level (debug, info, warn, error) and format (text, json).
@@ -293,6 +300,7 @@ func (c *Config) Defaults() {
 	}
 	c.defaultsDispatch()
 	c.defaultsReview()
+	c.defaultsHTTP()
 	if c.Detectors.Runtime.Provider == "" {
 		c.Detectors.Runtime.Provider = "cpu"
 	}
@@ -385,6 +393,7 @@ func (c *Config) resolvePaths(dir string) {
 	if c.Dispatch.Database != "" && !filepath.IsAbs(c.Dispatch.Database) {
 		c.Dispatch.Database = filepath.Join(dir, c.Dispatch.Database)
 	}
+	c.HTTP.TLS.resolvePaths(dir)
 	if c.Evidence.SignKeyFile != "" && !filepath.IsAbs(c.Evidence.SignKeyFile) {
 		c.Evidence.SignKeyFile = filepath.Join(dir, c.Evidence.SignKeyFile)
 	}

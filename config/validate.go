@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 			bad("http.listen", "expected host:port, got %q", c.HTTP.Listen)
 		}
 	}
+	c.validateHTTP(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

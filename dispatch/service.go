@@ -230,6 +230,9 @@ func (s *Service) SetKeep(ctx context.Context, id string, keep bool, version int
 	if actor == "" || version <= 0 {
 		return nil, fmt.Errorf("%w: actor and version are required", ErrInvalid)
 	}
+	if err := checkNote(note); err != nil {
+		return nil, err
+	}
 	t, err := s.store.UpdateTicket(ctx, id, s.now(), func(t *Ticket) (Change, error) {
 		if t.Version != version {
 			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
@@ -253,6 +256,9 @@ func (s *Service) AddNote(ctx context.Context, id string, version int64, actor, 
 	if actor == "" || version <= 0 || note == "" {
 		return nil, fmt.Errorf("%w: actor, version and note are required", ErrInvalid)
 	}
+	if err := checkNote(note); err != nil {
+		return nil, err
+	}
 	t, err := s.store.UpdateTicket(ctx, id, s.now(), func(t *Ticket) (Change, error) {
 		if t.Version != version {
 			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
@@ -272,6 +278,9 @@ func (s *Service) AddNote(ctx context.Context, id string, version int64, actor, 
 func (s *Service) Reassign(ctx context.Context, id string, version int64, district, actor, note string) (*Ticket, error) {
 	if actor == "" || version <= 0 {
 		return nil, fmt.Errorf("%w: actor and version are required", ErrInvalid)
+	}
+	if err := checkNote(note); err != nil {
+		return nil, err
 	}
 	if _, ok := s.routes.districts[district]; !ok {
 		return nil, fmt.Errorf("%w: no district %q in dispatch.districts", ErrInvalid, district)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/streetwatch/streetwatch/violation"
 )
@@ -50,7 +51,22 @@ var (
 	ErrIllegalTransition = errors.New("dispatch: illegal transition")
 	// ErrInvalid: the request itself is malformed (missing reason, ...).
 	ErrInvalid = errors.New("dispatch: invalid request")
+	// ErrNoteTooLong: a note over MaxNoteLen characters (it is also
+	// ErrInvalid).
+	ErrNoteTooLong = fmt.Errorf("%w: note too long", ErrInvalid)
 )
+
+// MaxNoteLen is the longest note a person may write, in characters (the
+// review page's form says the same).
+const MaxNoteLen = 2000
+
+// checkNote refuses a note over MaxNoteLen characters.
+func checkNote(note string) error {
+	if n := utf8.RuneCountInString(note); n > MaxNoteLen {
+		return fmt.Errorf("%w (at most %d characters, got %d)", ErrNoteTooLong, MaxNoteLen, n)
+	}
+	return nil
+}
 
 // Ticket is one violation as a work order. Its JSON form is the API's and
 // the webhook's Ticket schema (api/openapi.yaml).
@@ -260,8 +276,8 @@ func (r TransitionRequest) validate() error {
 		return fmt.Errorf("%w: reason other needs a note", ErrInvalid)
 	case r.To != StatusRejected && r.Reason != "":
 		return fmt.Errorf("%w: reason only applies to rejected", ErrInvalid)
-	case len(r.Note) > 4000 || len(r.Actor) > 200:
-		return fmt.Errorf("%w: note or actor too long", ErrInvalid)
+	case len(r.Actor) > 200:
+		return fmt.Errorf("%w: actor too long", ErrInvalid)
 	}
-	return nil
+	return checkNote(r.Note)
 }

@@ -217,6 +217,13 @@ func (l *limiter) wait(key string, now time.Time) time.Duration {
 	return time.Duration((1 - b.tokens) * float64(l.interval))
 }
 
+// reset forgets key's spent attempts.
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	delete(l.buckets, key)
+	l.mu.Unlock()
+}
+
 // take spends one attempt of key's.
 func (l *limiter) take(key string, now time.Time) {
 	l.mu.Lock()

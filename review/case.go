@@ -117,6 +117,10 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	// Handler parsed the form when it checked the CSRF token.
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if isTooLarge(err) {
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "err.too_large")
+			return
+		}
 		s.refuse(w, r, http.StatusBadRequest, "bad_request", "err.bad_request")
 		return
 	}
@@ -163,6 +167,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		result, msg = "conflict", "conflict"
 	case errors.Is(err, dispatch.ErrIllegalTransition):
 		result, msg = "refused", "illegal"
+	case errors.Is(err, dispatch.ErrNoteTooLong):
+		result, msg = "refused", "note_too_long"
 	case errors.Is(err, dispatch.ErrInvalid):
 		result, msg = "refused", "invalid"
 	default:

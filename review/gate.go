@@ -3,6 +3,8 @@ package review
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -84,7 +86,11 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 				s.refuse(w, r, http.StatusForbidden, "csrf", "err.csrf")
 				return
 			}
-			if !s.csrfOK(r, sess) {
+			switch err := s.csrfCheck(r, sess); {
+			case isTooLarge(err):
+				s.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "err.too_large")
+				return
+			case err != nil:
 				s.refuse(w, r, http.StatusForbidden, "csrf", "err.csrf")
 				return
 			}
@@ -117,17 +123,19 @@ func (s *Server) authenticate(r *http.Request) (User, *session, int) {
 	now := s.now()
 	if name, password, ok := r.BasicAuth(); ok {
 		ip := clientIP(r)
-		if s.ipLimit.wait(ip, now) > 0 {
+		if s.signIns.wait(name, ip, now) > 0 {
 			s.metrics.signIns.WithLabelValues("rate_limited").Inc()
 			return User{}, nil, http.StatusTooManyRequests
 		}
 		u, ok := s.accounts.checkCached(name, password, now)
 		if !ok {
-			s.ipLimit.take(ip, now)
+			s.signIns.attempt(ip, now)
+			s.signIns.failed(name, ip, now)
 			s.metrics.signIns.WithLabelValues("bad_credentials").Inc()
 			s.Log.Warn("basic auth failed", "user", name, "remote", ip)
 			return User{}, nil, http.StatusUnauthorized
 		}
+		s.signIns.succeeded(name, ip, now)
 		return u, nil, 0
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
@@ -138,28 +146,54 @@ func (s *Server) authenticate(r *http.Request) (User, *session, int) {
 	return User{}, nil, http.StatusUnauthorized
 }
 
-// csrfOK checks a change's CSRF token. With a session the token is the
+var errNoCSRFToken = errors.New("no valid CSRF token")
+
+// csrfCheck checks a change's CSRF token. With a session the token is the
 // session's, from the form or the X-CSRF-Token header. With basic auth
 // there is no ambient credential a forged request could borrow (the
 // server never asks browsers for basic auth), and the JSON content type
 // it must send cannot cross origins without a CORS preflight, which this
-// server never grants.
-func (s *Server) csrfOK(r *http.Request, sess *session) bool {
+// server never grants. A form over maxFormBytes is an error isTooLarge
+// reports.
+func (s *Server) csrfCheck(r *http.Request, sess *session) error {
 	if sess == nil {
-		return strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+		if mediaType(r) != "application/json" {
+			return errNoCSRFToken
+		}
+		return nil
 	}
 	if sameToken(r.Header.Get(csrfHeader), sess.csrf) {
-		return true
+		return nil
 	}
-	ct := r.Header.Get("Content-Type")
-	if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") && !strings.HasPrefix(ct, "multipart/form-data") {
-		return false
+	if mt := mediaType(r); mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
+		return errNoCSRFToken
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return false
+		return err
 	}
-	return sameToken(r.PostForm.Get(csrfField), sess.csrf)
+	if !sameToken(r.PostForm.Get(csrfField), sess.csrf) {
+		return errNoCSRFToken
+	}
+	return nil
+}
+
+// mediaType is the request's content type without parameters, in lower
+// case ("" when missing or malformed): "APPLICATION/JSON; charset=utf-8"
+// is JSON, "application/jsonp" is not.
+func mediaType(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// isTooLarge reports whether err is a body over its http.MaxBytesReader
+// limit.
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
 }
 
 // refuse answers a refused request: JSON for the API and other machine

@@ -52,6 +52,7 @@ func testUsers() []config.User {
 type fixture struct {
 	t       *testing.T
 	url     string
+	handler http.Handler // what the test server serves (Handler around the API, evidence, ...)
 	rev     *Server
 	svc     *dispatch.Service
 	store   *evidence.LocalStore
@@ -118,7 +119,8 @@ func newFixture(t *testing.T, tweak ...func(*Server)) *fixture {
 	inner.HandleFunc("GET /debug/detections", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "{}") })
 	inner.Handle("/api/v1/", svc.Handler())
 	inner.Handle("GET /evidence/", store.Handler())
-	srv := httptest.NewServer(f.rev.Handler(inner))
+	f.handler = f.rev.Handler(inner)
+	srv := httptest.NewServer(f.handler)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	return f

@@ -33,6 +33,10 @@ func (s *Server) loginToken(w http.ResponseWriter, r *http.Request) string {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if isTooLarge(err) {
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "err.too_large")
+			return
+		}
 		s.refuse(w, r, http.StatusBadRequest, "bad_request", "err.bad_request")
 		return
 	}
@@ -45,7 +49,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now, ip := s.now(), clientIP(r)
-	wait := max(s.ipLimit.wait(ip, now), s.userLimit.wait(name, now))
+	wait := s.signIns.wait(name, ip, now)
 	if wait > 0 {
 		s.metrics.signIns.WithLabelValues("rate_limited").Inc()
 		s.Log.Warn("sign-in rate limited", "user", name, "remote", ip)
@@ -54,16 +58,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusTooManyRequests, "login", "", d)
 		return
 	}
-	s.ipLimit.take(ip, now)
+	s.signIns.attempt(ip, now)
 	u, ok := s.accounts.check(name, password)
 	if !ok {
-		s.userLimit.take(name, now)
+		s.signIns.failed(name, ip, now)
 		s.metrics.signIns.WithLabelValues("bad_credentials").Inc()
 		s.Log.Warn("sign-in failed", "user", name, "remote", ip)
 		d.Error = "err.bad_credentials"
 		s.render(w, r, http.StatusUnauthorized, "login", "", d)
 		return
 	}
+	s.signIns.succeeded(name, ip, now)
 	// A new token at every sign-in: a cookie planted before cannot become
 	// a session (fixation).
 	if old, err := r.Cookie(sessionCookie); err == nil {

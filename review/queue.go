@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/violation"
@@ -58,6 +59,17 @@ type queueData struct {
 // queuePage lists tickets, newest first, with filters and counts.
 func (s *Server) queuePage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	for _, vals := range q {
+		for _, v := range vals {
+			if utf8.RuneCountInString(v) > maxFilterLen {
+				// Not echoed: the page's links (languages) lose the query.
+				r = r.Clone(r.Context())
+				r.URL.RawQuery = ""
+				s.render(w, r, http.StatusBadRequest, "error", "", errorData{Message: "err.filter_too_long"})
+				return
+			}
+		}
+	}
 	f := queueFilter{Status: q.Get("status"), Type: q.Get("type"), Camera: q.Get("camera"), District: q.Get("district"),
 		From: q.Get("from"), To: q.Get("to"), Cursor: q.Get("cursor")}
 	if !q.Has("status") {

@@ -118,4 +118,4 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 // flashErrors are the flash messages that report a problem.
-var flashErrors = map[string]bool{"conflict": true, "illegal": true, "invalid": true, "failed": true}
+var flashErrors = map[string]bool{"conflict": true, "illegal": true, "invalid": true, "note_too_long": true, "failed": true}

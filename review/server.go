@@ -35,6 +35,7 @@ const (
 	csrfField        = "csrf"
 	csrfHeader       = "X-CSRF-Token"
 	maxFormBytes     = 64 << 10
+	maxFilterLen     = 200 // characters of one queue filter value
 	pruneInterval    = time.Minute
 	defaultPageLimit = 50
 )
@@ -62,8 +63,7 @@ type Server struct {
 
 	accounts  *accounts
 	sessions  *sessions
-	ipLimit   *limiter // sign-in attempts and basic-auth failures per client address
-	userLimit *limiter // failed sign-ins per user name
+	signIns   *signInGuard
 	catalogs  map[string]catalog
 	pages     map[string]*template.Template // language → page set
 	loc       *time.Location
@@ -102,8 +102,7 @@ func (s *Server) Initialize() error {
 	s.loc = loc
 	s.accounts = newAccounts(s.Config.Users)
 	s.sessions = newSessions(ttl)
-	s.ipLimit = newLimiter(10, 6*time.Second)
-	s.userLimit = newLimiter(5, time.Minute)
+	s.signIns = newSignInGuard()
 	if s.catalogs, err = loadCatalogs(); err != nil {
 		return err
 	}
@@ -152,10 +151,19 @@ func (s *Server) open() bool { return len(s.Config.Users) == 0 }
 // secure reports whether cookies must be Secure.
 func (s *Server) secure(r *http.Request) bool { return s.Config.SecureCookies || r.TLS != nil }
 
+// static serves the embedded scripts and styles; folders are not listed.
 func (s *Server) static() http.Handler {
 	sub, _ := fs.Sub(staticFiles, "static")
 	fsrv := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(r.URL.Path, "/")
+		if name == "" {
+			name = "."
+		}
+		if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"slices"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/internal/httpserve"
 	"github.com/streetwatch/streetwatch/pipeline"
 	"github.com/streetwatch/streetwatch/review"
 )
@@ -81,13 +81,13 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		return err
 	}
 
-	var srv *http.Server
+	var srv *httpserve.Server
 	var rev *review.Server
 	srvErr := make(chan error, 1)
 	if cfg.HTTP.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-		if err != nil {
-			return fmt.Errorf("http.listen: %w", err)
+		srv = review.HTTPServer(cfg, log)
+		if err := srv.Listen(); err != nil {
+			return fmt.Errorf("http: %w", err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -121,14 +121,14 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 			rev.Tickets = review.Service(t)
 		}
 		if err := rev.Initialize(); err != nil {
-			ln.Close()
+			srv.Close()
 			return err
 		}
-		srv = &http.Server{Handler: rev.Handler(mux), ReadHeaderTimeout: 10 * time.Second}
-		go func() { srvErr <- srv.Serve(ln) }()
-		log.Info("http listening", "addr", ln.Addr().String(), "metrics", "http://"+ln.Addr().String()+"/metrics")
+		srv.Handler = rev.Handler(mux)
+		go func() { srvErr <- srv.Serve() }()
+		log.Info("http listening", "addr", srv.ListenAddr(), "metrics", srv.URL()+"/metrics")
 		if ready != nil {
-			ready(ln.Addr().String())
+			ready(srv.ListenAddr())
 		}
 	}
 	log.Info("pipeline starting", "cameras", len(cfg.Cameras))
