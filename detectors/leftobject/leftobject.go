@@ -124,7 +124,7 @@ type Detector struct {
 	excluded               []bool    // under a person or vehicle this frame
 	staticPix              []byte
 	ages                   []float32 // scratch for measure
-	gain                   float32 // light now, against the long-term background's
+	gain                   float32   // light now, against the long-term background's
 	last                   time.Time
 	started                bool
 }
