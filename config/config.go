@@ -87,6 +87,23 @@ type Zone struct {
 	Schedule Schedule `yaml:"schedule"`
 	// Overrides per violation type.
 	Overrides map[string]RuleParams `yaml:"overrides"`
+	// LeftObjects: whether objects only the left-object detector saw (no
+	// class from the model) count here (default true; false for a busy
+	// market, where things are put down and stay all day).
+	LeftObjects *bool `yaml:"left_objects"`
+}
+
+// LeftObjects configures a camera's left-object detector.
+type LeftObjects struct {
+	// Enabled turns it on (default off until real-scene numbers say
+	// otherwise; see models/README.md).
+	Enabled bool `yaml:"enabled"`
+	// MinArea is the smallest object, as a fraction of the picture
+	// (default 0.001: about 30x30 pixels at 1280x720).
+	MinArea float64 `yaml:"min_area"`
+	// StaticFor is how long something new must stay still before it is
+	// reported (default 6s); the rules then want their min_dwell.
+	StaticFor Duration `yaml:"static_for"`
 }
 
 // Schedule is a zone's enforcement hours.
@@ -230,6 +247,9 @@ type Camera struct {
 	Zones []Zone `yaml:"zones"`
 	// Rules set the camera's per-type parameters (zones may override).
 	Rules map[string]RuleParams `yaml:"rules"`
+	// LeftObjects finds objects that appear and stay, whatever they are,
+	// beside the class model.
+	LeftObjects LeftObjects `yaml:"left_objects"`
 }
 
 // Location is where the camera looks, for tickets and dispatch.

@@ -90,6 +90,10 @@ func TestBrokenConfigsNameTheField(t *testing.T) {
 		{"max batch", "detectors: {max_batch: 100}\n" + cam, "detectors.max_batch: must be between 1 and 64 (got 100)"},
 		{"model without manifest", "detectors: {models: [{name: a}]}\n" + cam, "detectors.models[0].manifest: required (the model's .yaml manifest)"},
 		{"filter order", cam + "    filters: {person: {min_area: 10, max_area: 5}}\n", "cameras[0].filters.person.max_area: must not be less than min_area"},
+		{"zone time zone", cam + "    zones: [{name: z, polygon: [[0, 0], [1, 0], [1, 1]], schedule: {timezone: Mars/Olympus}}]\n", `cameras[0].zones[0].schedule.timezone: unknown time zone "Mars/Olympus"`},
+		{"zone window", cam + "    zones: [{name: z, polygon: [[0, 0], [1, 0], [1, 1]], schedule: {windows: [{start: 7am, end: \"21:00\"}]}}]\n", `cameras[0].zones[0].schedule.windows[0].start: expected HH:MM (got "7am")`},
+		{"left objects size", cam + "    left_objects: {enabled: true, min_area: 0.5}\n", "cameras[0].left_objects.min_area: must be between 0.0001 and 0.25 of the picture (got 0.5)"},
+		{"left objects time", cam + "    left_objects: {static_for: 0.5s}\n", "cameras[0].left_objects.static_for: must be between 1s and 10m (got 500ms)"},
 		{"threshold range", cam + "    thresholds: {person: 2}\n", "cameras[0].thresholds.person: must be between 0 and 1 (got 2)"},
 	}
 	for _, tt := range tests {

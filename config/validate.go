@@ -207,6 +207,12 @@ func validateCameraDetection(p string, cam Camera, models map[string]bool, bad f
 		}
 	}
 	validateRules(p+".rules", cam.Rules, bad)
+	if lo := cam.LeftObjects; lo.MinArea != 0 && (lo.MinArea < 0.0001 || lo.MinArea > 0.25) {
+		bad(p+".left_objects.min_area", "must be between 0.0001 and 0.25 of the picture (got %g)", lo.MinArea)
+	}
+	if lo := cam.LeftObjects; lo.StaticFor != 0 && (lo.StaticFor.D() < time.Second || lo.StaticFor.D() > 10*time.Minute) {
+		bad(p+".left_objects.static_for", "must be between 1s and 10m (got %s)", lo.StaticFor)
+	}
 	names := map[string]bool{}
 	for j, z := range cam.Zones {
 		zp := fmt.Sprintf("%s.zones[%d]", p, j)
@@ -225,10 +231,10 @@ func validateCameraDetection(p string, cam Camera, models map[string]bool, bad f
 			}
 		}
 		if _, err := time.LoadLocation(z.Schedule.Timezone); err != nil {
-			bad(zp+".framequeue.timezone", "unknown time zone %q", z.Schedule.Timezone)
+			bad(zp+".schedule.timezone", "unknown time zone %q", z.Schedule.Timezone)
 		}
 		for k, w := range z.Schedule.Windows {
-			wp := fmt.Sprintf("%s.framequeue.windows[%d]", zp, k)
+			wp := fmt.Sprintf("%s.schedule.windows[%d]", zp, k)
 			if !clockRE.MatchString(w.Start) {
 				bad(wp+".start", "expected HH:MM (got %q)", w.Start)
 			}

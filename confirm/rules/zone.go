@@ -58,7 +58,7 @@ type Schedule struct {
 	Windows  []Window
 }
 
-// Active tells whether t is inside the framequeue.
+// Active tells whether t is inside the schedule.
 func (s Schedule) Active(t time.Time) bool {
 	if len(s.Windows) == 0 {
 		return true
