@@ -12,7 +12,9 @@ import (
 	"github.com/streetwatch/streetwatch/confirm/rules"
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/detectors/leftobject"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/internal/lograte"
 	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/violation"
 )
@@ -49,6 +51,10 @@ type confirmer struct {
 	// appeared in. Only object classes are kept, so memory stays bounded
 	// by the objects in view.
 	best, appear map[uint64]gocv.Mat
+	// left finds objects that appear and stay, whatever their class (nil
+	// when the camera does not use it).
+	left     *leftobject.Detector
+	leftErrs lograte.Limiter
 }
 
 func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
@@ -67,8 +73,12 @@ func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slo
 		}
 		e.Zones = append(e.Zones, rz)
 	}
-	return &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
-		best: map[uint64]gocv.Mat{}, appear: map[uint64]gocv.Mat{}}, nil
+	c := &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
+		best: map[uint64]gocv.Mat{}, appear: map[uint64]gocv.Mat{}, leftErrs: lograte.Limiter{Every: time.Minute}}
+	if lo := cam.LeftObjects; lo.Enabled {
+		c.left = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()})
+	}
+	return c, nil
 }
 
 func override(p rules.Params, o config.RuleParams) rules.Params {
@@ -95,6 +105,7 @@ func zone(z config.Zone) (rules.Zone, error) {
 	for t, o := range z.Overrides {
 		rz.Overrides[rules.Type(t)] = override(rules.Params{}, o)
 	}
+	rz.NoLeftObjects = z.LeftObjects != nil && !*z.LeftObjects
 	loc, err := time.LoadLocation(z.Schedule.Timezone)
 	if err != nil {
 		return rz, err
@@ -120,6 +131,9 @@ func zone(z config.Zone) (rules.Zone, error) {
 
 // update tracks one frame's detections and returns the violations confirmed.
 func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []ViolationEvent {
+	if c.left != nil {
+		dets = c.addLeftObjects(f, dets)
+	}
 	ended := c.tracker.Update(f.Time, dets)
 	live := c.tracker.Tracks()
 	c.metrics.TracksActive.WithLabelValues(c.camera).Set(float64(len(live)))
@@ -133,7 +147,7 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []Violati
 		if t.Best.Time.Equal(f.Time) {
 			c.keep(c.best, t.ID, f.Mat)
 		}
-		if t.FirstSeen.Equal(f.Time) {
+		if t.Hits == 1 { // the frame it was first matched in (a left object may be dated earlier)
 			c.keep(c.appear, t.ID, f.Mat)
 		}
 	}
@@ -159,6 +173,26 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []Violati
 	return out
 }
 
+// addLeftObjects runs the left-object detector on the frame, with the
+// people and vehicles the model found masked out, and merges what it finds
+// with the model's detections.
+func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) []detectors.Detection {
+	var actors []geom.Box
+	for _, d := range dets {
+		if violation.IsActor(d.Class) {
+			actors = append(actors, d.Box)
+		}
+	}
+	left, err := c.left.Detect(f.Mat, f.Time, actors)
+	if err != nil {
+		if ok, held := c.leftErrs.Allow(time.Now()); ok {
+			c.log.Error("left-object detection failed", "camera", c.camera, "err", err, "suppressed", held)
+		}
+		return dets
+	}
+	return leftobject.Merge(dets, left)
+}
+
 func (c *confirmer) keep(into map[uint64]gocv.Mat, id uint64, src gocv.Mat) {
 	m, ok := into[id]
 	if !ok {
@@ -178,6 +212,9 @@ func (c *confirmer) drop(id uint64) {
 }
 
 func (c *confirmer) close() {
+	if c.left != nil {
+		c.left.Close()
+	}
 	for id := range c.best {
 		c.drop(id)
 	}

@@ -32,6 +32,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 
 	"gocv.io/x/gocv"
 
@@ -124,6 +125,7 @@ type Detector struct {
 	excluded               []bool    // under a person or vehicle this frame
 	staticPix              []byte
 	ages                   []float32 // scratch for measure
+	lab                    []int32   // the labels Mat's pixels, valid in regions
 	gain                   float32   // light now, against the long-term background's
 	last                   time.Time
 	started                bool
@@ -182,7 +184,7 @@ func (d *Detector) Detect(img gocv.Mat, at time.Time, exclude []geom.Box) ([]det
 		d.baseline(px) // the light or the camera changed: start again
 		return nil, nil
 	}
-	return d.regions(at)
+	return d.regions(at, px)
 }
 
 // prepare shrinks the frame to the working size, in grey, blurred; a new
@@ -299,7 +301,7 @@ func abs32(v float32) float32 {
 }
 
 // regions turns the pixels still for StaticFor into boxes in native pixels.
-func (d *Detector) regions(at time.Time) ([]detectors.Detection, error) {
+func (d *Detector) regions(at time.Time, px []uint8) ([]detectors.Detection, error) {
 	staticFor := float32(d.cfg.StaticFor.Seconds())
 	any := false
 	for i, s := range d.still {
@@ -323,6 +325,11 @@ func (d *Detector) regions(at time.Time) ([]detectors.Detection, error) {
 	gocv.MorphologyEx(raw, &d.mask, gocv.MorphOpen, d.kernel)
 	gocv.MorphologyEx(d.mask, &d.mask, gocv.MorphClose, d.joiner)
 	n := gocv.ConnectedComponentsWithStats(d.mask, &d.labels, &d.stats, &d.centroids)
+	raw32, err := d.labels.DataPtrUint8()
+	if err != nil || len(raw32) < 4*d.w*d.h {
+		return nil, fmt.Errorf("left-object detector: labels: %v", err)
+	}
+	d.lab = unsafe.Slice((*int32)(unsafe.Pointer(&raw32[0])), d.w*d.h)
 	total := float64(d.w * d.h)
 	sx, sy := float32(d.nativeW)/float32(d.w), float32(d.nativeH)/float32(d.h)
 	var out []detectors.Detection
@@ -331,6 +338,9 @@ func (d *Detector) regions(at time.Time) ([]detectors.Detection, error) {
 		bw, bh := int(d.stats.GetIntAt(l, 2)), int(d.stats.GetIntAt(l, 3))
 		area := float64(d.stats.GetIntAt(l, 4))
 		if area < d.cfg.MinArea*total || area > d.cfg.MaxArea*total {
+			continue
+		}
+		if d.ghost(px, x, y, bw, bh, int32(l)) {
 			continue
 		}
 		score, age := d.measure(x, y, bw, bh, l)
@@ -343,6 +353,40 @@ func (d *Detector) regions(at time.Time) ([]detectors.Detection, error) {
 	return out, nil
 }
 
+// ghost tells whether a region is where something left rather than
+// arrived: the background uncovered by a person or cart that was part of
+// the long-term background. A real object has its outline in the current
+// picture; a ghost has it in the background only. A ghost is learnt into
+// the long-term background at once and not reported.
+func (d *Detector) ghost(px []uint8, x, y, bw, bh int, label int32) bool {
+	var cur, bg float32
+	w := d.w
+	in := func(xx, yy int) bool {
+		return xx >= 0 && yy >= 0 && xx < w && yy < d.h && d.lab[yy*w+xx] == label
+	}
+	for yy := max(y, 1); yy < min(y+bh, d.h-1); yy++ {
+		for xx := max(x, 1); xx < min(x+bw, w-1); xx++ {
+			if !in(xx, yy) || (in(xx-1, yy) && in(xx+1, yy) && in(xx, yy-1) && in(xx, yy+1)) {
+				continue // outside, or inside away from the outline
+			}
+			i := yy*w + xx
+			cur += abs32(float32(px[i+1])-float32(px[i-1])) + abs32(float32(px[i+w])-float32(px[i-w]))
+			bg += d.gain * (abs32(d.long[i+1]-d.long[i-1]) + abs32(d.long[i+w]-d.long[i-w]))
+		}
+	}
+	if bg <= 1.3*cur {
+		return false
+	}
+	for yy := y; yy < y+bh; yy++ {
+		for xx := x; xx < x+bw; xx++ {
+			if i := yy*w + xx; d.lab[i] == label {
+				d.long[i], d.still[i], d.born[i] = float32(px[i])/d.gain, 0, 0
+			}
+		}
+	}
+	return true
+}
+
 // measure scores a region — from 0.4 to 1, growing with its contrast
 // against the background and with how long it has stayed — and says how
 // long ago it appeared (seconds, the median pixel's).
@@ -352,7 +396,7 @@ func (d *Detector) measure(x, y, bw, bh, label int) (score, age float32) {
 	n := 0
 	for yy := y; yy < y+bh; yy++ {
 		for xx := x; xx < x+bw; xx++ {
-			if int(d.labels.GetIntAt(yy, xx)) != label {
+			if int(d.lab[yy*d.w+xx]) != label {
 				continue
 			}
 			i := yy*d.w + xx

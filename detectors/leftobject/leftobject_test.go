@@ -257,6 +257,19 @@ func TestLeftObject(t *testing.T) {
 	}
 }
 
+// Someone standing in view when the camera starts, who walks off later:
+// the pavement uncovered is not something new (its outline is in the
+// background, not in the picture: a ghost).
+func TestLeftObjectNoGhostOfWhatWasThereAtTheStart(t *testing.T) {
+	s := newScene(t, 640, 360)
+	s.noise = 3
+	d := New(Config{})
+	defer d.Close()
+	cart := thing{r: image.Rect(300, 200, 380, 300), col: color.RGBA{R: 20, G: 20, B: 20}}
+	steps := append(repeat(45, step{things: []thing{cart}}), repeat(45, step{})...)
+	noDetections(t, run(t, d, s, time.Second, steps))
+}
+
 func noDetections(t *testing.T, frames [][]geom.Box) {
 	t.Helper()
 	if i := firstWith(frames); i >= 0 {

@@ -1,0 +1,53 @@
+package pipeline_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/internal/mediatest"
+)
+
+// leftObjectsOnly turns the camera's left-object detector on and the class
+// model's garbage classes off (thresholds no score reaches): only people
+// and vehicles still come from the model, to be masked out and to be the
+// actor.
+func leftObjectsOnly(cfg *config.Config) {
+	cam := &cfg.Cameras[0]
+	cam.LeftObjects.Enabled = true
+	cam.Thresholds = map[string]float32{"garbage_bag": 1, "garbage_pile": 1, "vending_stall": 1}
+}
+
+// The dumping scenario confirmed by the left-object signal alone: the
+// class model sees the person but not the bag.
+func TestLeftObjectAloneConfirmsTheDumping(t *testing.T) {
+	file, gt := loadScenario(t, "dumping")
+	run := runScenario(t, file, gt.SuggestedZone, t.TempDir(), leftObjectsOnly)
+	got, t0 := run.violations, run.t0
+	if len(got) != 1 {
+		t.Fatalf("%d violations %s, want the one dumping", len(got), describe(got, t0))
+	}
+	v, want := got[0], gt.Violations[0]
+	if v.Type != "illegal_dumping" || v.Class != "left_object" || !slices.Equal(v.Signals, []string{"left_object"}) || v.ActorClass != "person" {
+		t.Fatalf("got %s of %q by %q, signals %v; want illegal_dumping of left_object by person, signals [left_object]", v.Type, v.Class, v.ActorClass, v.Signals)
+	}
+	if first := v.FirstSeen.Sub(t0).Seconds(); first < want.StartS-firstSeenTolerance[want.Type] || first > want.StartS+firstSeenTolerance[want.Type] {
+		t.Errorf("first seen at %.1f s, want %.1f s ± %.0f", first, want.StartS, firstSeenTolerance[want.Type])
+	}
+	wb := geom.Box{X1: want.Box[0], Y1: want.Box[1], X2: want.Box[2], Y2: want.Box[3]}
+	if iou := v.Box.IoU(wb); iou < 0.3 {
+		t.Errorf("violation at %v, the bag is at %v (IoU %.2f)", v.Box, wb, iou)
+	}
+	checkEvidence(t, run, v)
+}
+
+// Real pedestrian footage with the left-object detector on: people walk
+// and stand, nothing is left behind, nothing is reported.
+func TestLeftObjectsOnRealPedestrianFootageRaiseNothing(t *testing.T) {
+	run := runScenario(t, mediatest.File(t, "vtest_h264.mp4"), [][2]float32{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, t.TempDir(),
+		func(cfg *config.Config) { cfg.Cameras[0].LeftObjects.Enabled = true })
+	if got, t0 := run.violations, run.t0; len(got) != 0 {
+		t.Fatalf("violations on footage with none: %s", describe(got, t0))
+	}
+}
