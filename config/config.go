@@ -168,6 +168,12 @@ type HTTP struct {
 	// Pprof serves Go's profiler under /debug/pprof/ (for performance work;
 	// keep it off on a network others can reach).
 	Pprof bool `yaml:"pprof"`
+	// PublicURL is where this server is reached from outside (through a
+	// proxy, say): the address that serves its / ("https://streetwatch.city.gov",
+	// or with a path, "https://city.gov/streetwatch"). Links to locally
+	// stored evidence sent to the work-order system are made absolute on it;
+	// it is required when a webhook is configured and evidence is local.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Log selects the log level (debug, info, warn, error) and format (text, json).
@@ -194,8 +200,8 @@ type Camera struct {
 	// URL is rtsp:// or rtsps://, credentials allowed (never logged).
 	// ${VAR} is replaced by the environment variable VAR, so passwords can
 	// stay out of the file.
-	URL       string   `yaml:"url"`
-	Transport string   `yaml:"transport"`
+	URL       string `yaml:"url"`
+	Transport string `yaml:"transport"`
 	// AllowRedirectsToOtherHosts lets the camera's RTSP redirects (3xx)
 	// lead to another host, credentials included. By default a redirect is
 	// followed only to the configured host, so a camera or anything on its
@@ -204,9 +210,9 @@ type Camera struct {
 	// AllowBasicAuth sends the password in clear text when a camera asks
 	// for Basic authentication over plain rtsp://. By default only Digest
 	// is answered there (rtsps:// may use either).
-	AllowBasicAuth bool `yaml:"allow_basic_auth"`
-	Location  Location `yaml:"location"`
-	Sampling  Sampling `yaml:"sampling"`
+	AllowBasicAuth bool     `yaml:"allow_basic_auth"`
+	Location       Location `yaml:"location"`
+	Sampling       Sampling `yaml:"sampling"`
 	// StallTimeout: no media for this long means reconnect.
 	StallTimeout Duration  `yaml:"stall_timeout"`
 	Reconnect    Reconnect `yaml:"reconnect"`

@@ -293,9 +293,22 @@ func (s *Service) evidenceLinks(ctx context.Context, t *Ticket) ([]EvidenceLink,
 		if err != nil {
 			return nil, fmt.Errorf("evidence link for %s: %w", links[i].Key, err)
 		}
-		links[i].URL = u
+		links[i].URL = absolute(s.PublicURL, u)
 	}
 	return links, nil
+}
+
+// absolute makes a link to this server (a path, as the local evidence
+// store gives: /evidence/...?expires=...&sig=...) absolute on base, the
+// address that serves this server's / from outside; links that are
+// absolute already (presigned S3) and all links without a base stay as
+// they are. base keeps its own path: a proxy may serve StreetWatch under
+// one.
+func absolute(base, link string) string {
+	if base == "" || !strings.HasPrefix(link, "/") || strings.HasPrefix(link, "//") {
+		return link
+	}
+	return strings.TrimSuffix(base, "/") + link
 }
 
 // post sends one signed delivery; the error never holds the secret or the

@@ -29,6 +29,11 @@ type Service struct {
 	// S3), for the API and for each webhook delivery. Set it before Run
 	// and Handler; nil: links are left out.
 	EvidenceURL func(ctx context.Context, key string) (string, error)
+	// PublicURL is the address that serves this server's / from outside
+	// (http.public_url): links EvidenceURL gives as paths (the local
+	// store's /evidence/...) are sent on it, so that the work-order system
+	// can fetch them. Empty: they are sent as they are.
+	PublicURL string
 
 	cfg     Config
 	store   Store
