@@ -192,6 +192,12 @@ type HTTP struct {
 	IdleTimeout        Duration `yaml:"idle_timeout"`
 	MaxConnsPerAddress int      `yaml:"max_conns_per_address"`
 	TLS                TLS      `yaml:"tls"`
+	// PublicURL is where this server is reached from outside (through a
+	// proxy, say): the address that serves its / ("https://streetwatch.city.gov",
+	// or with a path, "https://city.gov/streetwatch"). Links to locally
+	// stored evidence sent to the work-order system are made absolute on it;
+	// it is required when a webhook is configured and evidence is local.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Log selects the log level (debug, info, warn, error) and format (text, json).

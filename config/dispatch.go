@@ -224,6 +224,11 @@ func (c *Config) validateDispatch(bad func(path, format string, args ...any)) {
 		bad("dispatch.webhook.max_age", "must be between backoff.min and 2160h (got %s)", w.MaxAge)
 	}
 	validateTeams("dispatch.teams", d.Teams, bad)
+	validatePublicURL(c.HTTP.PublicURL, bad)
+	if c.HTTP.PublicURL == "" && c.Evidence.S3.Endpoint == "" && d.delivers() {
+		bad("http.public_url", "required when a webhook is configured and evidence is stored locally (no evidence.s3): "+
+			"the work-order system fetches the evidence links from it (e.g. https://streetwatch.city.gov)")
+	}
 
 	cameras := map[string]map[string]bool{} // camera id → zone names
 	for _, cam := range c.Cameras {
@@ -270,6 +275,36 @@ func (c *Config) validateDispatch(bad func(path, format string, args ...any)) {
 		if dist.WebhookURL != "" && w.URL == "" {
 			bad("dispatch.webhook.url", "required when a district has its own webhook_url (it serves the other districts)")
 		}
+	}
+}
+
+// delivers reports whether any ticket is pushed to a work-order system.
+func (d Dispatch) delivers() bool {
+	if d.Webhook.URL != "" {
+		return true
+	}
+	for _, dist := range d.Districts {
+		if dist.WebhookURL != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// validatePublicURL checks http.public_url: an absolute http(s) URL that
+// links are appended to, so no query, fragment or credentials.
+func validatePublicURL(raw string, bad func(path, format string, args ...any)) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		bad("http.public_url", "must be an absolute http(s)://host[:port][/path] URL (got %q)", raw)
+	case u.User != nil:
+		bad("http.public_url", "must not carry credentials")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		bad("http.public_url", "must not have a query or fragment: links are appended to it (got %q)", raw)
 	}
 }
 

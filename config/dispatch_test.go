@@ -22,6 +22,7 @@ func TestDispatchSectionParsesWithDefaultsAndSecretFromTheEnvironment(t *testing
 	t.Setenv("SW_HOOK_SECRET", "s3cret-from-env-0123456789")
 	t.Setenv("SW_NORTH_HOST", "north.example.gov")
 	cfg, err := Parse([]byte(dispatchCameras + `
+http: {public_url: "https://streetwatch.example.gov"}
 dispatch:
   review:
     illegal_dumping: required
@@ -116,6 +117,43 @@ func TestBrokenDispatchConfigsNameTheField(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error\n%v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// http.public_url is what local evidence links sent to the work-order
+// system are made absolute on: required with a webhook and local
+// evidence, and a base a path can be appended to.
+func TestPublicURLIsRequiredForAWebhookWithLocalEvidenceAndMustBeABase(t *testing.T) {
+	const (
+		webhook = "dispatch:\n  webhook: {url: 'https://h/x', secret: 0123456789abcdef}\n"
+		s3      = "evidence:\n  s3: {endpoint: 'minio:9000', bucket: ev, access_key: a, secret_key: b}\n"
+	)
+	publicURL := func(u string) string { return "http: {public_url: '" + u + "'}\n" }
+	for _, tc := range []struct {
+		name, yaml, want string // want "": valid
+	}{
+		{"webhook with local evidence", webhook, "http.public_url: required when a webhook is configured and evidence is stored locally"},
+		{"webhook with local evidence and a base", webhook + publicURL("https://streetwatch.city.gov"), ""},
+		{"a base with a path", webhook + publicURL("http://10.0.0.5:8080/streetwatch/"), ""},
+		{"webhook with evidence in S3", webhook + s3, ""},
+		{"no webhook", "", ""},
+		{"relative", webhook + publicURL("/streetwatch"), "http.public_url: must be an absolute http(s)://host[:port][/path] URL"},
+		{"host only", webhook + publicURL("streetwatch.city.gov"), "http.public_url: must be an absolute"},
+		{"other scheme", webhook + publicURL("ftp://streetwatch.city.gov"), "http.public_url: must be an absolute"},
+		{"query", webhook + publicURL("https://streetwatch.city.gov/?a=b"), "http.public_url: must not have a query or fragment"},
+		{"fragment", webhook + publicURL("https://streetwatch.city.gov/#top"), "http.public_url: must not have a query or fragment"},
+		{"credentials", webhook + publicURL("https://u:p@streetwatch.city.gov"), "http.public_url: must not carry credentials"},
+		{"bad even without a webhook", publicURL("mailto:ops@city.gov"), "http.public_url: must be an absolute"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(dispatchCameras + tc.yaml))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("error %v, want none", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}
 		})
 	}

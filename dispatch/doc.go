@@ -7,8 +7,10 @@
 // auto-dispatch, and, once confirmed, pushed through a transactional
 // outbox: the outbox row is written in the same database transaction as
 // the confirmation, and a sender loop (Service.Run) POSTs it to the
-// webhook, signed, with the ticket id as Idempotency-Key, retrying with
-// backoff until it is accepted or too old (dispatch_failed).
+// webhook of the ticket's district, signed, with the ticket id as
+// Idempotency-Key ("<id>/<district>" once it was moved to another district
+// after it was queued), retrying with backoff until it is accepted or too
+// old (dispatch_failed). Evidence links in it are absolute (PublicURL).
 //
 // The pieces:
 //

@@ -163,8 +163,10 @@ type receiver struct {
 	failFirst  int
 	failStatus int
 	down       bool
-	seen       []delivery
-	requests   chan struct{}
+	// hold, when set, runs before each answer (a delivery in flight).
+	hold     func()
+	seen     []delivery
+	requests chan struct{}
 }
 
 func newReceiver(t *testing.T, failFirst int) *receiver {
@@ -180,6 +182,12 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		signature: req.Header.Get(HeaderSignature), body: body}
 	if err := json.Unmarshal(body, &d.payload); err != nil {
 		r.t.Errorf("receiver: payload is not JSON: %v", err)
+	}
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		hold()
 	}
 	r.mu.Lock()
 	d.status = http.StatusOK

@@ -62,6 +62,10 @@ func Sign(secret []byte, timestamp string, body []byte) string {
 
 const outboxBatch = 16
 
+// errRequeued: the ticket was queued again (reassigned) while an attempt
+// of its old outbox row was made; the attempt's outcome is history.
+var errRequeued = errors.New("dispatch: ticket was queued again")
+
 // Run delivers queued tickets until ctx ends, then returns nil. Delivery
 // is at-least-once: a ticket is marked dispatched only after a 2xx, so a
 // crash in between sends it again, with the same Idempotency-Key. Run
@@ -149,12 +153,16 @@ func (s *Service) deliver(ctx context.Context, it OutboxItem) error {
 	it.Attempts++
 	result, derr := ResultNetworkError, errors.New("no webhook URL for this district")
 	if target != "" {
+		key, err := s.deliveryKey(ctx, t)
+		if err != nil {
+			return err
+		}
 		var body []byte
 		body, derr = s.payload(ctx, t, it.Attempts)
 		if derr != nil {
 			result = ResultEvidenceError
 		} else {
-			result, derr = s.post(ctx, target, t.ID, body)
+			result, derr = s.post(ctx, target, key, body)
 		}
 	}
 	if ctx.Err() != nil {
@@ -179,9 +187,38 @@ func (s *Service) deliver(ctx context.Context, it OutboxItem) error {
 	return s.store.RetryLater(ctx, it, next, derr.Error())
 }
 
-func (s *Service) markDispatched(ctx context.Context, t *Ticket, it OutboxItem, log *slog.Logger) error {
+// deliveryKey is the Idempotency-Key of a ticket's deliveries: its id,
+// until it is moved to another district after it was queued (a delivery
+// may then have reached the old district's receiver, perhaps the same
+// system); from then on "<id>/<district>", so that the new district's
+// delivery is new work and not a repeat to drop.
+func (s *Service) deliveryKey(ctx context.Context, t *Ticket) (string, error) {
+	entries, err := s.store.Audit(ctx, t.ID)
+	if err != nil {
+		return "", fmt.Errorf("ticket %s: %w", t.ID, err)
+	}
+	for _, a := range entries {
+		if a.Kind == AuditReassign && (a.From == StatusConfirmed || a.From == StatusDispatchFailed) {
+			return t.ID + "/" + t.District, nil
+		}
+	}
+	return t.ID, nil
+}
+
+// markDispatched records a delivery of sent (the ticket as it was read
+// for it). A ticket moved to another district meanwhile is not dispatched:
+// the old district's receiver has it (noted in the audit log) and the
+// outbox row, queued afresh by Reassign, delivers to the new district.
+func (s *Service) markDispatched(ctx context.Context, sent *Ticket, it OutboxItem, log *slog.Logger) error {
 	now := s.now()
-	t, err := s.store.UpdateTicket(ctx, t.ID, now, func(t *Ticket) (Change, error) {
+	moved := false
+	t, err := s.store.UpdateTicket(ctx, sent.ID, now, func(t *Ticket) (Change, error) {
+		if t.District != sent.District {
+			moved = true
+			return Change{Audit: &AuditEntry{Kind: AuditNote, Actor: SystemActor, From: t.Status, To: t.Status,
+				Note: fmt.Sprintf("delivered to district %s's work-order system (attempt %d) while the ticket moved to %s; %s gets its own delivery",
+					orDash(sent.District), it.Attempts, orDash(t.District), orDash(t.District))}}, nil
+		}
 		if err := checkTransition(t.Status, StatusDispatched, bySender); err != nil {
 			return Change{}, err
 		}
@@ -194,6 +231,10 @@ func (s *Service) markDispatched(ctx context.Context, t *Ticket, it OutboxItem, 
 		// its Idempotency-Key makes harmless.
 		return fmt.Errorf("ticket %s delivered but not marked dispatched: %w", it.TicketID, err)
 	}
+	if moved {
+		log.Warn("ticket delivered to its old district while it was reassigned; delivering to the new one", "new_district", t.District)
+		return nil
+	}
 	s.metrics.Tickets.WithLabelValues(t.Type, string(StatusDispatched)).Inc()
 	log.Info("ticket dispatched")
 	return nil
@@ -203,6 +244,9 @@ func (s *Service) markFailed(ctx context.Context, t *Ticket, it OutboxItem, caus
 	now := s.now()
 	age := now.Sub(it.QueuedAt).Round(time.Second)
 	t, err := s.store.UpdateTicket(ctx, t.ID, now, func(t *Ticket) (Change, error) {
+		if t.Delivery.QueuedAt == nil || !t.Delivery.QueuedAt.Equal(it.QueuedAt) {
+			return Change{}, errRequeued
+		}
 		if err := checkTransition(t.Status, StatusDispatchFailed, bySender); err != nil {
 			return Change{}, err
 		}
@@ -210,6 +254,9 @@ func (s *Service) markFailed(ctx context.Context, t *Ticket, it OutboxItem, caus
 		return Change{Dequeue: true, Audit: &AuditEntry{Kind: AuditStatus, Actor: SystemActor, From: StatusConfirmed, To: StatusDispatchFailed,
 			Note: fmt.Sprintf("not delivered after %d attempts over %s: %v", it.Attempts, age, cause)}}, nil
 	})
+	if errors.Is(err, errRequeued) {
+		return nil // reassigned meanwhile: its new delivery has its own max_age
+	}
 	if err != nil {
 		return fmt.Errorf("ticket %s: mark dispatch_failed: %w", it.TicketID, err)
 	}
@@ -246,14 +293,27 @@ func (s *Service) evidenceLinks(ctx context.Context, t *Ticket) ([]EvidenceLink,
 		if err != nil {
 			return nil, fmt.Errorf("evidence link for %s: %w", links[i].Key, err)
 		}
-		links[i].URL = u
+		links[i].URL = absolute(s.PublicURL, u)
 	}
 	return links, nil
 }
 
+// absolute makes a link to this server (a path, as the local evidence
+// store gives: /evidence/...?expires=...&sig=...) absolute on base, the
+// address that serves this server's / from outside; links that are
+// absolute already (presigned S3) and all links without a base stay as
+// they are. base keeps its own path: a proxy may serve StreetWatch under
+// one.
+func absolute(base, link string) string {
+	if base == "" || !strings.HasPrefix(link, "/") || strings.HasPrefix(link, "//") {
+		return link
+	}
+	return strings.TrimSuffix(base, "/") + link
+}
+
 // post sends one signed delivery; the error never holds the secret or the
 // URL (which may carry a token).
-func (s *Service) post(ctx context.Context, target, ticketID string, body []byte) (result string, err error) {
+func (s *Service) post(ctx context.Context, target, key string, body []byte) (result string, err error) {
 	ts := strconv.FormatInt(s.now().Unix(), 10)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
@@ -261,7 +321,7 @@ func (s *Service) post(ctx context.Context, target, ticketID string, body []byte
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "StreetWatch-Dispatch/1")
-	req.Header.Set(HeaderIdempotencyKey, ticketID)
+	req.Header.Set(HeaderIdempotencyKey, key)
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderSignature, Sign([]byte(s.cfg.Webhook.Secret), ts, body))
 	resp, err := s.client.Do(req)

@@ -29,6 +29,11 @@ type Service struct {
 	// S3), for the API and for each webhook delivery. Set it before Run
 	// and Handler; nil: links are left out.
 	EvidenceURL func(ctx context.Context, key string) (string, error)
+	// PublicURL is the address that serves this server's / from outside
+	// (http.public_url): links EvidenceURL gives as paths (the local
+	// store's /evidence/...) are sent on it, so that the work-order system
+	// can fetch them. Empty: they are sent as they are.
+	PublicURL string
 
 	cfg     Config
 	store   Store
@@ -273,8 +278,12 @@ func (s *Service) AddNote(ctx context.Context, id string, version int64, actor, 
 
 // Reassign moves a ticket to another configured district: its team is
 // routed again for that district, and a delivery not yet made goes to the
-// district's work-order endpoint. Dispatched, resolved and rejected
-// tickets are not moved (the work order already went out, or none will).
+// district's work-order endpoint. A confirmed ticket (queued, perhaps in
+// flight to the old district) is queued afresh, its attempts starting
+// over; if the old district's delivery succeeds meanwhile, it is noted and
+// the new district still gets its own (see deliver). Dispatched, resolved
+// and rejected tickets are not moved (the work order already went out, or
+// none will).
 func (s *Service) Reassign(ctx context.Context, id string, version int64, district, actor, note string) (*Ticket, error) {
 	if actor == "" || version <= 0 {
 		return nil, fmt.Errorf("%w: actor and version are required", ErrInvalid)
@@ -285,7 +294,9 @@ func (s *Service) Reassign(ctx context.Context, id string, version int64, distri
 	if _, ok := s.routes.districts[district]; !ok {
 		return nil, fmt.Errorf("%w: no district %q in dispatch.districts", ErrInvalid, district)
 	}
-	t, err := s.store.UpdateTicket(ctx, id, s.now(), func(t *Ticket) (Change, error) {
+	now := s.now()
+	var from string
+	t, err := s.store.UpdateTicket(ctx, id, now, func(t *Ticket) (Change, error) {
 		if t.Version != version {
 			return Change{}, fmt.Errorf("%w: ticket %s is at version %d, not %d", ErrConflict, id, t.Version, version)
 		}
@@ -293,22 +304,38 @@ func (s *Service) Reassign(ctx context.Context, id string, version int64, distri
 		case StatusDispatched, StatusResolved, StatusRejected:
 			return Change{}, fmt.Errorf("%w: ticket %s is %s; only tickets not yet dispatched can move", ErrIllegalTransition, id, t.Status)
 		}
-		from := t.District
+		from = t.District
 		t.District = district
 		t.Team = s.routes.teamFor(district, t.Type)
-		if from == "" {
-			from = "-"
-		}
-		n := fmt.Sprintf("%s → %s (team %s)", from, district, t.Team)
+		n := fmt.Sprintf("%s → %s (team %s)", orDash(from), district, t.Team)
 		if note != "" {
 			n += "; " + note
 		}
-		return Change{Audit: &AuditEntry{Kind: AuditReassign, Actor: actor, From: t.Status, To: t.Status, Note: n}}, nil
+		ch := Change{Audit: &AuditEntry{Kind: AuditReassign, Actor: actor, From: t.Status, To: t.Status, Note: n}}
+		if t.Status == StatusConfirmed {
+			// The old district's failures say nothing about the new
+			// endpoint: start over, due now.
+			t.Delivery = DeliveryState{QueuedAt: &now}
+			ch.Enqueue = true
+		}
+		return ch, nil
 	})
 	if err != nil {
 		return nil, wrapTicketErr(id, err)
 	}
+	s.log.Info("ticket reassigned", "ticket", id, "camera", t.CameraID, "from", from, "to", t.District,
+		"team", t.Team, "status", t.Status, "actor", actor)
+	if t.Status == StatusConfirmed {
+		s.queued(ctx)
+	}
 	return t, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // KeepEvidence reports whether a violation's evidence must be kept: its

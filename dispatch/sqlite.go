@@ -351,10 +351,12 @@ func (s *SQLite) UpdateTicket(ctx context.Context, id string, now time.Time, fn 
 		return nil, err
 	}
 	t.Version, t.UpdatedAt = old+1, now
-	res, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?, reject_reason = ?, keep = ?,
+	// Every field a change may make is written; the violation's own
+	// facts (camera, times, evidence...) never change.
+	res, err := tx.ExecContext(ctx, `UPDATE tickets SET district = ?, team = ?, status = ?, reject_reason = ?, keep = ?,
 		delivery_attempts = ?, last_error = ?, queued_at = ?, dispatched_at = ?, version = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
-		t.Status, t.RejectReason, t.Keep, t.Delivery.Attempts, t.Delivery.LastError,
+		t.District, t.Team, t.Status, t.RejectReason, t.Keep, t.Delivery.Attempts, t.Delivery.LastError,
 		nullMicros(t.Delivery.QueuedAt), nullMicros(t.Delivery.DispatchedAt), t.Version, micros(now), id, old)
 	if err != nil {
 		return nil, fmt.Errorf("update ticket %s: %w", id, err)
@@ -450,9 +452,13 @@ func (s *SQLite) RetryLater(ctx context.Context, it OutboxItem, next time.Time, 
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`,
-		it.Attempts, micros(next), lastErr, it.ID); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?
+		WHERE id = ? AND queued_at = ?`, it.Attempts, micros(next), lastErr, it.ID, micros(it.QueuedAt))
+	if err != nil {
 		return fmt.Errorf("outbox %d: %w", it.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // queued again (or gone) since it was read: this attempt is history
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tickets SET delivery_attempts = ?, last_error = ? WHERE id = ?`,
 		it.Attempts, lastErr, it.TicketID); err != nil {

@@ -37,7 +37,8 @@ type Store interface {
 	NextOutboxDue(ctx context.Context) (next time.Time, ok bool, err error)
 	// RetryLater records a failed attempt of an outbox row: its attempt
 	// count, next attempt and error, also on its ticket's delivery state
-	// (without changing the ticket's version).
+	// (without changing the ticket's version). A row queued again since
+	// item was read (another queued_at) is left as it is.
 	RetryLater(ctx context.Context, item OutboxItem, next time.Time, lastErr string) error
 	// DeleteOutbox removes a row whose ticket is no longer waiting.
 	DeleteOutbox(ctx context.Context, id int64) error

@@ -19,6 +19,7 @@ func (p *Pipeline) openTickets() error {
 		return fmt.Errorf("tickets: %w", err)
 	}
 	svc.EvidenceURL = p.EvidenceURL
+	svc.PublicURL = p.cfg.HTTP.PublicURL
 	p.tickets = svc
 	if p.evidence.retention != nil {
 		p.evidence.retention.Keep = svc.KeepEvidence

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,9 +63,15 @@ type fixture struct {
 
 func newFixture(t *testing.T, tweak ...func(*Server)) *fixture {
 	t.Helper()
+	return newDispatchFixture(t, config.Dispatch{Districts: map[string]config.District{"baiyun": {Cameras: []string{"station-1"}}, "tianhe": {}}}, tweak...)
+}
+
+// newDispatchFixture is newFixture over a dispatch config of the test's
+// own (the page offers its districts).
+func newDispatchFixture(t *testing.T, dcfg config.Dispatch, tweak ...func(*Server)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	dcfg := config.Dispatch{Districts: map[string]config.District{"baiyun": {Cameras: []string{"station-1"}}, "tianhe": {}}}
 	svc, err := dispatch.Open(ctx, dcfg, dir, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +105,7 @@ func newFixture(t *testing.T, tweak ...func(*Server)) *fixture {
 	f.rev = &Server{
 		Config:    config.Review{Users: testUsers(), SessionTTL: config.Duration(time.Hour), Timezone: "Asia/Shanghai"},
 		Tickets:   Service(svc),
-		Districts: []string{"baiyun", "tianhe"},
+		Districts: slices.Sorted(maps.Keys(dcfg.Districts)),
 		Cameras: func() []CameraStatus {
 			return []CameraStatus{{ID: "station-1", Name: "白云站 1", Up: true, Codec: "H264", Width: 1280, Height: 720, Transport: "tcp",
 				LastFrame: time.Now().Add(-2 * time.Second), FramesSampled: 120}, {ID: "street-2", Name: "Street 2", LastError: "dial tcp: connection refused"}}

@@ -150,7 +150,7 @@ func runCrashCase(t *testing.T, bin, point string) {
 	zone := scenarioZone(t, "dumping")
 	dir := t.TempDir()
 	api := mediatest.FreeAddr(t)
-	cfg := fmt.Sprintf(`http: {listen: %q}
+	cfg := fmt.Sprintf(`http: {listen: %q, public_url: "http://%s"}
 state_dir: %q
 detectors:
   models: [{name: demo, manifest: %q}]
@@ -163,7 +163,7 @@ cameras:
 dispatch:
   review: {illegal_dumping: auto}
   webhook: {url: %q, secret: %q, backoff: {min: 200ms, max: 1s}}
-`, api, filepath.Join(dir, "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"),
+`, api, api, filepath.Join(dir, "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"),
 		sim.URL("cam"), zone, srv.URL, wo.secret)
 	cfgPath := filepath.Join(dir, "sw.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
