@@ -20,20 +20,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/internal/mediatest"
 )
 
-// promtool returns the path of Debian's promtool (package prometheus). It is
-// required in CI (CI=true) and skipped with a note elsewhere.
+// promtool returns the path of Debian's promtool (package prometheus):
+// required in CI, skipped with a note elsewhere (mediatest.Missing).
 func promtool(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("promtool not found: install Debian's prometheus package (scripts/setup.sh does)")
-		}
-		t.Skip("promtool not found (apt-get install prometheus); skipping")
-	}
-	return p
+	return mediatest.Tool(t, "promtool")
 }
 
 func runPromtool(t *testing.T, args ...string) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/media/frame"
 )
 
@@ -172,9 +173,9 @@ func wrongLibraryChild() int {
 }
 
 func TestWrongLibraryIsAClearError(t *testing.T) {
-	out, err := exec.Command("pkg-config", "--variable=libdir", "libavcodec").Output()
+	out, err := exec.Command(mediatest.Tool(t, "pkg-config"), "--variable=libdir", "libavcodec").Output()
 	if err != nil {
-		t.Skip("pkg-config libavcodec: ", err)
+		mediatest.Missing(t, "pkg-config libavcodec (libavcodec-dev): %v", err)
 	}
 	wrong := filepath.Join(strings.TrimSpace(string(out)), "libavcodec.so")
 	cmd := exec.Command(os.Args[0], "-test.run", "^$")

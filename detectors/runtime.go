@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/streetwatch/streetwatch/internal/setupcache"
 )
 
 // ORTVersion is the ONNX Runtime release setup installs.
@@ -28,15 +30,7 @@ func LibraryCandidates(configured string) []string {
 	if env := os.Getenv(LibraryEnv); env != "" {
 		c = append(c, env)
 	}
-	cache := os.Getenv("STREETWATCH_CACHE")
-	if cache == "" {
-		if xdg := os.Getenv("XDG_CACHE_HOME"); xdg != "" {
-			cache = filepath.Join(xdg, "streetwatch")
-		} else if home, err := os.UserHomeDir(); err == nil {
-			cache = filepath.Join(home, ".cache", "streetwatch")
-		}
-	}
-	if cache != "" {
+	if cache := setupcache.Dir(); cache != "" {
 		c = append(c, filepath.Join(cache, "onnxruntime-"+ORTVersion, "libonnxruntime.so"))
 	}
 	return append(c, "/usr/local/lib/libonnxruntime.so", "/usr/lib/libonnxruntime.so", "/opt/onnxruntime/lib/libonnxruntime.so")

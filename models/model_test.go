@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
 	"gopkg.in/yaml.v3"
+
+	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/internal/mediatest"
 )
 
 const (
@@ -57,37 +59,17 @@ type detection struct {
 	box   [4]float32 // x1, y1, x2, y2
 }
 
-var (
-	ortOnce sync.Once
-	ortErr  error
-)
-
-// ortLibrary is where the setup script puts ONNX Runtime; STREETWATCH_ORT_LIB overrides it.
-func ortLibrary() string {
-	if p := os.Getenv("STREETWATCH_ORT_LIB"); p != "" {
-		return p
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "streetwatch", "onnxruntime-1.24.1", "libonnxruntime.so")
-}
-
-// requireORT initialises ONNX Runtime once, skipping (or failing in CI) when the library is missing.
+// requireORT loads ONNX Runtime from where the runtime itself looks
+// (detectors.FindLibrary: $STREETWATCH_ORT_LIB, setup's cache honouring
+// $STREETWATCH_CACHE and $XDG_CACHE_HOME, system folders), skipping or
+// failing in CI when it is absent.
 func requireORT(tb testing.TB) {
 	tb.Helper()
-	lib := ortLibrary()
-	if _, err := os.Stat(lib); err != nil {
-		msg := fmt.Sprintf("ONNX Runtime library not found at %s (run the setup script or set STREETWATCH_ORT_LIB)", lib)
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+	if _, err := detectors.FindLibrary(""); err != nil {
+		mediatest.Missing(tb, "%v", err)
 	}
-	ortOnce.Do(func() {
-		ort.SetSharedLibraryPath(lib)
-		ortErr = ort.InitializeEnvironment()
-	})
-	if ortErr != nil {
-		tb.Fatalf("initialise ONNX Runtime from %s: %v", lib, ortErr)
+	if _, err := detectors.InitRuntime(""); err != nil {
+		tb.Fatal(err)
 	}
 }
 

@@ -50,6 +50,12 @@ const historyMargin = 30 * time.Second
 func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord) (*evidenceStage, error) {
 	ec := cfg.Evidence
 	m := evidence.NewMetrics(reg)
+	// Each camera's clip counters exist from the start at 0: a failure
+	// is then an increase Prometheus can alert on, not a new series.
+	for _, cc := range cfg.Cameras {
+		m.Clips.WithLabelValues(cc.ID)
+		m.ClipFailures.WithLabelValues(cc.ID)
+	}
 	hm := history.NewMetrics(reg)
 	s := &evidenceStage{cfg: ec, histories: map[string]*history.History{}, models: models,
 		cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}

@@ -112,17 +112,22 @@ func TestStallWatchdogReconnectsASilentStream(t *testing.T) {
 	}
 }
 
+// TestTransports reads from the server's side which transports the camera
+// asked for in its SETUP requests (simulate.Server.SetupTransports), so
+// "udp" and "tcp" prove the transport used, and "auto falls back to tcp"
+// proves that UDP was tried first, refused by the TCP-only server, and
+// that TCP followed.
 func TestTransports(t *testing.T) {
 	file := mediatest.File(t, "h264_640x360.mp4")
 	for _, tc := range []struct {
 		name      string
 		serverUDP bool
 		transport string
+		setups    string // the SETUP transports asked for, in order
 	}{
-		{"udp", true, "udp"},
-		{"tcp", true, "tcp"},
-		// A TCP-only server: auto tries UDP, is refused, and falls back to TCP.
-		{"auto falls back to tcp", false, "auto"},
+		{"udp", true, "udp", "udp"},
+		{"tcp", true, "tcp", "tcp"},
+		{"auto falls back to tcp", false, "auto", "udp tcp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &simulate.Server{}
@@ -135,6 +140,11 @@ func TestTransports(t *testing.T) {
 			waitFor(t, 30*time.Second, "25 frames", func() bool { return len(r.rec.get("cam")) >= 25 })
 			r.stop()
 			checkMonotonic(t, r.rec.get("cam"))
+			// One video track: one SETUP per connection, and one
+			// connection per transport tried.
+			if got := strings.Join(sim.SetupTransports(), " "); got != tc.setups {
+				t.Fatalf("SETUP transports %q, want %q", got, tc.setups)
+			}
 		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/pion/rtp"
 
 	"github.com/streetwatch/streetwatch/media"
@@ -46,6 +47,7 @@ type Server struct {
 	Log           *slog.Logger
 
 	mu         sync.Mutex
+	setups     []string // lower transport of each SETUP asked for
 	cameras    map[string]*camera
 	clips      map[string]*clip
 	server     *gortsplib.Server
@@ -133,6 +135,15 @@ func (s *Server) Start() error {
 		}()
 	}
 	return nil
+}
+
+// SetupTransports lists, in order, the transport ("udp", "tcp",
+// "multicast") of every SETUP request clients sent, accepted or refused: a
+// test sees from the server's side what a client tried.
+func (s *Server) SetupTransports() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.setups...)
 }
 
 // ListenAddr is the address the server listens on (useful with port 0).
@@ -288,6 +299,29 @@ func (h *handler) lookup(path string) (*base.Response, *gortsplib.ServerStream, 
 
 func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return h.lookup(ctx.Path)
+}
+
+// OnRequest sees every request, also a SETUP the server then refuses
+// (UDP on a TCP-only server is answered 461 before OnSetup is called).
+func (h *handler) OnRequest(_ *gortsplib.ServerConn, req *base.Request) {
+	if req.Method != base.Setup {
+		return
+	}
+	transport := "invalid"
+	var ths headers.Transports
+	if err := ths.Unmarshal(req.Header["Transport"]); err == nil && len(ths) > 0 {
+		switch {
+		case ths[0].Delivery != nil && *ths[0].Delivery == headers.TransportDeliveryMulticast:
+			transport = "multicast"
+		case ths[0].Protocol == headers.TransportProtocolTCP:
+			transport = "tcp"
+		default:
+			transport = "udp"
+		}
+	}
+	h.mu.Lock()
+	h.setups = append(h.setups, transport)
+	h.mu.Unlock()
 }
 
 func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {

@@ -1,6 +1,8 @@
 // Package mediatest helps tests find the generated test media and the
-// third-party tools they talk to. In CI (CI=true) a missing dependency fails
-// the test: an integration test must never pass by skipping.
+// third-party tools they talk to. Missing is the one place that decides what
+// an absent dependency means: in CI (see InCI) it fails the test, because an
+// integration test must never pass by skipping; elsewhere it skips.
+// TestEverySkipOnAMissingDependencyGoesThroughMissing keeps it the only place.
 package mediatest
 
 import (
@@ -21,11 +23,22 @@ func Root() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// InCI reports whether the tests run in CI: $CI is set to anything but ""
+// "0" or "false" (GitHub, GitLab and .ci/run set CI=true; some runners set
+// CI=1 or their own name). It is the only reading of $CI in the tests.
+func InCI() bool {
+	switch os.Getenv("CI") {
+	case "", "0", "false":
+		return false
+	}
+	return true
+}
+
 // Missing stops the test because a dependency is absent: a failure in CI, a
 // skip on a developer's machine that has not run scripts/setup.sh.
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
+	if InCI() {
 		t.Fatalf("missing dependency (scripts/setup.sh installs it): "+format, args...)
 	}
 	t.Skipf("missing dependency (run scripts/setup.sh): "+format, args...)

@@ -23,6 +23,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/streetwatch/streetwatch/internal/mediatest"
+	"github.com/streetwatch/streetwatch/internal/setupcache"
 )
 
 // Version is the MinIO module version scripts/setup.sh builds
@@ -55,19 +58,7 @@ func Binary() (string, error) {
 		}
 		return p, nil
 	}
-	cache := os.Getenv("STREETWATCH_CACHE")
-	if cache == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", err
-			}
-			base = filepath.Join(home, ".cache")
-		}
-		cache = filepath.Join(base, "streetwatch")
-	}
-	p := filepath.Join(cache, "minio-"+Version, "minio")
+	p := filepath.Join(setupcache.Dir(), "minio-"+Version, "minio")
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
@@ -78,15 +69,12 @@ func Binary() (string, error) {
 }
 
 // Start runs a MinIO server for the test and stops it in t.Cleanup. When
-// the binary is missing the test is skipped, or failed when CI=true.
+// the binary is missing the test is skipped, or failed in CI (mediatest.Missing).
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("miniotest: %v", err)
-		}
-		t.Skipf("miniotest: %v", err)
+		mediatest.Missing(t, "miniotest: %v", err)
 	}
 	s := &Server{
 		AccessKey: "sw" + randomHex(8),
