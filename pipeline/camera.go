@@ -43,6 +43,7 @@ type Camera struct {
 	// longer).
 	noDecodeAfter time.Duration
 	lastKey       time.Time    // ingest side: when the last keyframe arrived
+	lastKeySess   uint64       // ingest side: and on which connection
 	keyInterval   atomic.Int64 // nanos between the last two keyframes
 	lastDecoded   atomic.Int64 // unix nanos (wall clock) of the last decoded picture
 
@@ -177,11 +178,12 @@ func counterValue(c prometheus.Counter) uint64 {
 // onAccessUnit runs on ingest's goroutine and must never block.
 func (c *Camera) onAccessUnit(au *media.AccessUnit) {
 	if au.Key {
+		// The GOP as it arrives; a reconnect's gap is no GOP.
 		now := time.Now()
-		if !c.lastKey.IsZero() {
+		if !c.lastKey.IsZero() && au.Session == c.lastKeySess {
 			c.keyInterval.Store(int64(now.Sub(c.lastKey)))
 		}
-		c.lastKey = now
+		c.lastKey, c.lastKeySess = now, au.Session
 	}
 	if c.history != nil {
 		c.history.Add(au) // every unit: clips are cut from the camera's own stream

@@ -158,3 +158,43 @@ func TestMediaThatNeverDecodesIsReportedAsNotDecoding(t *testing.T) {
 		})
 	}
 }
+
+// The state from ingest's status, the last decoded picture and the GOP:
+// in keyframes mode one picture a GOP is decoded, so a GOP longer than
+// the 20 s floor must not read as not decoding.
+func TestCameraStateAllowsTwoGOPsWithoutAPicture(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	for _, tc := range []struct {
+		name        string
+		up          bool
+		mediaSince  time.Duration // ago
+		lastDecoded time.Duration // ago; 0: never
+		gop         time.Duration
+		want        string
+	}{
+		{"down", false, 0, time.Second, 0, StateConnecting},
+		{"just joined", true, 5 * time.Second, 0, 0, StateStarting},
+		{"joined a while ago, nothing decoded", true, 21 * time.Second, 0, 0, StateNoDecode},
+		{"decoding", true, time.Hour, 40 * time.Millisecond, 2 * time.Second, StateDecoding},
+		{"stopped decoding", true, time.Hour, 25 * time.Second, 2 * time.Second, StateNoDecode},
+		{"keyframes mode, 30 s GOP, between keyframes", true, time.Hour, 45 * time.Second, 30 * time.Second, StateDecoding},
+		{"keyframes mode, 30 s GOP, two missed", true, time.Hour, 61 * time.Second, 30 * time.Second, StateNoDecode},
+		{"reconnected, nothing decoded since", true, 3 * time.Second, time.Minute, 0, StateStarting},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Camera{noDecodeAfter: defaultNoDecodeAfter}
+			c.keyInterval.Store(int64(tc.gop))
+			if tc.lastDecoded != 0 {
+				c.lastDecoded.Store(ago(tc.lastDecoded).UnixNano())
+			}
+			ing := ingest.Status{Up: tc.up}
+			if tc.up {
+				ing.MediaSince = ago(tc.mediaSince)
+			}
+			if got := c.state(now, ing); got != tc.want {
+				t.Errorf("state = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
