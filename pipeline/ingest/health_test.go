@@ -176,6 +176,9 @@ func TestCameraIsUpFromTheFirstPictureBeforeAnyKeyframe(t *testing.T) {
 	if up := r.metric(t, "streetwatch_camera_up"); up != 1 {
 		t.Errorf("camera_up = %v while media flows, want 1", up)
 	}
+	if st.Width != 64 || st.Height != 48 || st.Codec != "H264" {
+		t.Errorf("stream %s %d×%d before the first keyframe, want the SDP's H264 64×48", st.Codec, st.Width, st.Height)
+	}
 	if st.MediaSince.IsZero() || time.Since(st.MediaSince) > 10*time.Second || st.LastUnit.Before(st.MediaSince) {
 		t.Errorf("MediaSince %v, LastUnit %v: want this connection's first and last unit", st.MediaSince, st.LastUnit)
 	}

@@ -27,7 +27,8 @@ type stream struct {
 	lastUnit atomic.Int64 // unix nanos, read by the watchdog
 }
 
-// handle is called from gortsplib's reader goroutine, one packet at a time.
+// handle is called from gortsplib's reader goroutine, one access unit at a
+// time, after packet.
 func (st *stream) handle(nalus [][]byte, pts int64) {
 	changed, err := st.params.Update(nalus)
 	if err != nil {
@@ -102,6 +103,7 @@ func (st *stream) packet() {
 	src.status.Up = true
 	src.status.MediaSince, src.status.LastUnit = now, now
 	src.status.Codec = st.params.Codec.String()
+	src.status.Width, src.status.Height = st.params.Width, st.params.Height // the SDP's, until a keyframe's
 }
 
 // begin starts the connection's timeline right after the previous
