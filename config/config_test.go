@@ -66,6 +66,8 @@ func TestBrokenConfigsNameTheField(t *testing.T) {
 		{"duplicate id", cam + "  - id: cam1\n    url: rtsp://h/b\n", `cameras[1].id: "cam1" is already used by cameras[0]`},
 		{"missing url", "cameras:\n  - id: a\n", "cameras[0].url: required"},
 		{"http url", "cameras:\n  - id: a\n    url: http://h/a\n", `cameras[0].url: must start with rtsp:// or rtsps:// (got "http://")`},
+		{"url fragment", "cameras:\n  - id: a\n    url: \"rtsp://h/a#main\"\n", "cameras[0].url: has a #fragment, which RTSP does not allow (write a '#' in the user or password as %23)"},
+		{"url empty fragment", "cameras:\n  - id: a\n    url: \"rtsp://u:p@h/a#\"\n", "cameras[0].url: has a #fragment, which RTSP does not allow (write a '#' in the user or password as %23)"},
 		{"unset env", "cameras:\n  - id: a\n    url: rtsp://u:${NOPE_NOT_SET}@h/a\n", "cameras[0].url: environment variable NOPE_NOT_SET is not set"},
 		{"bad transport", cam + "    transport: quic\n", `cameras[0].transport: must be auto, tcp or udp (got "quic")`},
 		{"evidence s3 without bucket", cam + "evidence: {s3: {endpoint: 127.0.0.1:9000, access_key: a, secret_key: b}}\n", "evidence.s3.bucket: required with evidence.s3.endpoint"},

@@ -132,6 +132,12 @@ func validateURL(path, raw string, bad func(path, format string, args ...any)) {
 	if u.Host == "" {
 		bad(path, "has no host")
 	}
+	// RTSP clients refuse these at connect time, so the camera would fail
+	// forever; the fragment is not echoed (it may be the tail of a
+	// password with an unescaped '#').
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		bad(path, "has a #fragment, which RTSP does not allow (write a '#' in the user or password as %%23)")
+	}
 }
 
 func (c *Config) validateDetectors(bad func(path, format string, args ...any)) map[string]bool {

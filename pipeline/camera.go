@@ -36,11 +36,21 @@ type Camera struct {
 	decoded, sampled, decodeErrors prometheus.Counter
 	droppedBehind                  prometheus.Counter
 	decodeSec                      prometheus.Observer
+	decoding                       prometheus.Gauge
+
+	// noDecodeAfter is the least time media may flow without a decoded
+	// picture before the camera counts as not decoding (two GOPs when
+	// longer).
+	noDecodeAfter time.Duration
+	lastKey       time.Time    // ingest side: when the last keyframe arrived
+	lastKeySess   uint64       // ingest side: and on which connection
+	keyInterval   atomic.Int64 // nanos between the last two keyframes
+	lastDecoded   atomic.Int64 // unix nanos (wall clock) of the last decoded picture
 
 	decCodec  media.Codec
 	skipping  bool // ingest side: unit queue overflowed, waiting for a keyframe
 	seq       uint64
-	lastFrame atomic.Int64 // unix nanos of the last sampled frame's time
+	lastFrame atomic.Int64 // unix nanos (wall clock) when the last frame was sampled
 	mu        sync.Mutex
 	lastError string
 }
@@ -57,6 +67,8 @@ func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, m *metri
 		decodeErrors:  m.errors.WithLabelValues(cfg.ID),
 		droppedBehind: m.dropped.WithLabelValues(cfg.ID, DropDecoderBehind),
 		decodeSec:     m.decodeSec,
+		decoding:      m.decoding.WithLabelValues(cfg.ID),
+		noDecodeAfter: defaultNoDecodeAfter,
 	}
 	if cfg.Sampling.Mode == config.SampleKeyframes {
 		c.sampler = sample.Keyframes()
@@ -82,12 +94,28 @@ func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, m *metri
 // ID of the camera.
 func (c *Camera) ID() string { return c.cfg.ID }
 
+// Camera states: what a camera's stream and decoder are doing, for pages,
+// /healthz and alerts.
+const (
+	StateConnecting = "connecting" // no media: connecting, or waiting to reconnect
+	StateStarting   = "starting"   // media flows, nothing decoded yet (a decoder starts at a keyframe)
+	StateDecoding   = "decoding"   // pictures are decoded
+	StateNoDecode   = "no_decode"  // media flows, but no picture decoded for two GOPs (at least 20 s)
+)
+
+// defaultNoDecodeAfter is the shortest time media may flow without a
+// decoded picture before the camera counts as not decoding.
+const defaultNoDecodeAfter = 20 * time.Second
+
 // CameraStatus is a camera's state for health checks and pages.
 type CameraStatus struct {
-	ID, Name  string
-	Ingest    ingest.Status
-	LastFrame time.Time // stream time of the last sampled frame
-	LastError string    // last decode error
+	ID, Name string
+	Ingest   ingest.Status
+	State    string // one of the State constants
+	// LastFrame is when (this machine's clock) the last frame was sampled:
+	// for liveness, whatever the camera's own timestamps say.
+	LastFrame time.Time
+	LastError string // last decode error
 	// Counts since start: the camera's own counters, the values
 	// /metrics shows for it.
 	FramesDecoded uint64 // streetwatch_frames_decoded_total
@@ -105,9 +133,37 @@ func (c *Camera) Status() CameraStatus {
 	if n := c.lastFrame.Load(); n != 0 {
 		last = time.Unix(0, n)
 	}
-	return CameraStatus{ID: c.cfg.ID, Name: c.cfg.Name, Ingest: c.src.Status(), LastFrame: last, LastError: lastErr,
+	ing := c.src.Status()
+	return CameraStatus{ID: c.cfg.ID, Name: c.cfg.Name, Ingest: ing, State: c.state(time.Now(), ing), LastFrame: last, LastError: lastErr,
 		FramesDecoded: counterValue(c.decoded), FramesSampled: counterValue(c.sampled),
 		DecodeErrors: counterValue(c.decodeErrors), DroppedBehind: counterValue(c.droppedBehind)}
+}
+
+// state tells what the camera is doing at now, from its ingest status and
+// the last decoded picture.
+func (c *Camera) state(now time.Time, ing ingest.Status) string {
+	if !ing.Up {
+		return StateConnecting
+	}
+	// In keyframes mode only keyframes are decoded: a picture a GOP is
+	// normal, so allow two.
+	window := max(c.noDecodeAfter, 2*time.Duration(c.keyInterval.Load()))
+	if n := c.lastDecoded.Load(); n != 0 && now.Sub(time.Unix(0, n)) <= window {
+		return StateDecoding
+	}
+	if now.Sub(ing.MediaSince) <= window {
+		return StateStarting
+	}
+	return StateNoDecode
+}
+
+// updateDecoding sets streetwatch_camera_decoding from the state.
+func (c *Camera) updateDecoding(now time.Time) {
+	if c.state(now, c.src.Status()) == StateDecoding {
+		c.decoding.Set(1)
+	} else {
+		c.decoding.Set(0)
+	}
 }
 
 // counterValue reads one of the camera's counters (0 when it has none).
@@ -121,6 +177,14 @@ func counterValue(c prometheus.Counter) uint64 {
 
 // onAccessUnit runs on ingest's goroutine and must never block.
 func (c *Camera) onAccessUnit(au *media.AccessUnit) {
+	if au.Key {
+		// The GOP as it arrives; a reconnect's gap is no GOP.
+		now := time.Now()
+		if !c.lastKey.IsZero() && au.Session == c.lastKeySess {
+			c.keyInterval.Store(int64(now.Sub(c.lastKey)))
+		}
+		c.lastKey, c.lastKeySess = now, au.Session
+	}
 	if c.history != nil {
 		c.history.Add(au) // every unit: clips are cut from the camera's own stream
 	}
@@ -163,6 +227,10 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 		}
 	}()
 	var corrupt uint64
+	// The state is polled: "nothing decoded" is the absence of an event.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	defer c.decoding.Set(0)
 	// A decoder that cannot be opened fails again on every unit: log the
 	// first failure, then one line a minute, each unit counted.
 	openErrs := lograte.Limiter{Every: time.Minute}
@@ -171,6 +239,9 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-tick.C:
+			c.updateDecoding(now)
+			continue
 		case au = <-c.units:
 		}
 		if dec == nil || au.Codec != c.decCodec {
@@ -214,6 +285,7 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 				break
 			}
 			c.decoded.Inc()
+			c.lastDecoded.Store(time.Now().UnixNano())
 			if !c.sampler.Keep(pts) {
 				continue
 			}
@@ -230,7 +302,8 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			// follows from its own PTS.
 			f.Time = au.Time.Add(media.TicksToDuration(pts - au.PTS))
 			f.Key = au.Key && pts == au.PTS
-			c.lastFrame.Store(f.Time.UnixNano())
+			// Liveness is our clock: a camera's timestamps may be anything.
+			c.lastFrame.Store(time.Now().UnixNano())
 			c.sampled.Inc()
 			c.out.Push(f)
 		}

@@ -16,6 +16,7 @@ type metrics struct {
 	dropped   *prometheus.CounterVec
 	errors    *prometheus.CounterVec
 	decodeSec prometheus.Histogram
+	decoding  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "streetwatch_decode_errors_total",
 			Help: "Access units the decoder rejected or that found no decoder (one could not be opened for the codec), and pictures it flagged corrupt; decoding resumes at the next keyframe.",
 		}, []string{"camera"}),
+		decoding: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streetwatch_camera_decoding",
+			Help: "1 while the camera's pictures are decoded, 0 otherwise; with streetwatch_camera_up 1 for long, media arrives but nothing decodes.",
+		}, []string{"camera"}),
 		decodeSec: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "streetwatch_decode_seconds",
 			Help:    "Time to decode one access unit, including the BGR conversion of sampled pictures.",
@@ -43,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec)
+		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec, m.decoding)
 	}
 	return m
 }

@@ -9,13 +9,17 @@ import (
 
 // CameraStatus is one camera's state, as the cameras page shows it.
 type CameraStatus struct {
-	ID, Name  string
-	Up        bool
+	ID, Name string
+	Up       bool // media arrives
+	// State refines Up: connecting, starting (media, nothing decoded
+	// yet), decoding or no_decode (media, but no picture decoded for a
+	// long while); empty when unknown.
+	State     string
 	Codec     string
 	Width     int
 	Height    int
 	Transport string
-	// LastFrame is the stream time of the last sampled frame.
+	// LastFrame is when (wall clock) the last frame was sampled.
 	LastFrame  time.Time
 	LastError  string
 	Reconnects uint64

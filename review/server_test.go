@@ -484,7 +484,8 @@ func TestCamerasPageShowsStateAndSampledFPS(t *testing.T) {
 		s.Cameras = func() []CameraStatus {
 			out := cams()
 			out[0].FramesSampled = count
-			return out
+			return append(out, CameraStatus{ID: "street-3", Name: "Street 3", Up: true, State: "no_decode"},
+				CameraStatus{ID: "street-4", Name: "Street 4", Up: true, State: "starting"})
 		}
 	})
 	start := time.Now()
@@ -493,10 +494,15 @@ func TestCamerasPageShowsStateAndSampledFPS(t *testing.T) {
 	c := f.client()
 	c.signIn("vera")
 	a := c.get("/cameras")
-	for _, want := range []string{"白云站 1", "在线", "离线", "H264 1280×720 · tcp", "dial tcp: connection refused", "2.0", "秒前", "尚无画面"} {
+	for _, want := range []string{"白云站 1", "在线", "离线", "H264 1280×720 · tcp", "dial tcp: connection refused", "2.0", "秒前", "尚无画面",
+		"在线，无法解码", "在线，等待关键帧"} {
 		if !strings.Contains(a.body, want) {
 			t.Errorf("cameras page lacks %q", want)
 		}
+	}
+	// Media that arrives but never decodes is not "up".
+	if row := a.body[strings.Index(a.body, `data-camera="street-3"`):]; strings.Contains(row[:strings.Index(row, "</tr>")], `badge ok`) {
+		t.Errorf("a camera whose pictures never decode shows as up")
 	}
 }
 

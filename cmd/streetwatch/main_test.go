@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -84,15 +85,25 @@ func TestRunServesMetricsAndHealthzAndStopsCleanly(t *testing.T) {
 		return string(b)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(get("/healthz"), `"up":true`) {
+	for !strings.Contains(get("/healthz"), `"up":true,"state":"decoding"`) {
 		if time.Now().After(deadline) {
-			t.Fatalf("camera not up: %s", get("/healthz"))
+			t.Fatalf("camera not up and decoding: %s", get("/healthz"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	var health struct {
+		Cameras []struct {
+			LastFrame time.Time `json:"last_frame"`
+		} `json:"cameras"`
+	}
+	if err := json.Unmarshal([]byte(get("/healthz")), &health); err != nil || len(health.Cameras) != 1 {
+		t.Fatalf("/healthz: %v %+v", err, health)
+	} else if d := time.Since(health.Cameras[0].LastFrame); d < -time.Second || d > 10*time.Second {
+		t.Errorf("/healthz last_frame is %v from now: want this machine's clock", -d)
+	}
 	metrics := get("/metrics")
 	for _, name := range []string{
-		"streetwatch_camera_up", "streetwatch_camera_reconnects_total", "streetwatch_access_units_total",
+		"streetwatch_camera_up", "streetwatch_camera_decoding", "streetwatch_camera_reconnects_total", "streetwatch_access_units_total",
 		"streetwatch_received_bytes_total", "streetwatch_frames_decoded_total", "streetwatch_frames_sampled_total",
 		"streetwatch_frames_dropped_total", "streetwatch_decode_errors_total", "streetwatch_decode_seconds_bucket",
 	} {

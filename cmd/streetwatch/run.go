@@ -176,7 +176,7 @@ func cameraStatuses(p *pipeline.Pipeline) func() []review.CameraStatus {
 			if lastErr == "" {
 				lastErr = st.LastError
 			}
-			out = append(out, review.CameraStatus{ID: st.ID, Name: st.Name, Up: st.Ingest.Up, Codec: st.Ingest.Codec,
+			out = append(out, review.CameraStatus{ID: st.ID, Name: st.Name, Up: st.Ingest.Up, State: st.State, Codec: st.Ingest.Codec,
 				Width: st.Ingest.Width, Height: st.Ingest.Height, Transport: st.Ingest.Transport,
 				LastFrame: st.LastFrame, LastError: lastErr, Reconnects: st.Ingest.Reconnects, FramesSampled: st.FramesSampled})
 		}
@@ -190,8 +190,9 @@ func healthz(p *pipeline.Pipeline) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		type cam struct {
 			ID        string    `json:"id"`
-			Up        bool      `json:"up"`
-			LastFrame time.Time `json:"last_frame,omitzero"`
+			Up        bool      `json:"up"`                  // media arrives
+			State     string    `json:"state"`               // connecting, starting, decoding or no_decode
+			LastFrame time.Time `json:"last_frame,omitzero"` // this machine's clock
 			LastError string    `json:"last_error,omitempty"`
 		}
 		body := struct {
@@ -204,7 +205,7 @@ func healthz(p *pipeline.Pipeline) http.HandlerFunc {
 			if lastErr == "" {
 				lastErr = st.LastError
 			}
-			body.Cameras = append(body.Cameras, cam{ID: st.ID, Up: st.Ingest.Up, LastFrame: st.LastFrame, LastError: lastErr})
+			body.Cameras = append(body.Cameras, cam{ID: st.ID, Up: st.Ingest.Up, State: st.State, LastFrame: st.LastFrame, LastError: lastErr})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)

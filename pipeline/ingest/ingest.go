@@ -23,6 +23,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/pion/rtp"
 
 	"github.com/streetwatch/streetwatch/internal/backoff"
@@ -67,6 +68,7 @@ type Source struct {
 	Metrics      *Metrics
 	Log          *slog.Logger
 
+	logs     logLimits
 	mu       sync.Mutex
 	status   Status
 	session  uint64
@@ -74,15 +76,22 @@ type Source struct {
 	lastTime time.Time
 }
 
-// Status is what the cameras page and health checks show.
+// Status is what the cameras page and health checks show. Times are the
+// wall clock of this machine, never the camera's.
 type Status struct {
+	// Up is true while the connection delivers media, from its first
+	// packet on (keyframe or not: a camera joined in a long GOP is up
+	// while its next keyframe is on the way).
 	Up            bool
 	Codec         string
 	Width, Height int
-	Transport     string
-	LastUnit      time.Time
-	LastError     string
-	Reconnects    uint64
+	// Transport is the one negotiated with the camera (tcp, udp or
+	// udp-multicast), whatever the configuration asked for.
+	Transport  string
+	MediaSince time.Time // first packet of the current connection; zero while down
+	LastUnit   time.Time // last access unit handed on (the first packet before that)
+	LastError  string
+	Reconnects uint64
 }
 
 // Status returns the current connection status.
@@ -107,6 +116,7 @@ func (s *Source) Run(ctx context.Context) error {
 		s.Log = slog.Default()
 	}
 	log := s.Log.With("camera", s.Camera)
+	s.logs.init()
 	m := s.Metrics.forCamera(s.Camera)
 	m.up.Set(0)
 	// Equal jitter: cameras behind one failed switch do not reconnect in
@@ -126,7 +136,8 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		failures++
 		delay := retry.Delay(failures)
-		log.Warn("camera disconnected, reconnecting", "err", s.scrub(err), "retry_in", delay.Round(time.Millisecond))
+		logLimited(log, &s.logs.reconnect, slog.LevelWarn, "camera disconnected, reconnecting",
+			"err", s.scrub(err), "retry_in", delay.Round(time.Millisecond))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -142,7 +153,7 @@ func (s *Source) Run(ctx context.Context) error {
 }
 
 // connect runs one connection until it fails, stalls or ctx ends. gotMedia
-// tells whether any access unit arrived (which resets the backoff).
+// tells whether any media arrived (which resets the backoff).
 func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger) (gotMedia bool, err error) {
 	u, err := base.ParseURL(s.URL)
 	if err != nil {
@@ -162,7 +173,9 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		// UDP buffer would drop packets.
 		UDPReadBufferSize: 4 << 20,
 		OnTransportSwitch: func(err error) {
-			log.Info("switching transport", "reason", s.scrub(err))
+			// gortsplib only ever switches to TCP.
+			s.setTransport(TransportTCP)
+			log.Info("switching transport", "to", TransportTCP, "reason", s.scrub(err))
 		},
 		OnPacketsLost: func(lost uint64) {
 			m.lost.Add(float64(lost))
@@ -202,9 +215,11 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	} else {
 		return false, fmt.Errorf("the stream has no H.264 or H.265 video")
 	}
-	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+	res, err := c.Setup(desc.BaseURL, medi, 0, 0)
+	if err != nil {
 		return false, fmt.Errorf("setup: %w", err)
 	}
+	s.setTransport(negotiated(res))
 
 	st.params.Codec = codec
 	var forma format.Format
@@ -222,6 +237,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	}
 	st.lastUnit.Store(time.Now().UnixNano())
 	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		st.packet()
 		m.bytes.Add(float64(pkt.MarshalSize()))
 		pts, ok := c.PacketPTS2(medi, pkt)
 		if !ok {
@@ -233,16 +249,15 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 				// depacketizer's limits): what follows is damaged.
 				st.gap.Store(true)
 				m.rtpErrors.Inc()
-				if st.depacketizeErrors++; st.depacketizeErrors == 1 {
-					log.Warn("cannot depacketize RTP; skipping to the next keyframe (logged once per connection)", "err", s.scrub(err))
-				}
+				logLimited(log, &s.logs.depacketize, slog.LevelWarn, "cannot depacketize RTP; skipping to the next keyframe", "err", s.scrub(err))
 			}
 		}
 	})
 	if _, err := c.Play(nil); err != nil {
 		return false, fmt.Errorf("play: %w", err)
 	}
-	log.Info("camera connected", "url", RedactURL(s.URL), "codec", codec, "transport", s.Transport)
+	logLimited(log, &s.logs.connected, slog.LevelInfo, "camera connected", "url", RedactURL(s.URL), "codec", codec,
+		"transport", s.Status().Transport, "configured_transport", s.Transport)
 
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
@@ -251,12 +266,12 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	for {
 		select {
 		case err := <-done:
-			return st.units.Load() > 0, err
+			return st.flowing.Load(), err
 		case <-tick.C:
 			if since := time.Since(time.Unix(0, st.lastUnit.Load())); since > s.StallTimeout {
 				c.Close()
 				<-done
-				return st.units.Load() > 0, fmt.Errorf("%w for %v", ErrStalled, since.Round(time.Millisecond))
+				return st.flowing.Load(), fmt.Errorf("%w for %v", ErrStalled, since.Round(time.Millisecond))
 			}
 		}
 	}
@@ -271,9 +286,31 @@ func (s *Source) setDown(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.status.Up = false
+	s.status.MediaSince = time.Time{}
 	if err != nil {
 		s.status.LastError = s.scrub(err).Error()
 	}
+}
+
+func (s *Source) setTransport(t string) {
+	s.mu.Lock()
+	s.status.Transport = t
+	s.mu.Unlock()
+}
+
+// negotiated names the transport a SETUP response settled on.
+func negotiated(res *base.Response) string {
+	var th headers.Transport
+	if res == nil || th.Unmarshal(res.Header["Transport"]) != nil {
+		return ""
+	}
+	switch {
+	case th.Protocol == headers.TransportProtocolTCP:
+		return TransportTCP
+	case th.Delivery != nil && *th.Delivery == headers.TransportDeliveryMulticast:
+		return "udp-multicast"
+	}
+	return TransportUDP
 }
 
 // scrub removes the URL's password from an error message, in case a

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -39,6 +40,17 @@ func TestReconnectBackoffDoublesFromMinToMaxWithJitter(t *testing.T) {
 		if w := lines[i].Attrs["retry_in"].Duration(); w < top/2 || w > top {
 			t.Errorf("wait after failure %d = %v, want in [%v, %v]", i+1, w, top/2, top)
 		}
+	}
+	// A camera that keeps failing is one warning a minute, not one per
+	// attempt: the others are at debug.
+	warned := 0
+	for _, l := range lines {
+		if l.Level >= slog.LevelWarn {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Errorf("%d of %d reconnect lines at WARN, want the first only", warned, len(lines))
 	}
 	if n := s.Status().Reconnects; n < uint64(len(want)-1) {
 		t.Errorf("Reconnects = %d, want at least %d", n, len(want)-1)

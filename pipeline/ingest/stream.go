@@ -22,22 +22,17 @@ type stream struct {
 	anchorTime time.Time // wall clock of the first unit
 	session    uint64
 
-	depacketizeErrors uint64
-	gap               atomic.Bool // packets were lost since the last unit
-	warnedSPS         bool
-	lastUnit          atomic.Int64 // unix nanos, read by the watchdog
-	units             atomic.Uint64
+	gap      atomic.Bool  // packets were lost since the last unit
+	flowing  atomic.Bool  // a packet arrived on this connection (read by Run)
+	lastUnit atomic.Int64 // unix nanos, read by the watchdog
 }
 
-// handle is called from gortsplib's reader goroutine, one packet at a time.
+// handle is called from gortsplib's reader goroutine, one access unit at a
+// time, after packet.
 func (st *stream) handle(nalus [][]byte, pts int64) {
-	// Media is flowing even before the first keyframe (cameras with long
-	// GOPs): the watchdog must not fire.
-	st.lastUnit.Store(time.Now().UnixNano())
 	changed, err := st.params.Update(nalus)
-	if err != nil && !st.warnedSPS {
-		st.warnedSPS = true
-		st.log.Warn("cannot read the stream's SPS; decoding anyway, size from decoded pictures", "err", err)
+	if err != nil {
+		logLimited(st.log, &st.src.logs.badSPS, slog.LevelWarn, "cannot read the stream's SPS; decoding anyway, size from decoded pictures", "err", err)
 	}
 	key := media.IsKey(st.params.Codec, nalus)
 	if !st.started {
@@ -47,7 +42,7 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 		st.begin(pts)
 	}
 	if changed {
-		st.log.Info("stream resolution", "width", st.params.Width, "height", st.params.Height)
+		logLimited(st.log, &st.src.logs.resolution, slog.LevelInfo, "stream resolution", "width", st.params.Width, "height", st.params.Height)
 	}
 	if key {
 		nalus = st.params.Prepend(nalus)
@@ -76,20 +71,39 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 		Session: st.session,
 		Gap:     st.gap.Swap(false),
 	}
-	now := time.Now()
-	if st.units.Add(1) == 1 {
-		st.m.up.Set(1)
-	}
 	st.m.units.Inc()
 
 	src := st.src
 	src.mu.Lock()
 	src.lastPTS, src.lastTime = au.PTS, au.Time
-	src.status.LastUnit = now
+	src.status.LastUnit = time.Now()
+	src.status.Width, src.status.Height = st.params.Width, st.params.Height
 	src.mu.Unlock()
 	if src.OnAccessUnit != nil {
 		src.OnAccessUnit(au)
 	}
+}
+
+// packet notes an RTP packet, whatever it holds. Media flows even before
+// the first keyframe (gortsplib gives no timestamp before it, so no access
+// unit reaches handle): the watchdog must not fire, and the camera is up.
+// A camera with a 10 s GOP used to show as down for up to 10 s, and one
+// with a GOP longer than the stall timeout was never connected at all.
+func (st *stream) packet() {
+	now := time.Now()
+	st.lastUnit.Store(now.UnixNano())
+	if st.flowing.Load() {
+		return
+	}
+	st.flowing.Store(true)
+	st.m.up.Set(1)
+	src := st.src
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	src.status.Up = true
+	src.status.MediaSince, src.status.LastUnit = now, now
+	src.status.Codec = st.params.Codec.String()
+	src.status.Width, src.status.Height = st.params.Width, st.params.Height // the SDP's, until a keyframe's
 }
 
 // begin starts the connection's timeline right after the previous
@@ -106,9 +120,6 @@ func (st *stream) begin(pts int64) {
 		gap := max(media.DurationToTicks(now.Sub(src.lastTime)), media.ClockRate/100)
 		st.ptsOffset = src.lastPTS + gap - pts
 	}
-	src.status.Up = true
-	src.status.Codec = st.params.Codec.String()
-	src.status.Width, src.status.Height = st.params.Width, st.params.Height
 	src.mu.Unlock()
 	st.started = true
 	st.anchorPTS, st.anchorTime = pts, now
