@@ -16,7 +16,11 @@ go test -run '^$' -bench BenchmarkDetector -benchtime 40x -count 2 ./detectors |
 
 echo
 echo "== Evidence: CPU per 30 s clip versus ffmpeg -c copy; history RAM for 120 s of 4 Mbit/s"
-go test -run '^$' -bench 'Clip|History' -benchtime 20x -count 2 ./evidence | grep -E '^Benchmark|^cpu'
+go test -run '^$' -bench 'Clip|History' -benchtime 20x -count 2 ./pipeline/history | grep -E '^Benchmark|^cpu'
+
+echo
+echo "== Left-object detector per sampled 720p frame versus a full-size BGR->grey conversion (same run)"
+go test -run '^$' -bench 'Detect720p|Grey720pBaseline' -benchtime 300x -count 3 ./detectors/leftobject | grep -E '^Benchmark|^cpu'
 
 echo
 echo "== CPU and memory per camera through RTSP ($SECONDS_PER_RUN s per run; simulator in its own process, not counted)"

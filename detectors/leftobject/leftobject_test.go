@@ -310,3 +310,18 @@ func BenchmarkDetect720p(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGrey720pBaseline is the baseline measured beside
+// BenchmarkDetect720p in the same run: converting the same 720p frame to
+// grey at full size, the least any pixel-level method pays.
+func BenchmarkGrey720pBaseline(b *testing.B) {
+	s := newScene(b, 1280, 720)
+	f := s.frame(b, 1)
+	defer f.Close()
+	g := gocv.NewMat()
+	defer g.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		gocv.CvtColor(f, &g, gocv.ColorBGRToGray)
+	}
+}
