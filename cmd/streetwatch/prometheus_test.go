@@ -60,7 +60,7 @@ func TestMetricsPassPromtoolAndPrometheusAnswersPerCameraFPS(t *testing.T) {
 	}))
 	defer wo.Close()
 
-	doc := fmt.Sprintf(`http: {listen: "127.0.0.1:0"}
+	doc := fmt.Sprintf(`http: {listen: "127.0.0.1:0", public_url: "http://streetwatch.test"} # links are not fetched here
 state_dir: %q
 detectors:
   models: [{name: demo, manifest: %q}]
