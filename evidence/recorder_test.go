@@ -95,11 +95,9 @@ func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
 	store := &LocalStore{Dir: t.TempDir()}
 	up := &Uploader{Store: store, Dir: t.TempDir()}
 	var log storedLog
-	rec := &Recorder{
-		Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
-			Version: "test", PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add,
-	}
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
+		Version: "test", PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go up.Run(ctx)
@@ -151,26 +149,15 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 		upTo = append(upTo, au)
 	}
 	feed(t, h, upTo, nil)
-	crashed := &Recorder{
-		Config:   RecorderConfig{PostRoll: time.Hour, JPEGQuality: 85, PendingDir: pending},
-		Uploader: &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()},
-		History:  func(string) ClipSource { return h },
-	}
+	crashed := newRecorder(t, RecorderConfig{PostRoll: time.Hour, JPEGQuality: 85, PendingDir: pending},
+		RecorderDeps{Uploader: &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()},
+			History: func(string) ClipSource { return h }})
 	// The crashed process's recorder waits for a post-roll that never
 	// comes; it is stopped only when the test ends (no goroutine leaks).
 	crashCtx, crashStop := context.WithCancel(context.Background())
 	crashDone := make(chan struct{})
 	go func() { crashed.Run(crashCtx); close(crashDone) }()
 	t.Cleanup(func() { crashStop(); <-crashDone })
-	for {
-		crashed.mu.Lock()
-		running := crashed.ctx != nil
-		crashed.mu.Unlock()
-		if running {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
 	if err := crashed.Record(testEvent("01TESTB")); err != nil {
 		t.Fatal(err)
 	}
@@ -180,10 +167,8 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 	up := &Uploader{Store: store, Dir: t.TempDir()}
 	var log storedLog
 	fresh, _ := newTestHistory(t, HistoryConfig{MaxMemory: 1 << 20, Keep: time.Minute})
-	restarted := &Recorder{
-		Config:   RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
-		Uploader: up, History: func(string) ClipSource { return fresh }, OnStored: log.add,
-	}
+	restarted := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return fresh }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go up.Run(ctx)
@@ -221,11 +206,9 @@ func TestRecorderToMinIOThroughAnOutage(t *testing.T) {
 	m := NewMetrics(nil)
 	up := &Uploader{Store: store, Dir: t.TempDir(), Metrics: m, BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond}
 	var log storedLog
-	rec := &Recorder{
-		Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
-			PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add, Metrics: m,
-	}
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
+		PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add, Metrics: m})
 	srv.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -293,8 +276,8 @@ func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 		}
 	}
 	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
-	first := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: handOff(true)}
+	cfg := RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending}
+	first := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: handOff(true)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { first.Run(ctx); close(done) }()
@@ -316,7 +299,7 @@ func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 		t.Fatalf("the violation is no longer pending: %v", err)
 	}
 	bundles, _ := up.Pending()
-	second := &Recorder{Config: first.Config, Uploader: up, History: func(string) ClipSource { return nil }, OnStored: handOff(false)}
+	second := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return nil }, OnStored: handOff(false)})
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go second.Run(ctx2)
@@ -356,8 +339,8 @@ func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
 	feed(t, h, upTo, nil)
 	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
 	var log storedLog
-	rec := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add}
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
@@ -383,8 +366,8 @@ func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
 	}
 	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: filepath.Join(blocked, "spool")}
 	var log storedLog
-	rec := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add}
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
@@ -407,5 +390,86 @@ func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
 	}
 	if n, _ := up.Pending(); n != 1 {
 		t.Fatalf("%d bundles in the spool, want 1", n)
+	}
+}
+
+func newRecorder(t *testing.T, cfg RecorderConfig, deps RecorderDeps) *Recorder {
+	t.Helper()
+	if deps.Log == nil {
+		deps.Log = testLogger(t)
+	}
+	r, err := NewRecorder(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A violation recorded after the recorder stopped (the pipeline shutting
+// down) starts nothing nobody waits for: it stays pending, whole, and the
+// next start finishes it.
+func TestRecorderKeepsAViolationRecordedAfterStopPending(t *testing.T) {
+	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
+	feed(t, h, looped(loadStream(t, "h264_640x360.mp4").aus, 4), nil)
+	pending := t.TempDir()
+	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	cfg := RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending}
+	var log storedLog
+	rec := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := rec.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Record(testEvent("01TESTG")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // what an unwaited goroutine would need to spool it
+	if _, err := os.Stat(filepath.Join(pending, "01TESTG", pendingEvent)); err != nil {
+		t.Fatalf("the violation is not pending: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(pending, "01TESTG", ManifestName)); !os.IsNotExist(err) {
+		t.Fatalf("a manifest was made after the recorder stopped: %v", err)
+	}
+	if n, _ := up.Pending(); n != 0 || len(log.got) != 0 {
+		t.Fatalf("spooled (%d) or handed off (%d) after the recorder stopped", n, len(log.got))
+	}
+	// The next start finishes it.
+	next := newRecorder(t, cfg, RecorderDeps{Uploader: up, OnStored: log.add})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { next.Run(ctx2); close(done) }()
+	defer func() { cancel2(); <-done }()
+	if st := log.wait(t, 1)[0]; st.Violation.ID != "01TESTG" {
+		t.Fatalf("stored %+v", st)
+	}
+}
+
+// A history closed under a violation (the recorder outlived it) must not
+// make a final bundle without the clip: the violation stays pending, with
+// no manifest, for the next start.
+func TestRecorderDoesNotFinishAViolationFromAClosedHistory(t *testing.T) {
+	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
+	feed(t, h, looped(loadStream(t, "h264_640x360.mp4").aus, 4), nil)
+	h.Close()
+	pending := t.TempDir()
+	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	var log storedLog
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rec.Run(ctx); close(done) }()
+	if err := rec.Record(testEvent("01TESTH")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the first attempt
+	cancel()
+	<-done
+	if _, err := os.Stat(filepath.Join(pending, "01TESTH", ManifestName)); !os.IsNotExist(err) {
+		t.Fatalf("a manifest without the clip was made final: %v", err)
+	}
+	if n, _ := up.Pending(); n != 0 || len(log.got) != 0 {
+		t.Fatalf("spooled (%d) or handed off (%d) without the clip", n, len(log.got))
 	}
 }

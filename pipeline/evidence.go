@@ -28,28 +28,37 @@ var Version = "dev"
 // evidenceStage keeps each camera's video history and turns violations
 // into evidence bundles.
 type evidenceStage struct {
-	cfg       config.Evidence
-	store     evidence.Store
-	local     *evidence.LocalStore // nil for S3
-	histories map[string]*evidence.History
-	uploader  *evidence.Uploader
-	recorder  *evidence.Recorder
-	retention *evidence.Retention
-	models    []evidence.ModelRecord
-	cameras   map[string]config.Camera
-	zones     map[string]map[string][]image.Point // camera → zone → polygon (native pixels, once known)
-	log       *slog.Logger
-	mu        sync.Mutex
+	cfg        config.Evidence
+	pendingDir string
+	store      evidence.Store
+	local      *evidence.LocalStore // nil for S3
+	histories  map[string]*evidence.History
+	uploader   *evidence.Uploader
+	recorder   *evidence.Recorder
+	retention  *evidence.Retention
+	models     []evidence.ModelRecord
+	cameras    map[string]config.Camera
+	zones      map[string]map[string][]image.Point // camera → zone → polygon (native pixels, once known)
+	log        *slog.Logger
+	mu         sync.Mutex
 }
 
 // historyMargin is kept beyond the longest dwell plus pre- and post-roll.
 const historyMargin = 30 * time.Second
 
-func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord) (*evidenceStage, error) {
+// newEvidenceStage builds the evidence stage; onStored is the hand-off of
+// each spooled violation. On error it frees what it built.
+func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord,
+	onStored func(evidence.Stored) error) (_ *evidenceStage, err error) {
 	ec := cfg.Evidence
 	m := evidence.NewMetrics(reg)
-	s := &evidenceStage{cfg: ec, histories: map[string]*evidence.History{}, models: models,
-		cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}
+	s := &evidenceStage{cfg: ec, pendingDir: filepath.Join(cfg.StateDir, "pending"), histories: map[string]*evidence.History{},
+		models: models, cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	if ec.S3.Endpoint != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -91,24 +100,26 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 			SpillDir:  filepath.Join(cfg.StateDir, "history", cam.ID),
 		}, m)
 		if err != nil {
-			s.close()
 			return nil, fmt.Errorf("camera %q: evidence history: %w", cam.ID, err)
 		}
 		s.histories[cam.ID] = h
 	}
 	s.uploader = &evidence.Uploader{Store: s.store, Dir: filepath.Join(cfg.StateDir, "spool"), Metrics: m, Log: log}
-	s.recorder = &evidence.Recorder{
-		Config: evidence.RecorderConfig{PreRoll: ec.PreRoll.D(), PostRoll: ec.PostRoll.D(), PostRollGrace: 30 * time.Second,
-			JPEGQuality: ec.JPEGQuality, SignKey: signKey, Version: Version,
-			PendingDir: filepath.Join(cfg.StateDir, "pending")},
-		Uploader: s.uploader,
-		History: func(camera string) evidence.ClipSource {
-			if h, ok := s.histories[camera]; ok {
-				return h
-			}
-			return nil
-		},
-		Metrics: m, Log: log,
+	s.recorder, err = evidence.NewRecorder(evidence.RecorderConfig{PreRoll: ec.PreRoll.D(), PostRoll: ec.PostRoll.D(),
+		PostRollGrace: 30 * time.Second, JPEGQuality: ec.JPEGQuality, SignKey: signKey, Version: Version, PendingDir: s.pendingDir},
+		evidence.RecorderDeps{
+			Uploader: s.uploader,
+			History: func(camera string) evidence.ClipSource {
+				if h, ok := s.histories[camera]; ok {
+					return h
+				}
+				return nil
+			},
+			OnStored: onStored,
+			Metrics:  m, Log: log,
+		})
+	if err != nil {
+		return nil, err
 	}
 	if ec.RetentionDays > 0 {
 		s.retention = &evidence.Retention{Store: s.store, Days: ec.RetentionDays, Metrics: m, Log: log}
@@ -175,6 +186,7 @@ func (s *evidenceStage) run(ctx context.Context) {
 	wg.Wait()
 }
 
+// close frees what newEvidenceStage built, once run has returned.
 func (s *evidenceStage) close() {
 	for _, h := range s.histories {
 		h.Close()
