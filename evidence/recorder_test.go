@@ -93,7 +93,7 @@ func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
 	feed(t, h, aus, nil)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	store := &LocalStore{Dir: t.TempDir()}
-	up := &Uploader{Store: store, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: store})
 	var log storedLog
 	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
 		Version: "test", PendingDir: t.TempDir()},
@@ -150,7 +150,7 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 	}
 	feed(t, h, upTo, nil)
 	crashed := newRecorder(t, RecorderConfig{PostRoll: time.Hour, JPEGQuality: 85, PendingDir: pending},
-		RecorderDeps{Uploader: &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()},
+		RecorderDeps{Uploader: newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}}),
 			History: func(string) ClipSource { return h }})
 	// The crashed process's recorder waits for a post-roll that never
 	// comes; it is stopped only when the test ends (no goroutine leaks).
@@ -164,7 +164,7 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 	// Restart: a new recorder on the same pending folder, a fresh (empty)
 	// history. The violation is finished with its snapshots and a note.
 	store := &LocalStore{Dir: t.TempDir()}
-	up := &Uploader{Store: store, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: store})
 	var log storedLog
 	fresh, _ := newTestHistory(t, HistoryConfig{MaxMemory: 1 << 20, Keep: time.Minute})
 	restarted := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
@@ -204,7 +204,8 @@ func TestRecorderToMinIOThroughAnOutage(t *testing.T) {
 	feed(t, h, looped(loadStream(t, "h265_640x360.mp4").aus, 4), nil)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	m := NewMetrics(nil)
-	up := &Uploader{Store: store, Dir: t.TempDir(), Metrics: m, BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir(), BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond},
+		UploaderDeps{Store: store, Metrics: m})
 	var log storedLog
 	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
 		PendingDir: t.TempDir()},
@@ -275,7 +276,7 @@ func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 			return nil
 		}
 	}
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
 	cfg := RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending}
 	first := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: handOff(true)})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -337,7 +338,7 @@ func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
 		upTo = append(upTo, au)
 	}
 	feed(t, h, upTo, nil)
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
 	var log storedLog
 	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
 		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
@@ -364,7 +365,7 @@ func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
 	if err := os.WriteFile(blocked, []byte("not a folder"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: filepath.Join(blocked, "spool")}
+	up := newUploader(t, UploaderConfig{Dir: filepath.Join(blocked, "spool")}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
 	var log storedLog
 	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
 		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
@@ -412,7 +413,7 @@ func TestRecorderKeepsAViolationRecordedAfterStopPending(t *testing.T) {
 	h, _ := newTestHistory(t, HistoryConfig{MaxMemory: 64 << 20, Keep: time.Hour})
 	feed(t, h, looped(loadStream(t, "h264_640x360.mp4").aus, 4), nil)
 	pending := t.TempDir()
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
 	cfg := RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending}
 	var log storedLog
 	rec := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
@@ -453,7 +454,7 @@ func TestRecorderDoesNotFinishAViolationFromAClosedHistory(t *testing.T) {
 	feed(t, h, looped(loadStream(t, "h264_640x360.mp4").aus, 4), nil)
 	h.Close()
 	pending := t.TempDir()
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
 	var log storedLog
 	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
 		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})

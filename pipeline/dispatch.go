@@ -20,11 +20,12 @@ func (p *Pipeline) openTickets() error {
 	}
 	svc.EvidenceURL = p.EvidenceURL
 	p.tickets = svc
-	if p.evidence.retention != nil {
-		p.evidence.retention.Keep = svc.KeepEvidence
-	}
 	return nil
 }
+
+// keepEvidence tells evidence retention to keep a violation's evidence
+// (its ticket is open or marked keep).
+func (p *Pipeline) keepEvidence(violationID string) bool { return p.tickets.KeepEvidence(violationID) }
 
 // handOff is the evidence stage's hand-off of a spooled violation: it
 // becomes a ticket (CreateTicket logs it), then OnStored sees it.

@@ -47,9 +47,10 @@ type evidenceStage struct {
 const historyMargin = 30 * time.Second
 
 // newEvidenceStage builds the evidence stage; onStored is the hand-off of
-// each spooled violation. On error it frees what it built.
+// each spooled violation, keep tells retention which evidence to keep
+// whatever its age. On error it frees what it built.
 func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord,
-	onStored func(evidence.Stored) error) (_ *evidenceStage, err error) {
+	onStored func(evidence.Stored) error, keep func(violationID string) bool) (_ *evidenceStage, err error) {
 	ec := cfg.Evidence
 	m := evidence.NewMetrics(reg)
 	s := &evidenceStage{cfg: ec, pendingDir: filepath.Join(cfg.StateDir, "pending"), histories: map[string]*evidence.History{},
@@ -104,7 +105,10 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 		}
 		s.histories[cam.ID] = h
 	}
-	s.uploader = &evidence.Uploader{Store: s.store, Dir: filepath.Join(cfg.StateDir, "spool"), Metrics: m, Log: log}
+	if s.uploader, err = evidence.NewUploader(evidence.UploaderConfig{Dir: filepath.Join(cfg.StateDir, "spool")},
+		evidence.UploaderDeps{Store: s.store, Metrics: m, Log: log}); err != nil {
+		return nil, err
+	}
 	s.recorder, err = evidence.NewRecorder(evidence.RecorderConfig{PreRoll: ec.PreRoll.D(), PostRoll: ec.PostRoll.D(),
 		PostRollGrace: 30 * time.Second, JPEGQuality: ec.JPEGQuality, SignKey: signKey, Version: Version, PendingDir: s.pendingDir},
 		evidence.RecorderDeps{
@@ -122,7 +126,10 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 		return nil, err
 	}
 	if ec.RetentionDays > 0 {
-		s.retention = &evidence.Retention{Store: s.store, Days: ec.RetentionDays, Metrics: m, Log: log}
+		if s.retention, err = evidence.NewRetention(evidence.RetentionConfig{Days: ec.RetentionDays, Every: time.Hour},
+			evidence.RetentionDeps{Store: s.store, Keep: keep, Metrics: m, Log: log}); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -180,7 +187,7 @@ func (s *evidenceStage) run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = s.retention.Run(ctx, time.Hour)
+			_ = s.retention.Run(ctx)
 		}()
 	}
 	wg.Wait()

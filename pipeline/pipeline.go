@@ -125,7 +125,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 			models = append(models, evidence.ModelRecord{Name: man.Name, Version: man.Version})
 		}
 	}
-	if p.evidence, err = newEvidenceStage(cfg, reg, log, models, p.handOff); err != nil {
+	if p.evidence, err = newEvidenceStage(cfg, reg, log, models, p.handOff, p.keepEvidence); err != nil {
 		return nil, err
 	}
 	if err := p.openTickets(); err != nil {
