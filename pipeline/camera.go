@@ -61,17 +61,14 @@ func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, m *metri
 	} else {
 		c.sampler = sample.FPS(cfg.Sampling.FPS)
 	}
-	c.src = &ingest.Source{
+	c.src = ingest.NewSource(ingest.SourceConfig{
 		Camera:       cfg.ID,
 		URL:          cfg.URL,
 		Transport:    cfg.Transport,
 		StallTimeout: cfg.StallTimeout.D(),
 		BackoffMin:   cfg.Reconnect.Min.D(),
 		BackoffMax:   cfg.Reconnect.Max.D(),
-		OnAccessUnit: c.onAccessUnit,
-		Metrics:      im,
-		Log:          log,
-	}
+	}, ingest.SourceDeps{OnAccessUnit: c.onAccessUnit, Metrics: im, Log: log})
 	return c
 }
 

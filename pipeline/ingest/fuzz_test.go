@@ -97,7 +97,7 @@ func feed(t *testing.T, hevc bool, data []byte) int {
 	defer dec.Close()
 	frame := &frame.Frame{}
 	defer frame.Release()
-	src := &Source{Camera: "fuzz", OnAccessUnit: func(au *media.AccessUnit) {
+	src := NewSource(SourceConfig{Camera: "fuzz"}, SourceDeps{OnAccessUnit: func(au *media.AccessUnit) {
 		if dec.Send(au) != nil {
 			return
 		}
@@ -110,7 +110,7 @@ func feed(t *testing.T, hevc bool, data []byte) int {
 				pictures++
 			}
 		}
-	}}
+	}})
 	st := &stream{src: src, m: (*Metrics)(nil).forCamera("fuzz"), log: slog.New(slog.DiscardHandler),
 		params: media.ParamSets{Codec: codec}}
 	var depacketize func(*rtp.Packet) ([][]byte, error)

@@ -40,7 +40,23 @@ const (
 )
 
 // Source is one camera's RTSP connection.
+//
+// Lifecycle: NewSource, then Run until its context ends.
 type Source struct {
+	cfg          SourceConfig
+	onAccessUnit func(*media.AccessUnit)
+	metrics      *Metrics
+	log          *slog.Logger
+
+	mu       sync.Mutex
+	status   Status
+	session  uint64
+	lastPTS  int64
+	lastTime time.Time
+}
+
+// SourceConfig is a camera's connection settings.
+type SourceConfig struct {
 	Camera    string
 	URL       string // may hold credentials: never log it, use RedactURL
 	Transport string
@@ -49,17 +65,33 @@ type Source struct {
 	// BackoffMin and BackoffMax bound the delay between connection attempts
 	// (defaults 1 s and 30 s); the delay doubles per failed attempt, with jitter.
 	BackoffMin, BackoffMax time.Duration
+}
+
+// SourceDeps are the parts a Source works with.
+type SourceDeps struct {
 	// OnAccessUnit receives every access unit from the first keyframe on. The
 	// unit is owned by the callee. It must not block.
 	OnAccessUnit func(*media.AccessUnit)
-	Metrics      *Metrics
-	Log          *slog.Logger
+	Metrics      *Metrics     // nil: unregistered metrics
+	Log          *slog.Logger // nil: slog.Default()
+}
 
-	mu       sync.Mutex
-	status   Status
-	session  uint64
-	lastPTS  int64
-	lastTime time.Time
+// NewSource applies the defaults; it does not connect (Run does).
+func NewSource(cfg SourceConfig, deps SourceDeps) *Source {
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 10 * time.Second
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = time.Second
+	}
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = max(30*time.Second, cfg.BackoffMin)
+	}
+	s := &Source{cfg: cfg, onAccessUnit: deps.OnAccessUnit, metrics: deps.Metrics, log: deps.Log}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
 }
 
 // Status is what the cameras page and health checks show.
@@ -82,20 +114,8 @@ func (s *Source) Status() Status {
 
 // Run keeps the camera connected until ctx ends. It returns nil then.
 func (s *Source) Run(ctx context.Context) error {
-	if s.StallTimeout <= 0 {
-		s.StallTimeout = 10 * time.Second
-	}
-	if s.BackoffMin <= 0 {
-		s.BackoffMin = time.Second
-	}
-	if s.BackoffMax < s.BackoffMin {
-		s.BackoffMax = max(30*time.Second, s.BackoffMin)
-	}
-	if s.Log == nil {
-		s.Log = slog.Default()
-	}
-	log := s.Log.With("camera", s.Camera)
-	m := s.Metrics.forCamera(s.Camera)
+	log := s.log.With("camera", s.cfg.Camera)
+	m := s.metrics.forCamera(s.cfg.Camera)
 	m.up.Set(0)
 	failures := 0
 	for {
@@ -109,7 +129,7 @@ func (s *Source) Run(ctx context.Context) error {
 		if gotMedia {
 			failures = 0
 		}
-		delay := Backoff(s.BackoffMin, s.BackoffMax, failures)
+		delay := Backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, failures)
 		failures++
 		log.Warn("camera disconnected, reconnecting", "err", s.scrub(err), "retry_in", delay.Round(time.Millisecond))
 		t := time.NewTimer(delay)
@@ -141,7 +161,7 @@ func Backoff(minDelay, maxDelay time.Duration, failures int) time.Duration {
 // connect runs one connection until it fails, stalls or ctx ends. gotMedia
 // tells whether any access unit arrived (which resets the backoff).
 func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger) (gotMedia bool, err error) {
-	u, err := base.ParseURL(s.URL)
+	u, err := base.ParseURL(s.cfg.URL)
 	if err != nil {
 		return false, fmt.Errorf("parse url: %w", err)
 	}
@@ -149,8 +169,8 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	c := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,
-		ReadTimeout:  s.StallTimeout,
-		WriteTimeout: s.StallTimeout,
+		ReadTimeout:  s.cfg.StallTimeout,
+		WriteTimeout: s.cfg.StallTimeout,
 		// Keyframes of 4K cameras arrive as MB-sized bursts: the OS default
 		// UDP buffer would drop packets.
 		UDPReadBufferSize: 4 << 20,
@@ -165,7 +185,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 			log.Debug("rtp decode error", "err", s.scrub(err))
 		},
 	}
-	switch s.Transport {
+	switch s.cfg.Transport {
 	case TransportTCP:
 		t := gortsplib.TransportTCP
 		c.Transport = &t
@@ -245,18 +265,18 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	if _, err := c.Play(nil); err != nil {
 		return false, fmt.Errorf("play: %w", err)
 	}
-	log.Info("camera connected", "url", RedactURL(s.URL), "codec", codec, "transport", s.Transport)
+	log.Info("camera connected", "url", RedactURL(s.cfg.URL), "codec", codec, "transport", s.cfg.Transport)
 
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
-	tick := time.NewTicker(min(s.StallTimeout/4, time.Second))
+	tick := time.NewTicker(min(s.cfg.StallTimeout/4, time.Second))
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
 			return st.units.Load() > 0, err
 		case <-tick.C:
-			if since := time.Since(time.Unix(0, st.lastUnit.Load())); since > s.StallTimeout {
+			if since := time.Since(time.Unix(0, st.lastUnit.Load())); since > s.cfg.StallTimeout {
 				c.Close()
 				<-done
 				return st.units.Load() > 0, fmt.Errorf("%w for %v", ErrStalled, since.Round(time.Millisecond))
@@ -285,7 +305,7 @@ func (s *Source) scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	u, perr := url.Parse(s.URL)
+	u, perr := url.Parse(s.cfg.URL)
 	if perr != nil || u.User == nil {
 		return err
 	}

@@ -87,8 +87,8 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 	src.lastPTS, src.lastTime = au.PTS, au.Time
 	src.status.LastUnit = now
 	src.mu.Unlock()
-	if src.OnAccessUnit != nil {
-		src.OnAccessUnit(au)
+	if src.onAccessUnit != nil {
+		src.onAccessUnit(au)
 	}
 }
 
