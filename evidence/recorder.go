@@ -71,6 +71,11 @@ type ClipSource interface {
 // with a usable clip that starts later than asked.
 var ErrShortHistory = errors.New("evidence: history does not reach back to the clip start")
 
+// ErrHistoryClosed is wrapped by the error a ClipSource returns once it is
+// closed: the recorder then leaves the violation pending (no bundle is made
+// final without its clip).
+var ErrHistoryClosed = errors.New("evidence: history closed")
+
 // RecorderConfig tunes the recorder.
 type RecorderConfig struct {
 	PreRoll, PostRoll time.Duration
@@ -85,54 +90,85 @@ type RecorderConfig struct {
 	PendingDir string
 }
 
-// Recorder turns violation events into evidence bundles: it waits for the
-// post-roll, cuts the clip from the camera's history, writes snapshots and
-// the manifest, and hands the bundle to the Uploader.
-type Recorder struct {
-	Config   RecorderConfig
+// RecorderDeps are the parts a Recorder works with.
+type RecorderDeps struct {
 	Uploader *Uploader
 	// History returns a camera's history (nil: no clip for that camera).
 	History func(camera string) ClipSource
-	Metrics *Metrics
-	Log     *slog.Logger
 	// OnStored is called when a violation's bundle is spooled (the ticket
 	// hand-off). Until it returns nil the violation stays pending: it is
 	// retried, and after a crash called again with the same manifest, so
 	// it must be idempotent by violation id.
 	OnStored func(Stored) error
-
-	mu       sync.Mutex
-	wg       sync.WaitGroup
-	ctx      context.Context
-	initOnce sync.Once
-	initErr  error
-	leftover []string // pending from an earlier run, found by init
+	Metrics  *Metrics     // nil: no metrics
+	Log      *slog.Logger // nil: slog.Default()
 }
 
-// init prepares the pending folder once, before the first Record or Run:
-// half-written entries (Record never returned for them) are removed, whole
-// ones are kept for Run to finish.
-func (r *Recorder) init() error {
-	r.initOnce.Do(func() {
-		if err := os.MkdirAll(r.Config.PendingDir, 0o755); err != nil {
-			r.initErr = fmt.Errorf("evidence: %w", err)
-			return
+// Recorder turns violation events into evidence bundles: it waits for the
+// post-roll, cuts the clip from the camera's history, writes snapshots and
+// the manifest, and hands the bundle to the Uploader.
+//
+// Lifecycle: NewRecorder, then Run until its context ends. Record may be
+// called before and during Run; violations recorded after Run stopped stay
+// pending for the next start.
+type Recorder struct {
+	cfg      RecorderConfig
+	uploader *Uploader
+	history  func(camera string) ClipSource
+	onStored func(Stored) error
+	metrics  *Metrics
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	state  recorderState
+	queued []recordJob   // for Run to start
+	wake   chan struct{} // a job was queued
+}
+
+type recorderState int
+
+const (
+	recorderIdle recorderState = iota
+	recorderRunning
+	recorderStopped
+)
+
+// recordJob is a pending violation to finish; live ones wait for their
+// post-roll, ones left by an earlier run do not (their video went with
+// that run).
+type recordJob struct {
+	id   string
+	live bool
+}
+
+// NewRecorder prepares the pending folder: half-written entries (Record
+// never returned for them) are removed, whole ones are kept for Run to
+// finish.
+func NewRecorder(cfg RecorderConfig, deps RecorderDeps) (*Recorder, error) {
+	if deps.Uploader == nil {
+		return nil, errors.New("evidence: recorder: no uploader")
+	}
+	r := &Recorder{cfg: cfg, uploader: deps.Uploader, history: deps.History, onStored: deps.OnStored,
+		metrics: deps.Metrics, log: deps.Log, wake: make(chan struct{}, 1)}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.PendingDir, 0o755); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	entries, err := os.ReadDir(cfg.PendingDir)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	for _, e := range entries {
+		switch {
+		case strings.HasSuffix(e.Name(), ".tmp"):
+			_ = os.RemoveAll(filepath.Join(cfg.PendingDir, e.Name()))
+		case e.IsDir():
+			r.queued = append(r.queued, recordJob{id: e.Name()})
 		}
-		entries, err := os.ReadDir(r.Config.PendingDir)
-		if err != nil {
-			r.initErr = fmt.Errorf("evidence: %w", err)
-			return
-		}
-		for _, e := range entries {
-			switch {
-			case strings.HasSuffix(e.Name(), ".tmp"):
-				_ = os.RemoveAll(filepath.Join(r.Config.PendingDir, e.Name()))
-			case e.IsDir():
-				r.leftover = append(r.leftover, e.Name())
-			}
-		}
-	})
-	return r.initErr
+	}
+	return r, nil
 }
 
 const (
@@ -154,14 +190,11 @@ func (r *Recorder) Record(ev *Event) error {
 			}
 		}
 	}()
-	if err := r.init(); err != nil {
-		return err
-	}
 	id := ev.Violation.ID
 	if id == "" || strings.ContainsAny(id, `/\.`) {
 		return fmt.Errorf("evidence: bad violation id %q", id)
 	}
-	dir := filepath.Join(r.Config.PendingDir, id)
+	dir := filepath.Join(r.cfg.PendingDir, id)
 	tmp := dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -190,7 +223,7 @@ func (r *Recorder) Record(ev *Event) error {
 		if m.Ptr() == nil || m.Empty() {
 			return nil
 		}
-		raw, err := EncodeJPEG(m, r.Config.JPEGQuality)
+		raw, err := EncodeJPEG(m, r.cfg.JPEGQuality)
 		if err != nil {
 			return err
 		}
@@ -202,7 +235,7 @@ func (r *Recorder) Record(ev *Event) error {
 			return err
 		}
 		defer ann.Close()
-		data, err := EncodeJPEG(ann, r.Config.JPEGQuality)
+		data, err := EncodeJPEG(ann, r.cfg.JPEGQuality)
 		if err != nil {
 			return err
 		}
@@ -224,72 +257,97 @@ func (r *Recorder) Record(ev *Event) error {
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("evidence: pending %s: %w", id, err)
 	}
-	_ = atomicfile.SyncDir(r.Config.PendingDir)
-	r.start(id, true)
+	_ = atomicfile.SyncDir(r.cfg.PendingDir)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == recorderStopped {
+		// Nobody would wait for it: it stays pending, and the next start
+		// finishes it.
+		r.log.Warn("evidence recorder stopped; violation kept pending for the next start", "violation", id)
+		return nil
+	}
+	r.queued = append(r.queued, recordJob{id: id, live: true})
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
 // Run finishes violations left pending by an earlier run (their history
 // is gone: they get snapshots and a note, and whatever clip the new
-// history still covers), then serves Record until ctx ends. It returns
-// after in-flight violations are spooled or ctx is done.
+// history still covers), then serves Record until ctx ends. Then it stops
+// waiting: violations in their post-roll are cut from what history holds
+// now, each unfinished violation gets one more attempt to be spooled and
+// handed off, and what still fails stays pending for the next start. Run
+// returns once nothing it started is running, so the caller may close the
+// histories and the hand-off's store after it.
 func (r *Recorder) Run(ctx context.Context) error {
 	r.mu.Lock()
-	r.ctx = ctx
+	if r.state != recorderIdle {
+		r.mu.Unlock()
+		return errors.New("evidence: recorder: Run called twice")
+	}
+	r.state = recorderRunning
 	r.mu.Unlock()
-	if err := r.init(); err != nil {
-		return err
-	}
-	for _, id := range r.leftover {
-		r.log().Warn("finishing evidence of a violation confirmed before a restart", "violation", id)
-		r.start(id, false)
-	}
-	<-ctx.Done()
-	r.wg.Wait()
-	return nil
-}
-
-// start finishes a pending violation in the background; live ones wait
-// for their post-roll, ones left by an earlier run do not (their video
-// went with that run).
-func (r *Recorder) start(id string, live bool) {
-	r.mu.Lock()
-	ctx := r.ctx
-	r.mu.Unlock()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		// A full disk or a failing hand-off is retried with backoff; the
-		// pending folder stays meanwhile, and the next start retries it too.
-		for attempt := 1; ; attempt++ {
-			err := r.finish(ctx, id, live)
-			if err == nil {
-				return
-			}
-			wait := finishRetry.Delay(attempt)
-			r.log().Error("evidence not spooled; kept pending, retrying", "violation", id, "err", err, "retry_in", wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
+	var wg sync.WaitGroup
+	startQueued := func(stop bool) {
+		r.mu.Lock()
+		jobs := r.queued
+		r.queued = nil
+		if stop {
+			r.state = recorderStopped
 		}
-	}()
+		r.mu.Unlock()
+		for _, j := range jobs {
+			if !j.live {
+				r.log.Warn("finishing evidence of a violation confirmed before a restart", "violation", j.id)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.finishRetrying(ctx, j)
+			}()
+		}
+	}
+	startQueued(false)
+	for {
+		select {
+		case <-r.wake:
+			startQueued(false)
+		case <-ctx.Done():
+			startQueued(true)
+			wg.Wait()
+			return nil
+		}
+	}
 }
 
-func (r *Recorder) log() *slog.Logger {
-	if r.Log != nil {
-		return r.Log
+// finishRetrying finishes a pending violation, retrying with backoff
+// until ctx ends: a full disk or a failing hand-off keeps the pending
+// folder meanwhile, and the next start retries it too.
+func (r *Recorder) finishRetrying(ctx context.Context, j recordJob) {
+	for attempt := 1; ; attempt++ {
+		err := r.finish(ctx, j.id, j.live)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			r.log.Warn("evidence not spooled before shutdown; kept pending for the next start", "violation", j.id, "err", err)
+			return
+		}
+		wait := finishRetry.Delay(attempt)
+		r.log.Error("evidence not spooled; kept pending, retrying", "violation", j.id, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
 	}
-	return slog.Default()
 }
 
 // finish waits for the post-roll, cuts the clip and spools the bundle.
 func (r *Recorder) finish(ctx context.Context, id string, live bool) error {
-	dir := filepath.Join(r.Config.PendingDir, id)
+	dir := filepath.Join(r.cfg.PendingDir, id)
 	raw, err := os.ReadFile(filepath.Join(dir, pendingEvent))
 	if err != nil {
 		return err
@@ -310,19 +368,19 @@ func (r *Recorder) finish(ctx context.Context, id string, live bool) error {
 		return r.spool(ctx, dir, prefix, &ev, m, data)
 	}
 	m := &Manifest{Version: ManifestVersion, Violation: v, Camera: ev.Camera, Models: ev.Models,
-		StreetWatch: r.Config.Version, CreatedAt: time.Now().UTC()}
+		StreetWatch: r.cfg.Version, CreatedAt: time.Now().UTC()}
 
 	var src ClipSource
-	if r.History != nil {
-		src = r.History(ev.Camera.ID)
+	if r.history != nil {
+		src = r.history(ev.Camera.ID)
 	}
-	from, to := v.FirstSeen.Add(-r.Config.PreRoll), v.ConfirmedAt.Add(r.Config.PostRoll)
+	from, to := v.FirstSeen.Add(-r.cfg.PreRoll), v.ConfirmedAt.Add(r.cfg.PostRoll)
 	if src == nil {
 		m.Notes = append(m.Notes, "no video history for this camera: no clip")
 	} else {
 		// Post-roll arrives as the stream goes on; a camera that dropped
 		// gives what was received by the deadline.
-		deadline := time.Now().Add(r.Config.PostRoll + r.Config.PostRollGrace)
+		deadline := time.Now().Add(r.cfg.PostRoll + r.cfg.PostRollGrace)
 		if !live {
 			deadline = time.Now()
 			m.Notes = append(m.Notes, "StreetWatch restarted before the clip was cut; the video before the restart is lost")
@@ -335,7 +393,11 @@ func (r *Recorder) finish(ctx context.Context, id string, live bool) error {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-		clip, note := r.cut(src, dir, ev.Camera.ID, from, to)
+		clip, note, err := r.cut(src, dir, ev.Camera.ID, from, to)
+		if err != nil {
+			// No manifest: one would make the bundle final without its clip.
+			return err
+		}
 		if clip != nil {
 			m.Clip = clip
 		}
@@ -353,15 +415,15 @@ func (r *Recorder) finish(ctx context.Context, id string, live bool) error {
 			return err
 		}
 	}
-	data, err := m.Encode(r.Config.SignKey)
+	data, err := m.Encode(r.cfg.SignKey)
 	if err != nil {
 		return err
 	}
 	if err := pendingWrite(filepath.Join(dir, ManifestName), data); err != nil {
 		return err
 	}
-	if m.Clip != nil && r.Metrics != nil {
-		r.Metrics.Clips.WithLabelValues(ev.Camera.ID).Inc()
+	if m.Clip != nil && r.metrics != nil {
+		r.metrics.Clips.WithLabelValues(ev.Camera.ID).Inc()
 	}
 	return r.spool(ctx, dir, prefix, &ev, m, data)
 }
@@ -376,7 +438,7 @@ func (r *Recorder) spool(ctx context.Context, dir, prefix string, ev *Event, m *
 			files = append(files, File{Name: f.Name, ContentType: f.ContentType, Path: filepath.Join(dir, f.Name)})
 		}
 		files = append(files, File{Name: ManifestName, ContentType: "application/json", Data: data})
-		if err := r.Uploader.Submit(&Bundle{ViolationID: ev.Violation.ID, Prefix: prefix, Files: files}); err != nil {
+		if err := r.uploader.Submit(&Bundle{ViolationID: ev.Violation.ID, Prefix: prefix, Files: files}); err != nil {
 			return err
 		}
 		if err := pendingWrite(marker, nil); err != nil {
@@ -384,15 +446,15 @@ func (r *Recorder) spool(ctx context.Context, dir, prefix string, ev *Event, m *
 		}
 		crashtest.Point("evidence-spooled")
 	}
-	if r.OnStored != nil {
+	if r.onStored != nil {
 		st := Stored{Violation: ev.Violation, Camera: ev.Camera, Prefix: prefix, Manifest: m, ManifestSHA256: sha256Hex(data)}
 		for attempt := 1; ; attempt++ {
-			err := r.OnStored(st)
+			err := r.onStored(st)
 			if err == nil {
 				break
 			}
 			wait := handOffRetry.Delay(attempt)
-			r.log().Error("violation hand-off failed; retrying", "violation", ev.Violation.ID, "err", err, "retry_in", wait)
+			r.log.Error("violation hand-off failed; retrying", "violation", ev.Violation.ID, "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("hand-off: %w", err) // pending stays for the next start
@@ -404,15 +466,22 @@ func (r *Recorder) spool(ctx context.Context, dir, prefix string, ev *Event, m *
 	return os.RemoveAll(dir)
 }
 
-// cut writes the clip for from..to into dir.
-func (r *Recorder) cut(src ClipSource, dir, camera string, from, to time.Time) (*ClipRecord, string) {
-	camFail := func(format string, args ...any) (*ClipRecord, string) {
-		if r.Metrics != nil {
-			r.Metrics.ClipFailures.WithLabelValues(camera).Inc()
+// cut writes the clip for from..to into dir. A clip that cannot be had
+// is a note in the manifest. A history already closed (the recorder
+// outlived it) is an error: the violation stays pending rather than
+// becoming a final bundle without its clip, and the next start finishes
+// it with a note saying why the video is missing.
+func (r *Recorder) cut(src ClipSource, dir, camera string, from, to time.Time) (*ClipRecord, string, error) {
+	camFail := func(format string, args ...any) (*ClipRecord, string, error) {
+		if r.metrics != nil {
+			r.metrics.ClipFailures.WithLabelValues(camera).Inc()
 		}
-		return nil, fmt.Sprintf(format, args...)
+		return nil, fmt.Sprintf(format, args...), nil
 	}
 	aus, err := src.Clip(from, to)
+	if errors.Is(err, ErrHistoryClosed) {
+		return nil, "", fmt.Errorf("clip: %w", err)
+	}
 	if len(aus) == 0 {
 		if err == nil {
 			err = errors.New("no video in the range")
@@ -440,7 +509,7 @@ func (r *Recorder) cut(src ClipSource, dir, camera string, from, to time.Time) (
 		notes = append(notes, err.Error())
 	}
 	sort.Strings(notes)
-	return rec, strings.Join(notes, "; ")
+	return rec, strings.Join(notes, "; "), nil
 }
 
 // Retries of a pending violation (a full disk, a failing spool) and of its

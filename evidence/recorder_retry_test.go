@@ -28,7 +28,7 @@ func TestRecorderRetriesWaitWithJitter(t *testing.T) {
 		return nil
 	})
 	var logs logtest.Capture
-	rec.Log = logs.Logger()
+	rec.log = logs.Logger()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
@@ -72,9 +72,9 @@ func recorderWithBlockedSpool(t *testing.T, onStored func(Stored) error) (rec *R
 	if err := os.WriteFile(blocked, []byte("not a folder"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: filepath.Join(blocked, "spool")}
-	rec = &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: onStored}
+	up := newUploader(t, UploaderConfig{Dir: filepath.Join(blocked, "spool")}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
+	rec = newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: onStored})
 	return rec, func() {
 		t.Helper()
 		if err := os.Remove(blocked); err != nil {

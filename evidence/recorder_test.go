@@ -95,13 +95,11 @@ func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
 	h.add(aus...)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	store := &LocalStore{Dir: t.TempDir()}
-	up := &Uploader{Store: store, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: store})
 	var log storedLog
-	rec := &Recorder{
-		Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
-			Version: "test", PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add,
-	}
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
+		Version: "test", PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go up.Run(ctx)
@@ -153,39 +151,26 @@ func TestRecorderFinishesAViolationConfirmedBeforeACrash(t *testing.T) {
 		upTo = append(upTo, au)
 	}
 	h.add(upTo...)
-	crashed := &Recorder{
-		Config:   RecorderConfig{PostRoll: time.Hour, JPEGQuality: 85, PendingDir: pending},
-		Uploader: &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()},
-		History:  func(string) ClipSource { return h },
-	}
+	crashed := newRecorder(t, RecorderConfig{PostRoll: time.Hour, JPEGQuality: 85, PendingDir: pending},
+		RecorderDeps{Uploader: newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}}),
+			History: func(string) ClipSource { return h }})
 	// The crashed process's recorder waits for a post-roll that never
 	// comes; it is stopped only when the test ends (no goroutine leaks).
 	crashCtx, crashStop := context.WithCancel(context.Background())
 	crashDone := make(chan struct{})
 	go func() { crashed.Run(crashCtx); close(crashDone) }()
 	t.Cleanup(func() { crashStop(); <-crashDone })
-	for {
-		crashed.mu.Lock()
-		running := crashed.ctx != nil
-		crashed.mu.Unlock()
-		if running {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
 	if err := crashed.Record(testEvent("01TESTB")); err != nil {
 		t.Fatal(err)
 	}
 	// Restart: a new recorder on the same pending folder, a fresh (empty)
 	// history. The violation is finished with its snapshots and a note.
 	store := &LocalStore{Dir: t.TempDir()}
-	up := &Uploader{Store: store, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: store})
 	var log storedLog
 	fresh := &unitHistory{}
-	restarted := &Recorder{
-		Config:   RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
-		Uploader: up, History: func(string) ClipSource { return fresh }, OnStored: log.add,
-	}
+	restarted := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return fresh }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go up.Run(ctx)
@@ -221,13 +206,12 @@ func TestRecorderToMinIOThroughAnOutage(t *testing.T) {
 	h.add(looped(loadStream(t, "h265_640x360.mp4").aus, 4)...)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	m := NewMetrics(nil)
-	up := &Uploader{Store: store, Dir: t.TempDir(), Metrics: m, BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir(), BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond},
+		UploaderDeps{Store: store, Metrics: m})
 	var log storedLog
-	rec := &Recorder{
-		Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
-			PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add, Metrics: m,
-	}
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
+		PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add, Metrics: m})
 	srv.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -294,9 +278,9 @@ func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 			return nil
 		}
 	}
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
-	first := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: handOff(true)}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
+	cfg := RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending}
+	first := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: handOff(true)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { first.Run(ctx); close(done) }()
@@ -318,7 +302,7 @@ func TestRecorderRetriesTheHandOffWithTheSameManifest(t *testing.T) {
 		t.Fatalf("the violation is no longer pending: %v", err)
 	}
 	bundles, _ := up.Pending()
-	second := &Recorder{Config: first.Config, Uploader: up, History: func(string) ClipSource { return nil }, OnStored: handOff(false)}
+	second := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return nil }, OnStored: handOff(false)})
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go second.Run(ctx2)
@@ -356,10 +340,10 @@ func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
 		upTo = append(upTo, au)
 	}
 	h.add(upTo...)
-	up := &Uploader{Store: &LocalStore{Dir: t.TempDir()}, Dir: t.TempDir()}
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
 	var log storedLog
-	rec := &Recorder{Config: RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
-		Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add}
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: t.TempDir()},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
@@ -379,7 +363,7 @@ func TestRecorderCutsWhatArrivedWhenTheCameraDropsDuringPostRoll(t *testing.T) {
 func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
 	var log storedLog
 	rec, unblock := recorderWithBlockedSpool(t, log.add)
-	up := rec.Uploader
+	up := rec.uploader
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx); close(done) }()
@@ -400,5 +384,86 @@ func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
 	}
 	if n, _ := up.Pending(); n != 1 {
 		t.Fatalf("%d bundles in the spool, want 1", n)
+	}
+}
+
+func newRecorder(t *testing.T, cfg RecorderConfig, deps RecorderDeps) *Recorder {
+	t.Helper()
+	if deps.Log == nil {
+		deps.Log = testLogger(t)
+	}
+	r, err := NewRecorder(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A violation recorded after the recorder stopped (the pipeline shutting
+// down) starts nothing nobody waits for: it stays pending, whole, and the
+// next start finishes it.
+func TestRecorderKeepsAViolationRecordedAfterStopPending(t *testing.T) {
+	h := &unitHistory{}
+	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...)
+	pending := t.TempDir()
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
+	cfg := RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending}
+	var log storedLog
+	rec := newRecorder(t, cfg, RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := rec.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Record(testEvent("01TESTG")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // what an unwaited goroutine would need to spool it
+	if _, err := os.Stat(filepath.Join(pending, "01TESTG", pendingEvent)); err != nil {
+		t.Fatalf("the violation is not pending: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(pending, "01TESTG", ManifestName)); !os.IsNotExist(err) {
+		t.Fatalf("a manifest was made after the recorder stopped: %v", err)
+	}
+	if n, _ := up.Pending(); n != 0 || len(log.got) != 0 {
+		t.Fatalf("spooled (%d) or handed off (%d) after the recorder stopped", n, len(log.got))
+	}
+	// The next start finishes it.
+	next := newRecorder(t, cfg, RecorderDeps{Uploader: up, OnStored: log.add})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { next.Run(ctx2); close(done) }()
+	defer func() { cancel2(); <-done }()
+	if st := log.wait(t, 1)[0]; st.Violation.ID != "01TESTG" {
+		t.Fatalf("stored %+v", st)
+	}
+}
+
+// A history closed under a violation (the recorder outlived it) must not
+// make a final bundle without the clip: the violation stays pending, with
+// no manifest, for the next start.
+func TestRecorderDoesNotFinishAViolationFromAClosedHistory(t *testing.T) {
+	h := &unitHistory{}
+	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...)
+	h.Close()
+	pending := t.TempDir()
+	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}})
+	var log storedLog
+	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, PendingDir: pending},
+		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rec.Run(ctx); close(done) }()
+	if err := rec.Record(testEvent("01TESTH")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the first attempt
+	cancel()
+	<-done
+	if _, err := os.Stat(filepath.Join(pending, "01TESTH", ManifestName)); !os.IsNotExist(err) {
+		t.Fatalf("a manifest without the clip was made final: %v", err)
+	}
+	if n, _ := up.Pending(); n != 0 || len(log.got) != 0 {
+		t.Fatalf("spooled (%d) or handed off (%d) without the clip", n, len(log.got))
 	}
 }

@@ -11,13 +11,33 @@ import (
 	"time"
 )
 
-// Retention deletes evidence older than Days, except the evidence of
+// Retention deletes evidence older than its Days, except the evidence of
 // violations Keep says to keep (an open ticket, or one marked keep). Keys it
 // does not recognise as YYYY/MM/DD/<camera>/<violation-id>/<file> are never
 // deleted.
+//
+// Lifecycle: NewRetention, then Run until its context ends (or Sweep
+// alone).
 type Retention struct {
-	Store Store
-	Days  int
+	days    int
+	every   time.Duration
+	store   Store
+	keep    func(violationID string) bool
+	metrics *Metrics
+	log     *slog.Logger
+}
+
+// RetentionConfig says how long evidence is kept.
+type RetentionConfig struct {
+	// Days evidence is kept (required, > 0: zero would delete everything).
+	Days int
+	// Every is the time between sweeps in Run (default an hour).
+	Every time.Duration
+}
+
+// RetentionDeps are the parts Retention works with.
+type RetentionDeps struct {
+	Store Store // required
 	// Keep reports whether a violation's evidence must stay whatever its
 	// age; nil keeps nothing beyond Days.
 	Keep    func(violationID string) bool
@@ -25,26 +45,44 @@ type Retention struct {
 	Log     *slog.Logger // nil: slog.Default()
 }
 
+// NewRetention checks the config and applies the defaults.
+func NewRetention(cfg RetentionConfig, deps RetentionDeps) (*Retention, error) {
+	if cfg.Days <= 0 {
+		return nil, fmt.Errorf("evidence: retention: days is %d, want > 0", cfg.Days)
+	}
+	if cfg.Every < 0 {
+		return nil, fmt.Errorf("evidence: retention: interval %v must be positive", cfg.Every)
+	}
+	if deps.Store == nil {
+		return nil, errors.New("evidence: retention: no store")
+	}
+	r := &Retention{days: cfg.Days, every: cfg.Every, store: deps.Store, keep: deps.Keep, metrics: deps.Metrics, log: deps.Log}
+	if r.every == 0 {
+		r.every = time.Hour
+	}
+	if r.metrics == nil {
+		r.metrics = NewMetrics(nil)
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r, nil
+}
+
 // Sweep deletes the objects of every violation whose date (the key's
-// YYYY/MM/DD, UTC) is more than Days days before now's date, unless Keep
+// YYYY/MM/DD, UTC) is more than the configured days before now's date, unless keep
 // says otherwise. A bundle's manifest is deleted first, so a manifest in
 // the store still means every file it lists is there. Sweep goes on past a
 // failed delete and reports the errors together at the end.
 func (r *Retention) Sweep(ctx context.Context, now time.Time) (deleted int, err error) {
-	if r.Days <= 0 {
-		return 0, fmt.Errorf("evidence: retention: days is %d, want > 0", r.Days)
+	if r.days <= 0 { // a Retention not made by NewRetention
+		return 0, fmt.Errorf("evidence: retention: days is %d, want > 0", r.days)
 	}
-	metrics, log := r.Metrics, r.Log
-	if metrics == nil {
-		metrics = NewMetrics(nil)
-	}
-	if log == nil {
-		log = slog.Default()
-	}
+	metrics, log := r.metrics, r.log
 	y, m, d := now.UTC().Date()
-	cutoff := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -r.Days)
+	cutoff := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -r.days)
 
-	objs, err := r.Store.List(ctx, "")
+	objs, err := r.store.List(ctx, "")
 	if err != nil {
 		return 0, fmt.Errorf("evidence: retention: %w", err)
 	}
@@ -76,7 +114,7 @@ func (r *Retention) Sweep(ctx context.Context, now time.Time) (deleted int, err 
 			break
 		}
 		v := byPrefix[prefix]
-		if r.Keep != nil && r.Keep(v.id) {
+		if r.keep != nil && r.keep(v.id) {
 			kept++
 			continue
 		}
@@ -84,7 +122,7 @@ func (r *Retention) Sweep(ctx context.Context, now time.Time) (deleted int, err 
 			return path.Base(v.keys[i]) == ManifestName && path.Base(v.keys[j]) != ManifestName
 		})
 		for _, key := range v.keys {
-			if err := r.Store.Delete(ctx, key); err != nil {
+			if err := r.store.Delete(ctx, key); err != nil {
 				errs = append(errs, err)
 				break // keep the rest of this bundle for the next sweep
 			}
@@ -93,7 +131,7 @@ func (r *Retention) Sweep(ctx context.Context, now time.Time) (deleted int, err 
 		}
 	}
 	if deleted > 0 || kept > 0 || len(errs) > 0 {
-		log.Info("evidence retention sweep", "store", r.Store.Name(), "cutoff", cutoff.Format(time.DateOnly),
+		log.Info("evidence retention sweep", "store", r.store.Name(), "cutoff", cutoff.Format(time.DateOnly),
 			"deleted", deleted, "kept_violations", kept, "errors", len(errs))
 	}
 	if len(errs) > 0 {
@@ -117,22 +155,12 @@ func parseKey(key string) (prefix, violationID string, day time.Time, ok bool) {
 
 // Run sweeps now and then every interval until ctx ends (then it returns
 // nil). A failed sweep is logged and tried again at the next tick.
-func (r *Retention) Run(ctx context.Context, every time.Duration) error {
-	if every <= 0 {
-		return fmt.Errorf("evidence: retention: interval %v must be positive", every)
-	}
-	if r.Days <= 0 {
-		return fmt.Errorf("evidence: retention: days is %d, want > 0", r.Days)
-	}
-	log := r.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	t := time.NewTicker(every)
+func (r *Retention) Run(ctx context.Context) error {
+	t := time.NewTicker(r.every)
 	defer t.Stop()
 	for {
 		if _, err := r.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			log.Error("evidence retention sweep failed", "store", r.Store.Name(), "err", err)
+			r.log.Error("evidence retention sweep failed", "store", r.store.Name(), "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -35,10 +35,13 @@ func TestRetentionDeletesOldEvidenceExceptKept(t *testing.T) {
 
 	m := NewMetrics(nil)
 	var asked []string
-	r := &Retention{Store: rec, Days: 7, Metrics: m, Log: testLogger(t), Keep: func(id string) bool {
+	r, err := NewRetention(RetentionConfig{Days: 7}, RetentionDeps{Store: rec, Metrics: m, Log: testLogger(t), Keep: func(id string) bool {
 		asked = append(asked, id)
 		return id == "old-ticket"
-	}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deleted, err := r.Sweep(ctx, now)
 	if err != nil {
 		t.Fatal(err)
@@ -78,12 +81,11 @@ func TestRetentionDeletesOldEvidenceExceptKept(t *testing.T) {
 }
 
 func TestRetentionRefusesNonPositiveDays(t *testing.T) {
-	r := &Retention{Store: &LocalStore{Dir: t.TempDir()}}
-	if _, err := r.Sweep(context.Background(), time.Now()); err == nil {
+	if _, err := NewRetention(RetentionConfig{}, RetentionDeps{Store: &LocalStore{Dir: t.TempDir()}}); err == nil {
 		t.Fatal("Days 0 would delete everything; want an error")
 	}
-	if err := r.Run(context.Background(), time.Hour); err == nil {
-		t.Fatal("Run with Days 0: want an error")
+	if _, err := (&Retention{store: &LocalStore{Dir: t.TempDir()}}).Sweep(context.Background(), time.Now()); err == nil {
+		t.Fatal("Sweep with days 0: want an error")
 	}
 }
 
@@ -96,7 +98,11 @@ func TestRetentionRunSweepsAtStartAndStopsWithContext(t *testing.T) {
 	}
 	m := NewMetrics(nil)
 	done := make(chan error)
-	go func() { done <- (&Retention{Store: s, Days: 7, Metrics: m, Log: testLogger(t)}).Run(ctx, time.Hour) }()
+	r, err := NewRetention(RetentionConfig{Days: 7}, RetentionDeps{Store: s, Metrics: m, Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- r.Run(ctx) }()
 	waitFor(t, "the first sweep", func() bool { return testutil.ToFloat64(m.Deleted) == 1 })
 	cancel()
 	if err := <-done; err != nil {

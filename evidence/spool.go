@@ -38,14 +38,16 @@ const (
 // spooled bundles oldest first and retries with backoff while the store is
 // down, and a restart resumes from the spool. The manifest of a bundle is
 // stored after all its other files. One Uploader owns a Dir.
+//
+// Lifecycle: NewUploader, then Run until its context ends. Submit works
+// before, during and after Run (what is spooled is uploaded by the next
+// Run).
 type Uploader struct {
-	Store   Store
-	Dir     string
-	Metrics *Metrics     // nil: unregistered metrics
-	Log     *slog.Logger // nil: slog.Default()
-	// BackoffMin and BackoffMax bound the wait after a failed upload
-	// attempt (doubling per failure, with jitter); defaults 1s and 2m.
-	BackoffMin, BackoffMax time.Duration
+	store                  Store
+	dir                    string
+	metrics                *Metrics
+	log                    *slog.Logger
+	backoffMin, backoffMax time.Duration
 
 	initMu sync.Mutex
 	inited bool          // the spool was scanned
@@ -57,6 +59,50 @@ type Uploader struct {
 	lastNS  int64      // newest folder name given out
 	changed chan struct{}
 	running bool
+}
+
+// UploaderConfig tunes an Uploader.
+type UploaderConfig struct {
+	// Dir is the spool directory (required).
+	Dir string
+	// BackoffMin and BackoffMax bound the wait after a failed upload
+	// attempt (doubling per failure, with jitter); defaults 1s and 2m.
+	BackoffMin, BackoffMax time.Duration
+}
+
+// UploaderDeps are the parts an Uploader works with.
+type UploaderDeps struct {
+	Store   Store        // required
+	Metrics *Metrics     // nil: unregistered metrics
+	Log     *slog.Logger // nil: slog.Default()
+}
+
+// NewUploader applies the defaults. It does not touch the disk: the spool
+// is scanned at the first Submit or Run, and again after a scan failed (a
+// full or unmounted disk), so a bad disk at start is not fatal.
+func NewUploader(cfg UploaderConfig, deps UploaderDeps) (*Uploader, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("evidence: uploader: spool dir is empty")
+	}
+	if deps.Store == nil {
+		return nil, errors.New("evidence: uploader: no store")
+	}
+	u := &Uploader{store: deps.Store, dir: cfg.Dir, metrics: deps.Metrics, log: deps.Log,
+		backoffMin: cfg.BackoffMin, backoffMax: cfg.BackoffMax,
+		wake: make(chan struct{}, 1), changed: make(chan struct{})}
+	if u.metrics == nil {
+		u.metrics = NewMetrics(nil)
+	}
+	if u.log == nil {
+		u.log = slog.Default()
+	}
+	if u.backoffMin <= 0 {
+		u.backoffMin = time.Second
+	}
+	if u.backoffMax < u.backoffMin {
+		u.backoffMax = max(2*time.Minute, u.backoffMin)
+	}
+	return u, nil
 }
 
 // descriptor is bundle.json.
@@ -88,25 +134,6 @@ func (u *Uploader) init() error {
 	if u.inited {
 		return nil
 	}
-	if u.Metrics == nil {
-		u.Metrics = NewMetrics(nil)
-	}
-	if u.Log == nil {
-		u.Log = slog.Default()
-	}
-	if u.BackoffMin <= 0 {
-		u.BackoffMin = time.Second
-	}
-	if u.BackoffMax < u.BackoffMin {
-		u.BackoffMax = max(2*time.Minute, u.BackoffMin)
-	}
-	if u.wake == nil {
-		u.wake = make(chan struct{}, 1)
-		u.changed = make(chan struct{})
-	}
-	if u.Dir == "" {
-		return errors.New("evidence: uploader: spool dir is empty")
-	}
 	// A spool that cannot be read now (a full or unmounted disk) is tried
 	// again at the next Submit or Run, not given up for the process's life.
 	if err := u.rescan(); err != nil {
@@ -119,12 +146,12 @@ func (u *Uploader) init() error {
 // rescan loads the bundles a previous run left in the spool.
 func (u *Uploader) rescan() error {
 	u.queue, u.bytes = nil, 0 // a retry after a failed scan starts over
-	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
-		return fmt.Errorf("evidence: spool %s: %w", u.Dir, err)
+	if err := os.MkdirAll(u.dir, 0o755); err != nil {
+		return fmt.Errorf("evidence: spool %s: %w", u.dir, err)
 	}
-	entries, err := os.ReadDir(u.Dir)
+	entries, err := os.ReadDir(u.dir)
 	if err != nil {
-		return fmt.Errorf("evidence: spool %s: %w", u.Dir, err)
+		return fmt.Errorf("evidence: spool %s: %w", u.dir, err)
 	}
 	for _, e := range entries {
 		ns, err := strconv.ParseInt(e.Name(), 10, 64)
@@ -135,12 +162,12 @@ func (u *Uploader) rescan() error {
 		b, err := u.load(e.Name())
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			u.Log.Warn("evidence spool: removing unfinished bundle", "spool", e.Name())
+			u.log.Warn("evidence spool: removing unfinished bundle", "spool", e.Name())
 			u.removeFolder(e.Name())
 		case err != nil:
-			u.Log.Error("evidence spool: quarantining unreadable bundle", "spool", e.Name(), "err", err)
-			if rerr := os.Rename(filepath.Join(u.Dir, e.Name()), filepath.Join(u.Dir, e.Name()+badSuffix)); rerr != nil {
-				return fmt.Errorf("evidence: spool %s: quarantine %s: %w", u.Dir, e.Name(), rerr)
+			u.log.Error("evidence spool: quarantining unreadable bundle", "spool", e.Name(), "err", err)
+			if rerr := os.Rename(filepath.Join(u.dir, e.Name()), filepath.Join(u.dir, e.Name()+badSuffix)); rerr != nil {
+				return fmt.Errorf("evidence: spool %s: quarantine %s: %w", u.dir, e.Name(), rerr)
 			}
 		case len(b.files) == 0: // stored before a crash; only the clean-up was left
 			u.removeFolder(e.Name())
@@ -152,7 +179,7 @@ func (u *Uploader) rescan() error {
 		}
 	}
 	if len(u.queue) > 0 {
-		u.Log.Info("evidence spool: resuming uploads", "bundles", len(u.queue), "bytes", u.bytes)
+		u.log.Info("evidence spool: resuming uploads", "bundles", len(u.queue), "bytes", u.bytes)
 	}
 	u.notifyLocked()
 	return nil
@@ -160,7 +187,7 @@ func (u *Uploader) rescan() error {
 
 // load reads a bundle folder; fs.ErrNotExist when it has no descriptor.
 func (u *Uploader) load(name string) (*spooled, error) {
-	dir := filepath.Join(u.Dir, name)
+	dir := filepath.Join(u.dir, name)
 	raw, err := os.ReadFile(filepath.Join(dir, descriptorName))
 	if err != nil {
 		return nil, err
@@ -191,13 +218,13 @@ func (u *Uploader) load(name string) (*spooled, error) {
 // removeFolder deletes a bundle folder, descriptor first so that a crash
 // half-way leaves a folder the next rescan deletes rather than uploads.
 func (u *Uploader) removeFolder(name string) {
-	dir := filepath.Join(u.Dir, name)
+	dir := filepath.Join(u.dir, name)
 	err := os.Remove(filepath.Join(dir, descriptorName))
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		err = os.RemoveAll(dir)
 	}
 	if err != nil {
-		u.Log.Error("evidence spool: cannot remove bundle folder", "spool", name, "err", err)
+		u.log.Error("evidence spool: cannot remove bundle folder", "spool", name, "err", err)
 	}
 }
 
@@ -218,7 +245,7 @@ func (u *Uploader) Submit(b *Bundle) error {
 	name := fmt.Sprintf("%019d", u.lastNS)
 	u.mu.Unlock()
 
-	dir := filepath.Join(u.Dir, name)
+	dir := filepath.Join(u.dir, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
 	}
@@ -228,7 +255,7 @@ func (u *Uploader) Submit(b *Bundle) error {
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := atomicfile.SyncDir(u.Dir); err != nil {
+	if err := atomicfile.SyncDir(u.dir); err != nil {
 		return fmt.Errorf("evidence: spool %s: %w", b.ViolationID, err)
 	}
 	desc := descriptor{Version: spoolVersion, ViolationID: b.ViolationID, Prefix: b.Prefix, Submitted: time.Now().UTC()}
@@ -342,9 +369,6 @@ func (u *Uploader) Run(ctx context.Context) error {
 	if err := u.init(); err != nil {
 		return err
 	}
-	if u.Store == nil {
-		return errors.New("evidence: uploader: no store")
-	}
 	u.mu.Lock()
 	if u.running {
 		u.mu.Unlock()
@@ -381,10 +405,10 @@ func (u *Uploader) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			failures++
-			u.Metrics.UploadFailures.Inc()
+			u.metrics.UploadFailures.Inc()
 			wait := u.backoff(failures)
-			u.Log.Warn("evidence upload failed, will retry", "violation", b.desc.ViolationID,
-				"store", u.Store.Name(), "attempt", failures, "retry_in", wait, "err", err)
+			u.log.Warn("evidence upload failed, will retry", "violation", b.desc.ViolationID,
+				"store", u.store.Name(), "attempt", failures, "retry_in", wait, "err", err)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -395,18 +419,18 @@ func (u *Uploader) Run(ctx context.Context) error {
 			continue
 		}
 		if failures > 0 {
-			u.Log.Info("evidence store reachable again", "store", u.Store.Name(), "failed_attempts", failures)
+			u.log.Info("evidence store reachable again", "store", u.store.Name(), "failed_attempts", failures)
 		}
 		failures = 0
-		u.Metrics.UploadSeconds.Observe(time.Since(start).Seconds())
-		u.Log.Debug("evidence uploaded", "violation", b.desc.ViolationID, "prefix", b.desc.Prefix, "seconds", time.Since(start).Seconds())
+		u.metrics.UploadSeconds.Observe(time.Since(start).Seconds())
+		u.log.Debug("evidence uploaded", "violation", b.desc.ViolationID, "prefix", b.desc.Prefix, "seconds", time.Since(start).Seconds())
 	}
 }
 
 // upload stores a bundle's remaining files in order and then drops it from
 // the spool.
 func (u *Uploader) upload(ctx context.Context, b *spooled) error {
-	dir := filepath.Join(u.Dir, b.name)
+	dir := filepath.Join(u.dir, b.name)
 	for len(b.files) > 0 {
 		f := b.files[0]
 		key := b.desc.Prefix + f.Name
@@ -416,9 +440,9 @@ func (u *Uploader) upload(ctx context.Context, b *spooled) error {
 		// Forget the stored file, durably, so a restart does not store it
 		// again (a crash right before this line does: Put overwrites).
 		if err := os.Remove(filepath.Join(dir, f.Data)); err != nil {
-			u.Log.Warn("evidence spool: cannot remove stored file", "spool", b.name, "file", f.Name, "err", err)
+			u.log.Warn("evidence spool: cannot remove stored file", "spool", b.name, "file", f.Name, "err", err)
 		} else if err := atomicfile.SyncDir(dir); err != nil {
-			u.Log.Warn("evidence spool: cannot sync folder", "spool", b.name, "err", err)
+			u.log.Warn("evidence spool: cannot sync folder", "spool", b.name, "err", err)
 		}
 		u.mu.Lock()
 		b.files = b.files[1:]
@@ -445,20 +469,20 @@ func (u *Uploader) put(ctx context.Context, path, key string, f spoolFile) error
 		return fmt.Errorf("spooled %s: %w", f.Name, err)
 	}
 	defer in.Close()
-	return u.Store.Put(ctx, key, in, f.Size, f.ContentType)
+	return u.store.Put(ctx, key, in, f.Size, f.ContentType)
 }
 
 // backoff is the wait after the n-th failure in a row: BackoffMin doubled
 // per failure up to BackoffMax, with equal jitter so that many nodes do not
 // retry against a recovering store in lockstep.
 func (u *Uploader) backoff(n int) time.Duration {
-	return backoff.Policy{Min: u.BackoffMin, Max: u.BackoffMax, Jitter: backoff.EqualJitter}.Delay(n)
+	return backoff.Policy{Min: u.backoffMin, Max: u.backoffMax, Jitter: backoff.EqualJitter}.Delay(n)
 }
 
 // notifyLocked publishes the spool's size and wakes Flush waiters.
 func (u *Uploader) notifyLocked() {
-	u.Metrics.SpoolBundles.Set(float64(len(u.queue)))
-	u.Metrics.SpoolBytes.Set(float64(u.bytes))
+	u.metrics.SpoolBundles.Set(float64(len(u.queue)))
+	u.metrics.SpoolBytes.Set(float64(u.bytes))
 	close(u.changed)
 	u.changed = make(chan struct{})
 }

@@ -138,7 +138,8 @@ func spoolEntries(t *testing.T, dir string) []string {
 }
 
 func newTestUploader(t *testing.T, s Store, dir string, m *Metrics) *Uploader {
-	return &Uploader{Store: s, Dir: dir, Metrics: m, Log: testLogger(t), BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond}
+	return newUploader(t, UploaderConfig{Dir: dir, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
+		UploaderDeps{Store: s, Metrics: m, Log: testLogger(t)})
 }
 
 func TestUploaderLosesNothingWhileStoreIsDown(t *testing.T) {
@@ -188,7 +189,7 @@ func TestUploaderLosesNothingWhileStoreIsDown(t *testing.T) {
 	if got := histogramCount(t, reg, "streetwatch_evidence_upload_seconds"); got != 3 {
 		t.Fatalf("upload_seconds observed %d uploads, want 3", got)
 	}
-	if left := spoolEntries(t, u.Dir); len(left) != 0 {
+	if left := spoolEntries(t, u.dir); len(left) != 0 {
 		t.Fatalf("spool not empty after upload: %v", left)
 	}
 }
@@ -370,7 +371,7 @@ func TestFlushStopsWithContext(t *testing.T) {
 }
 
 func TestBackoffGrowsWithJitterUpToMax(t *testing.T) {
-	u := &Uploader{BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second}
+	u := &Uploader{backoffMin: 100 * time.Millisecond, backoffMax: time.Second}
 	for n, top := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 60: time.Second} {
 		for range 50 {
 			if d := u.backoff(n); d < top/2 || d > top {
@@ -378,4 +379,13 @@ func TestBackoffGrowsWithJitterUpToMax(t *testing.T) {
 			}
 		}
 	}
+}
+
+func newUploader(t *testing.T, cfg UploaderConfig, deps UploaderDeps) *Uploader {
+	t.Helper()
+	u, err := NewUploader(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -67,8 +67,16 @@ func checkPlayable(t testing.TB, path string, info ClipInfo) clipProbe {
 // imports evidence, so evidence's tests cannot use it; its own tests cover
 // the keyframe alignment, bounds and spilling this one leaves out.
 type unitHistory struct {
-	mu  sync.Mutex
-	aus []*media.AccessUnit // decode order, starting with a keyframe
+	mu     sync.Mutex
+	aus    []*media.AccessUnit // decode order, starting with a keyframe
+	closed bool
+}
+
+// Close makes later clips fail as a closed history's do.
+func (h *unitHistory) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
 }
 
 func (h *unitHistory) add(aus ...*media.AccessUnit) {
@@ -91,6 +99,9 @@ func (h *unitHistory) Newest() time.Time {
 func (h *unitHistory) Clip(from, to time.Time) ([]*media.AccessUnit, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHistoryClosed
+	}
 	start, end := 0, 0
 	for i, au := range h.aus {
 		if au.Key && !au.Time.After(from) {

@@ -33,7 +33,8 @@ type CameraDetections struct {
 	Detections []detectors.Detection `json:"detections"`
 }
 
-func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, src detectors.FrameSource) (*detection, error) {
+// newDetection loads the models; on error it frees what it loaded.
+func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, src detectors.FrameSource) (_ *detection, err error) {
 	dc := cfg.Detectors
 	lib, err := detectors.InitRuntime(dc.Runtime.Library)
 	if err != nil {
@@ -50,15 +51,18 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 	}
 	m := detectors.NewMetrics(reg)
 	d := &detection{models: map[string]*detectors.Model{}, log: log, latest: map[string]CameraDetections{}}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
 	for i, ref := range dc.Models {
 		man, err := detectors.LoadManifest(ref.Manifest)
 		if err != nil {
-			d.close()
 			return nil, fmt.Errorf("detectors.models[%d]: %w", i, err)
 		}
 		model, err := detectors.LoadModel(man, opts, log)
 		if err != nil {
-			d.close()
 			return nil, fmt.Errorf("detectors.models[%d]: %w", i, err)
 		}
 		d.models[ref.Name] = model

@@ -9,8 +9,8 @@ import (
 	"github.com/streetwatch/streetwatch/evidence"
 )
 
-// openTickets opens the ticket service and makes it the evidence stage's
-// hand-off: a violation leaves the pending folder only once its ticket
+// openTickets opens the ticket service, the evidence stage's hand-off
+// (handOff): a violation leaves the pending folder only once its ticket
 // exists (CreateTicket is idempotent by violation id, so a repeat after a
 // crash finds the same ticket).
 func (p *Pipeline) openTickets() error {
@@ -21,18 +21,21 @@ func (p *Pipeline) openTickets() error {
 	svc.EvidenceURL = p.EvidenceURL
 	svc.PublicURL = p.cfg.HTTP.PublicURL
 	p.tickets = svc
-	if p.evidence.retention != nil {
-		p.evidence.retention.Keep = svc.KeepEvidence
+	return nil
+}
+
+// keepEvidence tells evidence retention to keep a violation's evidence
+// (its ticket is open or marked keep).
+func (p *Pipeline) keepEvidence(violationID string) bool { return p.tickets.KeepEvidence(violationID) }
+
+// handOff is the evidence stage's hand-off of a spooled violation: it
+// becomes a ticket (CreateTicket logs it), then OnStored sees it.
+func (p *Pipeline) handOff(st evidence.Stored) error {
+	if _, _, err := p.tickets.CreateTicket(context.Background(), ticketInput(st)); err != nil {
+		return err
 	}
-	p.evidence.recorder.OnStored = func(st evidence.Stored) error {
-		// CreateTicket logs the new ticket.
-		if _, _, err := svc.CreateTicket(context.Background(), ticketInput(st)); err != nil {
-			return err
-		}
-		if p.OnStored != nil {
-			return p.OnStored(st)
-		}
-		return nil
+	if p.OnStored != nil {
+		return p.OnStored(st)
 	}
 	return nil
 }

@@ -30,24 +30,29 @@ var Version = "dev"
 // evidenceStage keeps each camera's video history and turns violations
 // into evidence bundles.
 type evidenceStage struct {
-	cfg       config.Evidence
-	store     evidence.Store
-	local     *evidence.LocalStore // nil for S3
-	histories map[string]*history.History
-	uploader  *evidence.Uploader
-	recorder  *evidence.Recorder
-	retention *evidence.Retention
-	models    []evidence.ModelRecord
-	cameras   map[string]config.Camera
-	zones     map[string]map[string][]image.Point // camera → zone → polygon (native pixels, once known)
-	log       *slog.Logger
-	mu        sync.Mutex
+	cfg        config.Evidence
+	pendingDir string
+	store      evidence.Store
+	local      *evidence.LocalStore // nil for S3
+	histories  map[string]*history.History
+	uploader   *evidence.Uploader
+	recorder   *evidence.Recorder
+	retention  *evidence.Retention
+	models     []evidence.ModelRecord
+	cameras    map[string]config.Camera
+	zones      map[string]map[string][]image.Point // camera → zone → polygon (native pixels, once known)
+	log        *slog.Logger
+	mu         sync.Mutex
 }
 
 // historyMargin is kept beyond the longest dwell plus pre- and post-roll.
 const historyMargin = 30 * time.Second
 
-func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord) (*evidenceStage, error) {
+// newEvidenceStage builds the evidence stage; onStored is the hand-off of
+// each spooled violation, keep tells retention which evidence to keep
+// whatever its age. On error it frees what it built.
+func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, models []evidence.ModelRecord,
+	onStored func(evidence.Stored) error, keep func(violationID string) bool) (_ *evidenceStage, err error) {
 	ec := cfg.Evidence
 	m := evidence.NewMetrics(reg)
 	// Each camera's clip counters exist from the start at 0: a failure
@@ -57,8 +62,13 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 		m.ClipFailures.WithLabelValues(cc.ID)
 	}
 	hm := history.NewMetrics(reg)
-	s := &evidenceStage{cfg: ec, histories: map[string]*history.History{}, models: models,
-		cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}
+	s := &evidenceStage{cfg: ec, pendingDir: filepath.Join(cfg.StateDir, "pending"), histories: map[string]*history.History{},
+		models: models, cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	if ec.S3.Endpoint != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -100,27 +110,35 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 			SpillDir:  filepath.Join(cfg.StateDir, "history", cam.ID),
 		}, hm, log)
 		if err != nil {
-			s.close()
 			return nil, fmt.Errorf("camera %q: evidence history: %w", cam.ID, err)
 		}
 		s.histories[cam.ID] = h
 	}
-	s.uploader = &evidence.Uploader{Store: s.store, Dir: filepath.Join(cfg.StateDir, "spool"), Metrics: m, Log: log}
-	s.recorder = &evidence.Recorder{
-		Config: evidence.RecorderConfig{PreRoll: ec.PreRoll.D(), PostRoll: ec.PostRoll.D(), PostRollGrace: 30 * time.Second,
-			JPEGQuality: ec.JPEGQuality, SignKey: signKey, Version: Version,
-			PendingDir: filepath.Join(cfg.StateDir, "pending")},
-		Uploader: s.uploader,
-		History: func(camera string) evidence.ClipSource {
-			if h, ok := s.histories[camera]; ok {
-				return h
-			}
-			return nil
-		},
-		Metrics: m, Log: log,
+	if s.uploader, err = evidence.NewUploader(evidence.UploaderConfig{Dir: filepath.Join(cfg.StateDir, "spool")},
+		evidence.UploaderDeps{Store: s.store, Metrics: m, Log: log}); err != nil {
+		return nil, err
+	}
+	s.recorder, err = evidence.NewRecorder(evidence.RecorderConfig{PreRoll: ec.PreRoll.D(), PostRoll: ec.PostRoll.D(),
+		PostRollGrace: 30 * time.Second, JPEGQuality: ec.JPEGQuality, SignKey: signKey, Version: Version, PendingDir: s.pendingDir},
+		evidence.RecorderDeps{
+			Uploader: s.uploader,
+			History: func(camera string) evidence.ClipSource {
+				if h, ok := s.histories[camera]; ok {
+					return h
+				}
+				return nil
+			},
+			OnStored: onStored,
+			Metrics:  m, Log: log,
+		})
+	if err != nil {
+		return nil, err
 	}
 	if ec.RetentionDays > 0 {
-		s.retention = &evidence.Retention{Store: s.store, Days: ec.RetentionDays, Metrics: m, Log: log}
+		if s.retention, err = evidence.NewRetention(evidence.RetentionConfig{Days: ec.RetentionDays, Every: time.Hour},
+			evidence.RetentionDeps{Store: s.store, Keep: keep, Metrics: m, Log: log}); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -178,12 +196,13 @@ func (s *evidenceStage) run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = s.retention.Run(ctx, time.Hour)
+			_ = s.retention.Run(ctx)
 		}()
 	}
 	wg.Wait()
 }
 
+// close frees what newEvidenceStage built, once run has returned.
 func (s *evidenceStage) close() {
 	for _, h := range s.histories {
 		h.Close()

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,7 +20,12 @@ import (
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 )
 
-// Pipeline is every camera plus the frame queue and its consumer.
+// Pipeline is every camera plus the frame queue and its consumer, the
+// confirmation, evidence and ticket stages behind it.
+//
+// Lifecycle: New builds everything (model sessions, the ticket database,
+// the histories and their goroutines); Run runs it until its context ends
+// and stops the stages in the data's order; Close frees what New built.
 type Pipeline struct {
 	// OnFrame receives each processed frame with its detections (nil when
 	// no model is configured: frames are then only counted). Frames come
@@ -37,6 +44,7 @@ type Pipeline struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	queue    *framequeue.Queue
+	frames   drainingSource // the queue as detection reads it
 	cameras  []*Camera
 	consumed *prometheus.CounterVec
 	detect   *detection            // nil without models
@@ -44,17 +52,31 @@ type Pipeline struct {
 	evidence *evidenceStage        // nil without cameras with zones
 	tickets  *dispatch.Service     // nil without cameras with zones
 	reg      prometheus.Registerer
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
+// drainGrace bounds how long Run lets detection work through the frames
+// still queued when the cameras stop; what is left after it is dropped.
+const drainGrace = 10 * time.Second
+
 // New builds the pipeline from a validated config; metrics go to reg. It
-// loads the models, so it fails on a missing runtime or a bad model.
-func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipeline, error) {
+// loads the models, so it fails on a missing runtime or a bad model; what
+// it built before failing is freed.
+func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pipeline, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	m := newMetrics(reg)
 	im := ingest.NewMetrics(reg)
 	p := &Pipeline{cfg: cfg, log: log, reg: reg, queue: framequeue.NewQueue(cfg.Pipeline.FrameQueue)}
+	p.frames = drainingSource{Queue: p.queue, ingestDone: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = p.Close()
+		}
+	}()
 	p.consumed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "streetwatch_frames_processed_total",
 		Help: "Sampled frames taken off the queue by the consumer (detection).",
@@ -77,11 +99,9 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 		}
 	}
 	if len(cfg.Detectors.Models) > 0 {
-		d, err := newDetection(cfg, reg, log, p.queue)
-		if err != nil {
+		if p.detect, err = newDetection(cfg, reg, log, p.frames); err != nil {
 			return nil, err
 		}
-		p.detect = d
 	}
 	p.confirm = map[string]*confirmer{}
 	rm := rules.NewMetrics(reg)
@@ -91,51 +111,37 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Pipe
 		}
 		c, err := newConfirmer(cc, cfg.StateDir, rm, log)
 		if err != nil {
-			if p.detect != nil {
-				p.detect.close()
-			}
 			return nil, err
 		}
 		p.confirm[cc.ID] = c
 	}
-	if len(p.confirm) > 0 {
-		var models []evidence.ModelRecord
-		for _, mr := range cfg.Detectors.Models {
-			if man, err := detectors.LoadManifest(mr.Manifest); err == nil {
-				models = append(models, evidence.ModelRecord{Name: man.Name, Version: man.Version})
-			}
+	if len(p.confirm) == 0 {
+		return p, nil
+	}
+	var models []evidence.ModelRecord
+	for _, mr := range cfg.Detectors.Models {
+		if man, err := detectors.LoadManifest(mr.Manifest); err == nil {
+			models = append(models, evidence.ModelRecord{Name: man.Name, Version: man.Version})
 		}
-		ev, err := newEvidenceStage(cfg, reg, log, models)
-		if err != nil {
-			if p.detect != nil {
-				p.detect.close()
-			}
-			return nil, err
+	}
+	if p.evidence, err = newEvidenceStage(cfg, reg, log, models, p.handOff, p.keepEvidence); err != nil {
+		return nil, err
+	}
+	if err := p.openTickets(); err != nil {
+		return nil, err
+	}
+	pending, err := evidence.PendingEvents(p.evidence.pendingDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, pe := range pending {
+		if c, ok := p.confirm[pe.Camera.ID]; ok {
+			c.engine.Preload = append(c.engine.Preload, rules.Opened(pe.Violation.Record))
 		}
-		p.evidence = ev
-		if err := p.openTickets(); err != nil {
-			ev.close()
-			if p.detect != nil {
-				p.detect.close()
-			}
-			return nil, err
-		}
-		pending, err := evidence.PendingEvents(ev.recorder.Config.PendingDir)
-		if err != nil {
-			if p.detect != nil {
-				p.detect.close()
-			}
-			return nil, err
-		}
-		for _, pe := range pending {
-			if c, ok := p.confirm[pe.Camera.ID]; ok {
-				c.engine.Preload = append(c.engine.Preload, rules.Opened(pe.Violation.Record))
-			}
-		}
-		for _, c := range p.cameras {
-			if h, ok := ev.histories[c.ID()]; ok {
-				c.history = h
-			}
+	}
+	for _, c := range p.cameras {
+		if h, ok := p.evidence.histories[c.ID()]; ok {
+			c.history = h
 		}
 	}
 	return p, nil
@@ -152,63 +158,129 @@ func (p *Pipeline) LatestDetections() map[string]CameraDetections {
 // Cameras returns the cameras in config order.
 func (p *Pipeline) Cameras() []*Camera { return p.cameras }
 
-// Run runs every camera and the consumer until ctx ends, then waits for all
-// of them to stop.
+// Run runs every stage until ctx ends, then stops them in the data's
+// order, each after the one feeding it, so nothing is lost between them:
+// the cameras first; detection and confirmation then work through the
+// frames still queued (for at most drainGrace); then the evidence stage
+// cuts the clips of violations in their post-roll from what history holds
+// and spools them, or keeps them pending for the next start; then the
+// ticket dispatch stops. Run returns when every goroutine it started has
+// ended. Call it once; Close frees the rest.
 func (p *Pipeline) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for _, c := range p.cameras {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Run(ctx)
-		}()
-	}
-	// Evidence outlives the cameras: violations confirmed at the end still
-	// get their clip (cut short) and are spooled.
+	// Later stages run on contexts of their own, cancelled in order below.
+	evCtx, stopEvidence := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEvidence()
+	detCtx, stopDetection := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDetection()
+
 	evDone := make(chan struct{})
 	if p.evidence != nil {
 		go func() {
 			defer close(evDone)
-			var twg sync.WaitGroup
-			twg.Add(1)
+			var wg sync.WaitGroup
+			wg.Add(1)
 			go func() {
-				defer twg.Done()
-				if err := p.tickets.Run(ctx); err != nil && ctx.Err() == nil {
+				defer wg.Done()
+				if err := p.tickets.Run(evCtx); err != nil && evCtx.Err() == nil {
 					p.log.Error("ticket dispatch stopped", "err", err)
 				}
 			}()
-			p.evidence.run(ctx)
-			twg.Wait()
+			p.evidence.run(evCtx)
+			wg.Wait()
 		}()
 	} else {
 		close(evDone)
 	}
-	var err error
-	wg.Add(1)
+	detDone := make(chan error, 1)
 	go func() {
-		defer wg.Done()
 		if p.detect == nil {
-			p.consume(ctx)
+			p.consume(detCtx)
+			detDone <- nil
 			return
 		}
-		err = p.detect.run(ctx, p.onResult)
+		detDone <- p.detect.run(detCtx, p.onResult)
 	}()
-	wg.Wait()
+
+	var cameras sync.WaitGroup
+	for _, c := range p.cameras {
+		cameras.Add(1)
+		go func() {
+			defer cameras.Done()
+			c.Run(ctx)
+		}()
+	}
+	cameras.Wait()
+	<-ctx.Done()
+
+	close(p.frames.ingestDone) // detection ends once the queue is empty
+	var err error
+	select {
+	case err = <-detDone:
+	case <-time.After(drainGrace):
+		p.log.Warn("detection did not finish the queued frames in time; dropping them", "grace", drainGrace, "queued", p.queue.Len())
+		stopDetection()
+		p.queue.Close()
+		err = <-detDone
+	}
 	p.queue.Close()
-	if p.detect != nil {
-		p.detect.close()
-	}
-	for _, c := range p.confirm {
-		c.close()
-	}
+
+	stopEvidence()
 	<-evDone
-	if p.evidence != nil {
-		p.evidence.close()
-		if cerr := p.tickets.Close(); cerr != nil {
-			p.log.Error("ticket store", "err", cerr)
+	return err
+}
+
+// Close frees what New built: the model sessions, the frames the
+// confirmation holds, the histories (and their spill goroutines) and the
+// ticket database. Call it after Run has returned, or instead of Run. It
+// is idempotent.
+func (p *Pipeline) Close() error {
+	p.closeOnce.Do(func() {
+		p.queue.Close()
+		if p.detect != nil {
+			p.detect.close()
+		}
+		for _, c := range p.confirm {
+			c.close()
+		}
+		if p.evidence != nil {
+			p.evidence.close()
+		}
+		if p.tickets != nil {
+			if err := p.tickets.Close(); err != nil {
+				p.closeErr = fmt.Errorf("tickets: %w", err)
+			}
+		}
+	})
+	return p.closeErr
+}
+
+// drainingSource is the frame queue as detection reads it: once ingest
+// has stopped (ingestDone closed), an empty queue ends detection instead
+// of making it wait, so the frames queued at shutdown are still detected.
+type drainingSource struct {
+	*framequeue.Queue
+	ingestDone chan struct{}
+}
+
+// Pop waits for the next frame; after ingest stopped, it returns
+// framequeue.ErrClosed once the queue is empty.
+func (s drainingSource) Pop(ctx context.Context) (*frame.Frame, error) {
+	for {
+		if f, err := s.TryPop(); f != nil || err != nil {
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.ingestDone:
+			// No producer is left: what TryPop finds now is the rest.
+			if f, err := s.TryPop(); f != nil || err != nil {
+				return f, err
+			}
+			return nil, framequeue.ErrClosed
+		case <-s.Ready():
 		}
 	}
-	return err
 }
 
 func (p *Pipeline) onResult(r detectors.Result) {
@@ -248,7 +320,7 @@ func (p *Pipeline) onResult(r detectors.Result) {
 func (p *Pipeline) consume(ctx context.Context) {
 	counters := map[string]prometheus.Counter{}
 	for {
-		f, err := p.queue.Pop(ctx)
+		f, err := p.frames.Pop(ctx)
 		if err != nil {
 			return
 		}

@@ -110,8 +110,11 @@ func runConfigSetup(t *testing.T, cfg *config.Config, setup func(*pipeline.Pipel
 			cancel()
 			select {
 			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Error("pipeline did not stop within 10 s of cancel")
+				if err := p.Close(); err != nil {
+					t.Errorf("close: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("pipeline did not stop within 20 s of cancel")
 			}
 		})
 	}

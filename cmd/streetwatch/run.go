@@ -80,6 +80,11 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if cerr := p.Close(); cerr != nil {
+			log.Error("pipeline close", "err", cerr)
+		}
+	}()
 
 	var srv *httpserve.Server
 	var rev *review.Server

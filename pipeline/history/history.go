@@ -52,7 +52,7 @@ var (
 	// ErrNoHistory: history holds nothing of the requested range.
 	ErrNoHistory = errors.New("history: no history for the clip range")
 	// ErrClosed: Clip after Close.
-	ErrClosed = errors.New("history: closed")
+	ErrClosed = fmt.Errorf("history: %w", evidence.ErrHistoryClosed)
 )
 
 // ShortHistoryError says that a clip starts at the oldest keyframe in
