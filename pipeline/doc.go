@@ -23,9 +23,12 @@
 //     instead of Run). Stages whose New builds nothing to free have no
 //     Close.
 //
-// Stages built this way: Pipeline, ingest.Source, evidence.Uploader,
-// evidence.Recorder, evidence.Retention, dispatch.Service (Open or New, Run,
-// Close).
+// Stages built this way: Pipeline, evidence.Uploader, evidence.Recorder,
+// evidence.Retention, dispatch.Service (Open or New, Run, Close).
+// ingest.Source is a plain struct its parent fills, whose Run keeps its
+// defaults in copies of its own. Not yet converted: detectors.Batcher (its
+// Run still fills MaxBatch, Workers and Metrics), review.Server, and
+// simulate.Server.
 //
 // # Shutdown
 //

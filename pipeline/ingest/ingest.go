@@ -69,6 +69,7 @@ type Source struct {
 	Log          *slog.Logger
 
 	logs     logLimits
+	stall    time.Duration // StallTimeout with its default, set by Run
 	mu       sync.Mutex
 	status   Status
 	session  uint64
@@ -103,25 +104,30 @@ func (s *Source) Status() Status {
 
 // Run keeps the camera connected until ctx ends. It returns nil then.
 func (s *Source) Run(ctx context.Context) error {
-	if s.StallTimeout <= 0 {
-		s.StallTimeout = 10 * time.Second
+	// Defaults go into Run's own copies: the exported fields stay as the
+	// caller set them.
+	s.stall = s.StallTimeout
+	if s.stall <= 0 {
+		s.stall = 10 * time.Second
 	}
-	if s.BackoffMin <= 0 {
-		s.BackoffMin = time.Second
+	bmin, bmax := s.BackoffMin, s.BackoffMax
+	if bmin <= 0 {
+		bmin = time.Second
 	}
-	if s.BackoffMax < s.BackoffMin {
-		s.BackoffMax = max(30*time.Second, s.BackoffMin)
+	if bmax < bmin {
+		bmax = max(30*time.Second, bmin)
 	}
-	if s.Log == nil {
-		s.Log = slog.Default()
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
 	}
-	log := s.Log.With("camera", s.Camera)
+	log = log.With("camera", s.Camera)
 	s.logs.init()
 	m := s.Metrics.forCamera(s.Camera)
 	m.up.Set(0)
 	// Equal jitter: cameras behind one failed switch do not reconnect in
 	// lockstep.
-	retry := backoff.Policy{Min: s.BackoffMin, Max: s.BackoffMax, Jitter: backoff.EqualJitter}
+	retry := backoff.Policy{Min: bmin, Max: bmax, Jitter: backoff.EqualJitter}
 	failures := 0
 	for {
 		gotMedia, err := s.connect(ctx, m, log)
@@ -167,8 +173,8 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 		Host:         u.Host,
 		DialContext:  guard.dial,
 		OnRequest:    guard.onRequest,
-		ReadTimeout:  s.StallTimeout,
-		WriteTimeout: s.StallTimeout,
+		ReadTimeout:  s.stall,
+		WriteTimeout: s.stall,
 		// Keyframes of 4K cameras arrive as MB-sized bursts: the OS default
 		// UDP buffer would drop packets.
 		UDPReadBufferSize: 4 << 20,
@@ -261,14 +267,14 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
-	tick := time.NewTicker(min(s.StallTimeout/4, time.Second))
+	tick := time.NewTicker(min(s.stall/4, time.Second))
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
 			return st.flowing.Load(), err
 		case <-tick.C:
-			if since := time.Since(time.Unix(0, st.lastUnit.Load())); since > s.StallTimeout {
+			if since := time.Since(time.Unix(0, st.lastUnit.Load())); since > s.stall {
 				c.Close()
 				<-done
 				return st.flowing.Load(), fmt.Errorf("%w for %v", ErrStalled, since.Round(time.Millisecond))
