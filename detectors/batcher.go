@@ -67,6 +67,11 @@ type Batcher struct {
 	Metrics  *Metrics
 	Log      *slog.Logger // default slog.Default()
 
+	// Run's copies of MaxBatch, Workers, Metrics and Log, with defaults.
+	maxBatch, workers int
+	metrics           *Metrics
+	log               *slog.Logger
+
 	order      []string // model names, sorted once
 	decodeTh   map[string][]float32
 	detCounter map[string]prometheus.Counter
@@ -117,17 +122,20 @@ func (s *Batcher) Run(ctx context.Context) error {
 	if len(s.Models) == 0 {
 		return fmt.Errorf("detectors: no models")
 	}
-	if s.MaxBatch <= 0 {
-		s.MaxBatch = 8
+	// Defaults go into Run's own copies: the exported fields stay as the
+	// caller set them.
+	s.maxBatch, s.workers, s.metrics, s.log = s.MaxBatch, s.Workers, s.Metrics, s.Log
+	if s.maxBatch <= 0 {
+		s.maxBatch = 8
 	}
-	if s.Workers <= 0 {
-		s.Workers = runtime.GOMAXPROCS(0)
+	if s.workers <= 0 {
+		s.workers = runtime.GOMAXPROCS(0)
 	}
-	if s.Metrics == nil {
-		s.Metrics = NewMetrics(nil)
+	if s.metrics == nil {
+		s.metrics = NewMetrics(nil)
 	}
-	if s.Log == nil {
-		s.Log = slog.Default()
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	s.prepareThresholds()
 	s.detCounter = map[string]prometheus.Counter{}
@@ -135,13 +143,13 @@ func (s *Batcher) Run(ctx context.Context) error {
 	for name := range s.Models {
 		for _, stage := range []string{stageLetterbox, stageTensor, stageInference} {
 			s.errLog[errorKey{name, stage}] = &lograte.Limiter{Every: errorLogEvery}
-			s.Metrics.errors.WithLabelValues(name, stage) // present at 0, so the first failure shows in rate()
+			s.metrics.errors.WithLabelValues(name, stage) // present at 0, so the first failure shows in rate()
 		}
 	}
 
 	jobs := make(chan prepJob)
 	var workers sync.WaitGroup
-	for range s.Workers {
+	for range s.workers {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -185,7 +193,7 @@ func (s *Batcher) Run(ctx context.Context) error {
 		}
 		start := time.Now()
 		s.prepare(sl, jobs)
-		s.Metrics.preprocess.Observe(time.Since(start).Seconds())
+		s.metrics.preprocess.Observe(time.Since(start).Seconds())
 		ready <- sl
 	}
 	close(ready)
@@ -202,9 +210,9 @@ func (s *Batcher) newSlot() *slot {
 	sl := &slot{jobs: map[string]*modelJob{}, tensors: map[string]map[int][2]*ort.Tensor[float32]{}}
 	for name, m := range s.Models {
 		sl.jobs[name] = &modelJob{
-			errs: make([]error, s.MaxBatch),
-			in:   make([]float32, s.MaxBatch*m.InputSize()),
-			out:  make([]float32, s.MaxBatch*m.OutputSize()),
+			errs: make([]error, s.maxBatch),
+			in:   make([]float32, s.maxBatch*m.InputSize()),
+			out:  make([]float32, s.maxBatch*m.OutputSize()),
 		}
 		sl.tensors[name] = map[int][2]*ort.Tensor[float32]{}
 	}
@@ -233,7 +241,7 @@ func (s *Batcher) collect(ctx context.Context, sl *slot) bool {
 	}
 	sl.frames = append(sl.frames, first)
 	deadline := time.Now().Add(s.MaxWait)
-	for len(sl.frames) < s.MaxBatch {
+	for len(sl.frames) < s.maxBatch {
 		f, err := s.Queue.TryPop()
 		if err != nil {
 			break
@@ -342,8 +350,8 @@ func (s *Batcher) inferModel(sl *slot, name string, j *modelJob, dets [][]Detect
 		s.failed(name, stageInference, err, "batch", b, "cameras", camerasOf(sl, j))
 		return
 	}
-	s.Metrics.inference.WithLabelValues(name).Observe(time.Since(start).Seconds())
-	s.Metrics.batchSize.WithLabelValues(name).Observe(float64(b))
+	s.metrics.inference.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	s.metrics.batchSize.WithLabelValues(name).Observe(float64(b))
 	s.recovered(name, stageTensor)
 	s.recovered(name, stageInference)
 	var cands []candidate
@@ -391,7 +399,7 @@ func (s *Batcher) tensors(sl *slot, name string, b int) ([2]*ort.Tensor[float32]
 
 // failed counts a failure and logs it, rate-limited per model and stage.
 func (s *Batcher) failed(model, stage string, err error, attrs ...any) {
-	s.Metrics.errors.WithLabelValues(model, stage).Inc()
+	s.metrics.errors.WithLabelValues(model, stage).Inc()
 	ok, held := s.errLog[errorKey{model, stage}].Allow(time.Now())
 	if !ok {
 		return
@@ -400,13 +408,13 @@ func (s *Batcher) failed(model, stage string, err error, attrs ...any) {
 	if held > 0 {
 		args = append(args, "suppressed", held)
 	}
-	s.Log.Error("detection failed; the frames get no detections from this model", append(args, "err", err)...)
+	s.log.Error("detection failed; the frames get no detections from this model", append(args, "err", err)...)
 }
 
 // recovered ends a burst of failures of a model and stage.
 func (s *Batcher) recovered(model, stage string) {
 	if was, held := s.errLog[errorKey{model, stage}].Recover(); was {
-		s.Log.Info("detection works again", "model", model, "stage", stage, "suppressed", held)
+		s.log.Info("detection works again", "model", model, "stage", stage, "suppressed", held)
 	}
 }
 
@@ -425,7 +433,7 @@ func (s *Batcher) counter(camera, class string) prometheus.Counter {
 	key := camera + "\x00" + class
 	c, ok := s.detCounter[key]
 	if !ok {
-		c = s.Metrics.detections.WithLabelValues(camera, class)
+		c = s.metrics.detections.WithLabelValues(camera, class)
 		s.detCounter[key] = c
 	}
 	return c

@@ -25,10 +25,9 @@
 //
 // Stages built this way: Pipeline, evidence.Uploader, evidence.Recorder,
 // evidence.Retention, dispatch.Service (Open or New, Run, Close).
-// ingest.Source is a plain struct its parent fills, whose Run keeps its
-// defaults in copies of its own. Not yet converted: detectors.Batcher (its
-// Run still fills MaxBatch, Workers and Metrics), review.Server, and
-// simulate.Server.
+// ingest.Source and detectors.Batcher are plain structs their parent fills,
+// whose Run keeps its defaults in copies of its own. Not yet converted:
+// review.Server (Initialize, Run) and simulate.Server (Start, Close).
 //
 // # Shutdown
 //
