@@ -182,3 +182,14 @@ func TestDemoModelFindsRenderedObjects(t *testing.T) {
 		}
 	}
 }
+
+// Run applies its defaults to copies of its own: the caller's Batcher is
+// left as it was set (the stage shape pipeline/doc.go describes).
+func TestBatcherRunLeavesItsFieldsAsSet(t *testing.T) {
+	m := loadTestModel(t, demoManifest(), SessionOptions{IntraOpThreads: 1})
+	b := &Batcher{Models: map[string]*Model{"demo": m}}
+	detect(t, b, []*frame.Frame{imageFrame(t, testImages(t)[0], "cam", 0)})
+	if b.MaxBatch != 0 || b.Workers != 0 || b.Metrics != nil || b.Log != nil {
+		t.Fatalf("Run wrote defaults into the fields: max batch %d, workers %d, metrics %v, log %v", b.MaxBatch, b.Workers, b.Metrics, b.Log)
+	}
+}
