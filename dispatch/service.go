@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -126,6 +127,7 @@ func (s *Service) CreateTicket(ctx context.Context, in TicketInput) (t *Ticket, 
 		Location: Location{Lat: in.Lat, Lon: in.Lon, Address: in.Address},
 		District: district, Team: team,
 		FirstSeen: v.FirstSeen.UTC(), ConfirmedAt: v.ConfirmedAt.UTC(), Confidence: shortFloat(v.Confidence),
+		Class: v.Class, Signals: slices.Clone(signalsOr(v.Signals)),
 		Model:    Model{Name: in.ModelName, Version: in.ModelVersion},
 		Evidence: Evidence{Prefix: in.EvidencePrefix, Files: orEmpty(in.EvidenceFiles), ManifestSHA256: in.ManifestSHA256},
 		Status:   StatusPendingReview, Version: 1, CreatedAt: now, UpdatedAt: now,

@@ -89,6 +89,12 @@ var migrations = []string{
 			WHEN substr(note, 1, 9) = 'district ' THEN substr(note, 10)
 			ELSE note END
 		WHERE from_status <> '' AND from_status = to_status;`,
+
+	// 3: what the violation's object is and which signals confirmed it
+	// (class model, left object). Tickets made before have neither: their
+	// class is unknown ('') and their signals ('') were the model's.
+	`ALTER TABLE tickets ADD COLUMN object_class TEXT NOT NULL DEFAULT '';
+	ALTER TABLE tickets ADD COLUMN signals TEXT NOT NULL DEFAULT '';`,
 }
 
 // SQLite is the embedded Store: one database file in WAL mode with
@@ -167,20 +173,21 @@ func (s *SQLite) Close() error { return s.db.Close() }
 const ticketColumns = `id, violation_id, type, camera_id, camera_name, zone, lat, lon, address, district, team,
 	first_seen, confirmed_at, confidence, model_name, model_version, evidence_prefix, evidence_files,
 	manifest_sha256, status, reject_reason, keep, delivery_attempts, last_error, queued_at, dispatched_at,
-	version, created_at, updated_at`
+	version, created_at, updated_at, object_class, signals`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanTicket(row scanner) (*Ticket, error) {
 	var t Ticket
-	var files string
+	var files, signals string
 	var firstSeen, confirmedAt, created, updated int64
 	var queued, dispatched sql.NullInt64
 	err := row.Scan(&t.ID, &t.ViolationID, &t.Type, &t.CameraID, &t.CameraName, &t.Zone,
 		&t.Location.Lat, &t.Location.Lon, &t.Location.Address, &t.District, &t.Team,
 		&firstSeen, &confirmedAt, &t.Confidence, &t.Model.Name, &t.Model.Version,
 		&t.Evidence.Prefix, &files, &t.Evidence.ManifestSHA256, &t.Status, &t.RejectReason, &t.Keep,
-		&t.Delivery.Attempts, &t.Delivery.LastError, &queued, &dispatched, &t.Version, &created, &updated)
+		&t.Delivery.Attempts, &t.Delivery.LastError, &queued, &dispatched, &t.Version, &created, &updated,
+		&t.Class, &signals)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -190,6 +197,12 @@ func scanTicket(row scanner) (*Ticket, error) {
 	if err := json.Unmarshal([]byte(files), &t.Evidence.Files); err != nil {
 		return nil, fmt.Errorf("ticket %s: evidence files: %w", t.ID, err)
 	}
+	if signals != "" {
+		if err := json.Unmarshal([]byte(signals), &t.Signals); err != nil {
+			return nil, fmt.Errorf("ticket %s: signals: %w", t.ID, err)
+		}
+	}
+	t.Signals = signalsOr(t.Signals)
 	t.FirstSeen, t.ConfirmedAt = fromMicros(firstSeen), fromMicros(confirmedAt)
 	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
 	t.Delivery.QueuedAt, t.Delivery.DispatchedAt = nullTime(queued), nullTime(dispatched)
@@ -202,20 +215,24 @@ func (s *SQLite) CreateTicket(ctx context.Context, t *Ticket, audit AuditEntry) 
 	if err != nil {
 		return nil, false, err
 	}
+	signals, err := json.Marshal(signalsOr(t.Signals))
+	if err != nil {
+		return nil, false, err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, err
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO tickets (`+ticketColumns+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (violation_id) DO NOTHING`,
 		t.ID, t.ViolationID, t.Type, t.CameraID, t.CameraName, t.Zone, t.Location.Lat, t.Location.Lon,
 		t.Location.Address, t.District, t.Team, micros(t.FirstSeen), micros(t.ConfirmedAt), t.Confidence,
 		t.Model.Name, t.Model.Version, t.Evidence.Prefix, string(files), t.Evidence.ManifestSHA256,
 		t.Status, t.RejectReason, t.Keep, t.Delivery.Attempts, t.Delivery.LastError,
 		nullMicros(t.Delivery.QueuedAt), nullMicros(t.Delivery.DispatchedAt), t.Version,
-		micros(t.CreatedAt), micros(t.UpdatedAt))
+		micros(t.CreatedAt), micros(t.UpdatedAt), t.Class, string(signals))
 	if err != nil {
 		return nil, false, fmt.Errorf("insert ticket: %w", err)
 	}

@@ -83,9 +83,17 @@ type Ticket struct {
 	FirstSeen   time.Time `json:"first_seen"`
 	ConfirmedAt time.Time `json:"confirmed_at"`
 	Confidence  float64   `json:"confidence"`
-	Model       Model     `json:"model"`
-	Evidence    Evidence  `json:"evidence"`
-	Status      Status    `json:"status"`
+	// Class is the object's class: a model class (garbage_bag, ...) or
+	// left_object, an unclassified object left behind. Empty on tickets
+	// made before it was recorded.
+	Class string `json:"class"`
+	// Signals are what confirmed the violation: "model" (the class
+	// model), "left_object" (something new that stayed), or both. Tickets
+	// made before signals existed are the model's.
+	Signals  []string `json:"signals"`
+	Model    Model    `json:"model"`
+	Evidence Evidence `json:"evidence"`
+	Status   Status   `json:"status"`
 	// RejectReason is set while the ticket is rejected.
 	RejectReason string `json:"reject_reason,omitempty"`
 	// Keep holds the evidence past retention whatever the status.
@@ -135,6 +143,21 @@ type DeliveryState struct {
 	// QueuedAt is when the ticket last entered the outbox.
 	QueuedAt     *time.Time `json:"queued_at,omitempty"`
 	DispatchedAt *time.Time `json:"dispatched_at,omitempty"`
+}
+
+// Signal names, as violation.Record.Signals has them.
+const (
+	SignalModel      = "model"
+	SignalLeftObject = "left_object"
+)
+
+// signalsOr returns signals, or the model alone when there are none: the
+// records and rows made before signals existed were all the model's.
+func signalsOr(signals []string) []string {
+	if len(signals) == 0 {
+		return []string{SignalModel}
+	}
+	return signals
 }
 
 // TicketInput is a confirmed violation with stored evidence, as the

@@ -45,7 +45,7 @@ type Manifest struct {
 type ViolationRecord struct {
 	violation.Record
 	BestAt  time.Time // the best frame (snapshot.jpg)
-	ActorAt time.Time // the frame showing the actor (dumping; zero otherwise)
+	ActorAt time.Time // when the actor's picture was taken (dumping; zero otherwise)
 }
 
 // violationJSON is the persisted form of ViolationRecord in manifests and

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ type Event struct {
 	BestMarks   []Mark   `json:"-"`
 	AppearFrame gocv.Mat `json:"-"`
 	AppearMarks []Mark   `json:"-"`
+	// AppearCaption are more caption lines for the actor's picture, under
+	// its time (Violation.ActorAt); ASCII only, as OpenCV's fonts draw.
+	AppearCaption []string `json:"-"`
 }
 
 // Stored is a violation whose evidence is safely spooled (and uploaded in
@@ -219,7 +223,7 @@ func (r *Recorder) Record(ev *Event) error {
 		fmt.Sprintf("%s  %s", camName, ev.Violation.ConfirmedAt.In(loc).Format("2006-01-02 15:04:05 MST")),
 		fmt.Sprintf("%s  zone %s  id %s", ev.Violation.Type, ev.Violation.Zone, id),
 	}
-	write := func(name string, m gocv.Mat, marks []Mark, annotated string) error {
+	write := func(name string, m gocv.Mat, marks []Mark, annotated string, caption []string) error {
 		if m.Ptr() == nil || m.Empty() {
 			return nil
 		}
@@ -241,10 +245,10 @@ func (r *Recorder) Record(ev *Event) error {
 		}
 		return pendingWrite(filepath.Join(tmp, annotated), data)
 	}
-	if err := write(snapBest, ev.BestFrame, ev.BestMarks, snapBestAnn); err != nil {
+	if err := write(snapBest, ev.BestFrame, ev.BestMarks, snapBestAnn, caption); err != nil {
 		return fmt.Errorf("evidence: %s snapshot: %w", id, err)
 	}
-	if err := write(snapActor, ev.AppearFrame, ev.AppearMarks, snapActorAnn); err != nil {
+	if err := write(snapActor, ev.AppearFrame, ev.AppearMarks, snapActorAnn, actorCaption(caption, ev, loc)); err != nil {
 		return fmt.Errorf("evidence: %s actor snapshot: %w", id, err)
 	}
 	js, err := json.MarshalIndent(ev, "", "  ")
@@ -559,4 +563,15 @@ func PendingEvents(pendingDir string) ([]Event, error) {
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// actorCaption is the actor picture's caption: the common lines, then
+// the time the picture was taken (it may differ from the confirmation by
+// minutes) and the event's own lines.
+func actorCaption(common []string, ev *Event, loc *time.Location) []string {
+	lines := slices.Clip(common)
+	if at := ev.Violation.ActorAt; !at.IsZero() {
+		lines = append(lines, "frame at "+at.In(loc).Format("2006-01-02 15:04:05.000 MST"))
+	}
+	return append(lines, ev.AppearCaption...)
 }

@@ -20,13 +20,20 @@ import (
 )
 
 // ViolationEvent is a confirmed violation with the pictures the evidence
-// stage needs: the best frame of the object and, for dumping, the frame
-// where it appeared with its actor. The receiver owns the Mats and must
-// Close them.
+// stage needs: the best frame of the object and, for dumping, a picture
+// of its actor. The receiver owns the Mats and must Close them.
 type ViolationEvent struct {
 	rules.Violation
-	BestFrame   gocv.Mat
-	AppearFrame gocv.Mat // empty unless the violation is a dumping
+	BestFrame gocv.Mat
+	// AppearFrame (dumping only; empty otherwise) is the actor's picture:
+	// the last frame the actor was seen in beside the object when one was
+	// kept, else the frame the object was first detected in. AppearAt is
+	// when it was taken.
+	AppearFrame gocv.Mat
+	AppearAt    time.Time
+	// ActorSample is the actor's own sample in AppearFrame (zero Time when
+	// the frame is the object's and the actor's place in it is unknown).
+	ActorSample track.Sample
 }
 
 // Close frees the event's pictures.
@@ -50,7 +57,13 @@ type confirmer struct {
 	// kept frames per candidate track: its best frame and the frame it
 	// appeared in. Only object classes are kept, so memory stays bounded
 	// by the objects in view.
-	best, appear map[uint64]gocv.Mat
+	best, appear map[uint64]keptFrame
+	// actors keeps, per person or vehicle seen beside a candidate object,
+	// the last frame it was seen there in: the picture of who left an
+	// object, taken at the time of the actor's sample drawn on it. Kept
+	// after the actor's track ends (a dumping is confirmed once the actor
+	// has gone), for actorFrameKeep and at most maxActorFrames of them.
+	actors map[uint64]keptFrame
 	// left finds objects that appear and stay, whatever their class (nil
 	// when the camera does not use it).
 	left     *leftobject.Detector
@@ -74,7 +87,7 @@ func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slo
 		e.Zones = append(e.Zones, rz)
 	}
 	c := &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
-		best: map[uint64]gocv.Mat{}, appear: map[uint64]gocv.Mat{}, leftErrs: lograte.Limiter{Every: time.Minute}}
+		best: map[uint64]keptFrame{}, appear: map[uint64]keptFrame{}, actors: map[uint64]keptFrame{}, leftErrs: lograte.Limiter{Every: time.Minute}}
 	if lo := cam.LeftObjects; lo.Enabled {
 		c.left = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()})
 	}
@@ -145,12 +158,13 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []Violati
 			continue
 		}
 		if t.Best.Time.Equal(f.Time) {
-			c.keep(c.best, t.ID, f.Mat)
+			c.keep(c.best, t.ID, f, t.Best)
 		}
 		if t.Hits == 1 { // the frame it was first matched in (a left object may be dated earlier)
-			c.keep(c.appear, t.ID, f.Mat)
+			c.keep(c.appear, t.ID, f, track.Sample{Time: f.Time, Box: t.Box, Score: t.Score})
 		}
 	}
+	c.keepActors(f, live)
 	vs, err := c.engine.Update(f.Time, f.Width(), f.Height(), live, ended)
 	if err != nil {
 		// Persisting open violations failed: the events still go out (nothing
@@ -160,11 +174,11 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []Violati
 	var out []ViolationEvent
 	for _, v := range vs {
 		ev := ViolationEvent{Violation: v}
-		if m, ok := c.best[v.TrackID]; ok {
-			ev.BestFrame = m.Clone()
+		if k, ok := c.best[v.TrackID]; ok {
+			ev.BestFrame = k.mat.Clone()
 		}
-		if m, ok := c.appear[v.TrackID]; ok && v.Type == rules.IllegalDumping {
-			ev.AppearFrame = m.Clone()
+		if v.Type == rules.IllegalDumping {
+			c.actorPicture(&ev)
 		}
 		c.log.Info("violation confirmed", "camera", c.camera, "id", v.ID, "type", v.Type, "zone", v.Zone,
 			"track", v.TrackID, "first_seen", v.FirstSeen, "confidence", v.Confidence)
@@ -193,19 +207,97 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 	return leftobject.Merge(dets, left)
 }
 
-func (c *confirmer) keep(into map[uint64]gocv.Mat, id uint64, src gocv.Mat) {
-	m, ok := into[id]
-	if !ok {
-		m = gocv.NewMat()
-	}
-	src.CopyTo(&m) // reuses m's memory when the size matches
-	into[id] = m
+// keptFrame is a copy of a frame and the sample of the track it was kept
+// for, taken in that frame.
+type keptFrame struct {
+	mat    gocv.Mat
+	sample track.Sample
 }
 
+const (
+	// actorFrameKeep: an actor's frame is kept this long after it was
+	// last seen beside an object, as long as the rules remember the actor.
+	actorFrameKeep = 60 * time.Second
+	// maxActorFrames bounds the actor frames kept per camera (a busy
+	// pavement); the oldest goes first.
+	maxActorFrames = 8
+)
+
+func (c *confirmer) keep(into map[uint64]keptFrame, id uint64, f *frame.Frame, s track.Sample) {
+	k, ok := into[id]
+	if !ok {
+		k.mat = gocv.NewMat()
+	}
+	f.Mat.CopyTo(&k.mat) // reuses the memory when the size matches
+	k.sample = s
+	into[id] = k
+}
+
+// keepActors keeps the frame of each person or vehicle seen now beside a
+// candidate object, and forgets the actor frames too old to be used.
+func (c *confirmer) keepActors(f *frame.Frame, live []*track.Track) {
+	for id, k := range c.actors {
+		if f.Time.Sub(k.sample.Time) > actorFrameKeep {
+			k.mat.Close()
+			delete(c.actors, id)
+		}
+	}
+	for _, a := range live {
+		if !violation.IsActor(a.Class()) || a.Missed || !besideObject(a, live) {
+			continue
+		}
+		if _, ok := c.actors[a.ID]; !ok && len(c.actors) >= maxActorFrames {
+			c.forgetOldestActor()
+		}
+		c.keep(c.actors, a.ID, f, track.Sample{Time: f.Time, Box: a.Box, Score: a.Score})
+	}
+}
+
+// besideObject tells whether actor a stands, now, within reach of a
+// candidate object seen now.
+func besideObject(a *track.Track, live []*track.Track) bool {
+	for _, o := range live {
+		if violation.IsObject(o.Class()) && !o.Missed && rules.Near(a.Box, o.Box) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *confirmer) forgetOldestActor() {
+	var oldest uint64
+	var at time.Time
+	for id, k := range c.actors {
+		if at.IsZero() || k.sample.Time.Before(at) {
+			oldest, at = id, k.sample.Time
+		}
+	}
+	k := c.actors[oldest]
+	k.mat.Close()
+	delete(c.actors, oldest)
+}
+
+// actorPicture gives a dumping its actor's picture: the actor's own
+// frame beside the object (after the object was there) when one is kept,
+// else the frame the object was first detected in.
+func (c *confirmer) actorPicture(ev *ViolationEvent) {
+	v := ev.Violation
+	if k, ok := c.actors[v.ActorTrackID]; ok && v.ActorTrackID != 0 &&
+		!k.sample.Time.Before(v.FirstSeen) && rules.Near(k.sample.Box, v.Box) {
+		ev.AppearFrame, ev.AppearAt, ev.ActorSample = k.mat.Clone(), k.sample.Time, k.sample
+		return
+	}
+	if k, ok := c.appear[v.TrackID]; ok {
+		ev.AppearFrame, ev.AppearAt = k.mat.Clone(), k.sample.Time
+	}
+}
+
+// drop forgets an ended track's object frames (an actor's frame outlives
+// its track: see actors).
 func (c *confirmer) drop(id uint64) {
-	for _, kept := range []map[uint64]gocv.Mat{c.best, c.appear} {
-		if m, ok := kept[id]; ok {
-			m.Close()
+	for _, kept := range []map[uint64]keptFrame{c.best, c.appear} {
+		if k, ok := kept[id]; ok {
+			k.mat.Close()
 			delete(kept, id)
 		}
 	}
@@ -220,5 +312,9 @@ func (c *confirmer) close() {
 	}
 	for id := range c.appear {
 		c.drop(id)
+	}
+	for id, k := range c.actors {
+		k.mat.Close()
+		delete(c.actors, id)
 	}
 }

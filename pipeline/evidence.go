@@ -212,6 +212,18 @@ func (s *evidenceStage) close() {
 // record hands a violation event to the recorder (which owns its frames
 // from here on).
 func (s *evidenceStage) record(ev ViolationEvent, width, height int) error {
+	return s.recorder.Record(s.event(ev, width, height))
+}
+
+// actorSlack is how far from the picture's time an actor's sample may be
+// taken and still be drawn on it: a fraction of a second, in which a
+// person moves less than a step.
+const actorSlack = 250 * time.Millisecond
+
+// event is the evidence recorder's form of a violation event. On the
+// actor's picture, the actor's box is its sample in that very frame (or
+// one taken within actorSlack of it); ActorAt is the picture's time.
+func (s *evidenceStage) event(ev ViolationEvent, width, height int) *evidence.Event {
 	v := ev.Violation
 	cam := s.cameras[v.Camera]
 	rec := &evidence.Event{
@@ -226,17 +238,26 @@ func (s *evidenceStage) record(ev ViolationEvent, width, height int) error {
 	}
 	label := func(class string, score float32) string { return fmt.Sprintf("%s %.2f", class, score) }
 	rec.BestMarks = []evidence.Mark{{Rect: v.Best.Box.Rect(), Label: label(v.Class, v.Best.Score), Color: evidence.ColorObject}}
-	if len(v.Timeline) > 0 && v.Type == rules.IllegalDumping {
-		first := v.Timeline[0]
-		rec.AppearMarks = []evidence.Mark{{Rect: first.Box.Rect(), Label: label(v.Class, first.Score), Color: evidence.ColorObject}}
-		if a, ok := nearest(v.Actor, v.FirstSeen); ok {
-			rec.AppearMarks = append(rec.AppearMarks, evidence.Mark{Rect: a.Box.Rect(), Label: "actor: " + v.ActorClass, Color: evidence.ColorActor})
-			rec.Violation.ActorAt = a.Time
-		}
+	if len(v.Timeline) == 0 || v.Type != rules.IllegalDumping || ev.AppearFrame.Ptr() == nil || ev.AppearFrame.Empty() {
+		return rec
 	}
-	return s.recorder.Record(rec)
+	obj, _ := nearest(v.Timeline, ev.AppearAt)
+	rec.AppearMarks = []evidence.Mark{{Rect: obj.Box.Rect(), Label: label(v.Class, obj.Score), Color: evidence.ColorObject}}
+	rec.Violation.ActorAt = ev.AppearAt
+	actor, ok := ev.ActorSample, !ev.ActorSample.Time.IsZero()
+	if !ok {
+		actor, ok = nearest(v.Actor, ev.AppearAt)
+		ok = ok && absDur(actor.Time.Sub(ev.AppearAt)) <= actorSlack
+	}
+	if ok && v.ActorClass != "" {
+		rec.AppearMarks = append(rec.AppearMarks, evidence.Mark{Rect: actor.Box.Rect(), Label: "actor: " + v.ActorClass, Color: evidence.ColorActor})
+	} else if v.ActorClass != "" {
+		rec.AppearCaption = []string{"actor not in this frame: see the clip"}
+	}
+	return rec
 }
 
+// nearest is the sample taken closest to at.
 func nearest(samples []track.Sample, at time.Time) (track.Sample, bool) {
 	var best track.Sample
 	found := false

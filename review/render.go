@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/streetwatch/streetwatch/dispatch"
 )
 
 // pageNames are the templates under templates/, each rendered inside
@@ -27,6 +29,11 @@ func (s *Server) parseTemplates() (map[string]*template.Template, error) {
 			"percent": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 			"fps":     func(f float64) string { return fmt.Sprintf("%.1f", f) },
 			"seconds": func(f float64) string { return fmt.Sprintf("%.3f", f) },
+			"object":  cat.object,
+			"signal":  cat.signal,
+			"leftOnly": func(signals []string) bool {
+				return len(signals) == 1 && signals[0] == dispatch.SignalLeftObject
+			},
 		}
 		for _, page := range pageNames {
 			t, err := template.New(page).Funcs(funcs).ParseFS(templateFiles, "templates/base.html", "templates/"+page+".html")
@@ -37,6 +44,28 @@ func (s *Server) parseTemplates() (map[string]*template.Template, error) {
 		}
 	}
 	return out, nil
+}
+
+// object names an object class for reviewers: left_object, which no
+// class of the model named, is said to be an unclassified object left
+// behind; other classes show as they are ("-" when unknown).
+func (c catalog) object(class string) (string, error) {
+	if class == "" {
+		return "-", nil
+	}
+	if c.has("class." + class) {
+		return c.text("class." + class)
+	}
+	return class, nil
+}
+
+// signal names a signal that confirmed a case; a name this page does not
+// know (from a newer StreetWatch) shows as it is rather than failing it.
+func (c catalog) signal(name string) (string, error) {
+	if c.has("signal." + name) {
+		return c.text("signal." + name)
+	}
+	return name, nil
 }
 
 func (s *Server) formatTime(t time.Time) string {

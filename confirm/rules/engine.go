@@ -395,6 +395,14 @@ func reach(actor, obj geom.Box) float64 {
 	return 1.5 * float64(max(actor.H(), obj.W(), obj.H()))
 }
 
+// Near tells whether an actor with box actor stands within reach of an
+// object with box obj: near enough to have left it there.
+func Near(actor, obj geom.Box) bool {
+	ax, ay := actor.BottomCenter()
+	ox, oy := obj.BottomCenter()
+	return math.Hypot(float64(ax-ox), float64(ay-oy)) <= reach(actor, obj)
+}
+
 // actorGone tells whether the actor has left: its track ended, or it is
 // now far from the object.
 func (e *Engine) actorGone(actor, obj *track.Track, live []*track.Track) bool {
