@@ -145,12 +145,19 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "run", "--config", cfgPath)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	// Running (and so handling signals) once the camera is connected; a
+	// fixed sleep raced the start-up on a busy machine.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "camera connected"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("not connected within 30 s:\n%s", logs.String())
+		}
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"slices"
@@ -92,7 +93,11 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 	if cfg.HTTP.Listen != "" {
 		srv = review.HTTPServer(cfg, log)
 		if err := srv.Listen(); err != nil {
-			return fmt.Errorf("http: %w", err)
+			// Name the config field at fault: the address, or the certificate.
+			if _, ok := errors.AsType[*net.OpError](err); ok {
+				return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+			}
+			return fmt.Errorf("http.tls: %w", err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
