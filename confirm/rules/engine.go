@@ -99,7 +99,7 @@ type cand struct {
 	start        time.Time
 	frames, hits int
 	actor        *track.Track
-	actorLeft    bool
+	leftAt       time.Time // when the actor left (zero while it is beside the object)
 	noActor      bool
 	done         bool
 }
@@ -325,10 +325,15 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 				return nil, false
 			}
 		}
-		if !c.actorLeft {
-			c.actorLeft = e.actorGone(c.actor, t, live)
+		// The wait counts from the moment the actor left, and starts again
+		// if it comes back: an owner standing beside their bag (waiting for
+		// the collection truck) has not left it, however long they wait.
+		if e.actorPresent(c, t, live) {
+			c.leftAt = time.Time{}
+		} else if c.leftAt.IsZero() {
+			c.leftAt = now
 		}
-		ok = c.actorLeft && now.Sub(t.FirstSeen) >= p.MinDwell && ratio >= 0.6
+		ok = !c.leftAt.IsZero() && now.Sub(c.leftAt) >= p.MinDwell && ratio >= 0.6
 	}
 	if !ok || t.Best.Score < p.MinScore {
 		return nil, false
@@ -395,16 +400,43 @@ func reach(actor, obj geom.Box) float64 {
 	return 1.5 * float64(max(actor.H(), obj.W(), obj.H()))
 }
 
-// actorGone tells whether the actor has left: its track ended, or it is
-// now far from the object.
-func (e *Engine) actorGone(actor, obj *track.Track, live []*track.Track) bool {
-	a := find(live, actor.ID)
-	if a == nil {
-		return true
+// actorPresent tells whether the candidate's actor is beside the object.
+// A track that ends or is lost beside the object (the tracker lost a
+// person standing there, hidden behind passers-by or the truck they wait
+// for) is followed to the track that starts where it stood.
+func (e *Engine) actorPresent(c *cand, obj *track.Track, live []*track.Track) bool {
+	a := find(live, c.actor.ID)
+	if (a == nil || a.Missed) && besideObject(c.actor.Box, obj.Box) {
+		if s := successor(c.actor, live); s != nil {
+			c.actor, a = s, s
+		}
 	}
-	ax, ay := a.Box.BottomCenter()
-	ox, oy := obj.Box.BottomCenter()
-	return math.Hypot(float64(ax-ox), float64(ay-oy)) > 2*reach(a.Box, obj.Box)
+	return a != nil && besideObject(a.Box, obj.Box)
+}
+
+// besideObject: an actor within twice its reach has not left the object.
+func besideObject(actor, obj geom.Box) bool {
+	ax, ay := actor.BottomCenter()
+	ox, oy := obj.BottomCenter()
+	return math.Hypot(float64(ax-ox), float64(ay-oy)) <= 2*reach(actor, obj)
+}
+
+// successor is the live track of the actor's class that started, after
+// the actor was last seen, where the actor stood: the same person or
+// vehicle under a new track.
+func successor(actor *track.Track, live []*track.Track) *track.Track {
+	lx, ly := actor.Box.BottomCenter()
+	for _, s := range live {
+		if s.ID == actor.ID || s.Missed || s.Class() != actor.Class() || s.FirstSeen.Before(actor.LastSeen) ||
+			len(s.History) == 0 || !s.History[0].Time.Equal(s.FirstSeen) {
+			continue
+		}
+		sx, sy := s.History[0].Box.BottomCenter()
+		if math.Hypot(float64(sx-lx), float64(sy-ly)) <= 0.5*float64(max(actor.Box.H(), s.History[0].Box.H())) {
+			return s
+		}
+	}
+	return nil
 }
 
 func find(ts []*track.Track, id uint64) *track.Track {
