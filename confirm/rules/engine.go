@@ -100,6 +100,7 @@ type cand struct {
 	frames, hits int
 	actor        *track.Track
 	leftAt       time.Time // when the actor left (zero while it is beside the object)
+	stood        geom.Box  // where the actor last stood still beside the object
 	noActor      bool
 	done         bool
 }
@@ -366,23 +367,32 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 }
 
 // findActor looks for a person or vehicle that was near the object around
-// the moment it appeared.
+// the moment it appeared. A vehicle that stood there is preferred to the
+// nearest person: its rider got off to unload it and rides away on it.
 func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	ox, oy := obj.Box.BottomCenter()
-	var best *track.Track
-	bestD := math.MaxFloat64
+	from, to := obj.FirstSeen.Add(-actorWindow), obj.FirstSeen.Add(actorSearch)
+	var best, vehicle *track.Track
+	bestD, vehicleD := math.MaxFloat64, math.MaxFloat64
 	consider := func(a *track.Track) {
 		if a.ID == obj.ID || !violation.IsActor(a.Class()) {
 			return
 		}
+		stopped := a.Class() == violation.ClassVehicle && stood(a, from, to)
 		for _, s := range a.History {
-			if s.Time.Before(obj.FirstSeen.Add(-actorWindow)) || s.Time.After(obj.FirstSeen.Add(actorSearch)) {
+			if s.Time.Before(from) || s.Time.After(to) {
 				continue
 			}
 			ax, ay := s.Box.BottomCenter()
 			d := math.Hypot(float64(ax-ox), float64(ay-oy))
-			if d <= reach(s.Box, obj.Box) && d < bestD {
+			if d > reach(s.Box, obj.Box) {
+				continue
+			}
+			if d < bestD {
 				best, bestD = a, d
+			}
+			if stopped && d < vehicleD {
+				vehicle, vehicleD = a, d
 			}
 		}
 	}
@@ -392,7 +402,30 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	for _, a := range e.recent {
 		consider(a)
 	}
+	if vehicle != nil {
+		return vehicle
+	}
 	return best
+}
+
+// stood tells whether a track stayed in place (its box within IoU 0.6) for
+// at least 2 s between from and to.
+func stood(a *track.Track, from, to time.Time) bool {
+	var rest *track.Sample
+	for i := range a.History {
+		s := &a.History[i]
+		if s.Time.Before(from) || s.Time.After(to) {
+			continue
+		}
+		if rest != nil && s.Box.IoU(rest.Box) >= 0.6 {
+			if s.Time.Sub(rest.Time) >= 2*time.Second {
+				return true
+			}
+			continue
+		}
+		rest = s
+	}
+	return false
 }
 
 // reach is how far from an object its actor may stand: about a body height.
@@ -401,17 +434,27 @@ func reach(actor, obj geom.Box) float64 {
 }
 
 // actorPresent tells whether the candidate's actor is beside the object.
-// A track that ends or is lost beside the object (the tracker lost a
-// person standing there, hidden behind passers-by or the truck they wait
-// for) is followed to the track that starts where it stood.
+// The tracker can lose a person standing there (hidden behind the truck
+// they wait for) or swap their track with a passer-by's: a track standing
+// still where the actor stood still beside the object is the actor.
 func (e *Engine) actorPresent(c *cand, obj *track.Track, live []*track.Track) bool {
-	a := find(live, c.actor.ID)
-	if (a == nil || a.Missed) && besideObject(c.actor.Box, obj.Box) {
-		if s := successor(c.actor, live); s != nil {
-			c.actor, a = s, s
+	if a := find(live, c.actor.ID); a != nil && besideObject(a.Box, obj.Box) {
+		if a.Stationary && !a.Missed {
+			c.stood = a.Box
+		}
+		return true
+	}
+	if c.stood == (geom.Box{}) {
+		return false
+	}
+	for _, s := range live {
+		if s.Stationary && !s.Missed && s.Class() == c.actor.Class() && s.Box.IoU(c.stood) >= placeIoU &&
+			besideObject(s.Box, obj.Box) {
+			c.actor = s
+			return true
 		}
 	}
-	return a != nil && besideObject(a.Box, obj.Box)
+	return false
 }
 
 // besideObject: an actor within twice its reach has not left the object.
@@ -419,24 +462,6 @@ func besideObject(actor, obj geom.Box) bool {
 	ax, ay := actor.BottomCenter()
 	ox, oy := obj.BottomCenter()
 	return math.Hypot(float64(ax-ox), float64(ay-oy)) <= 2*reach(actor, obj)
-}
-
-// successor is the live track of the actor's class that started, after
-// the actor was last seen, where the actor stood: the same person or
-// vehicle under a new track.
-func successor(actor *track.Track, live []*track.Track) *track.Track {
-	lx, ly := actor.Box.BottomCenter()
-	for _, s := range live {
-		if s.ID == actor.ID || s.Missed || s.Class() != actor.Class() || s.FirstSeen.Before(actor.LastSeen) ||
-			len(s.History) == 0 || !s.History[0].Time.Equal(s.FirstSeen) {
-			continue
-		}
-		sx, sy := s.History[0].Box.BottomCenter()
-		if math.Hypot(float64(sx-lx), float64(sy-ly)) <= 0.5*float64(max(actor.Box.H(), s.History[0].Box.H())) {
-			return s
-		}
-	}
-	return nil
 }
 
 func find(ts []*track.Track, id uint64) *track.Track {

@@ -317,6 +317,40 @@ func TestOneGarbageObjectIsOneViolation(t *testing.T) {
 	}
 }
 
+// A cart stops (5-25 s); its rider gets off, puts a bag down beside it at
+// 12 s, gets back on at 17 s and the cart rides off (out of reach at 34 s).
+func riderUnloads(s int) []detectors.Detection {
+	out := []detectors.Detection{}
+	switch {
+	case s < 5:
+		x := float32(100 + 80*s)
+		out = append(out, d("vehicle", x, 380, x+150, 560))
+	case s < 25:
+		out = append(out, d("vehicle", 500, 380, 650, 560))
+	case s < 40:
+		x := float32(500 + 80*(s-25))
+		out = append(out, d("vehicle", x, 380, x+150, 560))
+	}
+	if s >= 8 && s < 17 {
+		out = append(out, d("person", 660, 380, 720, 560)) // nearer the bag than the cart
+	}
+	if s >= 12 {
+		out = append(out, d("garbage_bag", 700, 500, 750, 560))
+	}
+	return out
+}
+
+func TestTheVehicleARiderUnloadsIsTheActor(t *testing.T) {
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 200, riderUnloads)
+	if len(vs) != 1 || vs[0].Type != IllegalDumping || at[0] < 94 || at[0] > 96 {
+		t.Fatalf("violations %+v at %v s, want one dumping at 94 s (60 s after the cart left)", vs, at)
+	}
+	if vs[0].ActorClass != "vehicle" {
+		t.Fatalf("credited to a %s, want the vehicle the rider got off", vs[0].ActorClass)
+	}
+}
+
 func TestObjectAlreadyThereAtStartIsNoDumping(t *testing.T) {
 	// The bag is there from the first frame; a passer-by walks past it and
 	// on. Nobody was seen leaving it: at most a pile, never a dumping.
