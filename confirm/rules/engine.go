@@ -99,7 +99,8 @@ type cand struct {
 	start        time.Time
 	frames, hits int
 	actor        *track.Track
-	actorLeft    bool
+	leftAt       time.Time // when the actor left (zero while it is beside the object)
+	stood        geom.Box  // where the actor last stood still beside the object
 	noActor      bool
 	done         bool
 }
@@ -325,10 +326,15 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 				return nil, false
 			}
 		}
-		if !c.actorLeft {
-			c.actorLeft = e.actorGone(c.actor, t, live)
+		// The wait counts from the moment the actor left, and starts again
+		// if it comes back: an owner standing beside their bag (waiting for
+		// the collection truck) has not left it, however long they wait.
+		if e.actorPresent(c, t, live) {
+			c.leftAt = time.Time{}
+		} else if c.leftAt.IsZero() {
+			c.leftAt = now
 		}
-		ok = c.actorLeft && now.Sub(t.FirstSeen) >= p.MinDwell && ratio >= 0.6
+		ok = !c.leftAt.IsZero() && now.Sub(c.leftAt) >= p.MinDwell && ratio >= 0.6
 	}
 	if !ok || t.Best.Score < p.MinScore {
 		return nil, false
@@ -361,23 +367,32 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 }
 
 // findActor looks for a person or vehicle that was near the object around
-// the moment it appeared.
+// the moment it appeared. A vehicle that stood there is preferred to the
+// nearest person: its rider got off to unload it and rides away on it.
 func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	ox, oy := obj.Box.BottomCenter()
-	var best *track.Track
-	bestD := math.MaxFloat64
+	from, to := obj.FirstSeen.Add(-actorWindow), obj.FirstSeen.Add(actorSearch)
+	var best, vehicle *track.Track
+	bestD, vehicleD := math.MaxFloat64, math.MaxFloat64
 	consider := func(a *track.Track) {
 		if a.ID == obj.ID || !violation.IsActor(a.Class()) {
 			return
 		}
+		stopped := a.Class() == violation.ClassVehicle && stood(a, from, to)
 		for _, s := range a.History {
-			if s.Time.Before(obj.FirstSeen.Add(-actorWindow)) || s.Time.After(obj.FirstSeen.Add(actorSearch)) {
+			if s.Time.Before(from) || s.Time.After(to) {
 				continue
 			}
 			ax, ay := s.Box.BottomCenter()
 			d := math.Hypot(float64(ax-ox), float64(ay-oy))
-			if d <= reach(s.Box, obj.Box) && d < bestD {
+			if d > reach(s.Box, obj.Box) {
+				continue
+			}
+			if d < bestD {
 				best, bestD = a, d
+			}
+			if stopped && d < vehicleD {
+				vehicle, vehicleD = a, d
 			}
 		}
 	}
@@ -387,7 +402,30 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	for _, a := range e.recent {
 		consider(a)
 	}
+	if vehicle != nil {
+		return vehicle
+	}
 	return best
+}
+
+// stood tells whether a track stayed in place (its box within IoU 0.6) for
+// at least 2 s between from and to.
+func stood(a *track.Track, from, to time.Time) bool {
+	var rest *track.Sample
+	for i := range a.History {
+		s := &a.History[i]
+		if s.Time.Before(from) || s.Time.After(to) {
+			continue
+		}
+		if rest != nil && s.Box.IoU(rest.Box) >= 0.6 {
+			if s.Time.Sub(rest.Time) >= 2*time.Second {
+				return true
+			}
+			continue
+		}
+		rest = s
+	}
+	return false
 }
 
 // reach is how far from an object its actor may stand: about a body height.
@@ -403,16 +441,35 @@ func Near(actor, obj geom.Box) bool {
 	return math.Hypot(float64(ax-ox), float64(ay-oy)) <= reach(actor, obj)
 }
 
-// actorGone tells whether the actor has left: its track ended, or it is
-// now far from the object.
-func (e *Engine) actorGone(actor, obj *track.Track, live []*track.Track) bool {
-	a := find(live, actor.ID)
-	if a == nil {
+// actorPresent tells whether the candidate's actor is beside the object.
+// The tracker can lose a person standing there (hidden behind the truck
+// they wait for) or swap their track with a passer-by's: a track standing
+// still where the actor stood still beside the object is the actor.
+func (e *Engine) actorPresent(c *cand, obj *track.Track, live []*track.Track) bool {
+	if a := find(live, c.actor.ID); a != nil && besideObject(a.Box, obj.Box) {
+		if a.Stationary && !a.Missed {
+			c.stood = a.Box
+		}
 		return true
 	}
-	ax, ay := a.Box.BottomCenter()
-	ox, oy := obj.Box.BottomCenter()
-	return math.Hypot(float64(ax-ox), float64(ay-oy)) > 2*reach(a.Box, obj.Box)
+	if c.stood == (geom.Box{}) {
+		return false
+	}
+	for _, s := range live {
+		if s.Stationary && !s.Missed && s.Class() == c.actor.Class() && s.Box.IoU(c.stood) >= placeIoU &&
+			besideObject(s.Box, obj.Box) {
+			c.actor = s
+			return true
+		}
+	}
+	return false
+}
+
+// besideObject: an actor within twice its reach has not left the object.
+func besideObject(actor, obj geom.Box) bool {
+	ax, ay := actor.BottomCenter()
+	ox, oy := obj.BottomCenter()
+	return math.Hypot(float64(ax-ox), float64(ay-oy)) <= 2*reach(actor, obj)
 }
 
 func find(ts []*track.Track, id uint64) *track.Track {

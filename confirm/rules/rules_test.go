@@ -167,15 +167,74 @@ func walker(s int, leaveAt, pickupAt int) []detectors.Detection {
 	return out
 }
 
+// owner puts the bag down at 10 s and stays beside it (standing where
+// walker's person stands) with the bag there until pickupAt; away(s) says
+// where they are instead at second s: nowhere (nil, undetected) or a box.
+func owner(s, pickupAt int, away func(s int) []detectors.Detection) []detectors.Detection {
+	out := walker(s, 1000, pickupAt)
+	if s < 8 {
+		return out
+	}
+	if a, ok := awayAt(away, s); ok {
+		out = append(out[:0:0], a...)
+		if s >= 10 && s < pickupAt {
+			out = append(out, d("garbage_bag", 650, 500, 700, 560))
+		}
+	}
+	return out
+}
+
+func awayAt(away func(int) []detectors.Detection, s int) ([]detectors.Detection, bool) {
+	if away == nil {
+		return nil, false
+	}
+	a := away(s)
+	return a, a != nil
+}
+
+// stepsAway: after waiting 80 s beside the bag the owner walks 480 px
+// away (90-96 s), stands there until 110 s, walks back (110-116 s).
+func stepsAway(s int) []detectors.Detection {
+	switch {
+	case s >= 90 && s < 96:
+		x := float32(580 - 80*(s-90))
+		return []detectors.Detection{d("person", x, 380, x+60, 560)}
+	case s >= 96 && s < 110:
+		return []detectors.Detection{d("person", 100, 380, 160, 560)}
+	case s >= 110 && s < 116:
+		x := float32(100 + 80*(s-110))
+		return []detectors.Detection{d("person", x, 380, x+60, 560)}
+	}
+	return nil
+}
+
+// hiddenBehindTheTruck: the owner is not detected from 40 s to 80 s
+// (longer than a stationary track survives, so the tracker ends it), then
+// is seen again where they stood.
+func hiddenBehindTheTruck(s int) []detectors.Detection {
+	if s >= 40 && s < 80 {
+		return []detectors.Detection{}
+	}
+	return nil
+}
+
 func TestIllegalDumping(t *testing.T) {
 	tests := []struct {
 		name string
 		sc   scene
 		want []int
 	}{
-		{"left behind: confirmed 60 s after the drop", func(s int) []detectors.Detection { return walker(s, 20, 0) }, []int{70}},
+		{"left behind: confirmed 60 s after the person left", func(s int) []detectors.Detection { return walker(s, 20, 0) }, []int{89}},
+		{"left behind after waiting 90 s beside it: confirmed 60 s after the person left", func(s int) []detectors.Detection { return walker(s, 100, 0) }, []int{169}},
 		{"put down and picked up again after 15 s: nothing", func(s int) []detectors.Detection { return walker(s, 40, 25) }, nil},
 		{"the person stays by the bag: nothing", func(s int) []detectors.Detection { return walker(s, 1000, 0) }, nil},
+		{"waits beside it 90 s, then takes it: nothing", func(s int) []detectors.Detection { return owner(s, 100, nil) }, nil},
+		{"waits 80 s, steps away 20 s, comes back and takes it: nothing", func(s int) []detectors.Detection {
+			return owner(s, 120, stepsAway)
+		}, nil},
+		{"waits for the truck, lost by the tracker behind it and seen again, the bag is collected: nothing", func(s int) []detectors.Detection {
+			return owner(s, 140, hiddenBehindTheTruck)
+		}, nil},
 		{"a bag appears with nobody near: nothing", func(s int) []detectors.Detection {
 			if s >= 10 {
 				return []detectors.Detection{d("garbage_bag", 650, 500, 700, 560)}
@@ -186,7 +245,7 @@ func TestIllegalDumping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, tr := engine(lowerHalf)
-			vs, at := play(t, e, tr, start, 200, tt.sc)
+			vs, at := play(t, e, tr, start, 240, tt.sc)
 			if len(at) != len(tt.want) || (len(at) > 0 && (at[0] < tt.want[0] || at[0] > tt.want[0]+2)) {
 				t.Fatalf("confirmed at %v s, want %v", at, tt.want)
 			}
@@ -203,8 +262,9 @@ func TestIllegalDumping(t *testing.T) {
 	}
 }
 
-// A cart stops, its rider leaves a pile at 10 s and rides off: the pile
-// meets the dumping rule (at 70 s) and, later, the pile rule (at 310 s).
+// A cart stops, its rider leaves a pile at 10 s and rides off (out of
+// reach at 29 s): the pile meets the dumping rule (at 89 s) and, later,
+// the pile rule (at 310 s).
 func cartDump(s int) []detectors.Detection {
 	out := []detectors.Detection{}
 	switch {
@@ -230,15 +290,15 @@ func TestOneGarbageObjectIsOneViolation(t *testing.T) {
 		want   Type
 		at     int
 	}{
-		{"dumping confirms first: no pile later", nil, IllegalDumping, 70},
+		{"dumping confirms first: no pile later", nil, IllegalDumping, 89},
 		{"pile confirms first: no dumping later", map[Type]Params{
 			GarbagePile:    {MinDwell: 30 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
 			IllegalDumping: {MinDwell: 2 * time.Minute, MinScore: 0.5, ClearAfter: 2 * time.Minute},
 		}, GarbagePile, 40},
 		{"both at once: the dumping (it has an actor)", map[Type]Params{
-			GarbagePile:    {MinDwell: 60 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
+			GarbagePile:    {MinDwell: 79 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
 			IllegalDumping: {MinDwell: 60 * time.Second, MinScore: 0.5, ClearAfter: 2 * time.Minute},
-		}, IllegalDumping, 70},
+		}, IllegalDumping, 89},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,6 +314,40 @@ func TestOneGarbageObjectIsOneViolation(t *testing.T) {
 				t.Fatalf("%s at %d s, want %s at %d s", vs[0].Type, at[0], tt.want, tt.at)
 			}
 		})
+	}
+}
+
+// A cart stops (5-25 s); its rider gets off, puts a bag down beside it at
+// 12 s, gets back on at 17 s and the cart rides off (out of reach at 34 s).
+func riderUnloads(s int) []detectors.Detection {
+	out := []detectors.Detection{}
+	switch {
+	case s < 5:
+		x := float32(100 + 80*s)
+		out = append(out, d("vehicle", x, 380, x+150, 560))
+	case s < 25:
+		out = append(out, d("vehicle", 500, 380, 650, 560))
+	case s < 40:
+		x := float32(500 + 80*(s-25))
+		out = append(out, d("vehicle", x, 380, x+150, 560))
+	}
+	if s >= 8 && s < 17 {
+		out = append(out, d("person", 660, 380, 720, 560)) // nearer the bag than the cart
+	}
+	if s >= 12 {
+		out = append(out, d("garbage_bag", 700, 500, 750, 560))
+	}
+	return out
+}
+
+func TestTheVehicleARiderUnloadsIsTheActor(t *testing.T) {
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 200, riderUnloads)
+	if len(vs) != 1 || vs[0].Type != IllegalDumping || at[0] < 94 || at[0] > 96 {
+		t.Fatalf("violations %+v at %v s, want one dumping at 94 s (60 s after the cart left)", vs, at)
+	}
+	if vs[0].ActorClass != "vehicle" {
+		t.Fatalf("credited to a %s, want the vehicle the rider got off", vs[0].ActorClass)
 	}
 }
 

@@ -23,7 +23,8 @@ var Types = violation.Types
 
 // Params are a rule's thresholds.
 type Params struct {
-	// MinDwell: how long the object must stay before the violation is confirmed.
+	// MinDwell: how long the object must stay before the violation is
+	// confirmed (for a dumping: stay after its actor left).
 	MinDwell time.Duration
 	// MinScore: the track's best detection score must reach this.
 	MinScore float32

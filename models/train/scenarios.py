@@ -238,7 +238,7 @@ def furniture(s, specs):
         s.add(thing(kind, None, p, ob.draw_furniture, X, Z, 0, s.seconds))
 
 
-def scenario_dumping(seconds=90):
+def scenario_dumping(seconds=100):
     s = Scenario("dumping", seconds, 101, "day", about="A person walks in carrying a bag, leaves it on the "
                  "pavement at 10.5 s and walks away; the bag stays to the end.")
     furniture(s, [("bench", 0.85, 0.55), ("bin", 0.12, 0.5)])
@@ -250,7 +250,9 @@ def scenario_dumping(seconds=90):
     bag_p = ob.make_bag(s.rng, big=True)
     bag_p.update(col=p["bag"], woven=False)
     bag = s.add(thing("bag", ob.BAG, bag_p, ob.draw_bag, X + 0.05, Z - 0.15, 10.5, seconds))
-    passers(s, 6, seconds - 15)
+    # 100 s: long enough for the production default (60 s after the person left at 19 s, plus the
+    # 10 s post-roll); the passers keep the timing they had in the 90 s version.
+    passers(s, 6, 75)
     s.violation("illegal_dumping", bag, 10.5, seconds, person)
     s.zone(X, Z)
     return s
@@ -279,22 +281,27 @@ def scenario_dumping_tricycle(seconds=90):
     return s
 
 
-def scenario_dumping_negative(seconds=80):
+def scenario_dumping_negative(seconds=100):
+    # The owner stays beside the bag longer than the default dwell (60 s),
+    # waiting (as for the collection truck), then takes it away: a rule that
+    # counted the dwell from the drop, or forgot who stands there, would
+    # report it.
     s = Scenario("dumping_negative", seconds, 103, "day", about="A person puts a bag down at 10 s, waits beside "
-                 "it, picks it up again at 25 s and leaves with it: no violation.")
+                 "it for 70 s, picks it up again at 80 s and leaves with it: no violation.")
     furniture(s, [("bicycle", 0.2, 0.6), ("bin", 0.8, 0.5)])
     X, Z = s.ground(0.5, 0.7)
     p = s.person("carrier")
     p["bag"] = (35, 70, 40)
     keys = [(1.0, X + 9, Z + 2), (9.0, X + 0.5, Z), (11.5, X + 0.5, Z), (12.5, X + 1.2, Z + 0.3),
-            (24.0, X + 1.2, Z + 0.3), (24.5, X + 0.5, Z), (26.0, X + 0.5, Z), (35.0, X - 9, Z + 2)]
-    s.add(walker("owner", p, keys, crouches=[10.0, 25.0], carry=lambda t: t < 10.0 or t > 25.0))
+            (79.0, X + 1.2, Z + 0.3), (79.5, X + 0.5, Z), (81.0, X + 0.5, Z), (90.0, X - 9, Z + 2)]
+    owner = s.add(walker("owner", p, keys, crouches=[10.0, 80.0], carry=lambda t: t < 10.0 or t > 80.0))
     bag_p = ob.make_bag(s.rng, big=True)
     bag_p.update(col=p["bag"], woven=False)
-    bag = s.add(thing("bag", ob.BAG, bag_p, ob.draw_bag, X + 0.05, Z - 0.15, 10.0, 25.0))
+    bag = s.add(thing("bag", ob.BAG, bag_p, ob.draw_bag, X + 0.05, Z - 0.15, 10.0, 80.0))
     passers(s, 6, seconds - 15)
-    s.notes.append({"event": "bag put down and picked up again by the same person", "object_class": "garbage_bag",
-                    "box": s.solo_box(bag, 20.0), "start_s": 10.0, "end_s": 25.0})
+    s.notes.append({"event": "bag put down, its owner waits beside it for 70 s and picks it up again",
+                    "object_class": "garbage_bag", "box": s.solo_box(bag, 40.0), "start_s": 10.0, "end_s": 80.0,
+                    "actor": {"class": "person", "box_at_40s": s.solo_box(owner, 40.0)}})
     s.zone(X, Z)
     return s
 
@@ -394,10 +401,10 @@ def scenario_station(seconds=100):
     tp.update(side=True, facing=-1, w=2.0, d=0.9, load=[(30, 30, 30), (30, 30, 30), (225, 225, 220)])
     rider = s.person()
     tkeys = [(0.0, 14.0, 9.8), (8.0, -1.0, 9.8), (20.0, -1.0, 9.8), (30.0, 14.0, 9.0)]
-    tri = s.add(ridden("tricycle", tp, tkeys, rider, lambda t: t < 9.0 or t > 19.0))
+    s.add(ridden("tricycle", tp, tkeys, rider, lambda t: t < 9.0 or t > 19.0))
     rp = dict(rider)
     rp["bag"] = (30, 30, 30)
-    s.add(walker("rider", rp, [(9.0, -2.0, 10.4), (10.5, -3.9, 11.1), (17.5, -3.9, 11.1),
+    rider_w = s.add(walker("rider", rp, [(9.0, -2.0, 10.4), (10.5, -3.9, 11.1), (17.5, -3.9, 11.1),
                                (19.0, -2.0, 10.4)], crouches=[12.0, 14.0, 16.0],
                  carry=lambda t: 10.0 < t < 16.0))
     pile_p = ob.make_pile(s.rng, 3)
@@ -408,7 +415,9 @@ def scenario_station(seconds=100):
     bags = s.add(Actor("bags", ob.PILE, lambda cv, t: ob.draw_pile(cv, X, Z, pile_p, count=sum(t >= r for r in reveal))
                        if t >= 12.0 else None, lambda t: (X, Z) if t >= 12.0 else None, (1.6, 0.7)))
     passers(s, 3, seconds - 15)
-    s.violation("illegal_dumping", bags, 12.0, seconds, tri, note="three bags left beside the station entrance (a small pile)")
+    # The tricycle stops 4 m from where the bags are put: the rider who carries them there is the actor.
+    s.violation("illegal_dumping", bags, 12.0, seconds, rider_w, note="three bags left beside the station entrance (a small "
+                "pile) by the rider, who walks them over from the tricycle stopped 4 m away")
     s.zone(X + 1.0, Z, half_x=3.0, near=2.5, far=1.5)
     return s
 
