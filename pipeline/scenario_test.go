@@ -72,6 +72,9 @@ type violations struct {
 	list   []rules.Violation
 	frames map[string]time.Time // first frame time per camera
 	trace  func(string)         // STREETWATCH_TRACE=1: every frame's detections
+	// The class model's detections per class, and the frames it saw.
+	classes map[string]int
+	seen    int
 }
 
 func (v *violations) onViolation(ev pipeline.ViolationEvent) {
@@ -88,6 +91,10 @@ func (v *violations) onFrame(f *frame.Frame, dets []detectors.Detection) {
 	defer v.mu.Unlock()
 	if _, ok := v.frames[f.Camera]; !ok {
 		v.frames[f.Camera] = f.Time
+	}
+	v.seen++
+	for _, d := range dets {
+		v.classes[d.Class]++
 	}
 	if v.trace != nil {
 		s := fmt.Sprintf("%6.1fs", f.Time.Sub(v.frames[f.Camera]).Seconds())
@@ -110,6 +117,10 @@ type scenarioRun struct {
 	t0         time.Time // stream time of the video's first frame
 	stored     []evidence.Stored
 	store      evidence.Store
+	// detections counts the class model's detections per class (before
+	// tracking; left objects are not among them) over frames sampled frames.
+	detections map[string]int
+	frames     int
 }
 
 // runScenario plays a scenario video once through the whole pipeline
@@ -130,7 +141,7 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string, 
 	for _, f := range tweak {
 		f(cfg)
 	}
-	v := &violations{frames: map[string]time.Time{}}
+	v := &violations{frames: map[string]time.Time{}, classes: map[string]int{}}
 	if os.Getenv("STREETWATCH_TRACE") != "" {
 		v.trace = func(s string) { t.Log(s) }
 	}
@@ -176,7 +187,8 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string, 
 	r.stop()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return scenarioRun{violations: append([]rules.Violation(nil), v.list...), t0: v.frames["cam"], stored: stored, store: store}
+	return scenarioRun{violations: append([]rules.Violation(nil), v.list...), t0: v.frames["cam"], stored: stored, store: store,
+		detections: v.classes, frames: v.seen}
 }
 
 // Tolerances on when the object first appeared, by type: a dropped bag is
