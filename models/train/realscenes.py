@@ -12,8 +12,8 @@ Real material, all from Debian's opencv-doc (/usr/share/doc/opencv-doc/examples/
 - tree.avi: 29.6 s of a real tree seen through a window (320x240, 15 fps): violation-free
   footage of foliage moving in the wind (not a street).
 
-These files are EVALUATION ONLY: no training code may read them (models/model_test.go checks
-that models/train/*.py other than this file never names them). The objects (bags, piles,
+These files are EVALUATION ONLY (heldout.HELD_OUT): no training code may read them
+(models/realscenes_test.go checks that no other script in models/train names them). The objects (bags, piles,
 stalls, the people who leave them) come from the training renderer (objects.py, scenarios.py),
 so the set measures how the detector and the rules hold on real backgrounds, light and people.
 
@@ -45,6 +45,7 @@ from multiprocessing import get_context
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import heldout  # noqa: E402
 import objects as ob  # noqa: E402
 import scenarios as sn  # noqa: E402
 import scene as sc  # noqa: E402
@@ -322,7 +323,7 @@ def main():
     ap.add_argument("--json-only", action="store_true", help="write the ground truth, no videos")
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()
-    missing = [f for f in ("vtest.avi", "tree.avi", "leuvenA.jpg", "leuvenB.jpg") if source(f) is None]
+    missing = [f for f in heldout.HELD_OUT if source(f) is None]
     if missing:
         sys.exit(f"realscenes.py: {', '.join(missing)} missing from {DATA} (Debian package opencv-doc)")
     if not a.json_only and not shutil.which("ffmpeg"):
