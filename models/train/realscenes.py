@@ -237,9 +237,14 @@ class Background:
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, int(round(s.offset * s.fps)))
         else:
             self.cap = None
-            self.still = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)[:s.H, :s.W].astype(np.float32)
+            self.still = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)[:s.H, :s.W].copy()
             rng = np.random.default_rng(s.seed + 1)
-            self.bank = [rng.normal(0, 2.0, (s.H, s.W, 1)).astype(np.float32) for _ in range(8)]
+            # Gray sensor noise (sigma 2) as a bank of frames, split into what it adds and
+            # what it takes away so saturating uint8 arithmetic applies it (fast).
+            self.bank = []
+            for _ in range(8):
+                n = np.repeat(np.round(rng.normal(0, 2.0, (s.H, s.W, 1))), 3, 2)
+                self.bank.append((np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)))
             self.shake = rng.integers(-1, 2, (64, 2))
 
     def frame(self, i):
@@ -251,8 +256,9 @@ class Background:
         t = i / self.s.fps
         gain = 1.0 + 0.04 * np.sin(2 * np.pi * t / 40.0)  # clouds: a slow light drift
         dx, dy = self.shake[(i // 7) % len(self.shake)]  # a pole's small shake
-        img = np.roll(self.still, (int(dy), int(dx)), (0, 1)) * gain + self.bank[i % len(self.bank)]
-        return np.clip(img, 0, 255).astype(np.uint8)
+        img = cv2.convertScaleAbs(np.roll(self.still, (int(dy), int(dx)), (0, 1)), alpha=gain)
+        up, down = self.bank[i % len(self.bank)]
+        return cv2.subtract(cv2.add(img, up), down)
 
 
 def compose(s, bg, cv, i):
