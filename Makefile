@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Fuzz targets run for this long each in `make fuzz`; `make test` runs their seed corpus.
 FUZZTIME ?= 30s
 
-.PHONY: all setup build demo test test-short bench bench-scale fuzz model testvideos lint clean
+.PHONY: all setup build demo test test-short bench bench-scale fuzz model testvideos realscenes eval-realscenes lint clean
 
 all: build
 
@@ -45,6 +45,15 @@ model:
 
 testvideos:
 	$(PYTHON) models/train/scenarios.py --out testdata/scenarios
+
+# The held-out real-scene evaluation set (opencv-doc's real footage with rendered violations
+# composited in), generated into git-ignored testdata/realscenes, and its evaluation through the
+# real pipeline (a few minutes; not part of `make test`). See models/README.md.
+realscenes:
+	$(PYTHON) models/train/realscenes.py --out testdata/realscenes
+
+eval-realscenes: setup realscenes
+	$(GO) test -tags eval -count=1 -timeout 30m -run TestRealSceneEvaluation -v ./pipeline
 
 clean:
 	rm -rf bin

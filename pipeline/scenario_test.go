@@ -97,6 +97,8 @@ type violations struct {
 	frames map[string]time.Time // first frame time per camera
 	seen   []seenFrame          // camera "cam"'s frames with their detections
 	trace  func(string)         // STREETWATCH_TRACE=1: every frame's detections
+	// The class model's detections per class (every camera).
+	classes map[string]int
 }
 
 // seenFrame is one processed frame: its time into the video and what the
@@ -124,6 +126,9 @@ func (v *violations) onFrame(f *frame.Frame, dets []detectors.Detection) {
 	if f.Camera == "cam" {
 		v.seen = append(v.seen, seenFrame{f.Time.Sub(v.frames[f.Camera]).Seconds(), append([]detectors.Detection(nil), dets...)})
 	}
+	for _, d := range dets {
+		v.classes[d.Class]++
+	}
 	if v.trace != nil {
 		s := fmt.Sprintf("%6.1fs", f.Time.Sub(v.frames[f.Camera]).Seconds())
 		for _, d := range dets {
@@ -146,6 +151,9 @@ type scenarioRun struct {
 	frames     []seenFrame
 	stored     []evidence.Stored
 	store      evidence.Store
+	// detections counts the class model's detections per class (before
+	// tracking; left objects are not among them) over the sampled frames.
+	detections map[string]int
 }
 
 // runScenario plays a scenario video once through the whole pipeline
@@ -171,7 +179,7 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string, 
 	for _, f := range tweak {
 		f(cfg)
 	}
-	v := &violations{frames: map[string]time.Time{}}
+	v := &violations{frames: map[string]time.Time{}, classes: map[string]int{}}
 	if os.Getenv("STREETWATCH_TRACE") != "" {
 		v.trace = func(s string) { t.Log(s) }
 	}
@@ -218,7 +226,7 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string, 
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return scenarioRun{violations: append([]rules.Violation(nil), v.list...), t0: v.frames["cam"], frames: v.seen,
-		stored: stored, store: store}
+		stored: stored, store: store, detections: v.classes}
 }
 
 // samplingFPS is the scenario cameras' sampling rate.

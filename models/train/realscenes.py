@@ -1,0 +1,362 @@
+"""The real-scene evaluation set: rendered violations composited onto real footage, held out of training.
+
+    python3 models/train/realscenes.py --out testdata/realscenes            # make realscenes
+    python3 models/train/realscenes.py --out /tmp/r --json-only              # ground truth only (fast)
+
+Real material, all from Debian's opencv-doc (/usr/share/doc/opencv-doc/examples/data/):
+
+- vtest.avi: 79.5 s of real pedestrians on a campus path (768x576, 10 fps), the live background
+  of the vtest_* scenes and, untouched, violation-free footage;
+- leuvenA.jpg, leuvenB.jpg: two real photographs of a cobbled street in Leuven (751x563), each
+  played as a static camera with sensor noise, a slow light drift and a one-pixel shake;
+- tree.avi: 29.6 s of a real tree seen through a window (320x240, 15 fps): violation-free
+  footage of foliage moving in the wind (not a street).
+
+These files are EVALUATION ONLY (heldout.HELD_OUT): no training code may read them
+(models/realscenes_test.go checks that no other script in models/train names them). The objects (bags, piles,
+stalls, the people who leave them) come from the training renderer (objects.py, scenarios.py),
+so the set measures how the detector and the rules hold on real backgrounds, light and people.
+
+Every scene is written at its source's size and frame rate as H.264 MP4 (2 s GOPs, no
+B-frames) with NAME.json beside it in the format of testdata/scenarios/*.json. Output is
+deterministic. Only ~109 s of real violation-free footage exists offline (vtest 79.5 s, tree
+29.6 s): less than the 5 minutes the evaluation wants; nothing is looped to pad it.
+"""
+
+import os
+import sys
+
+try:
+    import cv2
+    import numpy as np
+except ImportError:
+    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
+import argparse
+import gzip
+import json
+import shutil
+import subprocess
+import tempfile
+from multiprocessing import get_context
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import heldout  # noqa: E402
+import objects as ob  # noqa: E402
+import scenarios as sn  # noqa: E402
+import scene as sc  # noqa: E402
+
+DATA = "/usr/share/doc/opencv-doc/examples/data"
+SECONDS = 55  # a left object must stay 30 s (the scenario tests' dwell) plus the evidence post-roll
+
+
+def source(name):
+    """Path of a held-out opencv-doc file (Debian may ship it gzipped), or None."""
+    p = os.path.join(DATA, name)
+    if os.path.exists(p):
+        return p
+    return p + ".gz" if os.path.exists(p + ".gz") else None
+
+
+def ungz(path, tmp):
+    if not path.endswith(".gz"):
+        return path
+    out = os.path.join(tmp, os.path.basename(path)[:-3])
+    if not os.path.exists(out):
+        with gzip.open(path, "rb") as f, open(out, "wb") as g:
+            shutil.copyfileobj(f, g)
+    return out
+
+
+# A pole camera for each background, fitted by eye so a rendered person is as tall as the real
+# ones at the same place in the picture (vtest) or as the doors (Leuven).
+BACKGROUNDS = {
+    "vtest": dict(file="vtest.avi", w=768, h=576, fps=10, cam=(700, 6.0, 20, 384)),
+    # The photographs are 751x563; H.264 wants even sizes, so the last column and row go.
+    "leuvenA": dict(file="leuvenA.jpg", w=750, h=562, fps=10, cam=(650, 3.0, 260, 375)),
+    "leuvenB": dict(file="leuvenB.jpg", w=750, h=562, fps=10, cam=(650, 3.0, 260, 375)),
+}
+
+
+class RealScene:
+    def __init__(self, name, bg, seed, about, offset=0.0, seconds=SECONDS):
+        self.name, self.bg, self.seed, self.about = name, bg, seed, about
+        self.offset, self.seconds = offset, seconds
+        b = BACKGROUNDS[bg]
+        self.W, self.H, self.fps = b["w"], b["h"], b["fps"]
+        f, ch, hor, vx = b["cam"]
+        self.cam = sc.Camera(self.W, self.H, f, ch, hor, vx)
+        self.rng = np.random.default_rng(seed)
+        self.actors, self.violations, self.zone_xz = [], [], None
+
+    def ground(self, fx, fy):
+        return self.cam.ground_at(fx * self.W, fy * self.H)
+
+    def add(self, a):
+        self.actors.append(a)
+        return a
+
+    def solo_box(self, actor, t):
+        cv = sc.Canvas(np.zeros((self.H, self.W, 3), np.uint8), self.cam)
+        cv.cur = 1
+        actor.draw(cv, t)
+        ys, xs = np.nonzero(cv.ids == 1)
+        if len(xs) == 0:
+            return None
+        return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+
+    def violation(self, kind, obj, start, actor=None, **extra):
+        end = self.seconds
+        v = {"type": kind, "object_class": ob.CLASSES[obj.cls], "box": self.solo_box(obj, end - 0.5),
+             "start_s": round(start, 2), "end_s": end}
+        if actor is not None:
+            track = []
+            for t in np.arange(0, self.seconds, 0.5):
+                b = self.solo_box(actor, t)
+                if b:
+                    track.append({"t": float(t), "box": b})
+            v["actor"] = {"class": ob.CLASSES[actor.cls], "track": track}
+        v.update(extra)
+        self.violations.append(v)
+
+    def zone(self, X, Z, half_x=2.5, near=2.0, far=3.0):
+        pts = [(X - half_x, Z - near), (X + half_x, Z - near), (X + half_x, Z + far), (X - half_x, Z + far)]
+        x, y = self.cam.project([p[0] for p in pts], [0] * 4, [max(p[1], 2.0) for p in pts])
+        self.zone_xz = [[int(np.clip(a, 0, self.W - 1)), int(np.clip(b, 0, self.H - 1))] for a, b in zip(x, y)]
+
+    def ground_truth(self):
+        return {"video": self.name + ".mp4", "width": self.W, "height": self.H, "fps": self.fps,
+                "duration_s": self.seconds, "lighting": "real", "background": BACKGROUNDS[self.bg]["file"],
+                "description": self.about, "violations": self.violations, "suggested_zone": self.zone_xz,
+                "generator": "models/train/realscenes.py"}
+
+
+# --------------------------------------------------------------------------------------------- scenes
+
+
+def dumping(name, bg, seed, fx, fy, drop=9.0, offset=0.0, from_left=True):
+    """A rendered person walks in carrying a bag, puts it down at `drop` and walks away."""
+    s = RealScene(name, bg, seed, f"A person walks in carrying a bag, leaves it on the ground at {drop:g} s and "
+                  "walks away; the bag stays to the end.", offset)
+    X, Z = s.ground(fx, fy)
+    d = -1 if from_left else 1
+    p = ob.make_person(s.rng, "carrier")
+    p["bag"] = ob.pick(s.rng, ob.BAG_COLS)
+    keys = [(drop - 8.0, X + d * 8, Z + 1.0), (drop - 1.5, X + d * 0.5, Z), (drop + 1.5, X + d * 0.5, Z),
+            (drop + 10.0, X - d * 9, Z + 1.5)]
+    person = s.add(sn.walker("dumper", p, keys, crouches=[drop], carry=lambda t: t < drop))
+    bp = ob.make_bag(s.rng, big=True)
+    bp.update(col=p["bag"])
+    bag = s.add(sn.thing("bag", ob.BAG, bp, ob.draw_bag, X + 0.05, Z - 0.15, drop, s.seconds))
+    s.violation("illegal_dumping", bag, drop, person)
+    s.zone(X, Z)
+    return s
+
+
+def pile(name, bg, seed, fx, fy, first=3.0, every=4.0, n=9, offset=0.0):
+    """Bags and boxes appear one by one (nobody is seen leaving them) and the pile stays."""
+    s = RealScene(name, bg, seed, f"A garbage pile grows item by item from {first:g} s to {first + every * (n - 1):g} s "
+                  "(nobody seen leaving it) and stays to the end.", offset)
+    X, Z = s.ground(fx, fy)
+    pp = ob.make_pile(s.rng, n)
+    reveal = [first + every * i for i in range(n)]
+
+    def count(t):
+        return int(sum(t >= r for r in reveal))
+    obj = s.add(sn.Actor("pile", ob.PILE, lambda cv, t: ob.draw_pile(cv, X, Z, pp, count=count(t)) if count(t) else None,
+                         lambda t: (X, Z) if count(t) else None, (pp["w"], pp["h"])))
+    s.violation("garbage_pile", obj, first, complete_s=reveal[-1])
+    s.zone(X, Z)
+    return s
+
+
+def stall(name, bg, seed, fx, fy, stop=6.0, offset=0.0, from_left=True):
+    """A vendor pushes a stall in, stops at `stop`, opens it and stays beside it."""
+    s = RealScene(name, bg, seed, f"A vendor pushes a stall onto the street, stops at {stop:g} s, sets it up by "
+                  f"{stop + 6:g} s and stays beside it to the end.", offset)
+    X, Z = s.ground(fx, fy)
+    d = -1 if from_left else 1
+    sp = ob.make_stall(s.rng)
+    keys = [(0.0, X + d * 10, Z), (stop, X, Z)]
+
+    def draw(cv, t):
+        x, z, _, _ = sn.at(keys, min(t, stop))
+        ob.draw_stall(cv, x, z, sp, open_frac=0.0 if t < stop else min(1.0, 0.3 + (t - stop) / 6))
+    obj = s.add(sn.Actor("stall", ob.STALL, draw, lambda t: sn.at(keys, min(t, stop))[:2], (sp["w"], sp["h"])))
+    vp = ob.make_person(s.rng, "vendor")
+    u = sp["tw"] / 2 + 0.4
+    s.add(sn.walker("vendor", vp, [(0.0, X + d * (10 + u), Z + 0.1), (stop, X + d * u, Z + 0.1),
+                                   (stop + 1.0, X + d * u, Z - 0.3), (s.seconds, X + d * u, Z - 0.3)]))
+    s.violation("street_vending", obj, stop, complete_s=stop + 6)
+    s.zone(X, Z + 0.5, half_x=3.0)
+    return s
+
+
+def violation_scenes():
+    return [
+        dumping("vtest_dumping_1", "vtest", 201, 0.72, 0.62, drop=9.0, offset=0.0),
+        dumping("vtest_dumping_2", "vtest", 202, 0.40, 0.46, drop=8.0, offset=16.0, from_left=False),
+        pile("vtest_pile_1", "vtest", 203, 0.80, 0.66, offset=8.0),
+        pile("vtest_pile_2", "vtest", 204, 0.30, 0.44, offset=24.0),
+        stall("vtest_stall_1", "vtest", 205, 0.80, 0.52, offset=4.0, from_left=False),
+        stall("vtest_stall_2", "vtest", 206, 0.40, 0.42, offset=20.0),
+        dumping("leuvenA_dumping", "leuvenA", 211, 0.30, 0.84, drop=10.0),
+        pile("leuvenA_pile", "leuvenA", 212, 0.55, 0.93),
+        stall("leuvenA_stall", "leuvenA", 213, 0.22, 0.82),
+        dumping("leuvenB_dumping", "leuvenB", 221, 0.80, 0.90, drop=9.0, from_left=False),
+        pile("leuvenB_pile", "leuvenB", 222, 0.30, 0.92),
+        stall("leuvenB_stall", "leuvenB", 223, 0.62, 0.84, from_left=False),
+    ]
+
+
+# Real footage with no violation, transcoded as it is.
+CLEAN = [
+    ("real_vtest", "vtest.avi", "Real pedestrians on a campus path (opencv-doc vtest.avi); nothing is left behind."),
+    ("real_tree", "tree.avi", "A real tree moving in the wind seen through a window (opencv-doc tree.avi); not a street."),
+]
+
+X264 = ["-c:v", "libx264", "-preset", "superfast", "-crf", "26", "-bf", "0", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+        "-threads", "1", "-movflags", "+faststart", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact"]
+
+
+# --------------------------------------------------------------------------------------------- video
+
+
+class Background:
+    """The real picture behind a scene at frame i: vtest's frames from the offset, or a still with noise."""
+
+    def __init__(self, s, tmp):
+        self.s = s
+        path = source(BACKGROUNDS[s.bg]["file"])
+        if s.bg == "vtest":
+            self.cap = cv2.VideoCapture(ungz(path, tmp))
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, int(round(s.offset * s.fps)))
+        else:
+            self.cap = None
+            self.still = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)[:s.H, :s.W].copy()
+            rng = np.random.default_rng(s.seed + 1)
+            # Gray sensor noise (sigma 2) as a bank of frames, split into what it adds and
+            # what it takes away so saturating uint8 arithmetic applies it (fast).
+            self.bank = []
+            for _ in range(8):
+                n = np.repeat(np.round(rng.normal(0, 2.0, (s.H, s.W, 1))), 3, 2)
+                self.bank.append((np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)))
+            self.shake = rng.integers(-1, 2, (64, 2))
+
+    def frame(self, i):
+        if self.cap is not None:
+            ok, img = self.cap.read()
+            if not ok:
+                raise RuntimeError(f"{self.s.name}: vtest.avi ended at frame {i} (offset {self.s.offset} s)")
+            return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        t = i / self.s.fps
+        gain = 1.0 + 0.04 * np.sin(2 * np.pi * t / 40.0)  # clouds: a slow light drift
+        dx, dy = self.shake[(i // 7) % len(self.shake)]  # a pole's small shake
+        img = cv2.convertScaleAbs(np.roll(self.still, (int(dy), int(dx)), (0, 1)), alpha=gain)
+        up, down = self.bank[i % len(self.bank)]
+        return cv2.subtract(cv2.add(img, up), down)
+
+
+def compose(s, bg, cv, i):
+    t = i / s.fps
+    cv.img = bg.frame(i).copy()
+    live = sorted([(a.where(t), a) for a in s.actors if a.where(t) is not None], key=lambda v: -v[0][1])
+    for (X, Z), a in live:  # contact shadow under everything standing on the ground
+        w, _ = a.size
+        sn.darken(cv.img, s.cam, [(X - w / 2, Z - 0.1), (X + w / 2, Z - 0.1), (X + w / 2 + 0.2, Z + 0.5),
+                                   (X - w / 2 + 0.2, Z + 0.5)], 0.75)
+    for _, a in live:
+        a.draw(cv, t)
+    return cv.img
+
+
+def render(s, out, tmp):
+    bg = Background(s, tmp)
+    cv = sc.Canvas(np.zeros((s.H, s.W, 3), np.uint8), s.cam)
+    cv.ids = None
+    path = os.path.join(out, s.name + ".mp4")
+    cmd = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{s.W}x{s.H}",
+           "-r", str(s.fps), "-i", "-", "-g", str(2 * s.fps), "-keyint_min", str(2 * s.fps)] + X264 + [path + ".tmp.mp4"]
+    enc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    for i in range(int(round(s.seconds * s.fps))):
+        enc.stdin.write(compose(s, bg, cv, i).tobytes())
+    enc.stdin.close()
+    if enc.wait() != 0:
+        raise RuntimeError(f"ffmpeg failed for {s.name}")
+    os.replace(path + ".tmp.mp4", path)
+
+
+def clean_truth(name, fname, about, tmp):
+    cap = cv2.VideoCapture(ungz(source(fname), tmp))
+    fps, n = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    return {"video": name + ".mp4", "width": w, "height": h, "fps": round(fps, 3), "duration_s": round(n / fps, 2) if fps else 0,
+            "lighting": "real", "background": fname, "description": about, "violations": [],
+            "suggested_zone": [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], "generator": "models/train/realscenes.py"}
+
+
+def transcode(name, fname, out, tmp):
+    src = ungz(source(fname), tmp)
+    fps = cv2.VideoCapture(src).get(cv2.CAP_PROP_FPS)
+    g = str(int(round(2 * fps)))
+    path = os.path.join(out, name + ".mp4")
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", src, "-an", "-g", g, "-keyint_min", g] + X264 +
+                   [path + ".tmp.mp4"], check=True)
+    os.replace(path + ".tmp.mp4", path)
+
+
+_JOBS = []  # (kind, item): set before the worker processes fork (scenes hold closures, which do not pickle)
+
+
+def _job(args):
+    k, out, tmp = args
+    kind, item = _JOBS[k]
+    if kind == "scene":
+        render(item, out, tmp)
+        return item.name
+    transcode(item[0], item[1], out, tmp)
+    return item[0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="testdata/realscenes")
+    ap.add_argument("--only", default="", help="comma-separated scene names")
+    ap.add_argument("--json-only", action="store_true", help="write the ground truth, no videos")
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    missing = [f for f in heldout.HELD_OUT if source(f) is None]
+    if missing:
+        sys.exit(f"realscenes.py: {', '.join(missing)} missing from {DATA} (Debian package opencv-doc)")
+    if not a.json_only and not shutil.which("ffmpeg"):
+        sys.exit("realscenes.py needs ffmpeg with libx264")
+    os.makedirs(a.out, exist_ok=True)
+    only = set(n for n in a.only.split(",") if n)
+    scenes = [s for s in violation_scenes() if not only or s.name in only]
+    clean = [c for c in CLEAN if not only or c[0] in only]
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in scenes:
+            with open(os.path.join(a.out, s.name + ".json"), "w") as f:
+                f.write(sn.dump_json(s.ground_truth()) + "\n")
+        for name, fname, about in clean:
+            with open(os.path.join(a.out, name + ".json"), "w") as f:
+                f.write(sn.dump_json(clean_truth(name, fname, about, tmp)) + "\n")
+        if a.json_only:
+            return
+        _JOBS[:] = [("clean", c) for c in clean] + [("scene", s) for s in scenes]
+        jobs = [(k, a.out, tmp) for k in range(len(_JOBS))]
+        if a.jobs > 1:
+            with get_context("fork").Pool(a.jobs) as pool:
+                for name in pool.imap_unordered(_job, jobs):
+                    print(f"{os.path.join(a.out, name)}.mp4", flush=True)
+        else:
+            for j in jobs:
+                print(f"{os.path.join(a.out, _job(j))}.mp4", flush=True)
+
+
+if __name__ == "__main__":
+    main()
