@@ -76,6 +76,9 @@ type Batcher struct {
 	decodeTh   map[string][]float32
 	detCounter map[string]prometheus.Counter
 	errLog     map[errorKey]*lograte.Limiter
+
+	failMu  sync.Mutex
+	failing map[errorKey]bool // models whose tensors or runs fail now
 }
 
 // Stages of streetwatch_inference_errors_total.
@@ -95,7 +98,7 @@ type slot struct {
 	frames []*frame.Frame
 	// per model: which frames of the batch, their letterboxes, the buffers
 	jobs    map[string]*modelJob
-	tensors map[string]map[int][2]*ort.Tensor[float32] // model → batch size → (in, out)
+	tensors map[string]map[[2]int][2]*ort.Tensor[float32] // model → (first image, batch size) → (in, out)
 }
 
 type modelJob struct {
@@ -207,14 +210,19 @@ func (s *Batcher) Run(ctx context.Context) error {
 }
 
 func (s *Batcher) newSlot() *slot {
-	sl := &slot{jobs: map[string]*modelJob{}, tensors: map[string]map[int][2]*ort.Tensor[float32]{}}
+	sl := &slot{jobs: map[string]*modelJob{}, tensors: map[string]map[[2]int][2]*ort.Tensor[float32]{}}
 	for name, m := range s.Models {
+		// A fixed input batch pads the last run of a batch up to it.
+		n := s.maxBatch
+		if m.fixedBatch > 0 {
+			n = (s.maxBatch + m.fixedBatch - 1) / m.fixedBatch * m.fixedBatch
+		}
 		sl.jobs[name] = &modelJob{
 			errs: make([]error, s.maxBatch),
-			in:   make([]float32, s.maxBatch*m.InputSize()),
-			out:  make([]float32, s.maxBatch*m.OutputSize()),
+			in:   make([]float32, n*m.InputSize()),
+			out:  make([]float32, n*m.OutputSize()),
 		}
-		sl.tensors[name] = map[int][2]*ort.Tensor[float32]{}
+		sl.tensors[name] = map[[2]int][2]*ort.Tensor[float32]{}
 	}
 	return sl
 }
@@ -340,25 +348,51 @@ func (s *Batcher) inferModel(sl *slot, name string, j *modelJob, dets [][]Detect
 	if prepared == 0 {
 		return
 	}
-	t, err := s.tensors(sl, name, b)
+	// A model whose runs are limited (a fixed input batch, or NMS in the
+	// graph unrolled for a few images) runs the frames in chunks.
+	step := b
+	if m.runLimit > 0 {
+		step = m.runLimit
+	}
+	for o := 0; o < b; o += step {
+		s.runChunk(sl, name, j, o, min(step, b-o), dets)
+	}
+}
+
+// runChunk runs one model over frames o..o+n of its job, padded to the
+// model's fixed batch, and adds their detections to dets.
+func (s *Batcher) runChunk(sl *slot, name string, j *modelJob, o, n int, dets [][]Detection) {
+	m := s.Models[name]
+	size := n
+	if m.fixedBatch > 0 {
+		size = m.fixedBatch
+		// The padding images are the letterbox's grey, as in the warm-up;
+		// their outputs are not read.
+		pad := j.in[(o+n)*m.InputSize() : (o+size)*m.InputSize()]
+		for i := range pad {
+			pad[i] = float32(m.Manifest.Input.Letterbox.PadValue) / 255
+		}
+	}
+	t, err := s.tensors(sl, name, o, size)
 	if err != nil {
-		s.failed(name, stageTensor, err, "batch", b, "cameras", camerasOf(sl, j))
+		s.failed(name, stageTensor, err, "batch", n, "cameras", camerasOf(sl, j.idx[o:o+n]))
 		return
 	}
 	start := time.Now()
 	if err := m.session.Run([]ort.Value{t[0]}, []ort.Value{t[1]}); err != nil {
-		s.failed(name, stageInference, err, "batch", b, "cameras", camerasOf(sl, j))
+		s.failed(name, stageInference, err, "batch", n, "cameras", camerasOf(sl, j.idx[o:o+n]))
 		return
 	}
 	s.metrics.inference.WithLabelValues(name).Observe(time.Since(start).Seconds())
-	s.metrics.batchSize.WithLabelValues(name).Observe(float64(b))
+	s.metrics.batchSize.WithLabelValues(name).Observe(float64(n))
 	s.recovered(name, stageTensor)
 	s.recovered(name, stageInference)
 	var cands []candidate
-	for k, fi := range j.idx {
+	for k := o; k < o+n; k++ {
 		if j.errs[k] != nil {
 			continue // its input is not this frame
 		}
+		fi := j.idx[k]
 		f := sl.frames[fi]
 		out := j.out[k*m.OutputSize() : (k+1)*m.OutputSize()]
 		cands = nms(decodeOutput(m.layout, out, m.d1, m.d2, m.nc, s.decodeTh[name], cands[:0]), m.Manifest.NMSIoU)
@@ -375,31 +409,60 @@ func (s *Batcher) inferModel(sl *slot, name string, j *modelJob, dets [][]Detect
 	}
 }
 
-// tensors returns the model's input and output tensors for a batch of b,
-// made once per batch size over the slot's buffers.
-func (s *Batcher) tensors(sl *slot, name string, b int) ([2]*ort.Tensor[float32], error) {
-	if t, ok := sl.tensors[name][b]; ok {
+// tensors returns the model's input and output tensors for a run of b
+// images from image o of the slot's buffers, made once per (o, b).
+func (s *Batcher) tensors(sl *slot, name string, o, b int) ([2]*ort.Tensor[float32], error) {
+	key := [2]int{o, b}
+	if t, ok := sl.tensors[name][key]; ok {
 		return t, nil
 	}
 	m, j := s.Models[name], sl.jobs[name]
 	in := m.Manifest.Input
-	it, err := ort.NewTensor(ort.NewShape(int64(b), 3, int64(in.Height), int64(in.Width)), j.in[:b*m.InputSize()])
+	it, err := ort.NewTensor(ort.NewShape(int64(b), 3, int64(in.Height), int64(in.Width)), j.in[o*m.InputSize():(o+b)*m.InputSize()])
 	if err != nil {
 		return [2]*ort.Tensor[float32]{}, fmt.Errorf("input tensor: %w", err)
 	}
-	ot, err := ort.NewTensor(ort.NewShape(int64(b), int64(m.d1), int64(m.d2)), j.out[:b*m.OutputSize()])
+	ot, err := ort.NewTensor(ort.NewShape(int64(b), int64(m.d1), int64(m.d2)), j.out[o*m.OutputSize():(o+b)*m.OutputSize()])
 	if err != nil {
 		_ = it.Destroy()
 		return [2]*ort.Tensor[float32]{}, fmt.Errorf("output tensor: %w", err)
 	}
 	t := [2]*ort.Tensor[float32]{it, ot}
-	sl.tensors[name][b] = t
+	sl.tensors[name][key] = t
 	return t, nil
+}
+
+// Failing lists the models whose inferences fail now (their last run, or
+// the tensors for it, failed), as "model: stage", sorted; for /healthz.
+func (s *Batcher) Failing() []string {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	var out []string
+	for k, bad := range s.failing {
+		if bad {
+			out = append(out, k.model+": "+k.stage)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *Batcher) setFailing(model, stage string, bad bool) {
+	if stage == stageLetterbox {
+		return // one bad frame, not a broken model
+	}
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failing == nil {
+		s.failing = map[errorKey]bool{}
+	}
+	s.failing[errorKey{model, stage}] = bad
 }
 
 // failed counts a failure and logs it, rate-limited per model and stage.
 func (s *Batcher) failed(model, stage string, err error, attrs ...any) {
 	s.metrics.errors.WithLabelValues(model, stage).Inc()
+	s.setFailing(model, stage, true)
 	ok, held := s.errLog[errorKey{model, stage}].Allow(time.Now())
 	if !ok {
 		return
@@ -413,15 +476,16 @@ func (s *Batcher) failed(model, stage string, err error, attrs ...any) {
 
 // recovered ends a burst of failures of a model and stage.
 func (s *Batcher) recovered(model, stage string) {
+	s.setFailing(model, stage, false)
 	if was, held := s.errLog[errorKey{model, stage}].Recover(); was {
 		s.log.Info("detection works again", "model", model, "stage", stage, "suppressed", held)
 	}
 }
 
-// camerasOf lists the cameras of a model's frames in the batch.
-func camerasOf(sl *slot, j *modelJob) []string {
+// camerasOf lists the cameras of the given frames of the batch.
+func camerasOf(sl *slot, idx []int) []string {
 	var cams []string
-	for _, fi := range j.idx {
+	for _, fi := range idx {
 		if c := sl.frames[fi].Camera; !slices.Contains(cams, c) {
 			cams = append(cams, c)
 		}

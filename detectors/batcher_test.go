@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,14 +124,14 @@ func countLines(logs, substr string) int {
 	return n
 }
 
-// A model exported with a fixed batch of 1 loads (the warm-up runs one
+// A broken export that claims a dynamic batch loads (the warm-up runs one
 // image) and then fails on every batch of two. Its failures are counted at
-// once and logged once for the burst; the other model still finds its
-// objects on every frame of both cameras, and every frame is delivered
-// once and released.
+// once, logged once for the burst and reported by Failing; the other model
+// still finds its objects on every frame of both cameras, and every frame
+// is delivered once and released.
 func TestBrokenModelIsCountedAndLoggedOnceWhileTheOtherModelsGoOn(t *testing.T) {
 	good := loadTestModel(t, golden("yolov8"), SessionOptions{IntraOpThreads: 1})
-	broken := loadTestModel(t, golden("batch1"), SessionOptions{IntraOpThreads: 1})
+	broken := loadTestModel(t, golden("liar"), SessionOptions{IntraOpThreads: 1})
 	pool := frame.NewPool(100)
 	defer pool.Close()
 	// Batches of 4, cameras in turn: each batch gives the broken model two
@@ -177,6 +178,39 @@ func TestBrokenModelIsCountedAndLoggedOnceWhileTheOtherModelsGoOn(t *testing.T) 
 		if !strings.Contains(run.logs, want) {
 			t.Errorf("log lacks %s:\n%s", want, run.logs)
 		}
+	}
+	if got := b.Failing(); !slices.Equal(got, []string{"broken: inference"}) {
+		t.Errorf("Failing() = %v, want [broken: inference]", got)
+	}
+}
+
+// A default Ultralytics export has a fixed batch of 1. With two cameras
+// and batches of 4 it runs frame by frame: every frame gets its boxes,
+// nothing fails, and each run is one inference of one frame.
+func TestFixedBatchOfOneRunsFrameByFrame(t *testing.T) {
+	m := loadTestModel(t, golden("batch1"), SessionOptions{IntraOpThreads: 1})
+	if m.FixedBatch() != 1 || m.RunLimit() != 1 {
+		t.Fatalf("fixed batch %d, run limit %d; want 1 and 1", m.FixedBatch(), m.RunLimit())
+	}
+	pool := frame.NewPool(100)
+	defer pool.Close()
+	frames := pooledFrames(pool, []string{"a", "b"}, 12, 640, 384)
+	b := &Batcher{Models: map[string]*Model{"b1": m}, MaxBatch: 4}
+	run := runBatcher(t, b, frames)
+	for _, f := range frames {
+		if rs := run.results[f]; len(rs) != 1 || len(rs[0].Detections) != 3 {
+			t.Fatalf("frame %d of camera %s: %v, want one result with 3 detections", f.Seq, f.Camera, rs)
+		}
+	}
+	requireReleasedOnce(t, pool, frames)
+	if n := run.errors("b1", stageInference) + run.errors("b1", stageTensor); n != 0 {
+		t.Errorf("%v errors, want none", n)
+	}
+	if n := run.inferences(t, "b1"); n != 12 {
+		t.Errorf("%d inferences for 12 frames, want 12 (one frame each)", n)
+	}
+	if got := b.Failing(); len(got) != 0 {
+		t.Errorf("Failing() = %v", got)
 	}
 }
 

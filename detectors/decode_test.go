@@ -88,7 +88,7 @@ func TestWrongOutputShapeIsALoadError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = LoadModel(man, SessionOptions{}, nil)
-	if err == nil || !strings.Contains(err.Error(), `model "golden-badshape": output "output0" has shape [1 6 10]`) {
+	if err == nil || !strings.Contains(err.Error(), `model "golden-badshape": classes: output "output0" has shape [1 6 10]`) {
 		t.Fatalf("error %v: want one naming the model, the tensor and its shape", err)
 	}
 
@@ -106,7 +106,7 @@ func TestWrongOutputShapeIsALoadError(t *testing.T) {
 func TestMissingModelFileNamesIt(t *testing.T) {
 	needRuntime(t)
 	p := filepath.Join(t.TempDir(), "m.yaml")
-	if err := os.WriteFile(p, []byte("name: x\nfile: nowhere.onnx\ninput: {width: 320, height: 320}\nclasses: [a]\n"), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte("name: x\nfile: nowhere.onnx\ninput: {width: 320, height: 320}\nclasses: [a]\nthresholds: {a: 0.5}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	man, err := LoadManifest(p)

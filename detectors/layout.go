@@ -3,6 +3,7 @@ package detectors
 import (
 	"fmt"
 
+	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/geom"
 )
 
@@ -32,8 +33,8 @@ func detectLayout(model, tensor string, declared string, shape []int64, nc int) 
 				LayoutYOLOv5:  fmt.Sprintf("[B, N, %d]", 5+nc),
 				LayoutEnd2End: "[B, N, 6]",
 			}[declared]
-			return "", fmt.Errorf("model %q: output %q has shape %v, but layout %s with %d classes needs %s",
-				model, tensor, shape, declared, nc, want)
+			return "", fmt.Errorf("model %q: %w", model, config.FieldError{Path: "layout",
+				Msg: fmt.Sprintf("output %q has shape %v, but layout %s with %d classes needs %s", tensor, shape, declared, nc, want)})
 		}
 		return declared, nil
 	}
@@ -47,10 +48,12 @@ func detectLayout(model, tensor string, declared string, shape []int64, nc int) 
 	case 1:
 		return found[0], nil
 	case 0:
-		return "", fmt.Errorf("model %q: output %q has shape %v, which fits no known layout for %d classes "+
-			"(yolov8 [B, %d, N], yolov5 [B, N, %d], end2end [B, N, 6])", model, tensor, shape, nc, 4+nc, 5+nc)
+		return "", fmt.Errorf("model %q: %w", model, config.FieldError{Path: "classes",
+			Msg: fmt.Sprintf("output %q has shape %v, which fits no known layout for %d classes "+
+				"(yolov8 [B, %d, N], yolov5 [B, N, %d], end2end [B, N, 6]): is the class list the model's?", tensor, shape, nc, 4+nc, 5+nc)})
 	}
-	return "", fmt.Errorf("model %q: output %q shape %v fits layouts %v: set layout in the manifest", model, tensor, shape, found)
+	return "", fmt.Errorf("model %q: %w", model, config.FieldError{Path: "layout",
+		Msg: fmt.Sprintf("output %q shape %v fits layouts %v: set one", tensor, shape, found)})
 }
 
 // decodeOutput appends the candidates of one image (out is that image's

@@ -2,8 +2,10 @@ package detectors
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/streetwatch/streetwatch/config"
 )
@@ -27,10 +29,15 @@ type Manifest struct {
 	Layout string         `yaml:"layout"`
 	Input  ManifestInput  `yaml:"input"`
 	Output ManifestOutput `yaml:"output"`
-	// Classes in the model's order.
+	// Classes in the model's order. Empty: the names an Ultralytics export
+	// carries in its metadata; when both are given they must agree.
 	Classes []string `yaml:"classes"`
-	// Thresholds are default per-class minimum scores.
+	// Thresholds are default per-class minimum scores. Every class needs
+	// one, unless DefaultThreshold is set.
 	Thresholds map[string]float32 `yaml:"thresholds"`
+	// DefaultThreshold, when set, is the threshold of every class that
+	// Thresholds does not name.
+	DefaultThreshold *float32 `yaml:"default_threshold"`
 	// NMSIoU is the IoU above which NMS suppresses a same-class box (default 0.45).
 	NMSIoU       float32 `yaml:"nms_iou"`
 	License      string  `yaml:"license"`
@@ -118,9 +125,6 @@ func (m *Manifest) validate() error {
 	if m.Input.Letterbox.PadValue < 0 || m.Input.Letterbox.PadValue > 255 {
 		bad("input.letterbox.pad_value", "must be 0..255")
 	}
-	if len(m.Classes) == 0 {
-		bad("classes", "at least one class is needed")
-	}
 	seen := map[string]bool{}
 	for i, c := range m.Classes {
 		if c == "" || seen[c] {
@@ -128,13 +132,16 @@ func (m *Manifest) validate() error {
 		}
 		seen[c] = true
 	}
-	for c, th := range m.Thresholds {
-		if !seen[c] {
-			bad("thresholds."+c, "not one of the model's classes")
-		}
-		if th < 0 || th > 1 {
+	for _, c := range slices.Sorted(maps.Keys(m.Thresholds)) {
+		if th := m.Thresholds[c]; th < 0 || th > 1 {
 			bad("thresholds."+c, "must be between 0 and 1 (got %g)", th)
 		}
+	}
+	if th := m.DefaultThreshold; th != nil && (*th < 0 || *th > 1) {
+		bad("default_threshold", "must be between 0 and 1 (got %g)", *th)
+	}
+	if len(m.Classes) > 0 {
+		errs = append(errs, m.checkThresholds()...)
 	}
 	if m.NMSIoU == 0 {
 		m.NMSIoU = 0.45
@@ -148,10 +155,53 @@ func (m *Manifest) validate() error {
 	return nil
 }
 
-// Threshold is the manifest's minimum score for a class (default 0.25).
+// checkThresholds checks the thresholds against the classes: each names a
+// class, and each class has one (or the default).
+func (m *Manifest) checkThresholds() config.Errors {
+	var errs config.Errors
+	known := map[string]bool{}
+	for _, c := range m.Classes {
+		known[c] = true
+	}
+	for _, c := range slices.Sorted(maps.Keys(m.Thresholds)) {
+		if !known[c] {
+			errs = append(errs, config.FieldError{Path: "thresholds." + c, Msg: fmt.Sprintf("not one of the model's classes %v", m.Classes)})
+		}
+	}
+	if m.DefaultThreshold == nil {
+		for _, c := range m.Classes {
+			if _, ok := m.Thresholds[c]; !ok {
+				errs = append(errs, config.FieldError{Path: "thresholds." + c, Msg: "missing: every class needs a threshold (or set default_threshold)"})
+			}
+		}
+	}
+	return errs
+}
+
+// resolveClasses settles the class list against what the model file says
+// (names in an Ultralytics export's metadata) and then checks the
+// thresholds against it.
+func (m *Manifest) resolveClasses(em ExportMeta) config.Errors {
+	switch {
+	case len(m.Classes) == 0 && len(em.Names) == 0:
+		return config.Errors{{Path: "classes", Msg: "required: the model file names no classes in its metadata"}}
+	case len(m.Classes) == 0:
+		m.Classes = append([]string(nil), em.Names...)
+		return m.checkThresholds()
+	case len(em.Names) > 0 && !slices.Equal(m.Classes, em.Names):
+		return config.Errors{{Path: "classes", Msg: fmt.Sprintf("the manifest lists %v but the model's metadata names %v (in class-index order)", m.Classes, em.Names)}}
+	}
+	return nil // checked by validate
+}
+
+// Threshold is the manifest's minimum score for a class: its own, or
+// default_threshold. Manifests that lack both are refused at load.
 func (m *Manifest) Threshold(class string) float32 {
 	if th, ok := m.Thresholds[class]; ok {
 		return th
 	}
-	return 0.25
+	if m.DefaultThreshold != nil {
+		return *m.DefaultThreshold
+	}
+	return 1 // unreachable for a loaded model; nothing passes
 }

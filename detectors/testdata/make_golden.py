@@ -25,26 +25,35 @@ BOXES = [
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def constant_model(name, const, batch="batch"):
+def constant_model(name, const, batch="batch", liar=False, metadata=None):
     """images -> Expand(const, [B] + const.shape[1:]). An int batch fixes
-    the batch axis (an export without a dynamic batch)."""
+    the batch axis (an export without a dynamic batch). A liar declares a
+    dynamic batch but reshapes its output to batch 1, as a broken export
+    might: it runs one image and fails on two."""
     images = helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, H, W])
     out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch] + list(const.shape[1:]))
     nodes = [
         helper.make_node("Shape", ["images"], ["shape"]),
         helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
         helper.make_node("Concat", ["batch", "rest"], ["target"], axis=0),
-        helper.make_node("Expand", ["const", "target"], ["output0"]),
+        helper.make_node("Expand", ["const", "target"], ["expanded" if liar else "output0"]),
     ]
+    if liar:
+        nodes.append(helper.make_node("Reshape", ["expanded", "one_shape"], ["output0"]))
     inits = [
         numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
         numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
         numpy_helper.from_array(np.array(const.shape[1:], dtype=np.int64), "rest"),
         numpy_helper.from_array(const.astype(np.float32), "const"),
     ]
+    if liar:
+        inits.append(numpy_helper.from_array(np.array([1] + list(const.shape[1:]), dtype=np.int64), "one_shape"))
     graph = helper.make_graph(nodes, name, [images], [out], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
+    for k, v in (metadata or {}).items():
+        p = model.metadata_props.add()
+        p.key, p.value = k, str(v)
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(HERE, name + ".onnx"))
 
@@ -69,8 +78,26 @@ def main():
     # A yolov8-like output with the wrong number of attributes for 3 classes.
     constant_model("golden_badshape", np.zeros((1, 6, 10), dtype=np.float32))
     # The yolov8 output from a model exported with a fixed batch of 1: it
-    # loads (the warm-up runs one image) and fails on every larger batch.
+    # runs one frame at a time.
     constant_model("golden_batch1", v8, batch=1)
+    # A broken export: it says its batch is dynamic, loads (the warm-up
+    # runs one image) and fails on every larger batch.
+    constant_model("golden_liar", v8, liar=True)
+    # The yolov8 constants with the metadata an Ultralytics export writes
+    # (values are Python's str() of each): class names among them.
+    constant_model("golden_ultralytics", v8, metadata={
+        "description": "Ultralytics YOLOv8n model trained on streets.yaml",
+        "author": "Ultralytics",
+        "version": "8.4.33",
+        "stride": 32,
+        "task": "detect",
+        "batch": 1,
+        "imgsz": [H, W],
+        "names": dict(enumerate(CLASSES)),
+        "args": {"batch": 1, "dynamic": True, "half": False, "opset": None, "simplify": False, "nms": False},
+        "channels": 3,
+        "end2end": False,
+    })
 
 
 if __name__ == "__main__":
