@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -41,14 +44,7 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 		return nil, fmt.Errorf("detectors.runtime: %w", err)
 	}
 	log.Info("onnx runtime loaded", "library", lib)
-	opts := detectors.SessionOptions{
-		Provider:          dc.Runtime.Provider,
-		DeviceID:          dc.Runtime.DeviceID,
-		IntraOpThreads:    dc.Runtime.IntraOpThreads,
-		InterOpThreads:    dc.Runtime.InterOpThreads,
-		GraphOptimization: dc.Runtime.GraphOptimization,
-		Spinning:          dc.Runtime.Spinning,
-	}
+	opts := sessionOptions(dc.Runtime)
 	m := detectors.NewMetrics(reg)
 	d := &detection{models: map[string]*detectors.Model{}, log: log, latest: map[string]CameraDetections{}}
 	defer func() {
@@ -56,19 +52,16 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 			d.close()
 		}
 	}()
-	for i, ref := range dc.Models {
-		man, err := detectors.LoadManifest(ref.Manifest)
-		if err != nil {
-			return nil, fmt.Errorf("detectors.models[%d]: %w", i, err)
-		}
-		model, err := detectors.LoadModel(man, opts, log)
-		if err != nil {
-			return nil, fmt.Errorf("detectors.models[%d]: %w", i, err)
-		}
-		d.models[ref.Name] = model
+	if d.models, err = loadModels(cfg, opts, log); err != nil {
+		return nil, err
+	}
+	for _, ref := range dc.Models {
+		model := d.models[ref.Name]
+		man := model.Manifest
 		m.ModelInfo(ref.Name, man.Version, dc.Runtime.Provider, model.Provider)
 		log.Info("model loaded", "model", ref.Name, "name", man.Name, "version", man.Version,
-			"layout", model.Layout(), "provider", model.Provider, "input", fmt.Sprintf("%dx%d", man.Input.Width, man.Input.Height))
+			"layout", model.Layout(), "provider", model.Provider, "input", fmt.Sprintf("%dx%d", man.Input.Width, man.Input.Height),
+			"classes", man.Classes)
 	}
 	d.batcher = &detectors.Batcher{
 		Queue:        src,
@@ -91,6 +84,101 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 		d.batcher.Filters[cam.ID] = cameraFilter(cam)
 	}
 	return d, nil
+}
+
+// loadModels loads every model of the config and checks the cameras'
+// per-class settings against the classes of the models they run. It
+// reports every problem it finds, each with its config field, and frees
+// what it loaded when it fails.
+func loadModels(cfg *config.Config, opts detectors.SessionOptions, log *slog.Logger) (map[string]*detectors.Model, error) {
+	models := map[string]*detectors.Model{}
+	var errs []error
+	for i, ref := range cfg.Detectors.Models {
+		man, err := detectors.LoadManifest(ref.Manifest)
+		if err == nil {
+			var model *detectors.Model
+			if model, err = detectors.LoadModel(man, opts, log); err == nil {
+				models[ref.Name] = model
+				continue
+			}
+		}
+		errs = append(errs, fmt.Errorf("detectors.models[%d] (%s): %w", i, ref.Name, err))
+	}
+	if len(errs) == 0 {
+		errs = append(errs, checkCameraClasses(cfg, models)...)
+	}
+	if len(errs) > 0 {
+		for _, m := range models {
+			m.Close()
+		}
+		return nil, errors.Join(errs...)
+	}
+	return models, nil
+}
+
+// checkCameraClasses: a camera's thresholds and filters must name classes
+// of the models it runs, or they silently do nothing.
+func checkCameraClasses(cfg *config.Config, models map[string]*detectors.Model) []error {
+	var errs []error
+	for i, cam := range cfg.Cameras {
+		names := cam.Models
+		if len(names) == 0 {
+			for _, ref := range cfg.Detectors.Models {
+				names = append(names, ref.Name)
+			}
+		}
+		known := map[string]bool{}
+		var all []string
+		for _, n := range names {
+			if m, ok := models[n]; ok {
+				for _, c := range m.Manifest.Classes {
+					if !known[c] {
+						known[c] = true
+						all = append(all, c)
+					}
+				}
+			}
+		}
+		for _, field := range []struct {
+			name    string
+			classes []string
+		}{{"thresholds", slices.Sorted(maps.Keys(cam.Thresholds))}, {"filters", slices.Sorted(maps.Keys(cam.Filters))}} {
+			for _, c := range field.classes {
+				if !known[c] {
+					errs = append(errs, fmt.Errorf("cameras[%d].%s.%s: no model this camera runs has that class (it has %v)", i, field.name, c, all))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// CheckModels loads every model of the config as Run would, with the
+// same checks, and frees them again: for check-config.
+func CheckModels(cfg *config.Config, log *slog.Logger) error {
+	dc := cfg.Detectors
+	if len(dc.Models) == 0 {
+		return nil
+	}
+	if _, err := detectors.InitRuntime(dc.Runtime.Library); err != nil {
+		return fmt.Errorf("detectors.runtime: %w", err)
+	}
+	models, err := loadModels(cfg, sessionOptions(dc.Runtime), log)
+	for _, m := range models {
+		m.Close()
+	}
+	return err
+}
+
+func sessionOptions(rt config.Runtime) detectors.SessionOptions {
+	return detectors.SessionOptions{
+		Provider:          rt.Provider,
+		DeviceID:          rt.DeviceID,
+		IntraOpThreads:    rt.IntraOpThreads,
+		InterOpThreads:    rt.InterOpThreads,
+		GraphOptimization: rt.GraphOptimization,
+		Spinning:          rt.Spinning,
+	}
 }
 
 func cameraFilter(cam config.Camera) *detectors.CameraFilter {

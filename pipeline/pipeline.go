@@ -155,6 +155,15 @@ func (p *Pipeline) LatestDetections() map[string]CameraDetections {
 	return p.detect.snapshot()
 }
 
+// FailingModels lists the models whose inferences fail now, as "model:
+// stage" (see detectors.Batcher.Failing); empty when all work.
+func (p *Pipeline) FailingModels() []string {
+	if p.detect == nil {
+		return nil
+	}
+	return p.detect.batcher.Failing()
+}
+
 // Cameras returns the cameras in config order.
 func (p *Pipeline) Cameras() []*Camera { return p.cameras }
 

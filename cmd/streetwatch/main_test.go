@@ -31,7 +31,7 @@ func TestCheckConfig(t *testing.T) {
 	if code := run([]string{"check-config", "--config", example}, &out, &errOut); code != 0 {
 		t.Fatalf("example config: exit %d: %s", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "ok (2 cameras)") {
+	if !strings.Contains(out.String(), "ok (2 cameras, 1 models)") {
 		t.Fatalf("output %q", out.String())
 	}
 
@@ -47,6 +47,91 @@ func TestCheckConfig(t *testing.T) {
 	want := `cameras[0].sampling.mode: must be fps or keyframes (got "sometimes")`
 	if !strings.Contains(errOut.String(), want) {
 		t.Fatalf("stderr %q does not name the field: want %q", errOut.String(), want)
+	}
+}
+
+// check-config loads every model as run would and reports every problem
+// with its field: a manifest that disagrees with its ONNX file, a missing
+// file, a missing threshold, a camera setting for a class no model has.
+// run refuses the same config at start with the same words.
+func TestCheckConfigLoadsTheModelsAndNamesEveryMismatch(t *testing.T) {
+	dir := t.TempDir()
+	golden, err := filepath.Abs(filepath.Join("..", "..", "detectors", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	onnx := func(name string) string { return "file: " + filepath.Join(golden, "golden_"+name+".onnx") + "\n" }
+	write("good.yaml", "name: good\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle, garbage_bag]\ndefault_threshold: 0.5\n")
+	write("shape.yaml", "name: shape\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle, garbage_bag]\noutput: {shape: [-1, 9, 2100]}\ndefault_threshold: 0.5\n")
+	write("missing.yaml", "name: missing\nfile: nowhere.onnx\ninput: {width: 320, height: 192}\nclasses: [a]\nthresholds: {a: 0.5}\n")
+	write("count.yaml", "name: count\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle]\ndefault_threshold: 0.5\n")
+	write("threshold.yaml", "name: threshold\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle, garbage_bag]\nthresholds: {person: 0.5, vehicle: 0.5}\n")
+	cfg := write("streetwatch.yaml", `cameras:
+  - id: a
+    url: rtsp://127.0.0.1:1/a
+    models: [good]
+    thresholds: {person: 0.4, vending_stall: 0.3}
+    filters: {garbage_pile: {min_area: 100}}
+detectors:
+  models:
+    - {name: good, manifest: good.yaml}
+    - {name: shape, manifest: shape.yaml}
+    - {name: missing, manifest: missing.yaml}
+    - {name: count, manifest: count.yaml}
+    - {name: threshold, manifest: threshold.yaml}
+`)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check-config", "--config", cfg}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1; stdout %q", code, out.String())
+	}
+	for _, want := range []string{
+		`detectors.models[1] (shape): model "shape": output.shape: the manifest says [-1 9 2100], the model's output "output0" is [1 7 5]`,
+		`detectors.models[2] (missing): model "missing": file: read `,
+		`detectors.models[3] (count): model "count": classes: output "output0" has shape [1 7 5], which fits no known layout for 2 classes`,
+		`detectors.models[4] (threshold): model manifest`,
+		`thresholds.garbage_bag: missing: every class needs a threshold (or set default_threshold)`,
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+
+	// With the models fixed, the cameras' settings are checked against
+	// the classes of the models each camera runs.
+	write("streetwatch.yaml", `cameras:
+  - id: a
+    url: rtsp://127.0.0.1:1/a
+    models: [good]
+    thresholds: {person: 0.4, vending_stall: 0.3}
+    filters: {garbage_pile: {min_area: 100}}
+detectors:
+  models:
+    - {name: good, manifest: good.yaml}
+`)
+	errOut.Reset()
+	if code := run([]string{"check-config", "--config", cfg}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"cameras[0].thresholds.vending_stall: no model this camera runs has that class (it has [person vehicle garbage_bag])",
+		"cameras[0].filters.garbage_pile: no model this camera runs has that class",
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	// run refuses it with the same words before it starts anything.
+	errOut.Reset()
+	if code := run([]string{"run", "--config", cfg}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "cameras[0].thresholds.vending_stall: no model this camera runs has that class") {
+		t.Errorf("run: exit %d, stderr %s", code, errOut.String())
 	}
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/streetwatch/streetwatch/config"
-	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/internal/httpserve"
 	"github.com/streetwatch/streetwatch/pipeline"
 	"github.com/streetwatch/streetwatch/review"
@@ -37,13 +36,15 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Models are part of the config: a broken manifest fails here, not at 3 am.
-	for i, m := range cfg.Detectors.Models {
-		if _, err := detectors.LoadManifest(m.Manifest); err != nil {
-			return fmt.Errorf("%s: detectors.models[%d]: %w", *path, i, err)
-		}
+	// Models are part of the config: each manifest and its ONNX file are
+	// loaded and checked as run would, so a broken model fails here, not
+	// at 3 am. Warnings (an input size other than the export's) go to
+	// stderr.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := pipeline.CheckModels(cfg, log); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d cameras)\n", *path, len(cfg.Cameras))
+	fmt.Fprintf(stdout, "%s: ok (%d cameras, %d models)\n", *path, len(cfg.Cameras), len(cfg.Detectors.Models))
 	return nil
 }
 
@@ -196,6 +197,8 @@ func cameraStatuses(p *pipeline.Pipeline) func() []review.CameraStatus {
 
 // healthz reports liveness (200 while the process runs) with each camera's
 // state in the body, so probes stay simple and people can still read it.
+// Status is "degraded" while a model's inferences fail: detection is then
+// blind for the cameras that run it, whatever their streams do.
 func healthz(p *pipeline.Pipeline) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		type cam struct {
@@ -206,9 +209,13 @@ func healthz(p *pipeline.Pipeline) http.HandlerFunc {
 			LastError string    `json:"last_error,omitempty"`
 		}
 		body := struct {
-			Status  string `json:"status"`
-			Cameras []cam  `json:"cameras"`
-		}{Status: "ok"}
+			Status        string   `json:"status"` // ok or degraded
+			FailingModels []string `json:"failing_models,omitempty"`
+			Cameras       []cam    `json:"cameras"`
+		}{Status: "ok", FailingModels: p.FailingModels()}
+		if len(body.FailingModels) > 0 {
+			body.Status = "degraded"
+		}
 		for _, c := range p.Cameras() {
 			st := c.Status()
 			lastErr := st.Ingest.LastError
