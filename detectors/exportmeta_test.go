@@ -63,11 +63,11 @@ func TestUltralyticsMetadataIsRead(t *testing.T) {
 
 func TestPythonLiterals(t *testing.T) {
 	for in, want := range map[string]string{
-		"[640, 384]":                 "[640 384]",
-		"(1, 2.5, None, False)":      "[1 2.5 <nil> false]",
+		"[640, 384]":                  "[640 384]",
+		"(1, 2.5, None, False)":       "[1 2.5 <nil> false]",
 		`{'a': [1, {'b': "c\'d\\"}]}`: `map[a:[1 map[b:c'd\]]]`,
-		`'\x41\u00e9'`:               "Aé",
-		"{}":                         "map[]",
+		`'\x41\u00e9'`:                "Aé",
+		"{}":                          "map[]",
 	} {
 		v, err := parsePyLiteral(in)
 		if err != nil {
