@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,6 +136,121 @@ detectors:
 	if code := run([]string{"run", "--config", cfg}, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), "cameras[0].thresholds.vending_stall: no model this camera runs has that class") {
 		t.Errorf("run: exit %d, stderr %s", code, errOut.String())
+	}
+}
+
+// Two cameras share batches. A model with a fixed batch of 1 (a default
+// Ultralytics export) runs them frame by frame and finds its boxes, with
+// no errors; a broken export that claims a dynamic batch fails on the
+// shared batches, and that shows at once: an Error log line, the error
+// counter, /healthz degraded naming the model, and no inference counted
+// for the failed runs.
+func TestModelThatFailsOnBatchesShowsAtOnceAndAFixedBatchOfOneWorks(t *testing.T) {
+	sim := &simulate.Server{Addr: "127.0.0.1:0", Speed: 2}
+	for _, cam := range []string{"a", "b"} {
+		if err := sim.Add(cam, mediatest.File(t, "h264_640x360.mp4")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	golden, err := filepath.Abs(filepath.Join("..", "..", "detectors", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		model  string
+		broken bool
+	}{{"batch1", false}, {"liar", true}} {
+		t.Run(c.model, func(t *testing.T) {
+			dir := t.TempDir()
+			cfgPath := filepath.Join(dir, "streetwatch.yaml")
+			body := fmt.Sprintf(`state_dir: %s
+http: {listen: "127.0.0.1:0"}
+cameras:
+  - {id: a, url: %q, transport: tcp, sampling: {mode: fps, fps: 5}}
+  - {id: b, url: %q, transport: tcp, sampling: {mode: fps, fps: 5}}
+detectors:
+  models: [{name: m, manifest: %s}]
+  max_batch: 8
+  max_wait: 300ms
+`, dir, sim.URL("a"), sim.URL("b"), filepath.Join(golden, "golden_"+c.model+".yaml"))
+			if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			ctx, cancel := context.WithCancel(context.Background())
+			addr := make(chan string, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- runPipeline(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), func(a string) { addr <- a })
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}()
+			base := "http://" + <-addr
+			get := func(path string) string {
+				resp, err := http.Get(base + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return string(b)
+			}
+			// Wait for detections (the working model) or the degraded
+			// state (the broken one), then read everything.
+			var health struct {
+				Status        string   `json:"status"`
+				FailingModels []string `json:"failing_models"`
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				if err := json.Unmarshal([]byte(get("/healthz")), &health); err != nil {
+					t.Fatal(err)
+				}
+				m := get("/metrics")
+				if c.broken && health.Status == "degraded" || !c.broken && metricValue(m, `streetwatch_detections_total{camera="b",class="person"}`) >= 5 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("neither detections nor a degraded state within 60 s: %+v\n%s", health, logs.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			m := get("/metrics")
+			errs := metricValue(m, `streetwatch_inference_errors_total{model="m",stage="inference"}`)
+			if c.broken {
+				if !slices.Equal(health.FailingModels, []string{"m: inference"}) {
+					t.Errorf("/healthz failing_models %v", health.FailingModels)
+				}
+				if errs < 1 {
+					t.Errorf("inference errors %v, want ≥ 1", errs)
+				}
+				if !strings.Contains(logs.String(), "level=ERROR msg=\"detection failed") {
+					t.Errorf("no Error line for the failure:\n%s", logs.String())
+				}
+				return
+			}
+			if errs != 0 || health.Status != "ok" || strings.Contains(logs.String(), "level=ERROR") {
+				t.Errorf("fixed batch of 1: %v errors, health %+v\n%s", errs, health, logs.String())
+			}
+			if runs, frames := metricValue(m, `streetwatch_inference_seconds_count{model="m"}`), metricValue(m, `streetwatch_inference_batch_size_sum{model="m"}`); runs != frames {
+				t.Errorf("%v inferences for %v frames: a fixed batch of 1 runs one frame each", runs, frames)
+			}
+			if !strings.Contains(logs.String(), "fixed batch of 1: frames run one at a time") {
+				t.Errorf("no log line saying how the model runs:\n%s", logs.String())
+			}
+		})
 	}
 }
 
@@ -260,4 +379,34 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(logs.String(), "camera connected") || !strings.Contains(logs.String(), "pipeline stopped") {
 		t.Fatalf("logs do not show a connect and a clean stop:\n%s", logs.String())
 	}
+}
+
+// metricValue is the value of one series (name and labels exactly as
+// /metrics writes them) in a Prometheus text page, or 0 when absent.
+func metricValue(page, series string) float64 {
+	for _, line := range strings.Split(page, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
