@@ -395,7 +395,12 @@ func (s *Batcher) runChunk(sl *slot, name string, j *modelJob, o, n int, dets []
 		fi := j.idx[k]
 		f := sl.frames[fi]
 		out := j.out[k*m.OutputSize() : (k+1)*m.OutputSize()]
-		cands = nms(decodeOutput(m.layout, out, m.d1, m.d2, m.nc, s.decodeTh[name], cands[:0]), m.Manifest.NMSIoU)
+		cands = decodeOutput(m.layout, out, m.d1, m.d2, m.nc, s.decodeTh[name], cands[:0])
+		if m.layout != LayoutEnd2End {
+			// End-to-end outputs are final boxes, as Ultralytics treats
+			// them: NMS on top could only remove what the model kept.
+			cands = nms(cands, m.Manifest.NMSIoU)
+		}
 		cf := s.Filters[f.Camera]
 		for _, c := range cands {
 			d := Detection{Box: j.lbs[k].toNative(c.box), ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: name, Signals: SignalModel}
