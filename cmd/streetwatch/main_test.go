@@ -77,6 +77,7 @@ func TestCheckConfigLoadsTheModelsAndNamesEveryMismatch(t *testing.T) {
 	write("missing.yaml", "name: missing\nfile: nowhere.onnx\ninput: {width: 320, height: 192}\nclasses: [a]\nthresholds: {a: 0.5}\n")
 	write("count.yaml", "name: count\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle]\ndefault_threshold: 0.5\n")
 	write("threshold.yaml", "name: threshold\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle, garbage_bag]\nthresholds: {person: 0.5, vehicle: 0.5}\n")
+	write("layout.yaml", "name: layout\nlayout: yolov5\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle, garbage_bag]\ndefault_threshold: 0.5\n")
 	cfg := write("streetwatch.yaml", `cameras:
   - id: a
     url: rtsp://127.0.0.1:1/a
@@ -90,6 +91,7 @@ detectors:
     - {name: missing, manifest: missing.yaml}
     - {name: count, manifest: count.yaml}
     - {name: threshold, manifest: threshold.yaml}
+    - {name: layout, manifest: layout.yaml}
 `)
 	var out, errOut bytes.Buffer
 	if code := run([]string{"check-config", "--config", cfg}, &out, &errOut); code != 1 {
@@ -101,6 +103,7 @@ detectors:
 		`detectors.models[3] (count): model "count": classes: output "output0" has shape [1 7 5], which fits no known layout for 2 classes`,
 		`detectors.models[4] (threshold): model manifest`,
 		`thresholds.garbage_bag: missing: every class needs a threshold (or set default_threshold)`,
+		`detectors.models[5] (layout): model "layout": layout: output "output0" has shape [1 7 5], but layout yolov5 with 3 classes needs [B, N, 8]`,
 	} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
