@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -78,7 +77,9 @@ func TestCheckConfigLoadsTheModelsAndNamesEveryMismatch(t *testing.T) {
 	write("count.yaml", "name: count\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle]\ndefault_threshold: 0.5\n")
 	write("threshold.yaml", "name: threshold\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle, garbage_bag]\nthresholds: {person: 0.5, vehicle: 0.5}\n")
 	write("layout.yaml", "name: layout\nlayout: yolov5\n"+onnx("yolov8")+"input: {width: 320, height: 192}\nclasses: [person, vehicle, garbage_bag]\ndefault_threshold: 0.5\n")
-	cfg := write("streetwatch.yaml", `cameras:
+	// One camera whose settings name classes its model lacks, and models
+	// with every kind of manifest mistake.
+	const camera = `cameras:
   - id: a
     url: rtsp://127.0.0.1:1/a
     models: [good]
@@ -87,7 +88,8 @@ func TestCheckConfigLoadsTheModelsAndNamesEveryMismatch(t *testing.T) {
 detectors:
   models:
     - {name: good, manifest: good.yaml}
-    - {name: shape, manifest: shape.yaml}
+`
+	cfg := write("streetwatch.yaml", camera+`    - {name: shape, manifest: shape.yaml}
     - {name: missing, manifest: missing.yaml}
     - {name: count, manifest: count.yaml}
     - {name: threshold, manifest: threshold.yaml}
@@ -112,16 +114,7 @@ detectors:
 
 	// With the models fixed, the cameras' settings are checked against
 	// the classes of the models each camera runs.
-	write("streetwatch.yaml", `cameras:
-  - id: a
-    url: rtsp://127.0.0.1:1/a
-    models: [good]
-    thresholds: {person: 0.4, vending_stall: 0.3}
-    filters: {garbage_pile: {min_area: 100}}
-detectors:
-  models:
-    - {name: good, manifest: good.yaml}
-`)
+	write("streetwatch.yaml", camera)
 	errOut.Reset()
 	if code := run([]string{"check-config", "--config", cfg}, &out, &errOut); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
@@ -187,12 +180,12 @@ detectors:
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs syncBuffer
+			logs := &syncWriter{w: &bytes.Buffer{}}
 			ctx, cancel := context.WithCancel(context.Background())
 			addr := make(chan string, 1)
 			done := make(chan error, 1)
 			go func() {
-				done <- runPipeline(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), func(a string) { addr <- a })
+				done <- runPipeline(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), func(a string) { addr <- a })
 			}()
 			defer func() {
 				cancel()
@@ -201,15 +194,7 @@ detectors:
 				}
 			}()
 			base := "http://" + <-addr
-			get := func(path string) string {
-				resp, err := http.Get(base + path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return string(b)
-			}
+			get := getter(t, base)
 			// Wait for detections (the working model) or the degraded
 			// state (the broken one), then read everything.
 			var health struct {
@@ -282,15 +267,7 @@ func TestRunServesMetricsAndHealthzAndStopsCleanly(t *testing.T) {
 		done <- runPipeline(ctx, cfg, slog.New(slog.DiscardHandler), func(a string) { addr <- a })
 	}()
 	base := "http://" + <-addr
-	get := func(path string) string {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	get := getter(t, base)
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(get("/healthz"), `"up":true,"state":"decoding"`) {
 		if time.Now().After(deadline) {
@@ -396,20 +373,16 @@ func metricValue(page, series string) float64 {
 	return 0
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// getter GETs paths of base and returns the bodies.
+func getter(t *testing.T, base string) func(path string) string {
+	return func(path string) string {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
 }
