@@ -150,7 +150,16 @@ func LoadModel(man *Manifest, opts SessionOptions, log *slog.Logger) (*Model, er
 		m.Close()
 		return nil, fmt.Errorf("model %q: warm-up inference: %w", man.Name, err)
 	}
-	if m.layout, err = detectLayout(man.Name, out.Name, man.Layout, shape, m.nc); err != nil {
+	layout := man.Layout
+	if layout == "" && em.Ultralytics {
+		// The metadata settles what the shape may leave open (a
+		// one-class model's [B, N, 6] fits two layouts).
+		layout = LayoutYOLOv8
+		if em.End2End || em.NMS {
+			layout = LayoutEnd2End
+		}
+	}
+	if m.layout, err = detectLayout(man.Name, out.Name, layout, shape, m.nc); err != nil {
 		m.Close()
 		return nil, err
 	}
