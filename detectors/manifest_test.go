@@ -34,6 +34,19 @@ func TestClassNamesComeFromTheModelsMetadata(t *testing.T) {
 	}
 }
 
+// A one-class export with NMS in the graph outputs [B, N, 6], which fits
+// the yolov5 layout too; its metadata says end2end.
+func TestMetadataSettlesALayoutTheShapeLeavesOpen(t *testing.T) {
+	m := loadTestModel(t, golden("oneclass_nms"), SessionOptions{})
+	if m.Layout() != LayoutEnd2End || m.RunLimit() != 1 {
+		t.Fatalf("layout %s, run limit %d; want end2end and 1", m.Layout(), m.RunLimit())
+	}
+	got := detectAll(t, map[string]*Model{"p": m}, nil, 8, []*frame.Frame{solidFrame("cam", 0, 320, 192)})
+	if len(got[0]) != 2 { // the two persons; end2end boxes are final
+		t.Errorf("detections %v, want the 2 persons", got[0])
+	}
+}
+
 // Each way a manifest can disagree with its model is refused at load
 // with the manifest field named, and all of them at once.
 func TestManifestThatDisagreesWithItsModelIsRefusedNamingTheField(t *testing.T) {

@@ -85,6 +85,14 @@ def main():
     constant_model("golden_liar", v8, liar=True)
     # The yolov8 constants with the metadata an Ultralytics export writes
     # (values are Python's str() of each): class names among them.
+    # A one-class export with NMS in the graph: [1, N, 6] fits both the
+    # end2end and the yolov5 layout (5 + 1 columns); the metadata says
+    # which.
+    person = e2e[:, [i for i, b in enumerate(BOXES) if b[4] == 0]]
+    constant_model("golden_oneclass_nms", person, metadata={
+        "author": "Ultralytics", "task": "detect", "batch": 1, "imgsz": [H, W], "names": {0: "person"},
+        "args": {"batch": 1, "dynamic": False, "nms": True}, "end2end": False,
+    })
     constant_model("golden_ultralytics", v8, metadata={
         "description": "Ultralytics YOLOv8n model trained on streets.yaml",
         "author": "Ultralytics",
