@@ -52,10 +52,7 @@ type Service struct {
 // Open opens the SQLite ticket database (cfg.Database, default
 // <stateDir>/tickets.db), migrating it, and builds the Service on it.
 func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
-	path := cfg.Database
-	if path == "" {
-		path = filepath.Join(stateDir, "tickets.db")
-	}
+	path := DatabasePath(cfg, stateDir)
 	store, err := OpenSQLite(ctx, path)
 	if err != nil {
 		return nil, err
@@ -67,6 +64,15 @@ func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometh
 	}
 	s.log.Info("ticket database open", "path", path)
 	return s, nil
+}
+
+// DatabasePath is where the SQLite ticket database is: cfg.Database, or
+// <stateDir>/tickets.db.
+func DatabasePath(cfg config.Dispatch, stateDir string) string {
+	if cfg.Database != "" {
+		return cfg.Database
+	}
+	return filepath.Join(stateDir, "tickets.db")
 }
 
 // New builds the Service on an open Store (which Close then closes).
