@@ -34,6 +34,11 @@ var routes = []route{
 	{http.MethodGet, "/api/v1/tickets/{id}/evidence", (*Service).apiEvidence},
 	{http.MethodPost, "/api/v1/tickets/{id}/retry", (*Service).apiRetry},
 	{http.MethodPost, "/api/v1/tickets/{id}/keep", (*Service).apiKeep},
+	// Weighing records: posted by weighing sources with their own
+	// credential (the review gate lets POST through without a session),
+	// listed by signed-in users.
+	{http.MethodPost, "/api/v1/weighings", (*Service).apiPostWeighings},
+	{http.MethodGet, "/api/v1/weighings", (*Service).apiListWeighings},
 }
 
 // Handler serves the JSON API under /api/v1/ (mount it there as is).

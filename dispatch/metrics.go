@@ -21,6 +21,9 @@ type Metrics struct {
 	// EventToTicket is the time from a violation's confirmation to its
 	// ticket being stored (evidence cutting and spooling included).
 	EventToTicket prometheus.Histogram
+	// Weighings counts weighing records received, by station (configured
+	// ids only; "unknown" otherwise) and result (stations.Result*).
+	Weighings *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -44,12 +47,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from a violation's confirmation to its ticket being stored.",
 			Buckets: []float64{1, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
+		Weighings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_weighings_received_total",
+			Help: "Weighing records received, by station and result (stored, duplicate, conflict, invalid, unauthorized).",
+		}, []string{"station", "result"}),
 	}
 	for _, r := range []string{ResultOK, ResultHTTPError, ResultNetworkError, ResultEvidenceError} {
 		m.Attempts.WithLabelValues(r) // export zeros, so rate() works from the start
 	}
 	if reg != nil {
-		reg.MustRegister(m.Tickets, m.Attempts, m.OutboxDepth, m.EventToTicket)
+		reg.MustRegister(m.Tickets, m.Attempts, m.OutboxDepth, m.EventToTicket, m.Weighings)
 	}
 	return m
 }

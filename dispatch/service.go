@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/stations"
 )
 
 // Config is the dispatch section of the StreetWatch config.
@@ -35,15 +36,21 @@ type Service struct {
 	// store's /evidence/...) are sent on it, so that the work-order system
 	// can fetch them. Empty: they are sent as they are.
 	PublicURL string
+	// Stations are the configured garbage stations and WeighingSources who
+	// may post their weighing records (POST /api/v1/weighings); set them
+	// before Handler. No sources: every post is refused.
+	Stations        []config.Station
+	WeighingSources []config.WeighingSource
 
-	cfg     Config
-	store   Store
-	metrics *Metrics
-	log     *slog.Logger
-	routes  routing
-	client  *http.Client
-	wake    chan struct{}
-	now     func() time.Time
+	cfg       Config
+	weighings stations.Store // nil when the store keeps none
+	store     Store
+	metrics   *Metrics
+	log       *slog.Logger
+	routes    routing
+	client    *http.Client
+	wake      chan struct{}
+	now       func() time.Time
 	// poll is the longest the sender sleeps without a wake-up: it picks up
 	// rows another process (or a clock jump) made due.
 	poll time.Duration
@@ -100,6 +107,7 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 		now:  func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		poll: 5 * time.Second,
 	}
+	s.weighings, _ = store.(stations.Store)
 	if err := s.updateDepth(ctx); err != nil {
 		return nil, err
 	}

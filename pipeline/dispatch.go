@@ -20,6 +20,7 @@ func (p *Pipeline) openTickets() error {
 	}
 	svc.EvidenceURL = p.EvidenceURL
 	svc.PublicURL = p.cfg.HTTP.PublicURL
+	svc.Stations, svc.WeighingSources = p.cfg.Stations, p.cfg.Weighing.Sources
 	p.tickets = svc
 	return nil
 }
