@@ -86,6 +86,10 @@ func (c *Config) Station(id string) (Station, bool) {
 	return Station{}, false
 }
 
+// ValidID reports whether s is a valid id (of a camera, station or
+// source): 1-64 lowercase letters, digits, '_' or '-'.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
 // ImportSource is the source id of records imported from files unless
 // another is given; no configured source may use it.
 const ImportSource = "import"
