@@ -43,6 +43,11 @@ var routes = []route{
 
 // Handler serves the JSON API under /api/v1/ (mount it there as is).
 func (s *Service) Handler() http.Handler {
+	for _, st := range s.Stations {
+		for _, r := range weighingResults {
+			s.metrics.Weighings.WithLabelValues(st.ID, r) // zeros, so rate() works from the start
+		}
+	}
 	mux := http.NewServeMux()
 	for _, r := range routes {
 		mux.HandleFunc(r.method+" "+r.path, func(w http.ResponseWriter, req *http.Request) { r.handle(s, w, req) })

@@ -1,6 +1,10 @@
 package dispatch
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streetwatch/streetwatch/stations"
+)
 
 // Attempt results (the result label of streetwatch_dispatch_attempts_total).
 const (
@@ -9,6 +13,9 @@ const (
 	ResultNetworkError  = "network_error"  // no answer: connection, TLS, timeout
 	ResultEvidenceError = "evidence_error" // evidence links could not be made
 )
+
+var weighingResults = []string{stations.ResultStored, stations.ResultDuplicate, stations.ResultConflict,
+	stations.ResultInvalid, stations.ResultUnauthorized}
 
 // Metrics are the dispatch stage's Prometheus metrics.
 type Metrics struct {
@@ -51,6 +58,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streetwatch_weighings_received_total",
 			Help: "Weighing records received, by station and result (stored, duplicate, conflict, invalid, unauthorized).",
 		}, []string{"station", "result"}),
+	}
+	for _, r := range weighingResults {
+		m.Weighings.WithLabelValues(unknownStation, r) // the family exists before the first post
 	}
 	for _, r := range []string{ResultOK, ResultHTTPError, ResultNetworkError, ResultEvidenceError} {
 		m.Attempts.WithLabelValues(r) // export zeros, so rate() works from the start
