@@ -152,59 +152,89 @@ func (s *Service) weighingSource(r *http.Request, body []byte) (src config.Weigh
 	return src, "unknown source or bad signature"
 }
 
-// storeWeighing checks and stores one record for src. It counts it and
-// returns its result and problems; err is the store's.
-func (s *Service) storeWeighing(ctx context.Context, src config.WeighingSource, in stations.Input, decodeProbs []stations.Problem, received time.Time) (WeighingResult, error) {
-	res := WeighingResult{RecordID: in.RecordID}
-	label := unknownStation
-	if _, ok := s.station(in.Station); ok {
-		label = in.Station
-	}
-	defer func() {
-		if res.Result != "" {
-			s.metrics.Weighings.WithLabelValues(label, res.Result).Inc()
+// posted is one record of a post as decoded, with what decoding found
+// wrong with it.
+type posted struct {
+	in    stations.Input
+	probs []stations.Problem
+}
+
+// storeWeighings checks the records src posted and stores the good ones
+// in one transaction; it counts every record and returns one result each,
+// in order. An error is the store's: then nothing was stored or counted.
+func (s *Service) storeWeighings(ctx context.Context, src config.WeighingSource, recs []posted, received time.Time) ([]WeighingResult, error) {
+	results := make([]WeighingResult, len(recs))
+	labels := make([]string, len(recs))
+	var good []stations.Weighing
+	var at []int
+	for i, p := range recs {
+		rec, res, label := s.checkWeighing(src, p, received)
+		results[i], labels[i] = res, label
+		if res.Result == "" {
+			good, at = append(good, rec), append(at, i)
 		}
-	}()
-	if len(decodeProbs) > 0 {
-		res.Result, res.Problems = stations.ResultInvalid, decodeProbs
-		return res, nil
 	}
-	rec, probs := stations.Check(in, src.ID, nil, received)
-	if in.Station != "" && label == unknownStation {
-		probs = append(probs, stations.Problem{Field: "station", Error: fmt.Sprintf("unknown station %q", clipHeader(in.Station))})
+	if len(good) > 0 {
+		puts, err := s.weighings.PutWeighings(ctx, good)
+		if err != nil {
+			return nil, err
+		}
+		for j, put := range puts {
+			res := &results[at[j]]
+			res.Result = put.Result
+			if put.Result == stations.ResultConflict {
+				res.Problems = []stations.Problem{{Field: "record_id", Error: fmt.Sprintf("%q is already stored for source %s with other content (weighed %s, net %g kg); a record is never changed",
+					res.RecordID, src.ID, put.Weighing.Time.Format(time.RFC3339), put.Weighing.NetKG)}}
+				continue
+			}
+			w := put.Weighing
+			res.Weighing = &w
+		}
+	}
+	for i, res := range results {
+		s.metrics.Weighings.WithLabelValues(labels[i], res.Result).Inc()
+	}
+	return results, nil
+}
+
+// checkWeighing checks one record of src: a result of invalid or
+// unauthorized with the problems, or rec to store (and no result yet).
+// label is the record's station label for the metrics.
+func (s *Service) checkWeighing(src config.WeighingSource, p posted, received time.Time) (rec stations.Weighing, res WeighingResult, label string) {
+	res.RecordID, label = p.in.RecordID, unknownStation
+	if _, ok := s.station(p.in.Station); ok {
+		label = p.in.Station
+	}
+	if len(p.probs) > 0 {
+		res.Result, res.Problems = stations.ResultInvalid, p.probs
+		return rec, res, label
+	}
+	rec, probs := stations.Check(p.in, src.ID, nil, received)
+	if p.in.Station != "" && label == unknownStation {
+		probs = append(probs, stations.Problem{Field: "station", Error: fmt.Sprintf("unknown station %q", clipHeader(p.in.Station))})
 	}
 	if len(probs) > 0 {
 		res.Result, res.Problems = stations.ResultInvalid, probs
-		return res, nil
+		return rec, res, label
 	}
 	if !src.MayPost(rec.Station) {
 		res.Result = stations.ResultUnauthorized
 		res.Problems = []stations.Problem{{Field: "station", Error: fmt.Sprintf("source %s may not post for station %s", src.ID, rec.Station)}}
-		return res, nil
+		return rec, res, label
 	}
 	rec.ReceivedAt = received
-	stored, result, err := s.weighings.PutWeighing(ctx, rec)
-	if err != nil {
-		return WeighingResult{}, err // not counted: nothing was decided
-	}
-	res.Result = result
-	if result == stations.ResultConflict {
-		res.Problems = []stations.Problem{{Field: "record_id", Error: fmt.Sprintf("%q is already stored for source %s with other content (weighed %s, net %g kg); a record is never changed",
-			rec.RecordID, src.ID, stored.Time.Format(time.RFC3339), stored.NetKG)}}
-		return res, nil
-	}
-	res.Weighing = &stored
-	return res, nil
+	return rec, res, label
 }
 
 func (s *Service) postOneWeighing(ctx context.Context, w http.ResponseWriter, src config.WeighingSource, body []byte) {
 	in, probs := decodeWeighing(body, "")
-	res, err := s.storeWeighing(ctx, src, in, probs, s.now())
+	results, err := s.storeWeighings(ctx, src, []posted{{in, probs}}, s.now())
 	if err != nil {
 		s.internalError(w, err)
 		return
 	}
-	s.log.Info("weighing received", "source", src.ID, "station", res.stationOr(in.Station), "record", res.RecordID, "result", res.Result)
+	res := results[0]
+	s.log.Info("weighing received", "source", src.ID, "station", res.stationOr(in.Station), "record", clipHeader(res.RecordID), "result", res.Result)
 	switch res.Result {
 	case stations.ResultStored:
 		writeJSON(w, http.StatusCreated, res.Weighing)
@@ -217,8 +247,9 @@ func (s *Service) postOneWeighing(ctx context.Context, w http.ResponseWriter, sr
 	}
 }
 
-// postWeighingBatch stores each good record of a batch and reports each
-// bad one; a batch is not all or nothing, and sending it again is safe.
+// postWeighingBatch stores the good records of a batch (in one
+// transaction) and reports each bad one; a batch is not all or nothing,
+// and sending it again is safe.
 func (s *Service) postWeighingBatch(ctx context.Context, w http.ResponseWriter, src config.WeighingSource, body []byte) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -233,23 +264,25 @@ func (s *Service) postWeighingBatch(ctx context.Context, w http.ResponseWriter, 
 		apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("records: at most %d per request (got %d)", MaxWeighingBatch, len(raw)))
 		return
 	}
-	out := WeighingBatch{Results: make([]WeighingResult, len(raw))}
-	received := s.now()
+	recs := make([]posted, len(raw))
 	for i, item := range raw {
-		prefix := fmt.Sprintf("records[%d].", i)
-		in, probs := decodeWeighing(item, prefix)
-		res, err := s.storeWeighing(ctx, src, in, probs, received)
-		if err != nil {
-			s.internalError(w, err) // records before i are stored: sending the batch again is safe
-			return
-		}
+		recs[i].in, recs[i].probs = decodeWeighing(item, fmt.Sprintf("records[%d].", i))
+	}
+	results, err := s.storeWeighings(ctx, src, recs, s.now())
+	if err != nil {
+		s.internalError(w, err) // nothing of the batch is stored: it can be sent again
+		return
+	}
+	out := WeighingBatch{Results: results}
+	for i := range results {
+		res := &results[i]
 		res.Index = i
+		prefix := fmt.Sprintf("records[%d].", i)
 		for j := range res.Problems {
 			if !strings.HasPrefix(res.Problems[j].Field, prefix) {
 				res.Problems[j].Field = prefix + res.Problems[j].Field
 			}
 		}
-		out.Results[i] = res
 		switch res.Result {
 		case stations.ResultStored:
 			out.Stored++

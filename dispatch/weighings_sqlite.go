@@ -45,35 +45,40 @@ func nullKG(v *float64) sql.NullFloat64 {
 	return sql.NullFloat64{Float64: *v, Valid: true}
 }
 
-// PutWeighing implements stations.Store.
-func (s *SQLite) PutWeighing(ctx context.Context, w stations.Weighing) (stations.Weighing, string, error) {
+// PutWeighings implements stations.Store.
+func (s *SQLite) PutWeighings(ctx context.Context, ws []stations.Weighing) ([]stations.Put, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return w, "", err
+		return nil, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO weighings (source, record_id, station, at, net_kg, gross_kg, tare_kg, plate, operator, received_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, record_id) DO NOTHING`,
-		w.Source, w.RecordID, w.Station, micros(w.Time), w.NetKG, nullKG(w.GrossKG), nullKG(w.TareKG), w.Plate, w.Operator, micros(w.ReceivedAt))
-	if err != nil {
-		return w, "", fmt.Errorf("insert weighing %s/%s: %w", w.Source, w.RecordID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		existing, err := scanWeighing(tx.QueryRowContext(ctx, `SELECT `+weighingColumns+` FROM weighings WHERE source = ? AND record_id = ?`, w.Source, w.RecordID))
+	out := make([]stations.Put, len(ws))
+	for i, w := range ws {
+		res, err := tx.ExecContext(ctx, `INSERT INTO weighings (source, record_id, station, at, net_kg, gross_kg, tare_kg, plate, operator, received_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, record_id) DO NOTHING`,
+			w.Source, w.RecordID, w.Station, micros(w.Time), w.NetKG, nullKG(w.GrossKG), nullKG(w.TareKG), w.Plate, w.Operator, micros(w.ReceivedAt))
 		if err != nil {
-			return w, "", fmt.Errorf("existing weighing %s/%s: %w", w.Source, w.RecordID, err)
+			return nil, fmt.Errorf("insert weighing %s/%s: %w", w.Source, w.RecordID, err)
 		}
-		if existing.SameContent(w) {
-			return existing, stations.ResultDuplicate, nil
+		if n, _ := res.RowsAffected(); n == 0 {
+			existing, err := scanWeighing(tx.QueryRowContext(ctx, `SELECT `+weighingColumns+` FROM weighings WHERE source = ? AND record_id = ?`, w.Source, w.RecordID))
+			if err != nil {
+				return nil, fmt.Errorf("existing weighing %s/%s: %w", w.Source, w.RecordID, err)
+			}
+			out[i] = stations.Put{Weighing: existing, Result: stations.ResultConflict}
+			if existing.SameContent(w) {
+				out[i].Result = stations.ResultDuplicate
+			}
+			continue
 		}
-		return existing, stations.ResultConflict, nil
+		w.Seq, _ = res.LastInsertId()
+		w.Time, w.ReceivedAt = fromMicros(micros(w.Time)), fromMicros(micros(w.ReceivedAt))
+		out[i] = stations.Put{Weighing: w, Result: stations.ResultStored}
 	}
-	w.Seq, _ = res.LastInsertId()
-	w.Time, w.ReceivedAt = fromMicros(micros(w.Time)), fromMicros(micros(w.ReceivedAt))
 	if err := tx.Commit(); err != nil {
-		return w, "", err
+		return nil, err
 	}
-	return w, stations.ResultStored, nil
+	return out, nil
 }
 
 // WeighingsBetween implements stations.Store.

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,19 @@ import (
 func weighing(source, id, station string, at time.Time, net float64) stations.Weighing {
 	return stations.Weighing{Source: source, RecordID: id, Station: station, Time: at, NetKG: net,
 		Plate: "粤A12345", ReceivedAt: time.Now().UTC().Truncate(time.Microsecond)}
+}
+
+// put stores one record.
+func put(t *testing.T, db *SQLite, w stations.Weighing) (stations.Weighing, string, error) {
+	t.Helper()
+	puts, err := db.PutWeighings(t.Context(), []stations.Weighing{w})
+	if err != nil {
+		return w, "", err
+	}
+	if len(puts) != 1 {
+		t.Fatalf("%d results for one record", len(puts))
+	}
+	return puts[0].Weighing, puts[0].Result, nil
 }
 
 func TestWeighingsAreStoredOncePerSourceAndRecordIDAndSurviveAReopen(t *testing.T) {
@@ -25,25 +39,25 @@ func TestWeighingsAreStoredOncePerSourceAndRecordIDAndSurviveAReopen(t *testing.
 	w := weighing("bridge-07", "W-1", "baiyun-07", at, 8200)
 	w.GrossKG, w.TareKG = &gross, &tare
 
-	first, result, err := db.PutWeighing(ctx, w)
+	first, result, err := put(t, db, w)
 	if err != nil || result != stations.ResultStored || first.Seq == 0 {
 		t.Fatalf("first put: %v %s seq %d", err, result, first.Seq)
 	}
 	again := w
 	again.ReceivedAt = w.ReceivedAt.Add(time.Hour) // the same record sent again later
 	again.Time = at.In(time.FixedZone("CST", 8*3600))
-	stored, result, err := db.PutWeighing(ctx, again)
+	stored, result, err := put(t, db, again)
 	if err != nil || result != stations.ResultDuplicate || !stored.ReceivedAt.Equal(w.ReceivedAt) {
 		t.Fatalf("same record again: %v %s, received_at %v (want the first %v)", err, result, stored.ReceivedAt, w.ReceivedAt)
 	}
 	changed := w
 	changed.NetKG = 8300
-	stored, result, err = db.PutWeighing(ctx, changed)
+	stored, result, err = put(t, db, changed)
 	if err != nil || result != stations.ResultConflict || stored.NetKG != 8200 {
 		t.Fatalf("other content, same id: %v %s net %g (the first must stay)", err, result, stored.NetKG)
 	}
 	// Another source may use the same record id: ids are unique per source.
-	if _, result, err := db.PutWeighing(ctx, weighing("city-scales", "W-1", "baiyun-07", at, 5000)); err != nil || result != stations.ResultStored {
+	if _, result, err := put(t, db, weighing("city-scales", "W-1", "baiyun-07", at, 5000)); err != nil || result != stations.ResultStored {
 		t.Fatalf("same id from another source: %v %s", err, result)
 	}
 	db.Close()
@@ -87,7 +101,7 @@ func TestWeighingsBetweenSelectsOneStationsHalfOpenRangeInTimeOrder(t *testing.T
 		weighing("s", "b", "baiyun-07", day.Add(time.Hour), 2),
 		weighing("s", "before", "baiyun-07", day.Add(-time.Second), 0.5),
 	} {
-		if _, _, err := db.PutWeighing(ctx, w); err != nil {
+		if _, _, err := put(t, db, w); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,5 +123,34 @@ func TestWeighingsBetweenSelectsOneStationsHalfOpenRangeInTimeOrder(t *testing.T
 	later, err := db.WeighingsReceivedAfter(ctx, 3, 100)
 	if err != nil || len(later) != 3 || later[0].RecordID != "edge" {
 		t.Errorf("received after seq 3: %v %+v", err, later)
+	}
+}
+
+func TestABatchOfWeighingsJudgesRepeatsWithinItAgainstTheFirst(t *testing.T) {
+	db, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "tickets.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2026, 12, 3, 0, 15, 0, 0, time.UTC)
+	a := weighing("s", "A", "baiyun-07", at, 1000)
+	changed := a
+	changed.NetKG = 1001
+	puts, err := db.PutWeighings(t.Context(), []stations.Weighing{a, weighing("s", "B", "baiyun-07", at, 2000), a, changed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []string
+	for _, p := range puts {
+		results = append(results, p.Result)
+	}
+	if got := strings.Join(results, " "); got != "stored stored duplicate conflict" {
+		t.Errorf("results %s, want stored stored duplicate conflict", got)
+	}
+	if puts[3].Weighing.NetKG != 1000 {
+		t.Errorf("the conflict returns %g kg, want the stored record's 1000", puts[3].Weighing.NetKG)
+	}
+	if all, _ := db.WeighingsReceivedAfter(t.Context(), 0, 10); len(all) != 2 {
+		t.Errorf("%d rows, want 2", len(all))
 	}
 }

@@ -197,12 +197,23 @@ const (
 	ResultUnauthorized = "unauthorized" // no valid credential, or a station the source may not post for
 )
 
+// Put is what became of one record handed to Store.PutWeighings.
+type Put struct {
+	// Weighing is the record as stored: w itself when new, else the
+	// record stored before under its source and id.
+	Weighing Weighing
+	// Result is ResultStored, ResultDuplicate or ResultConflict.
+	Result string
+}
+
 // Store keeps weighing records. Every method is atomic.
 type Store interface {
-	// PutWeighing stores w (ReceivedAt set by the caller) unless its
-	// source already has a record with its id: then it returns that
-	// record and ResultDuplicate (same content) or ResultConflict.
-	PutWeighing(ctx context.Context, w Weighing) (stored Weighing, result string, err error)
+	// PutWeighings stores the records (ReceivedAt set by the caller) in
+	// one transaction, except those whose source already has a record
+	// with their id: those come back as ResultDuplicate (same content) or
+	// ResultConflict, with the stored record. One Put per record, in
+	// order; a record repeated within ws is judged against the first.
+	PutWeighings(ctx context.Context, ws []Weighing) ([]Put, error)
 	// WeighingsBetween returns a station's records weighed in [from, to),
 	// by time, at most limit of them.
 	WeighingsBetween(ctx context.Context, station string, from, to time.Time, limit int) ([]Weighing, error)

@@ -15,6 +15,9 @@ import (
 	"github.com/streetwatch/streetwatch/stations"
 )
 
+// importBatch rows are stored in one transaction.
+const importBatch = 500
+
 // errRowsRejected: some rows of an import were not stored (exit status 1;
 // each is already printed).
 var errRowsRejected = errors.New("rows rejected")
@@ -83,38 +86,50 @@ func cmdImportWeighings(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	defer db.Close()
 	var stored, duplicate, bad int
-	report := func(line int, probs []stations.Problem) {
-		bad++
-		for _, p := range probs {
-			fmt.Fprintf(stderr, "%s:%d: %s\n", name, line, p)
-		}
-	}
-	for _, row := range rows {
-		if len(row.Problems) > 0 {
-			report(row.Line, row.Problems)
-			continue
-		}
-		in := row.Input
-		in.Station = *station
+	// Rows are stored a batch (one transaction) at a time; each batch's
+	// problems are printed in line order once it is stored.
+	for first := 0; first < len(rows); first += importBatch {
+		part := rows[first:min(first+importBatch, len(rows))]
+		probs := make([][]stations.Problem, len(part))
+		var good []stations.Weighing
+		var at []int
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		w, probs := stations.Check(in, *source, loc, now)
-		if len(probs) > 0 {
-			report(row.Line, probs)
-			continue
+		for i, row := range part {
+			if probs[i] = row.Problems; len(probs[i]) > 0 {
+				continue
+			}
+			in := row.Input
+			in.Station = *station
+			w, p := stations.Check(in, *source, loc, now)
+			if probs[i] = p; len(p) > 0 {
+				continue
+			}
+			w.ReceivedAt = now
+			good, at = append(good, w), append(at, i)
 		}
-		w.ReceivedAt = now
-		got, result, err := db.PutWeighing(ctx, w)
+		puts, err := db.PutWeighings(ctx, good)
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w (rows before it are stored; importing the file again is safe)", name, row.Line, err)
+			return fmt.Errorf("%s:%d: %w (the rows before it are stored; importing the file again is safe)", name, part[0].Line, err)
 		}
-		switch result {
-		case stations.ResultStored:
-			stored++
-		case stations.ResultDuplicate:
-			duplicate++
-		case stations.ResultConflict:
-			report(row.Line, []stations.Problem{{Field: "record_id", Error: fmt.Sprintf("%q is already stored for source %s with other content (weighed %s, net %g kg); a record is never changed",
-				w.RecordID, *source, got.Time.In(loc).Format(stations.LocalTimeLayout), got.NetKG)}})
+		for j, put := range puts {
+			switch put.Result {
+			case stations.ResultStored:
+				stored++
+			case stations.ResultDuplicate:
+				duplicate++
+			case stations.ResultConflict:
+				probs[at[j]] = []stations.Problem{{Field: "record_id", Error: fmt.Sprintf("%q is already stored for source %s with other content (weighed %s, net %g kg); a record is never changed",
+					good[j].RecordID, *source, put.Weighing.Time.In(loc).Format(stations.LocalTimeLayout), put.Weighing.NetKG)}}
+			}
+		}
+		for i, row := range part {
+			if len(probs[i]) == 0 {
+				continue
+			}
+			bad++
+			for _, p := range probs[i] {
+				fmt.Fprintf(stderr, "%s:%d: %s\n", name, row.Line, p)
+			}
 		}
 	}
 	fmt.Fprintf(stdout, "%s: %d rows: %d stored, %d duplicate, %d bad\n", name, len(rows), stored, duplicate, bad)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,7 +67,7 @@ func storedWeighings(t *testing.T, dbPath string) []stations.Weighing {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	all, err := db.WeighingsReceivedAfter(context.Background(), 0, 1000)
+	all, err := db.WeighingsReceivedAfter(context.Background(), 0, 5000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +174,28 @@ func TestImportWeighingsRefusesWhatItCannotImport(t *testing.T) {
 	}
 	if got := storedWeighings(t, dbPath); len(got) != 1 || got[0].Source != "bridge-07" || !got[0].Time.Equal(time.Date(2026, 12, 3, 8, 15, 0, 0, time.UTC)) {
 		t.Errorf("stored %+v, want bridge-07's record at 08:15 UTC", got)
+	}
+}
+
+// A long file is stored a batch at a time; line numbers and counts hold
+// across batches.
+func TestImportWeighingsOfALongFileKeepsLineNumbersAcrossBatches(t *testing.T) {
+	cfg, dbPath := importFixture(t)
+	var b strings.Builder
+	b.WriteString("record_id,time,net_kg\n")
+	for i := range 1203 {
+		net := "5000"
+		if i == 700 {
+			net = "-1" // line 702
+		}
+		fmt.Fprintf(&b, "L-%d,2026-12-03T%02d:%02d:00+08:00,%s\n", i, i/60%24, i%60, net)
+	}
+	writeFile(t, "long.csv", b.String())
+	code, stdout, stderr := runImport(t, "--config", cfg, "--station", "baiyun-07", "long.csv")
+	if code != 1 || stdout != "long.csv: 1203 rows: 1202 stored, 0 duplicate, 1 bad\n" || stderr != "long.csv:702: net_kg: must be > 0 (got -1)\n" {
+		t.Errorf("exit %d, %q, stderr %q", code, stdout, stderr)
+	}
+	if n := len(storedWeighings(t, dbPath)); n != 1202 {
+		t.Errorf("%d records stored, want 1202", n)
 	}
 }
