@@ -90,6 +90,10 @@ func (c *Config) Station(id string) (Station, bool) {
 // source): 1-64 lowercase letters, digits, '_' or '-'.
 func ValidID(s string) bool { return idRE.MatchString(s) }
 
+// UnknownStation is the station label of metrics that cannot name a
+// configured station; no station may use it.
+const UnknownStation = "unknown"
+
 // ImportSource is the source id of records imported from files unless
 // another is given; no configured source may use it.
 const ImportSource = "import"
@@ -125,6 +129,8 @@ func (c *Config) validateStations(bad func(path, format string, args ...any)) {
 			bad(p+".id", "required")
 		case !idRE.MatchString(st.ID):
 			bad(p+".id", "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", st.ID)
+		case st.ID == UnknownStation:
+			bad(p+".id", "%q is reserved: metrics count records for stations not configured under it", UnknownStation)
 		default:
 			if j, dup := stations[st.ID]; dup {
 				bad(p+".id", "%q is already used by stations[%d]", st.ID, j)

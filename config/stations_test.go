@@ -52,6 +52,7 @@ func TestBrokenStationConfigsNameTheFieldAndNeverTheCredential(t *testing.T) {
 	}{
 		{"station id missing", "stations:\n  - {name: a}\n", "stations[0].id: required"},
 		{"station id form", "stations:\n  - {id: Baiyun 7}\n", `stations[0].id: must be 1-64 lowercase letters`},
+		{"station id reserved", "stations:\n  - {id: unknown}\n", `stations[0].id: "unknown" is reserved`},
 		{"station id twice", "stations:\n  - {id: a}\n  - {id: a}\n", `stations[1].id: "a" is already used by stations[0]`},
 		{"station unknown key", "stations:\n  - {id: a, cams: []}\n", "stations[0].cams: unknown field"},
 		{"sources without stations", "weighing:\n  sources:\n    - {id: s, token: 0123456789abcdef}\n", "weighing.sources: needs at least one station"},

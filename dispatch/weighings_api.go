@@ -33,7 +33,7 @@ const (
 
 // unknownStation is the station label of counts that cannot name a
 // configured station, so the label set stays the configured stations.
-const unknownStation = "unknown"
+const unknownStation = config.UnknownStation
 
 // WeighingResult is what became of one record of a batch.
 type WeighingResult struct {
