@@ -142,7 +142,7 @@ func (s *Service) weighingSource(r *http.Request, body []byte) (src config.Weigh
 			continue
 		}
 		switch err := signature.Verify([]byte(c.HMACSecret), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, s.now()); {
-		case errors.Is(err, signature.ErrStale):
+		case errors.Is(err, signature.ErrStale) || errors.Is(err, signature.ErrMissing):
 			return src, HeaderTimestamp + ": missing or more than " + signature.Tolerance.String() + " from the server's clock"
 		case err != nil:
 			return src, "unknown source or bad signature"

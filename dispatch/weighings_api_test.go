@@ -173,6 +173,7 @@ func TestWeighingPostsNeedTheSourcesOwnCredential(t *testing.T) {
 		{"token source signing", signed("bridge-07", bridgeToken, now, body), "bad signature"},
 		{"stale timestamp (a replay)", signed("city-scales", scalesHMAC, now.Add(-6*time.Minute), body), "X-StreetWatch-Timestamp: missing or more than 5m0s"},
 		{"timestamp from the future", signed("city-scales", scalesHMAC, now.Add(6*time.Minute), body), "X-StreetWatch-Timestamp"},
+		{"no timestamp", append(signed("city-scales", scalesHMAC, now, body), HeaderTimestamp, ""), "X-StreetWatch-Timestamp: missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, answer := f.post(body, tc.header...)
@@ -184,8 +185,8 @@ func TestWeighingPostsNeedTheSourcesOwnCredential(t *testing.T) {
 	if got := f.stored(); len(got) != 0 {
 		t.Fatalf("refused posts stored %d records", len(got))
 	}
-	if n := f.count(unknownStation, stations.ResultUnauthorized); n != 10 {
-		t.Errorf("unauthorized count %g, want 10", n)
+	if n := f.count(unknownStation, stations.ResultUnauthorized); n != 11 {
+		t.Errorf("unauthorized count %g, want 11", n)
 	}
 
 	// A source may post only for its stations: 403 naming the field.
