@@ -26,6 +26,10 @@ type Config struct {
 	Evidence  Evidence  `yaml:"evidence"`
 	Dispatch  Dispatch  `yaml:"dispatch"`
 	Review    Review    `yaml:"review"`
+	// Stations are garbage compression stations; Weighing says who may
+	// send their weighbridges' records (stations.go).
+	Stations []Station `yaml:"stations"`
+	Weighing Weighing  `yaml:"weighing"`
 	// StateDir keeps what must survive a restart (open violations, the
 	// evidence spool, pending violations, spilled history).
 	StateDir string `yaml:"state_dir"`
@@ -326,6 +330,7 @@ func (c *Config) Defaults() {
 	}
 	c.defaultsDispatch()
 	c.defaultsReview()
+	c.defaultsStations()
 	c.defaultsHTTP()
 	if c.Detectors.Runtime.Provider == "" {
 		c.Detectors.Runtime.Provider = "cpu"

@@ -47,6 +47,7 @@ func (c *Config) Validate() error {
 	c.validateEvidence(bad)
 	c.validateDispatch(bad)
 	c.validateReview(bad)
+	c.validateStations(bad)
 	models := c.validateDetectors(bad)
 	seen := map[string]int{}
 	for i, cam := range c.Cameras {

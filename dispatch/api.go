@@ -34,10 +34,20 @@ var routes = []route{
 	{http.MethodGet, "/api/v1/tickets/{id}/evidence", (*Service).apiEvidence},
 	{http.MethodPost, "/api/v1/tickets/{id}/retry", (*Service).apiRetry},
 	{http.MethodPost, "/api/v1/tickets/{id}/keep", (*Service).apiKeep},
+	// Weighing records: posted by weighing sources with their own
+	// credential (the review gate lets POST through without a session),
+	// listed by signed-in users.
+	{http.MethodPost, "/api/v1/weighings", (*Service).apiPostWeighings},
+	{http.MethodGet, "/api/v1/weighings", (*Service).apiListWeighings},
 }
 
 // Handler serves the JSON API under /api/v1/ (mount it there as is).
 func (s *Service) Handler() http.Handler {
+	for _, st := range s.Stations {
+		for _, r := range weighingResults {
+			s.metrics.Weighings.WithLabelValues(st.ID, r) // zeros, so rate() works from the start
+		}
+	}
 	mux := http.NewServeMux()
 	for _, r := range routes {
 		mux.HandleFunc(r.method+" "+r.path, func(w http.ResponseWriter, req *http.Request) { r.handle(s, w, req) })

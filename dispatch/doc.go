@@ -19,8 +19,13 @@
 //   - Service is the stage the pipeline builds: CreateTicket, Transition,
 //     Run (the sender), Handler (the JSON API under /api/v1/).
 //   - api/openapi.yaml documents the API and the webhook payload.
+//   - The same database keeps garbage stations' weighing records
+//     (stations.Store): POST /api/v1/weighings takes them from weighing
+//     sources, each authenticated by its own token or HMAC signature
+//     (internal/signature, the webhook's scheme), not by a reviewer.
 //
-// This package must never lose or duplicate a ticket, never log or return
-// the webhook secret, and never import the pipeline or evidence packages:
-// it receives plain TicketInput values and an EvidenceURL function.
+// This package must never lose or duplicate a ticket or a weighing record,
+// never log or return the webhook secret or a weighing source's
+// credential, and never import the pipeline or evidence packages: it
+// receives plain TicketInput values and an EvidenceURL function.
 package dispatch

@@ -1,6 +1,10 @@
 package dispatch
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streetwatch/streetwatch/stations"
+)
 
 // Attempt results (the result label of streetwatch_dispatch_attempts_total).
 const (
@@ -9,6 +13,9 @@ const (
 	ResultNetworkError  = "network_error"  // no answer: connection, TLS, timeout
 	ResultEvidenceError = "evidence_error" // evidence links could not be made
 )
+
+var weighingResults = []string{stations.ResultStored, stations.ResultDuplicate, stations.ResultConflict,
+	stations.ResultInvalid, stations.ResultUnauthorized}
 
 // Metrics are the dispatch stage's Prometheus metrics.
 type Metrics struct {
@@ -21,6 +28,9 @@ type Metrics struct {
 	// EventToTicket is the time from a violation's confirmation to its
 	// ticket being stored (evidence cutting and spooling included).
 	EventToTicket prometheus.Histogram
+	// Weighings counts weighing records received, by station (configured
+	// ids only; "unknown" otherwise) and result (stations.Result*).
+	Weighings *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -44,12 +54,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from a violation's confirmation to its ticket being stored.",
 			Buckets: []float64{1, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
+		Weighings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_weighings_received_total",
+			Help: "Weighing records received, by station and result (stored, duplicate, conflict, invalid, unauthorized).",
+		}, []string{"station", "result"}),
+	}
+	for _, r := range weighingResults {
+		m.Weighings.WithLabelValues(unknownStation, r) // the family exists before the first post
 	}
 	for _, r := range []string{ResultOK, ResultHTTPError, ResultNetworkError, ResultEvidenceError} {
 		m.Attempts.WithLabelValues(r) // export zeros, so rate() works from the start
 	}
 	if reg != nil {
-		reg.MustRegister(m.Tickets, m.Attempts, m.OutboxDepth, m.EventToTicket)
+		reg.MustRegister(m.Tickets, m.Attempts, m.OutboxDepth, m.EventToTicket, m.Weighings)
 	}
 	return m
 }

@@ -3,9 +3,6 @@ package dispatch
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,13 +17,14 @@ import (
 	"unicode"
 
 	"github.com/streetwatch/streetwatch/internal/backoff"
+	"github.com/streetwatch/streetwatch/internal/signature"
 )
 
 // Webhook headers.
 const (
 	HeaderIdempotencyKey = "Idempotency-Key"
-	HeaderTimestamp      = "X-StreetWatch-Timestamp"
-	HeaderSignature      = "X-StreetWatch-Signature"
+	HeaderTimestamp      = signature.HeaderTimestamp
+	HeaderSignature      = signature.HeaderSignature
 )
 
 // WebhookPayload is the JSON body POSTed to the work-order system for
@@ -51,13 +49,10 @@ type EvidenceLink struct {
 // Sign returns the X-StreetWatch-Signature value of a body sent at
 // timestamp (unix seconds): "sha256=" + hex(HMAC-SHA256(secret,
 // timestamp + "." + body)). Receivers compute the same and compare in
-// constant time (hmac.Equal), and reject timestamps far from now.
+// constant time (hmac.Equal), and reject timestamps far from now. Weighing
+// sources sign their posts the same way (internal/signature).
 func Sign(secret []byte, timestamp string, body []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(timestamp))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return signature.Sign(secret, timestamp, body)
 }
 
 const outboxBatch = 16

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/stations"
 )
 
 // Config is the dispatch section of the StreetWatch config.
@@ -35,15 +36,21 @@ type Service struct {
 	// store's /evidence/...) are sent on it, so that the work-order system
 	// can fetch them. Empty: they are sent as they are.
 	PublicURL string
+	// Stations are the configured garbage stations and WeighingSources who
+	// may post their weighing records (POST /api/v1/weighings); set them
+	// before Handler. No sources: every post is refused.
+	Stations        []config.Station
+	WeighingSources []config.WeighingSource
 
-	cfg     Config
-	store   Store
-	metrics *Metrics
-	log     *slog.Logger
-	routes  routing
-	client  *http.Client
-	wake    chan struct{}
-	now     func() time.Time
+	cfg       Config
+	weighings stations.Store // nil when the store keeps none
+	store     Store
+	metrics   *Metrics
+	log       *slog.Logger
+	routes    routing
+	client    *http.Client
+	wake      chan struct{}
+	now       func() time.Time
 	// poll is the longest the sender sleeps without a wake-up: it picks up
 	// rows another process (or a clock jump) made due.
 	poll time.Duration
@@ -52,10 +59,7 @@ type Service struct {
 // Open opens the SQLite ticket database (cfg.Database, default
 // <stateDir>/tickets.db), migrating it, and builds the Service on it.
 func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
-	path := cfg.Database
-	if path == "" {
-		path = filepath.Join(stateDir, "tickets.db")
-	}
+	path := DatabasePath(cfg, stateDir)
 	store, err := OpenSQLite(ctx, path)
 	if err != nil {
 		return nil, err
@@ -67,6 +71,15 @@ func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometh
 	}
 	s.log.Info("ticket database open", "path", path)
 	return s, nil
+}
+
+// DatabasePath is where the SQLite ticket database is: cfg.Database, or
+// <stateDir>/tickets.db.
+func DatabasePath(cfg config.Dispatch, stateDir string) string {
+	if cfg.Database != "" {
+		return cfg.Database
+	}
+	return filepath.Join(stateDir, "tickets.db")
 }
 
 // New builds the Service on an open Store (which Close then closes).
@@ -94,6 +107,7 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 		now:  func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		poll: 5 * time.Second,
 	}
+	s.weighings, _ = store.(stations.Store)
 	if err := s.updateDepth(ctx); err != nil {
 		return nil, err
 	}

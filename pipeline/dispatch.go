@@ -20,6 +20,7 @@ func (p *Pipeline) openTickets() error {
 	}
 	svc.EvidenceURL = p.EvidenceURL
 	svc.PublicURL = p.cfg.HTTP.PublicURL
+	svc.Stations, svc.WeighingSources = p.cfg.Stations, p.cfg.Weighing.Sources
 	p.tickets = svc
 	return nil
 }
@@ -58,7 +59,7 @@ func ticketInput(st evidence.Stored) dispatch.TicketInput {
 }
 
 // APIHandler serves the ticket API under /api/v1/ (nil without cameras
-// with zones).
+// with zones or stations).
 func (p *Pipeline) APIHandler() http.Handler {
 	if p.tickets == nil {
 		return nil
@@ -66,5 +67,6 @@ func (p *Pipeline) APIHandler() http.Handler {
 	return p.tickets.Handler()
 }
 
-// Tickets is the ticket service (nil without cameras with zones).
+// Tickets is the ticket service (nil without cameras with zones or
+// stations).
 func (p *Pipeline) Tickets() *dispatch.Service { return p.tickets }

@@ -50,7 +50,7 @@ type Pipeline struct {
 	detect   *detection            // nil without models
 	confirm  map[string]*confirmer // cameras with zones
 	evidence *evidenceStage        // nil without cameras with zones
-	tickets  *dispatch.Service     // nil without cameras with zones
+	tickets  *dispatch.Service     // nil without cameras with zones or stations
 	reg      prometheus.Registerer
 
 	closeOnce sync.Once
@@ -116,6 +116,13 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 		p.confirm[cc.ID] = c
 	}
 	if len(p.confirm) == 0 {
+		// No camera makes tickets, but garbage stations' weighing records
+		// live in the ticket database and come in through its API.
+		if len(cfg.Stations) > 0 {
+			if err := p.openTickets(); err != nil {
+				return nil, err
+			}
+		}
 		return p, nil
 	}
 	var models []evidence.ModelRecord

@@ -24,6 +24,10 @@ import (
 // reviewer and, with a session, the session's CSRF token. Local evidence
 // links that carry a signature are capabilities (the work-order system
 // gets them in webhooks) and go to next, which checks the signature.
+// Weighing records posted to /api/v1/weighings come from weighbridge
+// software, not people: they go to next without a session or CSRF token,
+// and next checks the weighing source's own credential (token or HMAC
+// signature). Listing them (GET) needs a signed-in user like the rest.
 func (s *Server) Handler(next http.Handler) http.Handler {
 	pages := http.NewServeMux()
 	pages.Handle("GET /static/", http.StripPrefix("/static/", s.static()))
@@ -61,6 +65,11 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 			s.xorigin.Handler(pages).ServeHTTP(w, r)
 			return
 		case strings.HasPrefix(p, "/evidence/") && r.URL.Query().Get("sig") != "":
+			next.ServeHTTP(w, r)
+			return
+		case p == WeighingsPath && r.Method == http.MethodPost:
+			// No ambient credential (cookie, basic auth) is honoured
+			// there, so there is nothing for a forged request to borrow.
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -114,6 +123,9 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// WeighingsPath is where weighing sources post their records.
+const WeighingsPath = "/api/v1/weighings"
 
 type sessionKey struct{}
 

@@ -25,6 +25,8 @@ Usage:
   streetwatch demo [flags]                  simulated cameras + the pipeline, on localhost
   streetwatch verify-evidence PATH|URL      check evidence files against their (signed) manifest
   streetwatch hash-password < FILE          bcrypt hash of a password (stdin) for review.users
+  streetwatch import-weighings --config FILE --station ID FILE.csv
+                                            store a weighbridge's CSV export of weighing records
   streetwatch version                       print the version
 `
 
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdVerifyEvidence(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		err = cmdHashPassword(args[1:], os.Stdin, stdout, stderr)
+	case "import-weighings":
+		err = cmdImportWeighings(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "streetwatch", version)
 	case "help", "-h", "--help":
@@ -65,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		if errors.Is(err, errVerify) {
+		if errors.Is(err, errVerify) || errors.Is(err, errRowsRejected) {
 			return 1 // the problems are already printed
 		}
 		fmt.Fprintln(stderr, "streetwatch:", err)

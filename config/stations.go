@@ -1,0 +1,198 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Station is a garbage compression station: vehicles unload there and are
+// weighed on its weighbridge.
+//
+//	stations:
+//	  - {id: baiyun-07, name: 白云区第七压缩站}
+//	weighing:
+//	  timezone: Asia/Shanghai            # local times in CSV imports (default: review.timezone)
+//	  sources:
+//	    - id: weighbridge-07             # one weighbridge's software
+//	      stations: [baiyun-07]          # it may post for these (empty: any station)
+//	      token: ${WEIGHBRIDGE07_TOKEN}  # Authorization: Bearer ...
+//	    - id: city-scales
+//	      hmac_secret: ${CITY_SCALES_SECRET}  # signed like the outgoing webhook
+//
+// Weighing records are POSTed to /api/v1/weighings by a source, or
+// imported from CSV with `streetwatch import-weighings`.
+type Station struct {
+	// ID names the station in weighing records, metrics and reports.
+	ID string `yaml:"id"`
+	// Name is a short name for people (default: the id).
+	Name string `yaml:"name"`
+}
+
+// Weighing configures where weighing records come from.
+type Weighing struct {
+	// Timezone of local times ("2006-01-02 15:04:05") in imported CSV
+	// files (default: review.timezone, itself Asia/Shanghai by default).
+	Timezone string           `yaml:"timezone"`
+	Sources  []WeighingSource `yaml:"sources"`
+}
+
+// WeighingSource is a client allowed to post weighing records: one
+// credential, either a bearer token or an HMAC secret (the scheme of the
+// outgoing webhook's signature). Both are ${VAR}-expanded, never logged
+// nor shown.
+type WeighingSource struct {
+	// ID is stored with each record: record ids are unique per source.
+	ID string `yaml:"id"`
+	// Stations the source may post for (ids from stations); empty: any.
+	Stations []string `yaml:"stations"`
+	// Token is sent as "Authorization: Bearer <token>".
+	Token string `yaml:"token"`
+	// HMACSecret keys X-StreetWatch-Signature over X-StreetWatch-Timestamp
+	// and the body; the source names itself in X-StreetWatch-Source.
+	HMACSecret string `yaml:"hmac_secret"`
+}
+
+// String hides the credential (configs get logged and printed).
+func (s WeighingSource) String() string {
+	kind := "token"
+	if s.HMACSecret != "" {
+		kind = "hmac"
+	}
+	return fmt.Sprintf("weighing source %s (%s, stations %v)", s.ID, kind, s.Stations)
+}
+
+// MayPost reports whether the source may post records for station.
+func (s WeighingSource) MayPost(station string) bool {
+	if len(s.Stations) == 0 {
+		return true
+	}
+	for _, id := range s.Stations {
+		if id == station {
+			return true
+		}
+	}
+	return false
+}
+
+// Station returns the configured station with id.
+func (c *Config) Station(id string) (Station, bool) {
+	for _, st := range c.Stations {
+		if st.ID == id {
+			return st, true
+		}
+	}
+	return Station{}, false
+}
+
+// ValidID reports whether s is a valid id (of a camera, station or
+// source): 1-64 lowercase letters, digits, '_' or '-'.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
+// UnknownStation is the station label of metrics that cannot name a
+// configured station; no station may use it.
+const UnknownStation = "unknown"
+
+// ImportSource is the source id of records imported from files unless
+// another is given; no configured source may use it.
+const ImportSource = "import"
+
+// minCredentialLen is the shortest token or HMAC secret accepted.
+const minCredentialLen = 16
+
+// defaultsStations fills the stations' and weighing's defaults and expands
+// ${VAR} in the credentials. It runs after defaultsReview.
+func (c *Config) defaultsStations() {
+	for i := range c.Stations {
+		if c.Stations[i].Name == "" {
+			c.Stations[i].Name = c.Stations[i].ID
+		}
+	}
+	if c.Weighing.Timezone == "" {
+		c.Weighing.Timezone = c.Review.Timezone
+	}
+	for i := range c.Weighing.Sources {
+		src := &c.Weighing.Sources[i]
+		src.Token, src.HMACSecret = expandVars(src.Token), expandVars(src.HMACSecret)
+	}
+}
+
+// validateStations checks stations and weighing. Messages never quote a
+// credential, only its length or the variable it should come from.
+func (c *Config) validateStations(bad func(path, format string, args ...any)) {
+	stations := map[string]int{}
+	for i, st := range c.Stations {
+		p := fmt.Sprintf("stations[%d]", i)
+		switch {
+		case st.ID == "":
+			bad(p+".id", "required")
+		case !idRE.MatchString(st.ID):
+			bad(p+".id", "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", st.ID)
+		case st.ID == UnknownStation:
+			bad(p+".id", "%q is reserved: metrics count records for stations not configured under it", UnknownStation)
+		default:
+			if j, dup := stations[st.ID]; dup {
+				bad(p+".id", "%q is already used by stations[%d]", st.ID, j)
+			}
+			stations[st.ID] = i
+		}
+		if len([]rune(st.Name)) > 64 || strings.ContainsFunc(st.Name, unicode.IsControl) {
+			bad(p+".name", "must be at most 64 characters, without control characters")
+		}
+	}
+	if _, err := time.LoadLocation(c.Weighing.Timezone); err != nil {
+		bad("weighing.timezone", "unknown time zone %q", c.Weighing.Timezone)
+	}
+	if len(c.Weighing.Sources) > 0 && len(c.Stations) == 0 {
+		bad("weighing.sources", "needs at least one station in stations")
+	}
+	sources := map[string]int{}
+	tokens := map[string]int{}
+	for i, src := range c.Weighing.Sources {
+		p := fmt.Sprintf("weighing.sources[%d]", i)
+		switch {
+		case src.ID == "":
+			bad(p+".id", "required")
+		case !idRE.MatchString(src.ID):
+			bad(p+".id", "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", src.ID)
+		case src.ID == ImportSource:
+			bad(p+".id", "%q is reserved for records imported from files", ImportSource)
+		default:
+			if j, dup := sources[src.ID]; dup {
+				bad(p+".id", "%q is already used by weighing.sources[%d]", src.ID, j)
+			}
+			sources[src.ID] = i
+		}
+		for j, st := range src.Stations {
+			if _, ok := stations[st]; !ok {
+				bad(fmt.Sprintf("%s.stations[%d]", p, j), "no station %q in stations", st)
+			}
+		}
+		switch {
+		case src.Token == "" && src.HMACSecret == "":
+			bad(p, "needs a credential: token or hmac_secret (use ${VAR} to keep it out of the file)")
+		case src.Token != "" && src.HMACSecret != "":
+			bad(p, "token and hmac_secret: give one credential, not both")
+		case src.Token != "":
+			checkCredential(p+".token", src.Token, bad)
+			if j, dup := tokens[src.Token]; dup {
+				bad(p+".token", "the same token as weighing.sources[%d]: each source needs its own", j)
+			}
+			tokens[src.Token] = i
+		default:
+			checkCredential(p+".hmac_secret", src.HMACSecret, bad)
+		}
+	}
+}
+
+func checkCredential(path, v string, bad func(path, format string, args ...any)) {
+	switch {
+	case strings.Contains(v, "${"):
+		bad(path, "environment variable %s is not set", varName(v))
+	case len(v) < minCredentialLen:
+		bad(path, "must be at least %d characters (got %d)", minCredentialLen, len(v))
+	case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		bad(path, "must not contain spaces or control characters")
+	}
+}

@@ -1,0 +1,88 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const stationsCameras = "cameras:\n  - id: station-07\n    url: rtsp://127.0.0.1/7\n"
+
+func TestStationsAndWeighingSourcesParseWithCredentialsFromTheEnvironment(t *testing.T) {
+	t.Setenv("SW_SCALE_TOKEN", "token-from-env-0123456789")
+	t.Setenv("SW_SCALE_SECRET", "hmac-from-env-0123456789")
+	cfg, err := Parse([]byte(stationsCameras + `
+stations:
+  - {id: baiyun-07, name: 白云区第七压缩站}
+  - {id: baiyun-08}
+weighing:
+  sources:
+    - {id: bridge-07, stations: [baiyun-07], token: '${SW_SCALE_TOKEN}'}
+    - {id: city-scales, hmac_secret: '${SW_SCALE_SECRET}'}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Stations) != 2 || cfg.Stations[1].Name != "baiyun-08" {
+		t.Errorf("stations %+v: the name defaults to the id", cfg.Stations)
+	}
+	if cfg.Weighing.Timezone != "Asia/Shanghai" {
+		t.Errorf("weighing.timezone %q, want review.timezone's default", cfg.Weighing.Timezone)
+	}
+	src := cfg.Weighing.Sources
+	if src[0].Token != "token-from-env-0123456789" || src[1].HMACSecret != "hmac-from-env-0123456789" {
+		t.Errorf("credentials not expanded: %q %q", src[0].Token, src[1].HMACSecret)
+	}
+	if !src[0].MayPost("baiyun-07") || src[0].MayPost("baiyun-08") || !src[1].MayPost("baiyun-08") {
+		t.Error("MayPost: a source with stations posts only for them, one without for any")
+	}
+	for _, s := range src {
+		if printed := fmt.Sprint(s) + fmt.Sprintf("%v %+v", s, cfg.Weighing.Sources); strings.Contains(printed, "from-env") {
+			t.Errorf("a weighing source prints its credential: %s", printed)
+		}
+	}
+}
+
+func TestBrokenStationConfigsNameTheFieldAndNeverTheCredential(t *testing.T) {
+	const secret = "Very-Secret-Credential-42"
+	t.Setenv("SW_DUP_TOKEN", secret)
+	st := "stations:\n  - {id: baiyun-07}\n"
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"station id missing", "stations:\n  - {name: a}\n", "stations[0].id: required"},
+		{"station id form", "stations:\n  - {id: Baiyun 7}\n", `stations[0].id: must be 1-64 lowercase letters`},
+		{"station id reserved", "stations:\n  - {id: unknown}\n", `stations[0].id: "unknown" is reserved`},
+		{"station id twice", "stations:\n  - {id: a}\n  - {id: a}\n", `stations[1].id: "a" is already used by stations[0]`},
+		{"station unknown key", "stations:\n  - {id: a, cams: []}\n", "stations[0].cams: unknown field"},
+		{"sources without stations", "weighing:\n  sources:\n    - {id: s, token: 0123456789abcdef}\n", "weighing.sources: needs at least one station"},
+		{"source id missing", st + "weighing:\n  sources:\n    - {token: 0123456789abcdef}\n", "weighing.sources[0].id: required"},
+		{"source id reserved", st + "weighing:\n  sources:\n    - {id: import, token: 0123456789abcdef}\n", `weighing.sources[0].id: "import" is reserved`},
+		{"source id twice", st + "weighing:\n  sources:\n    - {id: s, token: 0123456789abcdef}\n    - {id: s, token: fedcba9876543210}\n", `weighing.sources[1].id: "s" is already used by weighing.sources[0]`},
+		{"source station unknown", st + "weighing:\n  sources:\n    - {id: s, stations: [baiyun-09], token: 0123456789abcdef}\n", `weighing.sources[0].stations[0]: no station "baiyun-09" in stations`},
+		{"no credential", st + "weighing:\n  sources:\n    - {id: s}\n", "weighing.sources[0]: needs a credential: token or hmac_secret"},
+		{"two credentials", st + "weighing:\n  sources:\n    - {id: s, token: 0123456789abcdef, hmac_secret: 0123456789abcdef}\n", "weighing.sources[0]: token and hmac_secret: give one credential, not both"},
+		{"short token", st + "weighing:\n  sources:\n    - {id: s, token: Very-Secret}\n", "weighing.sources[0].token: must be at least 16 characters (got 11)"},
+		{"short hmac secret", st + "weighing:\n  sources:\n    - {id: s, hmac_secret: Very-Secret}\n", "weighing.sources[0].hmac_secret: must be at least 16 characters (got 11)"},
+		{"unset variable", st + "weighing:\n  sources:\n    - {id: s, token: '${SW_NOT_SET_EVER}'}\n", "weighing.sources[0].token: environment variable SW_NOT_SET_EVER is not set"},
+		{"token twice", st + "weighing:\n  sources:\n    - {id: a, token: '${SW_DUP_TOKEN}'}\n    - {id: b, token: '${SW_DUP_TOKEN}'}\n", "weighing.sources[1].token: the same token as weighing.sources[0]"},
+		{"token with a space", st + "weighing:\n  sources:\n    - {id: s, token: 'Very-Secret Credential-42'}\n", "weighing.sources[0].token: must not contain spaces"},
+		{"timezone", st + "weighing: {timezone: Mars/Olympus}\n", `weighing.timezone: unknown time zone "Mars/Olympus"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(stationsCameras + tc.yaml))
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error\n%v\nwant it to contain %q", err, tc.want)
+			}
+			for _, part := range []string{secret, "Very-Secret"} {
+				if strings.Contains(err.Error(), part) {
+					t.Errorf("error shows the credential: %v", err)
+				}
+			}
+		})
+	}
+}
