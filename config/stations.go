@@ -124,19 +124,8 @@ func (c *Config) validateStations(bad func(path, format string, args ...any)) {
 	stations := map[string]int{}
 	for i, st := range c.Stations {
 		p := fmt.Sprintf("stations[%d]", i)
-		switch {
-		case st.ID == "":
-			bad(p+".id", "required")
-		case !idRE.MatchString(st.ID):
-			bad(p+".id", "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", st.ID)
-		case st.ID == UnknownStation:
-			bad(p+".id", "%q is reserved: metrics count records for stations not configured under it", UnknownStation)
-		default:
-			if j, dup := stations[st.ID]; dup {
-				bad(p+".id", "%q is already used by stations[%d]", st.ID, j)
-			}
-			stations[st.ID] = i
-		}
+		checkID(bad, "stations", i, st.ID, stations, map[string]string{
+			UnknownStation: "metrics count records for stations not configured under it"})
 		if len([]rune(st.Name)) > 64 || strings.ContainsFunc(st.Name, unicode.IsControl) {
 			bad(p+".name", "must be at most 64 characters, without control characters")
 		}
@@ -151,19 +140,8 @@ func (c *Config) validateStations(bad func(path, format string, args ...any)) {
 	tokens := map[string]int{}
 	for i, src := range c.Weighing.Sources {
 		p := fmt.Sprintf("weighing.sources[%d]", i)
-		switch {
-		case src.ID == "":
-			bad(p+".id", "required")
-		case !idRE.MatchString(src.ID):
-			bad(p+".id", "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", src.ID)
-		case src.ID == ImportSource:
-			bad(p+".id", "%q is reserved for records imported from files", ImportSource)
-		default:
-			if j, dup := sources[src.ID]; dup {
-				bad(p+".id", "%q is already used by weighing.sources[%d]", src.ID, j)
-			}
-			sources[src.ID] = i
-		}
+		checkID(bad, "weighing.sources", i, src.ID, sources, map[string]string{
+			ImportSource: "it names records imported from files"})
 		for j, st := range src.Stations {
 			if _, ok := stations[st]; !ok {
 				bad(fmt.Sprintf("%s.stations[%d]", p, j), "no station %q in stations", st)

@@ -52,17 +52,7 @@ func (c *Config) Validate() error {
 	seen := map[string]int{}
 	for i, cam := range c.Cameras {
 		p := fmt.Sprintf("cameras[%d]", i)
-		switch {
-		case cam.ID == "":
-			bad(p+".id", "required")
-		case !idRE.MatchString(cam.ID):
-			bad(p+".id", "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", cam.ID)
-		default:
-			if j, dup := seen[cam.ID]; dup {
-				bad(p+".id", "%q is already used by cameras[%d]", cam.ID, j)
-			}
-			seen[cam.ID] = i
-		}
+		checkID(bad, "cameras", i, cam.ID, seen, nil)
 		validateURL(p+".url", cam.URL, bad)
 		switch cam.Transport {
 		case "auto", "tcp", "udp":
@@ -312,5 +302,24 @@ func (c *Config) validateEvidence(bad func(path, format string, args ...any)) {
 		if s.AccessKey == "" || s.SecretKey == "" {
 			bad("evidence.s3.access_key", "access_key and secret_key are required with evidence.s3.endpoint (use ${VAR})")
 		}
+	}
+}
+
+// checkID reports list[i].id when it is missing, malformed, reserved (the
+// map says why) or already used, and records a good one in seen.
+func checkID(bad func(path, format string, args ...any), list string, i int, id string, seen map[string]int, reserved map[string]string) {
+	p := fmt.Sprintf("%s[%d].id", list, i)
+	switch why, isReserved := reserved[id]; {
+	case id == "":
+		bad(p, "required")
+	case !idRE.MatchString(id):
+		bad(p, "must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (got %q)", id)
+	case isReserved:
+		bad(p, "%q is reserved: %s", id, why)
+	default:
+		if j, dup := seen[id]; dup {
+			bad(p, "%q is already used by %s[%d]", id, list, j)
+		}
+		seen[id] = i
 	}
 }
