@@ -34,31 +34,14 @@ type weighingFixture struct {
 	s   *Service
 	url string
 	reg *prometheus.Registry
-	log *lockedBuffer
+	log lockedWriter
 	// bodies are every answer's body, to look for secrets.
 	bodies []string
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func newWeighingFixture(t *testing.T) *weighingFixture {
 	t.Helper()
-	f := &weighingFixture{t: t, reg: prometheus.NewRegistry(), log: &lockedBuffer{}}
+	f := &weighingFixture{t: t, reg: prometheus.NewRegistry(), log: lockedWriter{mu: &sync.Mutex{}, w: &bytes.Buffer{}}}
 	s, err := Open(t.Context(), testConfig(""), t.TempDir(), f.reg, slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,6 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 )
-
-// weighingLogs is a log sink the pipeline's goroutines may share (its own type: main_test.go's may change).
-type weighingLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *weighingLogs) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *weighingLogs) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // run wires stations and weighing sources from the config into the real
 // HTTP server: behind the sign-in gate a weighbridge posts with its token
@@ -54,7 +35,7 @@ func TestRunTakesWeighingsFromConfiguredSourcesBehindTheSignInGate(t *testing.T)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &weighingLogs{}
+	logs := &syncWriter{w: &bytes.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addr := make(chan string, 1)
