@@ -5,8 +5,12 @@
 // database keeps them in, queried per station and time range, and in the
 // order they arrived so a reconciler can follow new and late records.
 //
-// Visits (vehicles the cameras saw unloading) and their reconciliation
-// with weighing records come next and belong here too, as pure logic.
+// Reconcile matches a station's visits (vehicles its cameras saw stop
+// in the unloading bay) with its weighing records one to one within a
+// Window, and says which visits went unweighed and which records no
+// vehicle explains while the cameras watched. It is pure: whoever runs
+// it reads visits and records from the store, runs it again when late
+// ones come in, and acts on what changed.
 //
 // This package must never import HTTP, SQL, the pipeline or dispatch: the
 // ticket database implements Store, the API and the importer call Check.
