@@ -58,22 +58,13 @@ func (s *SQLite) PutVisit(ctx context.Context, v stations.Visit) (stations.Visit
 
 // VisitsBetween implements stations.VisitStore.
 func (s *SQLite) VisitsBetween(ctx context.Context, station string, from, to time.Time, limit int) ([]stations.Visit, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+visitColumns+` FROM visits
+	out, err := queryAll(ctx, s.db, scanVisit, `SELECT `+visitColumns+` FROM visits
 		WHERE station = ? AND arrival < ? AND departure >= ? ORDER BY arrival, id LIMIT ?`,
 		station, micros(to), micros(from), limit)
 	if err != nil {
 		return nil, fmt.Errorf("visits: %w", err)
 	}
-	defer rows.Close()
-	out := []stations.Visit{}
-	for rows.Next() {
-		v, err := scanVisit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SetVisitEvidence implements stations.VisitStore.

@@ -89,21 +89,28 @@ func testEvent(id string) *Event {
 	}
 }
 
-func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
+// startSignedRecording runs a recorder (3 s pre- and post-roll, signing
+// with key) over 40 s of history, into a local store, until the test ends.
+func startSignedRecording(t *testing.T) (context.Context, *Recorder, *Uploader, *LocalStore, ed25519.PrivateKey, *storedLog) {
+	t.Helper()
 	h := &unitHistory{}
-	aus := looped(loadStream(t, "h264_640x360.mp4").aus, 4) // 40 s
-	h.add(aus...)
+	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...) // 40 s
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	store := &LocalStore{Dir: t.TempDir()}
 	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: store})
-	var log storedLog
+	log := &storedLog{}
 	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
 		Version: "test", PendingDir: t.TempDir()},
 		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	go up.Run(ctx)
 	go rec.Run(ctx)
+	return ctx, rec, up, store, key, log
+}
+
+func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
+	ctx, rec, up, store, key, log := startSignedRecording(t)
 	if err := rec.Record(testEvent("01TESTA")); err != nil {
 		t.Fatal(err)
 	}
@@ -472,19 +479,7 @@ func TestRecorderDoesNotFinishAViolationFromAClosedHistory(t *testing.T) {
 // picture), and what it adds (its station, its stop) is in the signed
 // manifest's "extra".
 func TestRecorderWritesAStationVisitWithItsExtraInTheSignedManifest(t *testing.T) {
-	h := &unitHistory{}
-	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...)
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	store := &LocalStore{Dir: t.TempDir()}
-	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: store})
-	var log storedLog
-	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
-		Version: "test", PendingDir: t.TempDir()},
-		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go up.Run(ctx)
-	go rec.Run(ctx)
+	ctx, rec, up, store, key, log := startSignedRecording(t)
 	ev := testEvent("01VISIT")
 	ev.Violation.Type, ev.Violation.Zone, ev.Violation.Class, ev.Violation.ActorClass = violation.StationVisit, "bay", "vehicle", ""
 	ev.AppearFrame.Close()

@@ -86,31 +86,12 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 			return nil
 		}
 	})
-	done := make(chan struct{})
-	go func() { sim.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		t.Fatal("the scenario did not finish playing")
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
+	waitPlayedAndStored(t, sim, r.p, func() (int, int) {
 		mu.Lock()
-		n, want := len(stored), len(visits)+violated
-		mu.Unlock()
-		if n == want && n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d bundles stored after a minute", n, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := r.p.FlushEvidence(ctx); err != nil {
-		t.Fatalf("evidence not stored: %v", err)
-	}
+		defer mu.Unlock()
+		return len(stored), len(visits) + violated
+	})
+	ctx := context.Background()
 	mu.Lock()
 	defer mu.Unlock()
 	if len(visits) != 1 {
