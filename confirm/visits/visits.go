@@ -73,8 +73,8 @@ type Sample struct {
 
 // Visit is one vehicle's visit to the bay.
 type Visit struct {
-	// Seq numbers the rule's visits (open and finished) from 1, so the
-	// caller can keep a picture per open visit.
+	// Seq numbers the rule's visits from 1 (candidates that never became
+	// visits included), so the caller can keep a picture per open visit.
 	Seq uint64
 	// TrackID is the vehicle's track (the latest, if it was found again).
 	TrackID uint64
