@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +14,9 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/confirm/rules"
+	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/detectors"
+	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/media/frame"
@@ -110,5 +115,74 @@ func TestAVisitReadsBackFromItsEvidence(t *testing.T) {
 	}
 	if _, err := visitOf(evidence.Stored{Violation: pending.Violation, Camera: pending.Camera, Manifest: &evidence.Manifest{}}); err == nil {
 		t.Error("a visit without its station read back")
+	}
+}
+
+// A visit whose evidence was still pending when StreetWatch stopped is
+// finished at the next start and stored with it (the crash may have come
+// before its database row), and is not taken for an open violation.
+func TestAPendingVisitIsStoredAtTheNextStartAndIsNoOpenViolation(t *testing.T) {
+	dir := t.TempDir()
+	cam := stationCam
+	cam.URL = "rtsp://127.0.0.1:1/nobody" // nothing to connect to: only the pending visit matters
+	cam.Zones = []config.Zone{{Name: "yard", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}
+	cfg := &config.Config{StateDir: dir, Stations: []config.Station{{ID: "baiyun-07"}}, Cameras: []config.Camera{cam}}
+	cfg.Defaults()
+	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
+	v := stations.Visit{ID: "01PENDINGVISIT", Station: "baiyun-07", Camera: cam.ID, Arrival: t0, Stop: t0.Add(5 * time.Second),
+		Departure: t0.Add(40 * time.Second), VehicleClass: violation.ClassVehicle, Score: 0.8}
+	s := &evidenceStage{cameras: map[string]config.Camera{cam.ID: cam}}
+	raw, err := json.Marshal(s.visitEvent(VisitEvent{Visit: v, TrackID: 1, Best: track.Sample{Time: t0.Add(10 * time.Second),
+		Box: geom.Box{X1: 400, Y1: 250, X2: 520, Y2: 340}, Score: 0.8}}, 640, 360))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := filepath.Join(dir, "pending", v.ID)
+	if err := os.MkdirAll(pending, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pending, "event.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := New(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre := p.confirm[cam.ID].engine.Preload; len(pre) != 0 {
+		t.Errorf("the pending visit was preloaded as an open violation: %+v", pre)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := p.Tickets().Visits().VisitsBetween(ctx, "baiyun-07", t0, t0.Add(time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 && got[0].EvidenceStatus == stations.EvidenceStored {
+			if g := got[0]; g.ID != v.ID || !g.Stop.Equal(v.Stop) || !g.Departure.Equal(v.Departure) || g.EvidencePrefix == "" {
+				t.Errorf("stored %+v, want %+v", g, v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("visits after 30 s: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	page, err := p.Tickets().List(ctx, dispatch.Filter{}, "")
+	if err != nil || len(page.Tickets) != 0 {
+		t.Errorf("tickets %v %+v, want none", err, page.Tickets)
 	}
 }
