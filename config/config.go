@@ -260,6 +260,9 @@ type Camera struct {
 	// LeftObjects finds objects that appear and stay, whatever they are,
 	// beside the class model.
 	LeftObjects LeftObjects `yaml:"left_objects"`
+	// Station makes it a garbage station's camera: vehicles that stop in
+	// its unloading bay are recorded as visits (nil: not a station camera).
+	Station *StationCamera `yaml:"station"`
 }
 
 // Location is where the camera looks, for tickets and dispatch.

@@ -2,9 +2,12 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Station is a garbage compression station: vehicles unload there and are
@@ -29,6 +32,48 @@ type Station struct {
 	// Name is a short name for people (default: the id).
 	Name string `yaml:"name"`
 }
+
+// StationCamera makes a camera a station's: a vehicle that stops in the
+// unloading bay for at least min_stop is one visit (arrival, stop,
+// departure, vehicle class, best picture, clip), stored in the ticket
+// database for reconciliation with the station's weighing records.
+//
+//	cameras:
+//	  - id: station-07
+//	    station:
+//	      id: baiyun-07                    # a station from stations
+//	      bay: [[0.3, 0.6], [0.6, 0.6], [0.6, 0.95], [0.3, 0.95]]
+//	      entrance: [[0.9, 0.5], [1, 0.5], [1, 1], [0.9, 1]]   # optional
+//	      min_stop: 10s
+//	      leave_after: 5s
+//	      vehicle_classes: [vehicle]
+type StationCamera struct {
+	// ID is the station's (from stations).
+	ID string `yaml:"id"`
+	// Bay is the unloading bay, in native pixels or normalised 0..1; a
+	// vehicle is in it by its bottom centre, as in zones.
+	Bay Polygon `yaml:"bay"`
+	// Entrance (optional): a vehicle's arrival is when it was first seen
+	// there, else when it was first seen at all.
+	Entrance Polygon `yaml:"entrance"`
+	// MinStop is how long a vehicle must stand in the bay (default 10s).
+	MinStop Duration `yaml:"min_stop"`
+	// LeaveAfter is how long a vehicle must be away from the bay before
+	// its visit ends (default 5s); one back sooner is on the same visit.
+	LeaveAfter Duration `yaml:"leave_after"`
+	// VehicleClasses are the model classes that make visits (default
+	// [vehicle]); each must be a class of a model the camera runs.
+	VehicleClasses []string `yaml:"vehicle_classes"`
+}
+
+// Station camera defaults and bounds.
+const (
+	DefaultMinStop    = 10 * time.Second
+	DefaultLeaveAfter = 5 * time.Second
+	// maxStationWait bounds min_stop and leave_after: a camera's video
+	// history must reach back over a whole visit.
+	maxStationWait = 30 * time.Minute
+)
 
 // Weighing configures where weighing records come from.
 type Weighing struct {
@@ -116,6 +161,21 @@ func (c *Config) defaultsStations() {
 		src := &c.Weighing.Sources[i]
 		src.Token, src.HMACSecret = expandVars(src.Token), expandVars(src.HMACSecret)
 	}
+	for i := range c.Cameras {
+		sc := c.Cameras[i].Station
+		if sc == nil {
+			continue
+		}
+		if sc.MinStop == 0 {
+			sc.MinStop = Duration(DefaultMinStop)
+		}
+		if sc.LeaveAfter == 0 {
+			sc.LeaveAfter = Duration(DefaultLeaveAfter)
+		}
+		if len(sc.VehicleClasses) == 0 {
+			sc.VehicleClasses = []string{violation.ClassVehicle}
+		}
+	}
 }
 
 // validateStations checks stations and weighing. Messages never quote a
@@ -160,6 +220,45 @@ func (c *Config) validateStations(bad func(path, format string, args ...any)) {
 			tokens[src.Token] = i
 		default:
 			checkCredential(p+".hmac_secret", src.HMACSecret, bad)
+		}
+	}
+}
+
+// validateStationCameras checks the cameras' station blocks (whether
+// their vehicle classes are the models' is checked where the models are
+// loaded: pipeline.CheckModels).
+func (c *Config) validateStationCameras(bad func(path, format string, args ...any)) {
+	for i, cam := range c.Cameras {
+		sc := cam.Station
+		if sc == nil {
+			continue
+		}
+		p := fmt.Sprintf("cameras[%d].station", i)
+		switch _, ok := c.Station(sc.ID); {
+		case sc.ID == "":
+			bad(p+".id", "required (a station from stations)")
+		case !ok:
+			bad(p+".id", "no station %q in stations", sc.ID)
+		}
+		if len(sc.Bay) < 3 {
+			bad(p+".bay", "needs at least 3 points (got %d)", len(sc.Bay))
+		}
+		if len(sc.Entrance) > 0 && len(sc.Entrance) < 3 {
+			bad(p+".entrance", "needs at least 3 points (got %d)", len(sc.Entrance))
+		}
+		if d := sc.MinStop.D(); d < time.Second || d > maxStationWait {
+			bad(p+".min_stop", "must be between 1s and %s (got %s)", maxStationWait, d)
+		}
+		if d := sc.LeaveAfter.D(); d < time.Second || d > maxStationWait {
+			bad(p+".leave_after", "must be between 1s and %s (got %s)", maxStationWait, d)
+		}
+		for j, class := range sc.VehicleClasses {
+			if class == "" || slices.Contains(sc.VehicleClasses[:j], class) {
+				bad(fmt.Sprintf("%s.vehicle_classes[%d]", p, j), "must be a class name, each once (got %q)", class)
+			}
+		}
+		if len(c.Detectors.Models) == 0 {
+			bad(p, "needs a model that detects vehicles (detectors.models is empty)")
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 const stationsCameras = "cameras:\n  - id: station-07\n    url: rtsp://127.0.0.1/7\n"
@@ -82,6 +83,70 @@ func TestBrokenStationConfigsNameTheFieldAndNeverTheCredential(t *testing.T) {
 				if strings.Contains(err.Error(), part) {
 					t.Errorf("error shows the credential: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// stationCamera is a station camera with a model, with its station block
+// (indented under the camera) given.
+func stationCamera(block string) string {
+	return `stations: [{id: baiyun-07}]
+detectors:
+  models: [{name: demo, manifest: demo.yaml}]
+cameras:
+  - id: station-07
+    url: rtsp://127.0.0.1/7
+    station:
+` + block
+}
+
+func TestAStationCameraGetsItsDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(stationCamera("      id: baiyun-07\n      bay: [[0.3, 0.6], [0.6, 0.6], [0.6, 0.95], [0.3, 0.95]]\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.Cameras[0].Station
+	if sc.MinStop.D() != DefaultMinStop || sc.LeaveAfter.D() != DefaultLeaveAfter || len(sc.VehicleClasses) != 1 || sc.VehicleClasses[0] != "vehicle" {
+		t.Errorf("station camera %+v: want min_stop 10s, leave_after 5s, vehicle_classes [vehicle]", sc)
+	}
+	if sc.Entrance != nil {
+		t.Errorf("entrance %v, want none", sc.Entrance)
+	}
+	cfg, err = Parse([]byte(stationCamera("      id: baiyun-07\n      bay: [[0, 0], [1, 0], [1, 1]]\n      entrance: [[0, 0], [0.1, 0], [0.1, 1]]\n" +
+		"      min_stop: 20s\n      leave_after: 8s\n      vehicle_classes: [tricycle, truck]\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := cfg.Cameras[0].Station; sc.MinStop.D() != 20*time.Second || sc.LeaveAfter.D() != 8*time.Second || len(sc.VehicleClasses) != 2 || len(sc.Entrance) != 3 {
+		t.Errorf("station camera %+v", sc)
+	}
+}
+
+func TestBrokenStationCamerasNameTheField(t *testing.T) {
+	bay := "      bay: [[0, 0], [1, 0], [1, 1]]\n"
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"no station id", stationCamera(bay), "cameras[0].station.id: required (a station from stations)"},
+		{"unknown station", stationCamera("      id: baiyun-09\n" + bay), `cameras[0].station.id: no station "baiyun-09" in stations`},
+		{"no bay", stationCamera("      id: baiyun-07\n"), "cameras[0].station.bay: needs at least 3 points (got 0)"},
+		{"short entrance", stationCamera("      id: baiyun-07\n" + bay + "      entrance: [[0, 0], [1, 1]]\n"), "cameras[0].station.entrance: needs at least 3 points (got 2)"},
+		{"min_stop too short", stationCamera("      id: baiyun-07\n" + bay + "      min_stop: 500ms\n"), "cameras[0].station.min_stop: must be between 1s and 30m0s (got 500ms)"},
+		{"leave_after too long", stationCamera("      id: baiyun-07\n" + bay + "      leave_after: 1h\n"), "cameras[0].station.leave_after: must be between 1s and 30m0s (got 1h0m0s)"},
+		{"class twice", stationCamera("      id: baiyun-07\n" + bay + "      vehicle_classes: [vehicle, vehicle]\n"), `cameras[0].station.vehicle_classes[1]: must be a class name, each once (got "vehicle")`},
+		{"unknown key", stationCamera("      id: baiyun-07\n" + bay + "      plate_zone: []\n"), "cameras[0].station.plate_zone: unknown field"},
+		{"no model", strings.Replace(stationCamera("      id: baiyun-07\n"+bay), "  models: [{name: demo, manifest: demo.yaml}]\n", "  models: []\n", 1),
+			"cameras[0].station: needs a model that detects vehicles"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error\n%v\nwant it to contain %q", err, tc.want)
 			}
 		})
 	}

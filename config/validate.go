@@ -48,6 +48,7 @@ func (c *Config) Validate() error {
 	c.validateDispatch(bad)
 	c.validateReview(bad)
 	c.validateStations(bad)
+	c.validateStationCameras(bad)
 	models := c.validateDetectors(bad)
 	seen := map[string]int{}
 	for i, cam := range c.Cameras {

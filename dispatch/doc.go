@@ -23,6 +23,9 @@
 //     (stations.Store): POST /api/v1/weighings takes them from weighing
 //     sources, each authenticated by its own token or HMAC signature
 //     (internal/signature, the webhook's scheme), not by a reviewer.
+//   - It keeps the stations' visits too (stations.VisitStore, Visits):
+//     the pipeline stores each visit a station camera saw, and where its
+//     evidence is. Visits are not tickets: nothing is reviewed or pushed.
 //
 // This package must never lose or duplicate a ticket or a weighing record,
 // never log or return the webhook secret or a weighing source's

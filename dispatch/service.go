@@ -44,6 +44,7 @@ type Service struct {
 
 	cfg       Config
 	weighings stations.Store // nil when the store keeps none
+	visits    stations.VisitStore
 	store     Store
 	metrics   *Metrics
 	log       *slog.Logger
@@ -108,11 +109,15 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 		poll: 5 * time.Second,
 	}
 	s.weighings, _ = store.(stations.Store)
+	s.visits, _ = store.(stations.VisitStore)
 	if err := s.updateDepth(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Visits is where station visits are kept (nil when the store keeps none).
+func (s *Service) Visits() stations.VisitStore { return s.visits }
 
 // Close closes the ticket store. Run must have returned.
 func (s *Service) Close() error {

@@ -93,18 +93,28 @@ func (s *SQLite) WeighingsReceivedAfter(ctx context.Context, seq int64, limit in
 }
 
 func (s *SQLite) weighings(ctx context.Context, q string, args ...any) ([]stations.Weighing, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.db, scanWeighing, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("weighings: %w", err)
 	}
+	return out, nil
+}
+
+// queryAll runs a query and scans every row; no rows is an empty list,
+// never nil (the API answers [] rather than null).
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	out := []stations.Weighing{}
+	out := []T{}
 	for rows.Next() {
-		w, err := scanWeighing(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, w)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

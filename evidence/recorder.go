@@ -27,7 +27,10 @@ import (
 )
 
 // Event is a confirmed violation as the recorder needs it. The pipeline
-// builds it from the confirmation stage's event.
+// builds it from the confirmation stage's event. A station visit is
+// recorded the same way (type violation.StationVisit): its arrival is
+// FirstSeen, its departure ConfirmedAt, so the clip runs from arrival −
+// pre-roll to departure + post-roll.
 type Event struct {
 	Violation ViolationRecord `json:"violation"`
 	Camera    CameraRecord    `json:"camera"`
@@ -46,6 +49,9 @@ type Event struct {
 	// AppearCaption are more caption lines for the actor's picture, under
 	// its time (Violation.ActorAt); ASCII only, as OpenCV's fonts draw.
 	AppearCaption []string `json:"-"`
+	// Extra goes into the manifest's "extra" as it is: what an event that
+	// is not a violation adds (a station visit's station and stop).
+	Extra map[string]any `json:"extra,omitempty"`
 }
 
 // Stored is a violation whose evidence is safely spooled (and uploaded in
@@ -372,7 +378,7 @@ func (r *Recorder) finish(ctx context.Context, id string, live bool) error {
 		return r.spool(ctx, dir, prefix, &ev, m, data)
 	}
 	m := &Manifest{Version: ManifestVersion, Violation: v, Camera: ev.Camera, Models: ev.Models,
-		StreetWatch: r.cfg.Version, CreatedAt: time.Now().UTC()}
+		StreetWatch: r.cfg.Version, CreatedAt: time.Now().UTC(), Extra: ev.Extra}
 
 	var src ClipSource
 	if r.history != nil {

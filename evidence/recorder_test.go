@@ -89,21 +89,28 @@ func testEvent(id string) *Event {
 	}
 }
 
-func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
+// startSignedRecording runs a recorder (3 s pre- and post-roll, signing
+// with key) over 40 s of history, into a local store, until the test ends.
+func startSignedRecording(t *testing.T) (context.Context, *Recorder, *Uploader, *LocalStore, ed25519.PrivateKey, *storedLog) {
+	t.Helper()
 	h := &unitHistory{}
-	aus := looped(loadStream(t, "h264_640x360.mp4").aus, 4) // 40 s
-	h.add(aus...)
+	h.add(looped(loadStream(t, "h264_640x360.mp4").aus, 4)...) // 40 s
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	store := &LocalStore{Dir: t.TempDir()}
 	up := newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: store})
-	var log storedLog
+	log := &storedLog{}
 	rec := newRecorder(t, RecorderConfig{PreRoll: 3 * time.Second, PostRoll: 3 * time.Second, JPEGQuality: 85, SignKey: key,
 		Version: "test", PendingDir: t.TempDir()},
 		RecorderDeps{Uploader: up, History: func(string) ClipSource { return h }, OnStored: log.add})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	go up.Run(ctx)
 	go rec.Run(ctx)
+	return ctx, rec, up, store, key, log
+}
+
+func TestRecorderStoresASignedBundleWithTheClip(t *testing.T) {
+	ctx, rec, up, store, key, log := startSignedRecording(t)
 	if err := rec.Record(testEvent("01TESTA")); err != nil {
 		t.Fatal(err)
 	}
@@ -465,5 +472,44 @@ func TestRecorderDoesNotFinishAViolationFromAClosedHistory(t *testing.T) {
 	}
 	if n, _ := up.Pending(); n != 0 || len(log.got) != 0 {
 		t.Fatalf("spooled (%d) or handed off (%d) without the clip", n, len(log.got))
+	}
+}
+
+// A station visit is recorded like a violation (its own type, no actor
+// picture), and what it adds (its station, its stop) is in the signed
+// manifest's "extra".
+func TestRecorderWritesAStationVisitWithItsExtraInTheSignedManifest(t *testing.T) {
+	ctx, rec, up, store, key, log := startSignedRecording(t)
+	ev := testEvent("01VISIT")
+	ev.Violation.Type, ev.Violation.Zone, ev.Violation.Class, ev.Violation.ActorClass = violation.StationVisit, "bay", "vehicle", ""
+	ev.AppearFrame.Close()
+	ev.AppearFrame, ev.AppearMarks = gocv.Mat{}, nil
+	stop := clipTestEpoch.Add(14 * time.Second).Format(time.RFC3339Nano)
+	ev.Extra = map[string]any{"station": "baiyun-07", "stop": stop}
+	if err := rec.Record(ev); err != nil {
+		t.Fatal(err)
+	}
+	st := log.wait(t, 1)[0]
+	if err := up.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	open, res, err := verifyStored(t, store, st.Prefix, key)
+	if err != nil || !res.OK() || !res.Signed || res.Files != 3 {
+		t.Fatalf("verify: %v %+v", err, res)
+	}
+	rc, _ := open(ManifestName)
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	m, err := DecodeManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []*Manifest{m, st.Manifest} {
+		if got.Violation.Type != violation.StationVisit || got.Extra["station"] != "baiyun-07" || got.Extra["stop"] != stop {
+			t.Errorf("manifest type %s extra %v", got.Violation.Type, got.Extra)
+		}
+	}
+	if c := m.Clip; c == nil || c.Start.After(clipTestEpoch.Add(9*time.Second)) || c.End.Before(clipTestEpoch.Add(21*time.Second)) {
+		t.Errorf("clip %+v, want from <= 9 s (arrival - pre-roll) through >= 21 s", c)
 	}
 }

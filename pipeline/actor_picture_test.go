@@ -60,7 +60,8 @@ func (sc dumpingScene) run(t *testing.T) (ViolationEvent, *evidence.Event) {
 		if d, ok := sc.bag(s); ok {
 			dets = append(dets, d)
 		}
-		got = append(got, c.update(f, dets)...)
+		vs, _ := c.update(f, dets)
+		got = append(got, vs...)
 		f.Mat.Close()
 	}
 	if len(got) != 1 || got[0].Type != rules.IllegalDumping || got[0].ActorClass != "person" {

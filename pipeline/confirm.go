@@ -68,6 +68,8 @@ type confirmer struct {
 	// when the camera does not use it).
 	left     *leftobject.Detector
 	leftErrs lograte.Limiter
+	// station finds vehicle visits (nil unless a station camera).
+	station *stationWatch
 }
 
 func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
@@ -91,6 +93,9 @@ func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slo
 	if lo := cam.LeftObjects; lo.Enabled {
 		c.left = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()})
 	}
+	if cam.Station != nil {
+		c.station = newStationWatch(cam.Station)
+	}
 	return c, nil
 }
 
@@ -108,10 +113,7 @@ func override(p rules.Params, o config.RuleParams) rules.Params {
 }
 
 func zone(z config.Zone) (rules.Zone, error) {
-	rz := rules.Zone{Name: z.Name, Overrides: map[rules.Type]rules.Params{}}
-	for _, pt := range z.Polygon {
-		rz.Polygon = append(rz.Polygon, geom.Point{X: pt[0], Y: pt[1]})
-	}
+	rz := rules.Zone{Name: z.Name, Polygon: polygon(z.Polygon), Overrides: map[rules.Type]rules.Params{}}
 	for _, t := range z.Types {
 		rz.Types = append(rz.Types, rules.Type(t))
 	}
@@ -142,8 +144,9 @@ func zone(z config.Zone) (rules.Zone, error) {
 	return rz, nil
 }
 
-// update tracks one frame's detections and returns the violations confirmed.
-func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []ViolationEvent {
+// update tracks one frame's detections and returns the violations
+// confirmed and the station visits that ended.
+func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) ([]ViolationEvent, []VisitEvent) {
 	if c.left != nil {
 		dets = c.addLeftObjects(f, dets)
 	}
@@ -165,6 +168,10 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []Violati
 		}
 	}
 	c.keepActors(f, live)
+	var visits []VisitEvent
+	if c.station != nil {
+		visits = c.updateVisits(f, live)
+	}
 	vs, err := c.engine.Update(f.Time, f.Width(), f.Height(), live, ended)
 	if err != nil {
 		// Persisting open violations failed: the events still go out (nothing
@@ -184,7 +191,7 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) []Violati
 			"track", v.TrackID, "first_seen", v.FirstSeen, "confidence", v.Confidence)
 		out = append(out, ev)
 	}
-	return out
+	return out, visits
 }
 
 // addLeftObjects runs the left-object detector on the frame, with the
@@ -306,6 +313,9 @@ func (c *confirmer) drop(id uint64) {
 func (c *confirmer) close() {
 	if c.left != nil {
 		c.left.Close()
+	}
+	if c.station != nil {
+		c.station.close()
 	}
 	for id := range c.best {
 		c.drop(id)

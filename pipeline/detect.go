@@ -116,8 +116,9 @@ func loadModels(cfg *config.Config, opts detectors.SessionOptions, log *slog.Log
 	return models, nil
 }
 
-// checkCameraClasses: a camera's thresholds and filters must name classes
-// of the models it runs, or they silently do nothing.
+// checkCameraClasses: a camera's thresholds, filters and station vehicle
+// classes must name classes of the models it runs, or they silently do
+// nothing.
 func checkCameraClasses(cfg *config.Config, models map[string]*detectors.Model) []error {
 	var errs []error
 	for i, cam := range cfg.Cameras {
@@ -146,6 +147,13 @@ func checkCameraClasses(cfg *config.Config, models map[string]*detectors.Model) 
 			for _, c := range field.classes {
 				if !known[c] {
 					errs = append(errs, fmt.Errorf("cameras[%d].%s.%s: no model this camera runs has that class (it has %v)", i, field.name, c, all))
+				}
+			}
+		}
+		if cam.Station != nil {
+			for j, c := range cam.Station.VehicleClasses {
+				if !known[c] {
+					errs = append(errs, fmt.Errorf("cameras[%d].station.vehicle_classes[%d]: no model this camera runs has class %q (it has %v)", i, j, c, all))
 				}
 			}
 		}

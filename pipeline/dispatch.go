@@ -7,6 +7,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // openTickets opens the ticket service, the evidence stage's hand-off
@@ -30,9 +31,16 @@ func (p *Pipeline) openTickets() error {
 func (p *Pipeline) keepEvidence(violationID string) bool { return p.tickets.KeepEvidence(violationID) }
 
 // handOff is the evidence stage's hand-off of a spooled violation: it
-// becomes a ticket (CreateTicket logs it), then OnStored sees it.
+// becomes a ticket (CreateTicket logs it), then OnStored sees it. A
+// station visit's bundle instead marks its visit's evidence stored.
 func (p *Pipeline) handOff(st evidence.Stored) error {
-	if _, _, err := p.tickets.CreateTicket(context.Background(), ticketInput(st)); err != nil {
+	if st.Violation.Type == violation.StationVisit {
+		// A visit is no ticket: it is stored for reconciliation with the
+		// station's weighing records, with where its evidence is.
+		if err := p.visitStored(st); err != nil {
+			return err
+		}
+	} else if _, _, err := p.tickets.CreateTicket(context.Background(), ticketInput(st)); err != nil {
 		return err
 	}
 	if p.OnStored != nil {

@@ -1,7 +1,8 @@
 // Package pipeline wires the stages for every configured camera, following
 // the data: ingest (RTSP) → sample → decode → the bounded frame queue →
-// detection → confirmation (tracker and rules) → evidence (history, clip,
-// snapshots, manifest, spool, upload) → tickets (dispatch).
+// detection → confirmation (tracker and rules; on station cameras also
+// visits) → evidence (history, clip, snapshots, manifest, spool, upload)
+// → tickets (dispatch), or, for a station visit, the visits table.
 //
 // Each camera is supervised on its own: a camera that fails reconnects
 // without touching the others. Ingest never waits for decoding: access units

@@ -18,7 +18,6 @@ import (
 	"github.com/streetwatch/streetwatch/confirm/rules"
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/evidence"
-	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/atomicfile"
 	"github.com/streetwatch/streetwatch/pipeline/history"
 )
@@ -100,13 +99,13 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 		}
 	}
 	for _, cam := range cfg.Cameras {
-		if len(cam.Zones) == 0 {
+		if !confirms(cam) {
 			continue
 		}
 		s.cameras[cam.ID] = cam
 		h, err := history.New(cam.ID, history.Config{
 			MaxMemory: int64(ec.HistoryMemoryMB) << 20,
-			Keep:      longestDwell(cam) + ec.PreRoll.D() + ec.PostRoll.D() + historyMargin,
+			Keep:      max(longestDwell(cam), longestVisit(cam)) + ec.PreRoll.D() + ec.PostRoll.D() + historyMargin,
 			SpillDir:  filepath.Join(cfg.StateDir, "history", cam.ID),
 		}, hm, log)
 		if err != nil {
@@ -159,6 +158,21 @@ func longestDwell(cam config.Camera) time.Duration {
 		}
 	}
 	return d
+}
+
+// visitClip is how long a station visit's clip may run (arrival to the
+// visit's end, which is LeaveAfter after its departure) and still start at
+// its arrival: history keeps that much for a station camera. A longer
+// visit's clip starts later (the manifest says so).
+const visitClip = 15 * time.Minute
+
+// longestVisit is the history a station camera's visits need (0 for
+// other cameras).
+func longestVisit(cam config.Camera) time.Duration {
+	if cam.Station == nil {
+		return 0
+	}
+	return max(visitClip, cam.Station.MinStop.D()+cam.Station.LeaveAfter.D())
 }
 
 // urlKey loads (or makes) the key that signs local evidence links, kept
@@ -289,20 +303,20 @@ func zoneTimezone(cam config.Camera, name string) string {
 // zonePixels is a zone's polygon in the frame's pixels.
 func zonePixels(cam config.Camera, name string, w, h int) []image.Point {
 	for _, z := range cam.Zones {
-		if z.Name != name {
-			continue
+		if z.Name == name {
+			return pixels(z.Polygon, w, h)
 		}
-		var poly geom.Polygon
-		for _, p := range z.Polygon {
-			poly = append(poly, geom.Point{X: p[0], Y: p[1]})
-		}
-		var out []image.Point
-		for _, p := range poly.Scaled(w, h) {
-			out = append(out, image.Pt(int(p.X+0.5), int(p.Y+0.5)))
-		}
-		return out
 	}
 	return nil
+}
+
+// pixels is a polygon (pixels or normalised) in the frame's pixels.
+func pixels(p config.Polygon, w, h int) []image.Point {
+	var out []image.Point
+	for _, pt := range polygon(p).Scaled(w, h) {
+		out = append(out, image.Pt(int(pt.X+0.5), int(pt.Y+0.5)))
+	}
+	return out
 }
 
 // EvidenceHandler serves local evidence links (nil with an S3 store,

@@ -18,6 +18,7 @@ import (
 	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/framequeue"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Pipeline is every camera plus the frame queue and its consumer, the
@@ -40,6 +41,10 @@ type Pipeline struct {
 	// the violation pending (retried, and again after a restart): it must
 	// be idempotent by violation id.
 	OnStored func(evidence.Stored) error
+	// OnVisit sees each finished station visit before its evidence is
+	// recorded and it is stored. The event's frame is valid only during
+	// the call.
+	OnVisit func(VisitEvent)
 
 	cfg      *config.Config
 	log      *slog.Logger
@@ -48,10 +53,12 @@ type Pipeline struct {
 	cameras  []*Camera
 	consumed *prometheus.CounterVec
 	detect   *detection            // nil without models
-	confirm  map[string]*confirmer // cameras with zones
-	evidence *evidenceStage        // nil without cameras with zones
+	confirm  map[string]*confirmer // cameras with zones or a station
+	evidence *evidenceStage        // nil without cameras with zones or a station
 	tickets  *dispatch.Service     // nil without cameras with zones or stations
 	reg      prometheus.Registerer
+	// visitsSeen counts station visits (streetwatch_station_visits_total).
+	visitsSeen *prometheus.CounterVec
 
 	closeOnce sync.Once
 	closeErr  error
@@ -105,8 +112,9 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	}
 	p.confirm = map[string]*confirmer{}
 	rm := rules.NewMetrics(reg)
+	p.visitsSeen = newVisitsCounter(reg, cfg.Stations)
 	for _, cc := range cfg.Cameras {
-		if len(cc.Zones) == 0 {
+		if !confirms(cc) {
 			continue
 		}
 		c, err := newConfirmer(cc, cfg.StateDir, rm, log)
@@ -142,6 +150,9 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 		return nil, err
 	}
 	for _, pe := range pending {
+		if pe.Violation.Type == violation.StationVisit {
+			continue // not a violation the rules could report again
+		}
 		if c, ok := p.confirm[pe.Camera.ID]; ok {
 			c.engine.Preload = append(c.engine.Preload, rules.Opened(pe.Violation.Record))
 		}
@@ -153,6 +164,10 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	}
 	return p, nil
 }
+
+// confirms tells whether a camera's detections go on to confirmation:
+// it has zones (violations) or is a station camera (visits).
+func confirms(cam config.Camera) bool { return len(cam.Zones) > 0 || cam.Station != nil }
 
 // LatestDetections returns each camera's most recent detector output.
 func (p *Pipeline) LatestDetections() map[string]CameraDetections {
@@ -308,7 +323,10 @@ func (p *Pipeline) onResult(r detectors.Result) {
 	if !ok {
 		return
 	}
-	events := c.update(r.Frame, r.Detections)
+	events, visits := c.update(r.Frame, r.Detections)
+	for _, ev := range visits {
+		p.onVisit(ev, r.Frame.Width(), r.Frame.Height())
+	}
 	for _, ev := range events {
 		if p.OnViolation != nil {
 			p.OnViolation(ev)

@@ -193,6 +193,24 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string, 
 			return nil
 		}
 	})
+	waitPlayedAndStored(t, sim, r.p, func() (int, int) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return len(stored), len(v.list)
+	})
+	store := r.p.EvidenceStore()
+	r.stop()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return scenarioRun{violations: append([]rules.Violation(nil), v.list...), t0: v.frames["cam"], frames: v.seen,
+		stored: stored, store: store, detections: v.classes}
+}
+
+// waitPlayedAndStored waits until sim has played its files once, then
+// until counts says every bundle expected is spooled (the post-roll was
+// in the video), then until the evidence store has them all.
+func waitPlayedAndStored(t *testing.T, sim *simulate.Server, p *pipeline.Pipeline, counts func() (stored, want int)) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() { sim.Wait(); close(done) }()
 	select {
@@ -201,32 +219,22 @@ func runScenario(t *testing.T, file string, zone [][2]float32, stateDir string, 
 		t.Fatal("the scenario did not finish playing")
 	}
 	time.Sleep(time.Second) // the last frames through detection
-	// Every violation's evidence is spooled (the post-roll was in the
-	// video) and then stored.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		v.mu.Lock()
-		n, want := len(stored), len(v.list)
-		v.mu.Unlock()
+		n, want := counts()
 		if n == want {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d violations have evidence after a minute", n, want)
+			t.Fatalf("%d of %d bundles are spooled after a minute", n, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := r.p.FlushEvidence(ctx); err != nil {
+	if err := p.FlushEvidence(ctx); err != nil {
 		t.Fatalf("evidence not stored: %v", err)
 	}
-	store := r.p.EvidenceStore()
-	r.stop()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return scenarioRun{violations: append([]rules.Violation(nil), v.list...), t0: v.frames["cam"], frames: v.seen,
-		stored: stored, store: store, detections: v.classes}
 }
 
 // samplingFPS is the scenario cameras' sampling rate.

@@ -8,17 +8,6 @@ import (
 	"time"
 )
 
-// Visit is what reconciliation needs of a station visit: a vehicle a
-// station camera saw arrive, stop in the unloading bay and leave.
-type Visit struct {
-	ID        string
-	Station   string
-	Camera    string
-	Arrival   time.Time
-	Departure time.Time
-	Class     string // the vehicle's detector class
-}
-
 // Window says which weighing records may belong to a visit, and when a
 // question is settled.
 type Window struct {
@@ -121,6 +110,7 @@ type Outcome struct {
 // It is pure and deterministic (input order does not matter): run it
 // again when a record or visit comes in late and act on the difference.
 // Give it every visit and record of a period widened by Window.Pad.
+// Only a visit's ID, Station, Arrival, Departure and VehicleClass count.
 // limits are the most net kg each vehicle class can carry (a class not
 // listed has no limit). watched reports whether a station's cameras were
 // up and watching for the whole of [from, to).
@@ -171,7 +161,7 @@ func reconcileStation(out *Outcome, visits []Visit, records []Weighing, w Window
 	for _, p := range match(visits, records, w) {
 		v, r := visits[p[0]], records[p[1]]
 		m := Match{Visit: v, Record: r, Gap: gap(v, r.Time)}
-		if limit, ok := limits[v.Class]; ok && r.NetKG > limit {
+		if limit, ok := limits[v.VehicleClass]; ok && r.NetKG > limit {
 			m.OverLimitKG = limit
 		}
 		out.Matches = append(out.Matches, m)

@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
 func at(min float64) time.Time { return t0.Add(time.Duration(min * float64(time.Minute))) }
 
 func visit(id string, arrive, depart float64) Visit {
-	return Visit{ID: id, Station: "baiyun-07", Camera: "bay", Arrival: at(arrive), Departure: at(depart), Class: "vehicle"}
+	return Visit{ID: id, Station: "baiyun-07", Camera: "bay", Arrival: at(arrive), Departure: at(depart), VehicleClass: "vehicle"}
 }
 
 func record(id string, min, kg float64) Weighing {
@@ -120,7 +120,7 @@ func TestReconcile(t *testing.T) {
 		want:    []string{"open record r2", "unvisited r1", "unweighed v1"},
 	}, {
 		name:    "a load its class cannot carry is flagged on the match",
-		visits:  []Visit{visit("v1", 0, 3), visit("v2", 10, 12), {ID: "v3", Station: "baiyun-07", Arrival: at(30), Departure: at(31), Class: "truck"}},
+		visits:  []Visit{visit("v1", 0, 3), visit("v2", 10, 12), {ID: "v3", Station: "baiyun-07", Arrival: at(30), Departure: at(31), VehicleClass: "truck"}},
 		records: []Weighing{record("r1", 1, 800), record("r2", 11, 400), record("r3", 30.5, 9000)},
 		limits:  map[string]float64{"vehicle": 500},
 		want:    []string{"match v1 r1 gap=0s over=500", "match v2 r2 gap=0s", "match v3 r3 gap=0s"},
@@ -174,7 +174,7 @@ func TestReconcileIsDeterministicAndAccountsForEveryItem(t *testing.T) {
 	for i := range 300 {
 		st := []string{"baiyun-07", "baiyun-08"}[i%2]
 		start := rng.Float64() * 600
-		v := Visit{ID: fmt.Sprintf("v%03d", i), Station: st, Arrival: at(start), Departure: at(start + 1 + rng.Float64()*8), Class: "vehicle"}
+		v := Visit{ID: fmt.Sprintf("v%03d", i), Station: st, Arrival: at(start), Departure: at(start + 1 + rng.Float64()*8), VehicleClass: "vehicle"}
 		visits = append(visits, v)
 		if rng.Float64() < 0.9 { // most are weighed, somewhere in the window
 			tm := v.Arrival.Add(-w.Before).Add(time.Duration(rng.Float64() * float64(v.Departure.Sub(v.Arrival)+w.Before+w.After)))

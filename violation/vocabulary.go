@@ -19,6 +19,11 @@ const (
 // and messages use. Do not modify.
 var Types = []Type{GarbagePile, StreetVending, IllegalDumping}
 
+// StationVisit is the type of a station visit's evidence (confirm/visits):
+// recorded like a violation's, but not a violation, so not in Types: no
+// zone enforces it and no ticket is made of it.
+const StationVisit Type = "station_visit"
+
 // Class names of the demo model (and of any model using the names).
 const (
 	ClassPerson       = "person"

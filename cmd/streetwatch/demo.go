@@ -22,10 +22,17 @@ import (
 type demoCamera struct {
 	id, file, sampling string
 	scenario           string // a scenario video: zones from its ground truth
+	// bay makes it a camera of demoStation, whose vehicles' visits to
+	// the bay are recorded.
+	bay config.Polygon
 }
 
+// demoStation is the garbage station the demo's station camera watches.
+var demoStation = config.Station{ID: "baiyun-07", Name: "白云区 7号垃圾压缩站"}
+
 var demoCameras = []demoCamera{
-	{id: "station-1", file: "station.mp4", scenario: "station"},
+	// The bay: where the station video's cargo tricycle stops (8-20 s of each loop).
+	{id: "station-1", file: "station.mp4", scenario: "station", bay: config.Polygon{{380, 560}, {700, 560}, {700, 700}, {380, 700}}},
 	{id: "street-1", file: "dumping.mp4", scenario: "dumping"},
 	{id: "market-1", file: "vending.mp4", scenario: "vending"},
 	{id: "lane-1", file: "garbage_pile.mp4", scenario: "garbage_pile"},
@@ -87,6 +94,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			cam.Zones = []config.Zone{{Name: "pavement", Polygon: zone}}
 			cam.Rules = rules
+		}
+		if c.bay != nil {
+			cam.Station = &config.StationCamera{ID: demoStation.ID, Bay: c.bay}
+			cfg.Stations = []config.Station{demoStation}
 		}
 		cfg.Cameras = append(cfg.Cameras, cam)
 	}

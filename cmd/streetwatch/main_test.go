@@ -55,7 +55,8 @@ func TestCheckConfig(t *testing.T) {
 
 // check-config loads every model as run would and reports every problem
 // with its field: a manifest that disagrees with its ONNX file, a missing
-// file, a missing threshold, a camera setting for a class no model has.
+// file, a missing threshold, a camera setting (a threshold, a filter, a
+// station's vehicle class) for a class no model has.
 // run refuses the same config at start with the same words.
 func TestCheckConfigLoadsTheModelsAndNamesEveryMismatch(t *testing.T) {
 	dir := t.TempDir()
@@ -85,6 +86,8 @@ func TestCheckConfigLoadsTheModelsAndNamesEveryMismatch(t *testing.T) {
     models: [good]
     thresholds: {person: 0.4, vending_stall: 0.3}
     filters: {garbage_pile: {min_area: 100}}
+    station: {id: baiyun-07, bay: [[0, 0.5], [1, 0.5], [1, 1]], vehicle_classes: [vehicle, truck]}
+stations: [{id: baiyun-07}]
 detectors:
   models:
     - {name: good, manifest: good.yaml}
@@ -122,6 +125,7 @@ detectors:
 	for _, want := range []string{
 		"cameras[0].thresholds.vending_stall: no model this camera runs has that class (it has [person vehicle garbage_bag])",
 		"cameras[0].filters.garbage_pile: no model this camera runs has that class",
+		`cameras[0].station.vehicle_classes[1]: no model this camera runs has class "truck" (it has [person vehicle garbage_bag])`,
 	} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())

@@ -77,6 +77,7 @@ cameras:
 dispatch:
   review: {illegal_dumping: auto}
   webhook: {url: %q, secret: "0123456789abcdef-test", backoff: {min: 200ms, max: 1s}}
+stations: [{id: baiyun-07}] # streetwatch_station_visits_total exists per configured station
 `, filepath.Join(t.TempDir(), "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"),
 		sim.URL("street"), scenarioZone(t, "dumping"), sim.URL("plaza"), wo.URL)
 	cfg, err := config.Parse([]byte(doc))
