@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Fuzz targets run for this long each in `make fuzz`; `make test` runs their seed corpus.
 FUZZTIME ?= 30s
 
-.PHONY: all setup build demo test test-short bench bench-scale fuzz model testvideos realscenes eval-realscenes lint clean
+.PHONY: all setup build demo test test-short bench bench-scale fuzz model testvideos realscenes eval-realscenes ultralytics-fixtures lint clean
 
 all: build
 
@@ -42,6 +42,13 @@ fuzz: setup
 
 model:
 	$(PYTHON) models/train/train.py --out models/
+
+# Genuine Ultralytics exports with Ultralytics' own predictions (testdata/ultralytics), for the
+# detector tests: a development tool (about 25 minutes; needs Debian's python3-torch and a git
+# mirror of Ultralytics, see models/ultralytics/make_fixtures.py). Not part of `make test`.
+ULTRALYTICS_GIT ?= /work/.mirror/3dEYE+ultralytics/repo
+ultralytics-fixtures:
+	$(PYTHON) models/ultralytics/make_fixtures.py --git $(ULTRALYTICS_GIT)
 
 testvideos:
 	$(PYTHON) models/train/scenarios.py --out testdata/scenarios
