@@ -188,3 +188,14 @@ func TestReconcileDefaultsToTheStationsWindowAndNamesBadFields(t *testing.T) {
 		})
 	}
 }
+
+func TestStationCasesTakeReviewPoliciesAndTeamsButNoZones(t *testing.T) {
+	base := "cameras:\n  - id: c\n    url: rtsp://127.0.0.1/7\n"
+	if _, err := Parse([]byte(base + "dispatch:\n  review:\n    unweighed_unload: {mode: required}\n  teams:\n    weighing_without_visit: 称重组\n")); err != nil {
+		t.Errorf("review policy / team for a station case: %v", err)
+	}
+	_, err := Parse([]byte(base + "    zones:\n      - {name: z, polygon: [[0,0],[1,0],[1,1]], types: [unweighed_unload]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "cameras[0].zones[0].types[0]") {
+		t.Errorf("a zone enforcing a station case: %v", err)
+	}
+}
