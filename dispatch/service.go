@@ -51,6 +51,7 @@ type Service struct {
 	routes    routing
 	client    *http.Client
 	wake      chan struct{}
+	watch     watchSpans
 	now       func() time.Time
 	// poll is the longest the sender sleeps without a wake-up: it picks up
 	// rows another process (or a clock jump) made due.

@@ -324,6 +324,9 @@ func (p *Pipeline) onResult(r detectors.Result) {
 		return
 	}
 	events, visits := c.update(r.Frame, r.Detections)
+	if c.station != nil {
+		p.watching(c, r.Frame.Time)
+	}
 	for _, ev := range visits {
 		p.onVisit(ev, r.Frame.Width(), r.Frame.Height())
 	}

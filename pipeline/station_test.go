@@ -138,6 +138,11 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 		!s.Stop.Equal(v.Stop.Truncate(time.Microsecond)) || !s.Departure.Equal(v.Departure.Truncate(time.Microsecond)) {
 		t.Errorf("stored visit %+v, want %+v with evidence at %s", s, v.Visit, bundle.Prefix)
 	}
+	// The camera watched while it decoded: from its first frame to
+	// within a heartbeat of the visit's end.
+	if ok, err := r.p.Tickets().Watched(ctx, []string{"cam"}, t0, v.Departure.Add(-dispatch.WatchBeat)); err != nil || !ok {
+		t.Errorf("camera not recorded as watching from its first frame to the visit's departure: %v %v", ok, err)
+	}
 	if n := metric(t, r.reg, "streetwatch_station_visits_total", "station", "baiyun-07"); n != 1 {
 		t.Errorf("streetwatch_station_visits_total{station=baiyun-07} = %g, want 1", n)
 	}

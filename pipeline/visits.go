@@ -11,6 +11,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/confirm/visits"
+	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/ulid"
@@ -44,6 +45,30 @@ type stationWatch struct {
 	station string
 	rule    *visits.Rule
 	best    map[uint64]keptFrame // by visit Seq
+	// beat is the time of the last frame that said the camera watched
+	// (dispatch.Service.Watching).
+	beat time.Time
+}
+
+// beatDue reports whether the frame at t should record that the camera
+// is watching: the first frame, then one every dispatch.WatchBeat.
+func (w *stationWatch) beatDue(t time.Time) bool {
+	if !w.beat.IsZero() && t.Sub(w.beat) < dispatch.WatchBeat && !t.Before(w.beat) {
+		return false
+	}
+	w.beat = t
+	return true
+}
+
+// watching records that a station camera is up and decoding: a record
+// with no visit is only suspect while its station's cameras watched.
+func (p *Pipeline) watching(c *confirmer, t time.Time) {
+	if p.tickets == nil || !c.station.beatDue(t) {
+		return
+	}
+	if err := p.tickets.Watching(context.Background(), c.camera, t); err != nil {
+		p.log.Error("station camera watch not recorded", "camera", c.camera, "err", err)
+	}
 }
 
 func newStationWatch(sc *config.StationCamera) *stationWatch {
