@@ -144,6 +144,14 @@ var migrations = []string{
 		until   INTEGER NOT NULL
 	);
 	CREATE INDEX camera_watch_camera ON camera_watch(camera, until);`,
+
+	// 7: a visit's evidence files (JSON array) and manifest digest, for
+	// the ticket of an unweighed unload; the weighing record it was
+	// matched with ("source/record_id") and its over-limit flag.
+	`ALTER TABLE visits ADD COLUMN evidence_files TEXT NOT NULL DEFAULT '[]';
+	ALTER TABLE visits ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT '';
+	ALTER TABLE visits ADD COLUMN weighing TEXT NOT NULL DEFAULT '';
+	ALTER TABLE visits ADD COLUMN over_limit_kg REAL NOT NULL DEFAULT 0;`,
 }
 
 // SQLite is the embedded Store: one database file in WAL mode with

@@ -59,11 +59,17 @@ func ticketInput(st evidence.Stored) dispatch.TicketInput {
 	if len(m.Models) > 0 {
 		in.ModelName, in.ModelVersion = m.Models[0].Name, m.Models[0].Version
 	}
-	for _, f := range m.Files {
-		in.EvidenceFiles = append(in.EvidenceFiles, f.Name)
-	}
-	in.EvidenceFiles = append(in.EvidenceFiles, evidence.ManifestName)
+	in.EvidenceFiles = evidenceFiles(m)
 	return in
+}
+
+// evidenceFiles are the names of a bundle's files, its manifest's last.
+func evidenceFiles(m *evidence.Manifest) []string {
+	var files []string
+	for _, f := range m.Files {
+		files = append(files, f.Name)
+	}
+	return append(files, evidence.ManifestName)
 }
 
 // APIHandler serves the ticket API under /api/v1/ (nil without cameras

@@ -185,7 +185,8 @@ func (p *Pipeline) visitStored(st evidence.Stored) error {
 	if _, _, err := store.PutVisit(ctx, v); err != nil {
 		return err
 	}
-	return store.SetVisitEvidence(ctx, v.ID, st.Prefix, stations.EvidenceStored)
+	return store.SetVisitEvidence(ctx, v.ID, stations.VisitEvidence{Prefix: st.Prefix, Status: stations.EvidenceStored,
+		Files: evidenceFiles(st.Manifest), ManifestSHA256: st.ManifestSHA256})
 }
 
 // Keys of a visit's manifest "extra".
