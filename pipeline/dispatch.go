@@ -23,6 +23,9 @@ func (p *Pipeline) openTickets() error {
 	svc.PublicURL = p.cfg.HTTP.PublicURL
 	svc.Stations, svc.WeighingSources = p.cfg.Stations, p.cfg.Weighing.Sources
 	p.tickets = svc
+	if len(p.cfg.Stations) > 0 {
+		p.reconciler = dispatch.NewReconciler(svc, p.cfg, p.reg)
+	}
 	return nil
 }
 

@@ -56,7 +56,10 @@ type Pipeline struct {
 	confirm  map[string]*confirmer // cameras with zones or a station
 	evidence *evidenceStage        // nil without cameras with zones or a station
 	tickets  *dispatch.Service     // nil without cameras with zones or stations
-	reg      prometheus.Registerer
+	// reconciler matches stations' visits with their weighing records
+	// (nil without stations); it runs with the ticket sender.
+	reconciler *dispatch.Reconciler
+	reg        prometheus.Registerer
 	// visitsSeen counts station visits (streetwatch_station_visits_total).
 	visitsSeen *prometheus.CounterVec
 
@@ -216,6 +219,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 					p.log.Error("ticket dispatch stopped", "err", err)
 				}
 			}()
+			if p.reconciler != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := p.reconciler.Run(evCtx); err != nil {
+						p.log.Error("station reconciliation stopped", "err", err)
+					}
+				}()
+			}
 			p.evidence.run(evCtx)
 			wg.Wait()
 		}()
