@@ -63,6 +63,10 @@ const maxReconcileRows = 100_000
 //
 // Records no camera watched make no case; they are counted.
 type Reconciler struct {
+	// Now is the clock (nil: the wall clock); a test may set it before Run
+	// or Pass.
+	Now func() time.Time
+
 	svc      *Service
 	cfg      config.Reconcile
 	window   stations.Window
@@ -70,8 +74,6 @@ type Reconciler struct {
 	cameras  map[string][]config.Camera // station → its cameras with a bay
 	counts   *prometheus.CounterVec
 	log      *slog.Logger
-	// now is the clock (tests set it).
-	now func() time.Time
 
 	mu sync.Mutex
 	// seen are the records counted unwatched, and the visits whose
@@ -84,7 +86,6 @@ type Reconciler struct {
 func NewReconciler(svc *Service, cfg *config.Config, reg prometheus.Registerer) *Reconciler {
 	r := &Reconciler{svc: svc, cfg: cfg.Weighing.Reconcile, window: cfg.Weighing.Reconcile.Window(),
 		cameras: map[string][]config.Camera{}, log: svc.log.With("stage", "reconcile"), seen: map[string]bool{},
-		now: func() time.Time { return time.Now().UTC() },
 		counts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streetwatch_station_reconciled_total",
 			Help: "Outcomes of reconciling station visits with weighing records, each counted once when it first happens.",
@@ -128,7 +129,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // Pass reconciles every station once, as of now. One station's failure
 // does not stop the others.
 func (r *Reconciler) Pass(ctx context.Context) error {
-	now := r.now()
+	now := time.Now().UTC()
+	if r.Now != nil {
+		now = r.Now()
+	}
 	var errs []error
 	for _, st := range r.stations {
 		if err := r.station(ctx, st, now); err != nil {

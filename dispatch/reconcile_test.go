@@ -35,7 +35,7 @@ func reconcileConfig() *config.Config {
 func reconciler(t *testing.T, s *Service, reg prometheus.Registerer, now time.Time) *Reconciler {
 	t.Helper()
 	r := NewReconciler(s, reconcileConfig(), reg)
-	r.now = func() time.Time { return now }
+	r.Now = func() time.Time { return now }
 	return r
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +183,74 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 		if tk.ViolationID == v.ID || tk.Type == string(violation.StationVisit) {
 			t.Errorf("the visit became ticket %s", tk.ID)
 		}
+	}
+	reconcileTheVisit(t, cfg, r.p.Tickets(), v.Visit, t0, bundle)
+}
+
+// reconcileTheVisit reconciles the station's day as an hour after the
+// visit, with a narrow window (1 s either side) and records imported as
+// `streetwatch import-weighings` stores them: the visit, unweighed,
+// becomes an unweighed_unload ticket holding its evidence bundle; a record
+// 2 s into the video, when the camera watched an empty bay, becomes a
+// weighing_without_visit ticket; one from before StreetWatch started makes
+// no case (nothing watched); the visit's own record, arriving late,
+// withdraws its ticket.
+func reconcileTheVisit(t *testing.T, cfg *config.Config, svc *dispatch.Service, v stations.Visit, t0 time.Time, bundle *evidence.Stored) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := dispatch.OpenSQLite(ctx, dispatch.DatabasePath(cfg.Dispatch, cfg.StateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	importRecords := func(recs ...stations.Weighing) {
+		t.Helper()
+		for i := range recs {
+			recs[i].Source, recs[i].Station, recs[i].NetKG, recs[i].ReceivedAt = config.ImportSource, "baiyun-07", 120, time.Now()
+		}
+		if _, err := db.PutWeighings(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	importRecords(stations.Weighing{RecordID: "W-EMPTY-BAY", Time: t0.Add(2 * time.Second)},
+		stations.Weighing{RecordID: "W-BEFORE-START", Time: t0.Add(-10 * time.Minute)})
+
+	rc := *cfg
+	rc.Weighing.Reconcile = config.Reconcile{Before: config.Duration(time.Second), After: config.Duration(time.Second),
+		MaxVisit: config.Duration(30 * time.Minute), Interval: config.Duration(time.Minute), Lookback: config.Duration(48 * time.Hour)}
+	rec := dispatch.NewReconciler(svc, &rc, nil)
+	rec.Now = func() time.Time { return v.Departure.Add(time.Hour) }
+	if err := rec.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	byType := func(typ violation.Type) []*dispatch.Ticket {
+		t.Helper()
+		page, err := svc.List(ctx, dispatch.Filter{Type: string(typ)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Tickets
+	}
+	unweighed := byType(violation.UnweighedUnload)
+	if len(unweighed) != 1 {
+		t.Fatalf("%d unweighed_unload tickets, want the visit's", len(unweighed))
+	}
+	u := unweighed[0]
+	if u.ViolationID != v.ID || u.CameraID != "cam" || u.Status != dispatch.StatusPendingReview ||
+		u.Evidence.Prefix != bundle.Prefix || u.Evidence.ManifestSHA256 != bundle.ManifestSHA256 ||
+		!slices.Contains(u.Evidence.Files, "clip.mp4") || !slices.Contains(u.Evidence.Files, evidence.ManifestName) {
+		t.Errorf("unweighed_unload ticket %+v, want the visit's with its bundle %s", u, bundle.Prefix)
+	}
+	if suspect := byType(violation.WeighingWithoutVisit); len(suspect) != 1 || !suspect[0].FirstSeen.Equal(t0.Add(2*time.Second).Truncate(time.Microsecond)) {
+		t.Errorf("weighing_without_visit tickets %+v, want W-EMPTY-BAY's only (W-BEFORE-START: nothing watched)", suspect)
+	}
+
+	importRecords(stations.Weighing{RecordID: "W-LATE", Time: v.Departure})
+	if err := rec.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.Ticket(ctx, u.ID); err != nil || got.Status != dispatch.StatusRejected {
+		t.Errorf("the visit's ticket after its late record: %+v %v, want withdrawn (rejected)", got, err)
 	}
 }
 
