@@ -232,25 +232,29 @@ func (r *Reconciler) matched(ctx context.Context, m stations.Match) error {
 				"visit", v.ID, "record", rec, "class", v.VehicleClass, "net_kg", m.Record.NetKG, "limit_kg", m.OverLimitKG)
 		}
 	}
-	return r.withdraw(ctx, v, rec)
+	// A record that came late answers the visit's case; a visit stored
+	// late (its hand-off after a crash) answers the record's.
+	return errors.Join(
+		r.withdraw(ctx, v.Station, v.ID, ReconcileUnweighedUnload, fmt.Sprintf("weighing record %s arrived late", rec)),
+		r.withdraw(ctx, v.Station, recordViolationID(m.Record), ReconcileWeighingWithoutVisit, fmt.Sprintf("visit %s found", v.ID)))
 }
 
-// withdraw rejects the visit's unweighed_unload ticket while it is still
-// pending review; one past review only gets an audit note (once).
-func (r *Reconciler) withdraw(ctx context.Context, v stations.Visit, rec string) error {
-	t, err := r.svc.store.TicketByViolation(ctx, v.ID)
+// withdraw rejects a station case a match answers while it is still
+// pending review (why says what came late); one past review only gets an
+// audit note (once).
+func (r *Reconciler) withdraw(ctx context.Context, station, violationID, typ, why string) error {
+	t, err := r.svc.store.TicketByViolation(ctx, violationID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil
 	case err != nil:
 		return err
-	case t.Type != ReconcileUnweighedUnload || t.Status == StatusRejected:
+	case t.Type != typ || t.Status == StatusRejected:
 		return nil
 	}
-	note := fmt.Sprintf("withdrawn: weighing record %s arrived late", rec)
 	if t.Status == StatusPendingReview {
 		_, err := r.svc.transition(ctx, t.ID, TransitionRequest{To: StatusRejected, Version: t.Version, Actor: SystemActor,
-			Reason: ReasonNotViolation, Note: note}, func(t *Ticket) error {
+			Reason: ReasonNotViolation, Note: "withdrawn: " + why}, func(t *Ticket) error {
 			if t.Status != StatusPendingReview {
 				return fmt.Errorf("%w: ticket %s is %s now", ErrConflict, t.ID, t.Status)
 			}
@@ -260,13 +264,13 @@ func (r *Reconciler) withdraw(ctx context.Context, v stations.Visit, rec string)
 			return nil // a reviewer moved it meanwhile: the next pass sees where it is
 		}
 		if err == nil {
-			r.counts.WithLabelValues(v.Station, ReconcileWithdrawn).Inc()
-			r.log.Info("unweighed unload withdrawn: its weighing record arrived late", "station", v.Station,
-				"camera", v.Camera, "ticket", t.ID, "visit", v.ID, "record", rec)
+			r.counts.WithLabelValues(station, ReconcileWithdrawn).Inc()
+			r.log.Info("station case withdrawn", "station", station, "camera", t.CameraID, "ticket", t.ID,
+				"type", typ, "why", why)
 		}
 		return err
 	}
-	note = fmt.Sprintf("weighing record %s arrived late, after review (ticket is %s): not withdrawn", rec, t.Status)
+	note := fmt.Sprintf("%s, after review (ticket is %s): not withdrawn", why, t.Status)
 	audit, err := r.svc.store.Audit(ctx, t.ID)
 	if err != nil {
 		return err
@@ -274,8 +278,8 @@ func (r *Reconciler) withdraw(ctx context.Context, v stations.Visit, rec string)
 	if slices.ContainsFunc(audit, func(a AuditEntry) bool { return a.Note == note }) {
 		return nil
 	}
-	r.log.Warn("late weighing record for an unweighed unload already past review", "station", v.Station,
-		"camera", v.Camera, "ticket", t.ID, "status", t.Status, "record", rec)
+	r.log.Warn("station case answered after review", "station", station, "camera", t.CameraID, "ticket", t.ID,
+		"type", typ, "status", t.Status, "why", why)
 	_, err = r.svc.AddNote(ctx, t.ID, t.Version, SystemActor, note)
 	if errors.Is(err, ErrConflict) {
 		return nil
@@ -286,6 +290,11 @@ func (r *Reconciler) withdraw(ctx context.Context, v stations.Visit, rec string)
 // unweighed makes the ticket of a visit without a record, once its
 // evidence is stored.
 func (r *Reconciler) unweighed(ctx context.Context, v stations.Visit) error {
+	if v.Weighing != "" { // its record went to a visit it fits better
+		if _, err := r.svc.visits.SetVisitWeighing(ctx, v.ID, "", 0); err != nil {
+			return err
+		}
+	}
 	if _, err := r.svc.store.TicketByViolation(ctx, v.ID); !errors.Is(err, ErrNotFound) {
 		return err // it has its ticket (or the lookup failed)
 	}

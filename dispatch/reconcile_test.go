@@ -170,7 +170,8 @@ func TestReconcilerTurnsVisitsAndRecordsIntoStationCasesOnceAndWithdrawsOnLateRe
 	}
 
 	// A reviewer confirms F; E's evidence comes in; the records of A and
-	// F arrive late.
+	// F arrive late; a visit explaining W-C is stored late (its hand-off
+	// after a crash).
 	f := unweighed["01VISITF"]
 	if _, err := s.Transition(ctx, f.ID, TransitionRequest{To: StatusConfirmed, Version: f.Version, Actor: "reviewer"}); err != nil {
 		t.Fatal(err)
@@ -178,6 +179,7 @@ func TestReconcilerTurnsVisitsAndRecordsIntoStationCasesOnceAndWithdrawsOnLateRe
 	setEvidence(t, s, "01VISITE", stations.EvidenceStored)
 	putRecord(t, s, "W-A", 17, 200)
 	putRecord(t, s, "W-F", 206, 200)
+	putVisit(t, s, "01VISITC", 58, 61, stations.EvidenceStored)
 	pass(t, r)
 	pass(t, r) // a second pass changes nothing
 
@@ -194,8 +196,14 @@ func TestReconcilerTurnsVisitsAndRecordsIntoStationCasesOnceAndWithdrawsOnLateRe
 		t.Errorf("F, confirmed by a reviewer, is %s after its late record", f.Status)
 	}
 	wantAudit(t, s, f.ID, "weighing record bridge-07/W-F arrived late, after review (ticket is confirmed): not withdrawn", 1)
-	wantCounts(t, r, map[string]float64{ReconcileMatched: 3, ReconcileOverLimit: 1, ReconcileUnweighedUnload: 3,
-		ReconcileWeighingWithoutVisit: 1, ReconcileUnwatched: 1, ReconcileWithdrawn: 1})
+	for _, c := range ticketsOf(t, s, "weighing_without_visit") {
+		if c.Status != StatusRejected {
+			t.Errorf("W-C's case after its visit was found: %s, want withdrawn", c.Status)
+		}
+		wantAudit(t, s, c.ID, "withdrawn: visit 01VISITC found", 1)
+	}
+	wantCounts(t, r, map[string]float64{ReconcileMatched: 4, ReconcileOverLimit: 1, ReconcileUnweighedUnload: 3,
+		ReconcileWeighingWithoutVisit: 1, ReconcileUnwatched: 1, ReconcileWithdrawn: 2})
 
 	// Restart: a new service and reconciler on the same database, a
 	// little later (H still open), make no new ticket and count nothing new but the records no
