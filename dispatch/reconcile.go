@@ -58,7 +58,9 @@ const maxReconcileRows = 100_000
 //     review gets the note only;
 //   - a settled record without a visit while every bay camera of the
 //     station watched becomes a weighing_without_visit ticket (violation
-//     id derived from the record's source and id), without evidence;
+//     id derived from the record's source and id) on the station's first
+//     bay camera, with the bay's clip for the record's time when the
+//     pipeline cut it as the record arrived (CaseEvidenceStore);
 //   - a match is stored on its visit, with the load limit it exceeds.
 //
 // Records no camera watched make no case; they are counted.
@@ -236,7 +238,7 @@ func (r *Reconciler) matched(ctx context.Context, m stations.Match) error {
 	// late (its hand-off after a crash) answers the record's.
 	return errors.Join(
 		r.withdraw(ctx, v.Station, v.ID, ReconcileUnweighedUnload, fmt.Sprintf("weighing record %s arrived late", rec)),
-		r.withdraw(ctx, v.Station, recordViolationID(m.Record), ReconcileWeighingWithoutVisit, fmt.Sprintf("visit %s found", v.ID)))
+		r.withdraw(ctx, v.Station, RecordViolationID(m.Record), ReconcileWeighingWithoutVisit, fmt.Sprintf("visit %s found", v.ID)))
 }
 
 // withdraw rejects a station case a match answers while it is still
@@ -321,14 +323,22 @@ func (r *Reconciler) unvisited(ctx context.Context, w stations.Weighing) error {
 	if len(cams) == 0 {
 		return nil // cannot happen: no camera, nothing watched
 	}
-	id := recordViolationID(w)
+	id := RecordViolationID(w)
 	if _, err := r.svc.store.TicketByViolation(ctx, id); !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	// No evidence: the bay's clip for the record's time is not kept (see
-	// README, "Reconciliation").
 	in := r.ticketInput(w.Station, cams[0].ID, violation.Record{ID: id, Type: violation.WeighingWithoutVisit,
 		FirstSeen: w.Time, ConfirmedAt: w.Time, Confidence: 1})
+	// The bay's clip, when the pipeline cut it as the record arrived (a
+	// record imported, or posted after the history moved on, has none).
+	if cs, ok := r.svc.store.(CaseEvidenceStore); ok {
+		switch ev, err := cs.CaseEvidence(ctx, id); {
+		case err == nil:
+			in.EvidencePrefix, in.EvidenceFiles, in.ManifestSHA256 = ev.Prefix, ev.Files, ev.ManifestSHA256
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
 	return r.create(ctx, w.Station, in)
 }
 
@@ -351,10 +361,10 @@ func (r *Reconciler) create(ctx context.Context, station string, in TicketInput)
 	return err
 }
 
-// recordViolationID is the violation id of a record's
+// RecordViolationID is the violation id of a record's
 // weighing_without_visit case: the same for the same record, whatever
 // characters its source and id hold.
-func recordViolationID(w stations.Weighing) string {
+func RecordViolationID(w stations.Weighing) string {
 	sum := sha256.Sum256([]byte(w.Source + "\x00" + w.RecordID))
 	return "weighing-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
 }

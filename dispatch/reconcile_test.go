@@ -95,7 +95,8 @@ func pass(t *testing.T, r *Reconciler) {
 // Reconciling a station's day on the real ticket database: a visit
 // without a record becomes an unweighed_unload ticket carrying the visit's
 // evidence; a record without a visit while the camera watched becomes a
-// weighing_without_visit ticket, but one during a camera outage makes no
+// weighing_without_visit ticket with the bay clip cut when it arrived,
+// but one during a camera outage makes no
 // case; a match over the vehicle class's load limit is stored on the
 // visit; a visit whose evidence is still being made waits for it. Late
 // records withdraw a pending unweighed_unload ticket (rejected by
@@ -127,6 +128,12 @@ func TestReconcilerTurnsVisitsAndRecordsIntoStationCasesOnceAndWithdrawsOnLateRe
 	putVisit(t, s, "01VISITG", 220, 225, stations.EvidenceFailed)  // unweighed, no evidence
 	putVisit(t, s, "01VISITH", 580, 590, stations.EvidenceStored)  // not settled yet
 
+	// The pipeline cut W-C's bay clip as it arrived.
+	bay := Evidence{Prefix: "2026/12/03/station-07/weighing-c/", Files: []string{"clip.mp4", "manifest.json"}, ManifestSHA256: "beef"}
+	if err := s.PutCaseEvidence(ctx, RecordViolationID(stations.Weighing{Source: "bridge-07", RecordID: "W-C"}), bay); err != nil {
+		t.Fatal(err)
+	}
+
 	reg := prometheus.NewRegistry()
 	now := rmin(595)
 	r := reconciler(t, s, reg, now)
@@ -152,7 +159,8 @@ func TestReconcilerTurnsVisitsAndRecordsIntoStationCasesOnceAndWithdrawsOnLateRe
 	}
 	for id, c := range suspect {
 		if !strings.HasPrefix(id, "weighing-") || c.CameraID != "station-07" || !c.FirstSeen.Equal(rmin(60)) ||
-			c.Status != StatusPendingReview || len(c.Evidence.Files) != 0 {
+			c.Status != StatusPendingReview || c.Evidence.Prefix != bay.Prefix || !slices.Equal(c.Evidence.Files, bay.Files) ||
+			c.Evidence.ManifestSHA256 != bay.ManifestSHA256 {
 			t.Errorf("weighing_without_visit ticket %+v", c)
 		}
 	}

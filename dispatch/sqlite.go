@@ -152,6 +152,16 @@ var migrations = []string{
 	ALTER TABLE visits ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT '';
 	ALTER TABLE visits ADD COLUMN weighing TEXT NOT NULL DEFAULT '';
 	ALTER TABLE visits ADD COLUMN over_limit_kg REAL NOT NULL DEFAULT 0;`,
+
+	// 8: evidence made before its case (a weighing record's bay clip,
+	// cut while the camera's history still held it), by the violation id
+	// of the case it would support.
+	`CREATE TABLE case_evidence (
+		violation_id    TEXT PRIMARY KEY,
+		prefix          TEXT NOT NULL,
+		files           TEXT NOT NULL,
+		manifest_sha256 TEXT NOT NULL
+	);`,
 }
 
 // SQLite is the embedded Store: one database file in WAL mode with

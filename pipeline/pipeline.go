@@ -153,7 +153,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 		return nil, err
 	}
 	for _, pe := range pending {
-		if pe.Violation.Type == violation.StationVisit {
+		if t := pe.Violation.Type; t == violation.StationVisit || t == violation.WeighingBay {
 			continue // not a violation the rules could report again
 		}
 		if c, ok := p.confirm[pe.Camera.ID]; ok {

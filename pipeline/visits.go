@@ -206,8 +206,7 @@ func (s *evidenceStage) visitEvent(ev VisitEvent, width, height int) *evidence.E
 		Signals: []string{"model"}}
 	return &evidence.Event{
 		Violation: evidence.ViolationRecord{Record: rec, BestAt: ev.Best.Time},
-		Camera: evidence.CameraRecord{ID: cam.ID, Name: cam.Name, Location: cam.Location.Address,
-			LatLon: [2]float64{cam.Location.Lat, cam.Location.Lon}},
+		Camera:    cameraRecord(cam),
 		Models:    s.models,
 		Zone:      pixels(cam.Station.Bay, width, height),
 		TimeZone:  zoneTimezone(cam, ""),

@@ -25,6 +25,12 @@ var Types = []Type{GarbagePile, StreetVending, IllegalDumping}
 // zone enforces it and no ticket is made of it.
 const StationVisit Type = "station_visit"
 
+// WeighingBay is the type of the evidence of a weighing record: the clip
+// of its station's bay around the record's time, cut when the record
+// arrives, so that a weighing_without_visit ticket shows the empty bay.
+// Not a violation either: no ticket is made of it.
+const WeighingBay Type = "weighing_bay"
+
 // Station cases: made by reconciling a station's visits with its
 // weighing records (dispatch's reconciler), not by zones and rules, so
 // not in Types either; they are tickets, reviewed and dispatched like the
