@@ -55,7 +55,8 @@ const maxReconcileRows = 100_000
 //   - a record that matches a visit whose unweighed_unload ticket is
 //     still pending review (the record came late) withdraws it: rejected
 //     by StreetWatch with an audit note naming the record; a ticket past
-//     review gets the note only;
+//     review gets the note only. Likewise a visit stored late withdraws
+//     its record's weighing_without_visit ticket;
 //   - a settled record without a visit while every bay camera of the
 //     station watched becomes a weighing_without_visit ticket (violation
 //     id derived from the record's source and id) on the station's first
