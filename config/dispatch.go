@@ -185,7 +185,7 @@ func (c *Config) validateDispatch(bad func(path, format string, args ...any)) {
 	d := &c.Dispatch
 	for _, t := range sortedKeys(d.Review) {
 		p, path := d.Review[t], "dispatch.review."+t
-		if err := violation.CheckType(t); err != nil {
+		if err := violation.CheckTicketType(t); err != nil {
 			bad(path, "%v", err)
 		}
 		switch p.Mode {
@@ -310,7 +310,7 @@ func validatePublicURL(raw string, bad func(path, format string, args ...any)) {
 
 func validateTeams(path string, teams map[string]string, bad func(path, format string, args ...any)) {
 	for _, t := range sortedKeys(teams) {
-		if err := violation.CheckType(t); err != nil {
+		if err := violation.CheckTicketType(t); err != nil {
 			bad(path+"."+t, "%v", err)
 		}
 		if strings.TrimSpace(teams[t]) == "" {

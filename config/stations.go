@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/streetwatch/streetwatch/stations"
 	"github.com/streetwatch/streetwatch/violation"
 )
 
@@ -81,6 +82,86 @@ type Weighing struct {
 	// files (default: review.timezone, itself Asia/Shanghai by default).
 	Timezone string           `yaml:"timezone"`
 	Sources  []WeighingSource `yaml:"sources"`
+	// Reconcile says how visits are matched with weighing records.
+	Reconcile Reconcile `yaml:"reconcile"`
+}
+
+// Reconcile configures the matching of stations' visits with their
+// weighing records (stations.Reconcile) and the cases made of it.
+//
+//	weighing:
+//	  reconcile:
+//	    before: 2m          # a record may be weighed this long before arrival
+//	    after: 10m          # ... or this long after departure
+//	    max_visit: 30m      # the longest visit
+//	    interval: 1m        # how often to reconcile
+//	    lookback: 48h       # how far back each pass looks (late records)
+//	    load_limits: {tricycle: 500, vehicle: 8000}   # max net kg per class
+type Reconcile struct {
+	Before   Duration `yaml:"before"`
+	After    Duration `yaml:"after"`
+	MaxVisit Duration `yaml:"max_visit"`
+	Interval Duration `yaml:"interval"`
+	Lookback Duration `yaml:"lookback"`
+	// LoadLimits are the most net kg a vehicle of each class can carry; a
+	// matched record over it is flagged. A class not listed has no limit.
+	LoadLimits map[string]float64 `yaml:"load_limits"`
+}
+
+// Window is the matching window of the config.
+func (r Reconcile) Window() stations.Window {
+	return stations.Window{Before: r.Before.D(), After: r.After.D(), MaxVisit: r.MaxVisit.D()}
+}
+
+// Reconciliation defaults (the window's are stations.DefaultWindow).
+const (
+	DefaultReconcileInterval = time.Minute
+	DefaultReconcileLookback = 48 * time.Hour
+)
+
+func (r *Reconcile) defaults() {
+	w := stations.DefaultWindow
+	if r.Before == 0 {
+		r.Before = Duration(w.Before)
+	}
+	if r.After == 0 {
+		r.After = Duration(w.After)
+	}
+	if r.MaxVisit == 0 {
+		r.MaxVisit = Duration(w.MaxVisit)
+	}
+	if r.Interval == 0 {
+		r.Interval = Duration(DefaultReconcileInterval)
+	}
+	if r.Lookback == 0 {
+		r.Lookback = Duration(DefaultReconcileLookback)
+	}
+}
+
+func (r Reconcile) validate(bad func(path, format string, args ...any)) {
+	const p = "weighing.reconcile"
+	if r.Before < 0 {
+		bad(p+".before", "must not be negative (got %s)", r.Before.D())
+	}
+	if r.After < 0 {
+		bad(p+".after", "must not be negative (got %s)", r.After.D())
+	}
+	if r.MaxVisit <= 0 || r.MaxVisit.D() > 24*time.Hour {
+		bad(p+".max_visit", "must be between 0 and 24h (got %s)", r.MaxVisit.D())
+	}
+	if d := r.Interval.D(); d < time.Second || d > time.Hour {
+		bad(p+".interval", "must be between 1s and 1h (got %s)", d)
+	}
+	// A pass must look back over at least one whole window, or a visit
+	// could settle unseen between two passes.
+	if span := r.Before.D() + r.After.D() + r.MaxVisit.D(); r.Lookback.D() < span+r.Interval.D() {
+		bad(p+".lookback", "must be at least before + after + max_visit + interval (%s; got %s)", span+r.Interval.D(), r.Lookback.D())
+	}
+	for _, class := range sortedKeys(r.LoadLimits) {
+		if kg := r.LoadLimits[class]; !(kg > 0) || kg > stations.MaxKG {
+			bad(p+".load_limits."+class, "must be between 0 and %d kg (got %g)", stations.MaxKG, kg)
+		}
+	}
 }
 
 // WeighingSource is a client allowed to post weighing records: one
@@ -157,6 +238,7 @@ func (c *Config) defaultsStations() {
 	if c.Weighing.Timezone == "" {
 		c.Weighing.Timezone = c.Review.Timezone
 	}
+	c.Weighing.Reconcile.defaults()
 	for i := range c.Weighing.Sources {
 		src := &c.Weighing.Sources[i]
 		src.Token, src.HMACSecret = expandVars(src.Token), expandVars(src.HMACSecret)
@@ -193,6 +275,7 @@ func (c *Config) validateStations(bad func(path, format string, args ...any)) {
 	if _, err := time.LoadLocation(c.Weighing.Timezone); err != nil {
 		bad("weighing.timezone", "unknown time zone %q", c.Weighing.Timezone)
 	}
+	c.Weighing.Reconcile.validate(bad)
 	if len(c.Weighing.Sources) > 0 && len(c.Stations) == 0 {
 		bad("weighing.sources", "needs at least one station in stations")
 	}

@@ -151,3 +151,51 @@ func TestBrokenStationCamerasNameTheField(t *testing.T) {
 		})
 	}
 }
+
+func TestReconcileDefaultsToTheStationsWindowAndNamesBadFields(t *testing.T) {
+	st := stationsCameras + "stations:\n  - {id: baiyun-07}\n"
+	cfg, err := Parse([]byte(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Weighing.Reconcile
+	if r.Before.D() != 2*time.Minute || r.After.D() != 10*time.Minute || r.MaxVisit.D() != 30*time.Minute ||
+		r.Interval.D() != time.Minute || r.Lookback.D() != 48*time.Hour || r.LoadLimits != nil {
+		t.Errorf("defaults %+v", r)
+	}
+	cfg, err = Parse([]byte(st + "weighing:\n  reconcile: {before: 1m, after: 5m, max_visit: 20m, interval: 30s, lookback: 2h, load_limits: {tricycle: 500}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Weighing.Reconcile.Window(); w.Before != time.Minute || w.After != 5*time.Minute || w.MaxVisit != 20*time.Minute ||
+		cfg.Weighing.Reconcile.LoadLimits["tricycle"] != 500 {
+		t.Errorf("parsed %+v", cfg.Weighing.Reconcile)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"negative before", "{before: -1m}", "weighing.reconcile.before: must not be negative"},
+		{"negative after", "{after: -1m}", "weighing.reconcile.after: must not be negative"},
+		{"huge visit", "{max_visit: 25h, lookback: 72h}", "weighing.reconcile.max_visit: must be between 0 and 24h"},
+		{"interval too short", "{interval: 100ms}", "weighing.reconcile.interval: must be between 1s and 1h"},
+		{"lookback shorter than a window", "{lookback: 30m}", "weighing.reconcile.lookback: must be at least before + after + max_visit + interval (43m0s"},
+		{"load limit zero", "{load_limits: {tricycle: 0}}", "weighing.reconcile.load_limits.tricycle: must be between 0 and 100000 kg"},
+		{"unknown key", "{windw: 1m}", "windw"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(st + "weighing:\n  reconcile: " + tc.yaml + "\n"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestStationCasesTakeReviewPoliciesAndTeamsButNoZones(t *testing.T) {
+	base := "cameras:\n  - id: c\n    url: rtsp://127.0.0.1/7\n"
+	if _, err := Parse([]byte(base + "dispatch:\n  review:\n    unweighed_unload: {mode: required}\n  teams:\n    weighing_without_visit: 称重组\n")); err != nil {
+		t.Errorf("review policy / team for a station case: %v", err)
+	}
+	_, err := Parse([]byte(base + "    zones:\n      - {name: z, polygon: [[0,0],[1,0],[1,1]], types: [unweighed_unload]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "cameras[0].zones[0].types[0]") {
+		t.Errorf("a zone enforcing a station case: %v", err)
+	}
+}

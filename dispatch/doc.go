@@ -26,6 +26,14 @@
 //   - It keeps the stations' visits too (stations.VisitStore, Visits):
 //     the pipeline stores each visit a station camera saw, and where its
 //     evidence is. Visits are not tickets: nothing is reviewed or pushed.
+//   - Reconciler matches each station's visits with its weighing records
+//     (stations.Reconcile) and makes the station cases of it:
+//     unweighed_unload and weighing_without_visit tickets, reviewed and
+//     dispatched like the others; it judges a record only where the
+//     camera watch record (Service.Watching, fed by the pipeline's
+//     heartbeats) shows the station's cameras watched. A record's case
+//     shows the bay clip the pipeline cut when the record arrived
+//     (Service.OnWeighing, then PutCaseEvidence at the bundle's hand-off).
 //
 // This package must never lose or duplicate a ticket or a weighing record,
 // never log or return the webhook secret or a weighing source's

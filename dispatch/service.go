@@ -41,6 +41,10 @@ type Service struct {
 	// before Handler. No sources: every post is refused.
 	Stations        []config.Station
 	WeighingSources []config.WeighingSource
+	// OnWeighing, if set, sees each weighing record the API stores new,
+	// once stored: the pipeline cuts the station bay's clip for it while
+	// the camera's history still holds it. It must not block for long.
+	OnWeighing func(stations.Weighing)
 
 	cfg       Config
 	weighings stations.Store // nil when the store keeps none
@@ -51,6 +55,7 @@ type Service struct {
 	routes    routing
 	client    *http.Client
 	wake      chan struct{}
+	watch     watchSpans
 	now       func() time.Time
 	// poll is the longest the sender sleeps without a wake-up: it picks up
 	// rows another process (or a clock jump) made due.

@@ -133,6 +133,35 @@ var migrations = []string{
 		created_at      INTEGER NOT NULL
 	);
 	CREATE INDEX visits_station ON visits(station, arrival);`,
+
+	// 6: when each station camera was watching (Service.Watching): one row
+	// a span of heartbeats without a gap, [started, until] in
+	// microseconds. A camera with no span covering a time did not watch.
+	`CREATE TABLE camera_watch (
+		id      INTEGER PRIMARY KEY AUTOINCREMENT,
+		camera  TEXT NOT NULL,
+		started INTEGER NOT NULL,
+		until   INTEGER NOT NULL
+	);
+	CREATE INDEX camera_watch_camera ON camera_watch(camera, until);`,
+
+	// 7: a visit's evidence files (JSON array) and manifest digest, for
+	// the ticket of an unweighed unload; the weighing record it was
+	// matched with ("source/record_id") and its over-limit flag.
+	`ALTER TABLE visits ADD COLUMN evidence_files TEXT NOT NULL DEFAULT '[]';
+	ALTER TABLE visits ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT '';
+	ALTER TABLE visits ADD COLUMN weighing TEXT NOT NULL DEFAULT '';
+	ALTER TABLE visits ADD COLUMN over_limit_kg REAL NOT NULL DEFAULT 0;`,
+
+	// 8: evidence made before its case (a weighing record's bay clip,
+	// cut while the camera's history still held it), by the violation id
+	// of the case it would support.
+	`CREATE TABLE case_evidence (
+		violation_id    TEXT PRIMARY KEY,
+		prefix          TEXT NOT NULL,
+		files           TEXT NOT NULL,
+		manifest_sha256 TEXT NOT NULL
+	);`,
 }
 
 // SQLite is the embedded Store: one database file in WAL mode with

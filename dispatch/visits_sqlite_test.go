@@ -44,13 +44,13 @@ func TestVisitsAreStoredOnceByIDAndSurviveAReopen(t *testing.T) {
 	if s, created, err := db.PutVisit(ctx, again); err != nil || created || !s.CreatedAt.Equal(v.CreatedAt) {
 		t.Fatalf("same visit again: %v created %t, created_at %v (want the first)", err, created, s.CreatedAt)
 	}
-	if err := db.SetVisitEvidence(ctx, v.ID, "2026/12/03/station-07/01VISIT/", stations.EvidenceStored); err != nil {
+	if err := db.SetVisitEvidence(ctx, v.ID, stations.VisitEvidence{Prefix: "2026/12/03/station-07/01VISIT/", Status: stations.EvidenceStored, Files: []string{"clip.mp4", "manifest.json"}, ManifestSHA256: "abc"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SetVisitEvidence(ctx, "nope", "x/", stations.EvidenceStored); !errors.Is(err, ErrNotFound) {
+	if err := db.SetVisitEvidence(ctx, "nope", stations.VisitEvidence{Prefix: "x/", Status: stations.EvidenceStored}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("evidence of an unknown visit: %v, want ErrNotFound", err)
 	}
-	if err := db.SetVisitEvidence(ctx, v.ID, "", "lost"); err == nil {
+	if err := db.SetVisitEvidence(ctx, v.ID, stations.VisitEvidence{Status: "lost"}); err == nil {
 		t.Error("an unknown evidence status was stored")
 	}
 	if _, _, err := db.PutVisit(ctx, stations.Visit{Station: "baiyun-07"}); err == nil {

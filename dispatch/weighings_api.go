@@ -189,6 +189,9 @@ func (s *Service) storeWeighings(ctx context.Context, src config.WeighingSource,
 			}
 			w := put.Weighing
 			res.Weighing = &w
+			if put.Result == stations.ResultStored && s.OnWeighing != nil {
+				s.OnWeighing(w)
+			}
 		}
 	}
 	for i, res := range results {

@@ -23,6 +23,10 @@ func (p *Pipeline) openTickets() error {
 	svc.PublicURL = p.cfg.HTTP.PublicURL
 	svc.Stations, svc.WeighingSources = p.cfg.Stations, p.cfg.Weighing.Sources
 	p.tickets = svc
+	if len(p.cfg.Stations) > 0 {
+		p.reconciler = dispatch.NewReconciler(svc, p.cfg, p.reg)
+		svc.OnWeighing = p.recordBay
+	}
 	return nil
 }
 
@@ -34,13 +38,19 @@ func (p *Pipeline) keepEvidence(violationID string) bool { return p.tickets.Keep
 // becomes a ticket (CreateTicket logs it), then OnStored sees it. A
 // station visit's bundle instead marks its visit's evidence stored.
 func (p *Pipeline) handOff(st evidence.Stored) error {
-	if st.Violation.Type == violation.StationVisit {
+	var err error
+	switch st.Violation.Type {
+	case violation.StationVisit:
 		// A visit is no ticket: it is stored for reconciliation with the
 		// station's weighing records, with where its evidence is.
-		if err := p.visitStored(st); err != nil {
-			return err
-		}
-	} else if _, _, err := p.tickets.CreateTicket(context.Background(), ticketInput(st)); err != nil {
+		err = p.visitStored(st)
+	case violation.WeighingBay:
+		// Nor is a weighing record's bay clip: it waits for its case.
+		err = p.bayStored(st)
+	default:
+		_, _, err = p.tickets.CreateTicket(context.Background(), ticketInput(st))
+	}
+	if err != nil {
 		return err
 	}
 	if p.OnStored != nil {
@@ -59,11 +69,17 @@ func ticketInput(st evidence.Stored) dispatch.TicketInput {
 	if len(m.Models) > 0 {
 		in.ModelName, in.ModelVersion = m.Models[0].Name, m.Models[0].Version
 	}
-	for _, f := range m.Files {
-		in.EvidenceFiles = append(in.EvidenceFiles, f.Name)
-	}
-	in.EvidenceFiles = append(in.EvidenceFiles, evidence.ManifestName)
+	in.EvidenceFiles = evidenceFiles(m)
 	return in
+}
+
+// evidenceFiles are the names of a bundle's files, its manifest's last.
+func evidenceFiles(m *evidence.Manifest) []string {
+	var files []string
+	for _, f := range m.Files {
+		files = append(files, f.Name)
+	}
+	return append(files, evidence.ManifestName)
 }
 
 // APIHandler serves the ticket API under /api/v1/ (nil without cameras

@@ -25,7 +25,8 @@
 //     Close.
 //
 // Stages built this way: Pipeline, evidence.Uploader, evidence.Recorder,
-// evidence.Retention, dispatch.Service (Open or New, Run, Close).
+// evidence.Retention, dispatch.Service (Open or New, Run, Close),
+// dispatch.Reconciler (NewReconciler, Run; it frees nothing).
 // ingest.Source and detectors.Batcher are plain structs their parent fills,
 // whose Run keeps its defaults in copies of its own. Not yet converted:
 // review.Server (Initialize, Run) and simulate.Server (Start, Close).
@@ -38,7 +39,8 @@
 // drainGrace, then the rest is dropped); then the evidence stage, which
 // has run on a context of its own until now, stops: violations in their
 // post-roll are cut from what history holds, spooled and handed off, or
-// stay pending for the next start; the ticket sender stops with it. Only
+// stay pending for the next start; the ticket sender and the stations'
+// reconciler stop with it. Only
 // then does Close free the histories and the ticket database, which the
 // evidence stage uses up to its end.
 package pipeline

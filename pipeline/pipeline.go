@@ -56,7 +56,10 @@ type Pipeline struct {
 	confirm  map[string]*confirmer // cameras with zones or a station
 	evidence *evidenceStage        // nil without cameras with zones or a station
 	tickets  *dispatch.Service     // nil without cameras with zones or stations
-	reg      prometheus.Registerer
+	// reconciler matches stations' visits with their weighing records
+	// (nil without stations); it runs with the ticket sender.
+	reconciler *dispatch.Reconciler
+	reg        prometheus.Registerer
 	// visitsSeen counts station visits (streetwatch_station_visits_total).
 	visitsSeen *prometheus.CounterVec
 
@@ -150,7 +153,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 		return nil, err
 	}
 	for _, pe := range pending {
-		if pe.Violation.Type == violation.StationVisit {
+		if t := pe.Violation.Type; t == violation.StationVisit || t == violation.WeighingBay {
 			continue // not a violation the rules could report again
 		}
 		if c, ok := p.confirm[pe.Camera.ID]; ok {
@@ -216,6 +219,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 					p.log.Error("ticket dispatch stopped", "err", err)
 				}
 			}()
+			if p.reconciler != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := p.reconciler.Run(evCtx); err != nil {
+						p.log.Error("station reconciliation stopped", "err", err)
+					}
+				}()
+			}
 			p.evidence.run(evCtx)
 			wg.Wait()
 		}()
@@ -324,6 +336,9 @@ func (p *Pipeline) onResult(r detectors.Result) {
 		return
 	}
 	events, visits := c.update(r.Frame, r.Detections)
+	if c.station != nil {
+		p.watching(c, r.Frame.Time)
+	}
 	for _, ev := range visits {
 		p.onVisit(ev, r.Frame.Width(), r.Frame.Height())
 	}

@@ -2,8 +2,13 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +54,11 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 			Zones:    []config.Zone{{Name: "scene", Polygon: gt.SuggestedZone}},
 			Rules:    scenarioRules,
 			Station:  &config.StationCamera{ID: "baiyun-07", Bay: stationBay}}},
+		// A narrow window (1 s either side of a visit), so that the
+		// scenario's records settle: see reconcileTheVisit.
+		Weighing: config.Weighing{Sources: []config.WeighingSource{{ID: "bridge-07", Token: bridgeToken}},
+			Reconcile: config.Reconcile{Before: config.Duration(time.Second), After: config.Duration(time.Second),
+				MaxVisit: config.Duration(30 * time.Minute), Interval: config.Duration(10 * time.Minute)}},
 	}
 	var (
 		mu       sync.Mutex
@@ -56,6 +66,7 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 		visits   []pipeline.VisitEvent
 		stored   []evidence.Stored
 		violated int
+		bays     int // weighing records posted, each cutting a bay clip
 	)
 	r := runConfigSetup(t, cfg, func(p *pipeline.Pipeline) {
 		p.OnFrame = func(f *frame.Frame, _ []detectors.Detection) {
@@ -73,6 +84,10 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 			}
 			ev.BestFrame = gocv.Mat{} // the pipeline's, not ours to keep
 			visits = append(visits, ev)
+			// The weighbridge posts a record from 2 s into the video,
+			// when the bay was empty, while history still holds it.
+			postWeighing(t, p, "W-EMPTY-BAY", t0.Add(2*time.Second))
+			bays++
 		}
 		p.OnViolation = func(pipeline.ViolationEvent) {
 			mu.Lock()
@@ -89,7 +104,7 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 	waitPlayedAndStored(t, sim, r.p, func() (int, int) {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(stored), len(visits) + violated
+		return len(stored), len(visits) + violated + bays
 	})
 	ctx := context.Background()
 	mu.Lock()
@@ -138,6 +153,11 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 		!s.Stop.Equal(v.Stop.Truncate(time.Microsecond)) || !s.Departure.Equal(v.Departure.Truncate(time.Microsecond)) {
 		t.Errorf("stored visit %+v, want %+v with evidence at %s", s, v.Visit, bundle.Prefix)
 	}
+	// The camera watched while it decoded: from its first frame to
+	// within a heartbeat of the visit's end.
+	if ok, err := r.p.Tickets().Watched(ctx, []string{"cam"}, t0, v.Departure.Add(-dispatch.WatchBeat)); err != nil || !ok {
+		t.Errorf("camera not recorded as watching from its first frame to the visit's departure: %v %v", ok, err)
+	}
 	if n := metric(t, r.reg, "streetwatch_station_visits_total", "station", "baiyun-07"); n != 1 {
 		t.Errorf("streetwatch_station_visits_total{station=baiyun-07} = %g, want 1", n)
 	}
@@ -170,6 +190,19 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var bayBundle *evidence.Stored
+	for i := range stored {
+		if stored[i].Violation.Type == violation.WeighingBay {
+			bayBundle = &stored[i]
+		}
+	}
+	if bayBundle == nil || bayBundle.Manifest.Extra["record_id"] != "W-EMPTY-BAY" {
+		t.Fatalf("no bay bundle for the posted record (%+v)", bayBundle)
+	}
+	// Its clip covers the span a fitting vehicle would have stood in the
+	// bay: 1 s either side of the record.
+	checkEvidence(t, run, rules.Violation{Record: violation.Record{ID: bayBundle.Violation.ID, Type: violation.WeighingBay,
+		FirstSeen: t0.Add(time.Second), ConfirmedAt: t0.Add(3 * time.Second)}})
 	if len(page.Tickets) != violated || violated != 1 {
 		t.Errorf("%d tickets for %d violations, want the dumping's one", len(page.Tickets), violated)
 	}
@@ -177,6 +210,92 @@ func TestStationCameraRecordsTheTricyclesVisitWithVerifiedEvidence(t *testing.T)
 		if tk.ViolationID == v.ID || tk.Type == string(violation.StationVisit) {
 			t.Errorf("the visit became ticket %s", tk.ID)
 		}
+	}
+	reconcileTheVisit(t, cfg, r.p.Tickets(), v.Visit, t0, bundle, bayBundle)
+}
+
+const bridgeToken = "bridge-07-token-0123456789"
+
+// postWeighing posts a record as weighbridge bridge-07 does.
+func postWeighing(t *testing.T, p *pipeline.Pipeline, id string, at time.Time) {
+	t.Helper()
+	body := fmt.Sprintf(`{"record_id": %q, "station": "baiyun-07", "time": %q, "net_kg": 120}`, id, at.Format(time.RFC3339Nano))
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/weighings", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+bridgeToken)
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	p.APIHandler().ServeHTTP(w, req)
+	if w.Code != http.StatusCreated {
+		t.Errorf("posting weighing record %s: %d %s", id, w.Code, w.Body)
+	}
+}
+
+// reconcileTheVisit reconciles the station's day as an hour after the
+// visit, with the test's narrow window (1 s either side), the record
+// posted during the run and more imported as `streetwatch
+// import-weighings` stores them: the visit, unweighed, becomes an
+// unweighed_unload ticket holding its evidence bundle; the record posted
+// for 2 s into the video, when the camera watched an empty bay, becomes a
+// weighing_without_visit ticket holding the bay's clip cut as it arrived;
+// one from before StreetWatch started makes no case (nothing watched);
+// the visit's own record, arriving late, withdraws its ticket.
+func reconcileTheVisit(t *testing.T, cfg *config.Config, svc *dispatch.Service, v stations.Visit, t0 time.Time, bundle, bayBundle *evidence.Stored) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := dispatch.OpenSQLite(ctx, dispatch.DatabasePath(cfg.Dispatch, cfg.StateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	importRecords := func(recs ...stations.Weighing) {
+		t.Helper()
+		for i := range recs {
+			recs[i].Source, recs[i].Station, recs[i].NetKG, recs[i].ReceivedAt = config.ImportSource, "baiyun-07", 120, time.Now()
+		}
+		if _, err := db.PutWeighings(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	importRecords(stations.Weighing{RecordID: "W-BEFORE-START", Time: t0.Add(-10 * time.Minute)})
+
+	rec := dispatch.NewReconciler(svc, cfg, nil)
+	rec.Now = func() time.Time { return v.Departure.Add(time.Hour) }
+	if err := rec.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	byType := func(typ violation.Type) []*dispatch.Ticket {
+		t.Helper()
+		page, err := svc.List(ctx, dispatch.Filter{Type: string(typ)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Tickets
+	}
+	unweighed := byType(violation.UnweighedUnload)
+	if len(unweighed) != 1 {
+		t.Fatalf("%d unweighed_unload tickets, want the visit's", len(unweighed))
+	}
+	u := unweighed[0]
+	if u.ViolationID != v.ID || u.CameraID != "cam" || u.Status != dispatch.StatusPendingReview ||
+		u.Evidence.Prefix != bundle.Prefix || u.Evidence.ManifestSHA256 != bundle.ManifestSHA256 ||
+		!slices.Contains(u.Evidence.Files, "clip.mp4") || !slices.Contains(u.Evidence.Files, evidence.ManifestName) {
+		t.Errorf("unweighed_unload ticket %+v, want the visit's with its bundle %s", u, bundle.Prefix)
+	}
+	suspect := byType(violation.WeighingWithoutVisit)
+	if len(suspect) != 1 {
+		t.Fatalf("weighing_without_visit tickets %+v, want W-EMPTY-BAY's only (W-BEFORE-START: nothing watched)", suspect)
+	}
+	if c := suspect[0]; !c.FirstSeen.Equal(t0.Add(2*time.Second).Truncate(time.Microsecond)) || c.CameraID != "cam" ||
+		c.ViolationID != bayBundle.Violation.ID || c.Evidence.Prefix != bayBundle.Prefix || !slices.Contains(c.Evidence.Files, "clip.mp4") {
+		t.Errorf("weighing_without_visit ticket %+v, want W-EMPTY-BAY's with the bay clip %s", c, bayBundle.Prefix)
+	}
+
+	importRecords(stations.Weighing{RecordID: "W-LATE", Time: v.Departure})
+	if err := rec.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.Ticket(ctx, u.ID); err != nil || got.Status != dispatch.StatusRejected {
+		t.Errorf("the visit's ticket after its late record: %+v %v, want withdrawn (rejected)", got, err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/confirm/visits"
+	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/ulid"
@@ -44,6 +45,30 @@ type stationWatch struct {
 	station string
 	rule    *visits.Rule
 	best    map[uint64]keptFrame // by visit Seq
+	// beat is the time of the last frame that said the camera watched
+	// (dispatch.Service.Watching).
+	beat time.Time
+}
+
+// beatDue reports whether the frame at t should record that the camera
+// is watching: the first frame, then one every dispatch.WatchBeat.
+func (w *stationWatch) beatDue(t time.Time) bool {
+	if !w.beat.IsZero() && t.Sub(w.beat) < dispatch.WatchBeat && !t.Before(w.beat) {
+		return false
+	}
+	w.beat = t
+	return true
+}
+
+// watching records that a station camera is up and decoding: a record
+// with no visit is only suspect while its station's cameras watched.
+func (p *Pipeline) watching(c *confirmer, t time.Time) {
+	if p.tickets == nil || !c.station.beatDue(t) {
+		return
+	}
+	if err := p.tickets.Watching(context.Background(), c.camera, t); err != nil {
+		p.log.Error("station camera watch not recorded", "camera", c.camera, "err", err)
+	}
 }
 
 func newStationWatch(sc *config.StationCamera) *stationWatch {
@@ -160,7 +185,8 @@ func (p *Pipeline) visitStored(st evidence.Stored) error {
 	if _, _, err := store.PutVisit(ctx, v); err != nil {
 		return err
 	}
-	return store.SetVisitEvidence(ctx, v.ID, st.Prefix, stations.EvidenceStored)
+	return store.SetVisitEvidence(ctx, v.ID, stations.VisitEvidence{Prefix: st.Prefix, Status: stations.EvidenceStored,
+		Files: evidenceFiles(st.Manifest), ManifestSHA256: st.ManifestSHA256})
 }
 
 // Keys of a visit's manifest "extra".
@@ -180,8 +206,7 @@ func (s *evidenceStage) visitEvent(ev VisitEvent, width, height int) *evidence.E
 		Signals: []string{"model"}}
 	return &evidence.Event{
 		Violation: evidence.ViolationRecord{Record: rec, BestAt: ev.Best.Time},
-		Camera: evidence.CameraRecord{ID: cam.ID, Name: cam.Name, Location: cam.Location.Address,
-			LatLon: [2]float64{cam.Location.Lat, cam.Location.Lon}},
+		Camera:    cameraRecord(cam),
 		Models:    s.models,
 		Zone:      pixels(cam.Station.Bay, width, height),
 		TimeZone:  zoneTimezone(cam, ""),

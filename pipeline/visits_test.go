@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -110,7 +111,7 @@ func TestAVisitReadsBackFromItsEvidence(t *testing.T) {
 	}
 	want := v
 	want.EvidenceStatus = stations.EvidencePending
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("read back %+v\nwant      %+v", got, want)
 	}
 	if _, err := visitOf(evidence.Stored{Violation: pending.Violation, Camera: pending.Camera, Manifest: &evidence.Manifest{}}); err == nil {

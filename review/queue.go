@@ -13,8 +13,9 @@ import (
 	"github.com/streetwatch/streetwatch/violation"
 )
 
-// ViolationTypes are the types the filters offer.
-var ViolationTypes = violation.TypeNames()
+// ViolationTypes are the types the filters offer: every ticket type,
+// station cases included.
+var ViolationTypes = violation.TicketTypeNames()
 
 // countCap bounds the counting per status: the queue pages through the
 // API to count, so beyond this it shows "cap+".

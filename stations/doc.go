@@ -11,7 +11,8 @@
 // one within a Window, and says which visits went unweighed and which
 // records no vehicle explains while the cameras watched. It is pure:
 // whoever runs it reads visits and records from the store, runs it again
-// when late ones come in, and acts on what changed.
+// when late ones come in, and acts on what changed (dispatch.Reconciler,
+// which makes tickets of it).
 //
 // This package must never import HTTP, SQL, the pipeline or dispatch: the
 // ticket database implements Store, the API and the importer call Check.

@@ -28,6 +28,15 @@ type Visit struct {
 	// EvidenceStatus is EvidenceStored).
 	EvidencePrefix string `json:"evidence_prefix,omitempty"`
 	EvidenceStatus string `json:"evidence_status"`
+	// EvidenceFiles are the bundle's file names under EvidencePrefix
+	// (manifest included), ManifestSHA256 its manifest's digest.
+	EvidenceFiles  []string `json:"evidence_files,omitempty"`
+	ManifestSHA256 string   `json:"manifest_sha256,omitempty"`
+	// Weighing is the record reconciliation matched the visit with
+	// ("source/record_id"; empty: none yet), and OverLimitKG the load
+	// limit of its vehicle class when that record's net weight exceeds it.
+	Weighing    string  `json:"weighing,omitempty"`
+	OverLimitKG float64 `json:"over_limit_kg,omitempty"`
 	// CreatedAt is when the visit was stored.
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -55,5 +64,15 @@ type VisitStore interface {
 	VisitsBetween(ctx context.Context, station string, from, to time.Time, limit int) ([]Visit, error)
 	// SetVisitEvidence records where the visit's bundle is (status
 	// EvidenceStored) or that it has none (EvidenceFailed).
-	SetVisitEvidence(ctx context.Context, id, prefix, status string) error
+	SetVisitEvidence(ctx context.Context, id string, ev VisitEvidence) error
+	// SetVisitWeighing records the visit's matched record (empty: none)
+	// and its over-limit flag; changed says whether that is news.
+	SetVisitWeighing(ctx context.Context, id, record string, overLimitKG float64) (changed bool, err error)
+}
+
+// VisitEvidence is where a visit's evidence bundle is.
+type VisitEvidence struct {
+	Prefix, Status string
+	Files          []string
+	ManifestSHA256 string
 }

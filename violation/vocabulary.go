@@ -2,6 +2,7 @@ package violation
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,24 @@ var Types = []Type{GarbagePile, StreetVending, IllegalDumping}
 // recorded like a violation's, but not a violation, so not in Types: no
 // zone enforces it and no ticket is made of it.
 const StationVisit Type = "station_visit"
+
+// WeighingBay is the type of the evidence of a weighing record: the clip
+// of its station's bay around the record's time, cut when the record
+// arrives, so that a weighing_without_visit ticket shows the empty bay.
+// Not a violation either: no ticket is made of it.
+const WeighingBay Type = "weighing_bay"
+
+// Station cases: made by reconciling a station's visits with its
+// weighing records (dispatch's reconciler), not by zones and rules, so
+// not in Types either; they are tickets, reviewed and dispatched like the
+// others (TicketTypes).
+const (
+	UnweighedUnload      Type = "unweighed_unload"       // 未过磅倾倒: a visit without a weighing record
+	WeighingWithoutVisit Type = "weighing_without_visit" // 疑似虚假过磅: a record without a visit
+)
+
+// StationTypes lists the station cases. Do not modify.
+var StationTypes = []Type{UnweighedUnload, WeighingWithoutVisit}
 
 // Class names of the demo model (and of any model using the names).
 const (
@@ -76,6 +95,25 @@ func TypeNames() []string {
 		out[i] = string(t)
 	}
 	return out
+}
+
+// TicketTypeNames returns the types a ticket can have: Types, then
+// StationTypes.
+func TicketTypeNames() []string {
+	out := TypeNames()
+	for _, t := range StationTypes {
+		out = append(out, string(t))
+	}
+	return out
+}
+
+// CheckTicketType validates a ticket type name from configuration (review
+// policies, teams); its error names the types allowed.
+func CheckTicketType(name string) error {
+	if slices.Contains(TicketTypeNames(), name) {
+		return nil
+	}
+	return fmt.Errorf("not a violation type (%s)", strings.Join(TicketTypeNames(), ", "))
 }
 
 // Valid tells whether t is a known violation type.

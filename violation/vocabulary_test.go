@@ -2,6 +2,7 @@ package violation
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +56,24 @@ func TestClassGroupsIsACopy(t *testing.T) {
 	g[0][0] = "changed"
 	if ClassGroups()[0][0] != ClassGarbageBag {
 		t.Fatal("ClassGroups returned shared state")
+	}
+}
+
+func TestStationCasesAreTicketTypesButNoZoneType(t *testing.T) {
+	for _, typ := range StationTypes {
+		if typ.Valid() || CheckType(string(typ)) == nil {
+			t.Errorf("%s is a zone/rule type", typ)
+		}
+		if err := CheckTicketType(string(typ)); err != nil {
+			t.Errorf("CheckTicketType(%q) = %v", typ, err)
+		}
+	}
+	for _, typ := range Types {
+		if err := CheckTicketType(string(typ)); err != nil {
+			t.Errorf("CheckTicketType(%q) = %v", typ, err)
+		}
+	}
+	if err := CheckTicketType("station_visit"); err == nil || !strings.Contains(err.Error(), "unweighed_unload") {
+		t.Errorf("CheckTicketType(station_visit) = %v: a visit is no ticket; the error names the ticket types", err)
 	}
 }
