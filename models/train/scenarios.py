@@ -377,10 +377,8 @@ def scenario_walkers(seconds=80):
     return s
 
 
-def scenario_station(seconds=100):
-    s = Scenario("station", seconds, 107, "day", layout="facing", about="Garbage compression station entrance: a "
-                 "cargo tricycle stops and its rider unloads bags beside the open bay (not inside it) at 12-16 s, "
-                 "then rides away; the bags stay.")
+def station_set(s):
+    """The garbage compression station: its wall and sign, three containers in the open bay, bins."""
     s.lay["wall_z"] = 13.0
     s.lay["wall_h"] = 7.0
     s.lay["shops"] = dict(edges=np.array([-40.0, -8.0, -4.5, 4.5, 8.0, 40.0]), kind=np.array([2, 0, 4, 0, 2]),
@@ -392,10 +390,17 @@ def scenario_station(seconds=100):
     for u in (-2.6, 0.0, 2.6):
         p = ob.make_furniture(s.rng, "dumpster")
         p["col"] = (60, 110, 70)
-        s.add(thing("container", None, p, ob.draw_furniture, u, 12.0, 0, seconds))
+        s.add(thing("container", None, p, ob.draw_furniture, u, 12.0, 0, s.seconds))
     p = ob.make_furniture(s.rng, "bin")
     p["n"], p["w"], p["col"] = 3, 2.0, (50, 120, 60)
-    s.add(thing("bins", None, p, ob.draw_furniture, 5.6, 11.8, 0, seconds))
+    s.add(thing("bins", None, p, ob.draw_furniture, 5.6, 11.8, 0, s.seconds))
+
+
+def scenario_station(seconds=100):
+    s = Scenario("station", seconds, 107, "day", layout="facing", about="Garbage compression station entrance: a "
+                 "cargo tricycle stops and its rider unloads bags beside the open bay (not inside it) at 12-16 s, "
+                 "then rides away; the bags stay.")
+    station_set(s)
     X, Z = -5.0, 11.6  # beside the bay, against the station wall
     tp = ob.make_vehicle(s.rng, "tricycle")
     tp.update(side=True, facing=-1, w=2.0, d=0.9, load=[(30, 30, 30), (30, 30, 30), (225, 225, 220)])
@@ -422,6 +427,35 @@ def scenario_station(seconds=100):
     return s
 
 
+def scenario_station_day(seconds=155):
+    """Four vehicles unload at the station bay one after another; the weighbridge's records are in
+    station_day_weighings.csv (written beside the video): the third vehicle was never weighed, and one
+    record (W-0002) matches no vehicle."""
+    s = Scenario("station_day", seconds, 211, "day", layout="facing", about="Garbage compression station bay: "
+                 "four cargo vehicles arrive from the right, stop in front of the bay for 14 s each and leave to "
+                 "the left, one at a time (stops at 8-22, 48-62, 88-102 and 128-142 s).")
+    station_set(s)
+    s.visits = []
+    colours = [(40, 90, 170), (190, 50, 40), (60, 130, 60), (220, 180, 50)]
+    for i, t0 in enumerate((0.0, 40.0, 80.0, 120.0)):
+        vp = ob.make_vehicle(s.rng, "tricycle")
+        vp.update(side=True, facing=-1, w=2.0, d=0.9, col=colours[i], load=[(30, 30, 30), (225, 225, 220), (35, 70, 40)])
+        keys = [(t0, 14.0, 9.8), (t0 + 8.0, -1.0, 9.8), (t0 + 22.0, -1.0, 9.8), (t0 + 32.0, -16.0, 9.8)]
+        v = s.add(ridden(f"vehicle{i + 1}", vp, keys, s.person(), lambda t: True))
+        seen = [t for t in np.arange(t0, t0 + 32.0, 0.5) if s.solo_box(v, t)]
+        s.visits.append({"vehicle": v.name, "class": "vehicle", "first_seen_s": float(seen[0]),
+                         "stop_s": t0 + 8.0, "leave_s": t0 + 22.0, "last_seen_s": float(seen[-1]),
+                         "box_at_stop": s.solo_box(v, t0 + 15.0)})
+    # The weighbridge's records (seconds into the video): vehicles 1, 2 and 4 weighed, vehicle 3 not;
+    # W-0002 at 34 s, when the bay was empty; W-0006 long after the video (nothing watched then).
+    s.weighings = [("W-0001", 15.0, 310.5, "粤A·T1001"), ("W-0002", 34.0, 280.0, ""),
+                   ("W-0003", 65.0, 295.0, "粤A·T1002"), ("W-0005", 125.0, 330.0, "粤A·T1004"),
+                   ("W-0006", seconds + 600.0, 300.0, "")]
+    s.about += (" Weighing records (station_day_weighings.csv): vehicle3 has none, an unweighed unload; W-0002 "
+                "(34 s) matches no vehicle while the camera watched; W-0006 is 10 minutes after the video ends.")
+    return s
+
+
 SCENARIOS = {
     "dumping": scenario_dumping,
     "dumping_tricycle": scenario_dumping_tricycle,
@@ -430,6 +464,7 @@ SCENARIOS = {
     "garbage_pile": scenario_garbage_pile,
     "walkers": scenario_walkers,
     "station": scenario_station,
+    "station_day": scenario_station_day,
 }
 
 
@@ -537,6 +572,8 @@ def ground_truth(s, seconds):
           "generator": "models/train/scenarios.py"}
     if s.notes:
         gt["not_violations"] = s.notes
+    if getattr(s, "visits", None):
+        gt["visits"] = s.visits
     return gt
 
 
@@ -547,6 +584,22 @@ def dump_json(obj):
                   lambda m: '{"t": ' + m.group(1) + ', "box": [' + ", ".join(x.strip() for x in m.group(2).split(",")) + "]}",
                   text)
     return re.sub(r"\[\s+([-\d.,\s]+?)\s+\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+
+
+# The video's first frame, for a scenario's weighing records: tests shift the times by when the
+# camera's first frame really came.
+VIDEO_START = "2026-12-03T08:00:00+08:00"
+
+
+def write_weighings(s, path):
+    """The weighbridge's CSV export for a station scenario (the columns import-weighings reads)."""
+    import datetime
+
+    start = datetime.datetime.fromisoformat(VIDEO_START)
+    with open(path, "w") as f:
+        f.write("record_id,time,net_kg,plate\n")
+        for rid, sec, kg, plate in s.weighings:
+            f.write(f"{rid},{(start + datetime.timedelta(seconds=sec)).isoformat()},{kg},{plate}\n")
 
 
 def main():
@@ -569,6 +622,8 @@ def main():
             print(f"{path}: {seconds:.0f} s, {os.path.getsize(path) / 1e6:.2f} MB (crf {crf})", flush=True)
         with open(os.path.join(a.out, name + ".json"), "w") as f:
             f.write(dump_json(ground_truth(s, seconds)) + "\n")
+        if getattr(s, "weighings", None):
+            write_weighings(s, os.path.join(a.out, name + "_weighings.csv"))
 
 
 if __name__ == "__main__":
