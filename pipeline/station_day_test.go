@@ -170,15 +170,7 @@ func TestStationDayReconcilesEveryVisitWithTheWeighbridgeExport(t *testing.T) {
 	if err := rec.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
-	byType := func(typ violation.Type) []*dispatch.Ticket {
-		t.Helper()
-		page, err := svc.List(ctx, dispatch.Filter{Type: string(typ)}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return page.Tickets
-	}
-	unweighed := byType(violation.UnweighedUnload)
+	unweighed := ticketsOfType(t, svc, violation.UnweighedUnload)
 	if len(unweighed) != 1 || unweighed[0].ViolationID != visits[2].ID {
 		var of []string
 		for _, u := range unweighed {
@@ -195,7 +187,7 @@ func TestStationDayReconcilesEveryVisitWithTheWeighbridgeExport(t *testing.T) {
 	if u := unweighed[0]; bundle == nil || u.Evidence.Prefix != bundle.Prefix || !slices.Contains(u.Evidence.Files, "clip.mp4") {
 		t.Errorf("the unweighed unload's ticket %+v does not hold the visit's evidence bundle", u)
 	}
-	suspect := byType(violation.WeighingWithoutVisit)
+	suspect := ticketsOfType(t, svc, violation.WeighingWithoutVisit)
 	if len(suspect) != 1 || !suspect[0].FirstSeen.Equal(t0.Add(34*time.Second).Truncate(time.Microsecond)) {
 		var times []float64
 		for _, s := range suspect {

@@ -263,15 +263,7 @@ func reconcileTheVisit(t *testing.T, cfg *config.Config, svc *dispatch.Service, 
 	if err := rec.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
-	byType := func(typ violation.Type) []*dispatch.Ticket {
-		t.Helper()
-		page, err := svc.List(ctx, dispatch.Filter{Type: string(typ)}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return page.Tickets
-	}
-	unweighed := byType(violation.UnweighedUnload)
+	unweighed := ticketsOfType(t, svc, violation.UnweighedUnload)
 	if len(unweighed) != 1 {
 		t.Fatalf("%d unweighed_unload tickets, want the visit's", len(unweighed))
 	}
@@ -281,7 +273,7 @@ func reconcileTheVisit(t *testing.T, cfg *config.Config, svc *dispatch.Service, 
 		!slices.Contains(u.Evidence.Files, "clip.mp4") || !slices.Contains(u.Evidence.Files, evidence.ManifestName) {
 		t.Errorf("unweighed_unload ticket %+v, want the visit's with its bundle %s", u, bundle.Prefix)
 	}
-	suspect := byType(violation.WeighingWithoutVisit)
+	suspect := ticketsOfType(t, svc, violation.WeighingWithoutVisit)
 	if len(suspect) != 1 {
 		t.Fatalf("weighing_without_visit tickets %+v, want W-EMPTY-BAY's only (W-BEFORE-START: nothing watched)", suspect)
 	}
@@ -297,6 +289,16 @@ func reconcileTheVisit(t *testing.T, cfg *config.Config, svc *dispatch.Service, 
 	if got, err := svc.Ticket(ctx, u.ID); err != nil || got.Status != dispatch.StatusRejected {
 		t.Errorf("the visit's ticket after its late record: %+v %v, want withdrawn (rejected)", got, err)
 	}
+}
+
+// ticketsOfType lists a ticket database's tickets of one type.
+func ticketsOfType(t *testing.T, svc *dispatch.Service, typ violation.Type) []*dispatch.Ticket {
+	t.Helper()
+	page, err := svc.List(context.Background(), dispatch.Filter{Type: string(typ)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Tickets
 }
 
 // hasSeries tells whether a metric family has a series with label value.
