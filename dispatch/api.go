@@ -39,6 +39,7 @@ var routes = []route{
 	// listed by signed-in users.
 	{http.MethodPost, "/api/v1/weighings", (*Service).apiPostWeighings},
 	{http.MethodGet, "/api/v1/weighings", (*Service).apiListWeighings},
+	{http.MethodGet, "/api/v1/stations/{id}/report", (*Service).apiStationReport},
 }
 
 // Handler serves the JSON API under /api/v1/ (mount it there as is).

@@ -41,6 +41,9 @@ type Service struct {
 	// before Handler. No sources: every post is refused.
 	Stations        []config.Station
 	WeighingSources []config.WeighingSource
+	// StationTimezone is where the daily station report's days begin and
+	// end (weighing.timezone; nil: UTC).
+	StationTimezone *time.Location
 	// OnWeighing, if set, sees each weighing record the API stores new,
 	// once stored: the pipeline cuts the station bay's clip for it while
 	// the camera's history still holds it. It must not block for long.

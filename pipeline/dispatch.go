@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
@@ -22,6 +23,9 @@ func (p *Pipeline) openTickets() error {
 	svc.EvidenceURL = p.EvidenceURL
 	svc.PublicURL = p.cfg.HTTP.PublicURL
 	svc.Stations, svc.WeighingSources = p.cfg.Stations, p.cfg.Weighing.Sources
+	if loc, err := time.LoadLocation(p.cfg.Weighing.Timezone); err == nil { // validated with the config
+		svc.StationTimezone = loc
+	}
 	p.tickets = svc
 	if len(p.cfg.Stations) > 0 {
 		p.reconciler = dispatch.NewReconciler(svc, p.cfg, p.reg)
