@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/streetwatch/streetwatch/stations"
 	"github.com/streetwatch/streetwatch/violation"
 )
 
@@ -49,70 +50,135 @@ const maxReportRows = 100_000
 // StationReport returns a station's days from first to last (dates in
 // loc, both included).
 func (s *Service) StationReport(ctx context.Context, station string, first, last time.Time, loc *time.Location) ([]StationDay, error) {
-	if s.visits == nil || s.weighings == nil {
-		return nil, errors.New("station report: the ticket store keeps no visits or weighing records")
-	}
 	var days []StationDay
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
-		start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
-		end := start.AddDate(0, 0, 1)
-		day := StationDay{Station: station, Day: start.Format(time.DateOnly)}
-		visits, err := s.visits.VisitsBetween(ctx, station, start, end, maxReportRows)
+		detail, err := s.StationDayDetail(ctx, station, d, loc)
 		if err != nil {
-			return nil, fmt.Errorf("station report %s %s: %w", station, day.Day, err)
+			return nil, err
 		}
-		for _, v := range visits {
-			if v.Arrival.Before(start) || !v.Arrival.Before(end) {
-				continue // overlaps the day, arrived on another
-			}
-			day.Visits++
-			switch {
-			case v.Weighing != "":
-				day.WeighedVisits++
-				if v.OverLimitKG > 0 {
-					day.OverLimit++
-				}
-			default:
-				standing, err := s.standingCase(ctx, v.ID, violation.UnweighedUnload)
-				if err != nil {
-					return nil, err
-				}
-				if standing {
-					day.UnweighedUnloads++
-				}
-			}
-		}
-		records, err := s.weighings.WeighingsBetween(ctx, station, start, end, maxReportRows)
-		if err != nil {
-			return nil, fmt.Errorf("station report %s %s: %w", station, day.Day, err)
-		}
-		for _, w := range records {
-			day.Records++
-			day.NetKG += w.NetKG
-			standing, err := s.standingCase(ctx, RecordViolationID(w), violation.WeighingWithoutVisit)
-			if err != nil {
-				return nil, err
-			}
-			if standing {
-				day.RecordsWithoutVisit++
-			}
-		}
-		days = append(days, day)
+		days = append(days, detail.StationDay)
 	}
 	return days, nil
 }
 
-// standingCase tells whether the violation has a ticket of type typ that
-// was not rejected (withdrawn by reconciliation, or by a reviewer).
-func (s *Service) standingCase(ctx context.Context, violationID string, typ violation.Type) (bool, error) {
+// StationDayDetail is one station day with its rows: what the station
+// view lists under the day's totals.
+type StationDayDetail struct {
+	StationDay
+	// VisitRows are the visits that arrived that day, by arrival.
+	VisitRows []VisitRow
+	// RecordRows are the records weighed that day, by time.
+	RecordRows []RecordRow
+}
+
+// VisitRow is a visit with the record reconciliation matched it with
+// (nil: none yet) and its standing unweighed_unload ticket (nil: none).
+type VisitRow struct {
+	Visit  stations.Visit
+	Record *stations.Weighing
+	Case   *Ticket
+}
+
+// RecordRow is a weighing record with the visit it was matched with (""
+// when none) and its standing weighing_without_visit ticket (nil: none).
+type RecordRow struct {
+	Record stations.Weighing
+	Visit  string
+	Case   *Ticket
+}
+
+// matchSlack widens the day's record query so that a visit just before
+// midnight finds its record just after it (and the other way round):
+// reconciliation windows are minutes long.
+const matchSlack = 12 * time.Hour
+
+// StationDayDetail returns the station's day (the calendar day of day in
+// loc): totals as StationReport counts them, and the rows behind them.
+func (s *Service) StationDayDetail(ctx context.Context, station string, day time.Time, loc *time.Location) (StationDayDetail, error) {
+	if s.visits == nil || s.weighings == nil {
+		return StationDayDetail{}, errors.New("station report: the ticket store keeps no visits or weighing records")
+	}
+	day = day.In(loc)
+	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
+	end := start.AddDate(0, 0, 1)
+	out := StationDayDetail{StationDay: StationDay{Station: station, Day: start.Format(time.DateOnly)}}
+	fail := func(err error) (StationDayDetail, error) {
+		return StationDayDetail{}, fmt.Errorf("station report %s %s: %w", station, out.Day, err)
+	}
+	visits, err := s.visits.VisitsBetween(ctx, station, start.Add(-matchSlack), end.Add(matchSlack), maxReportRows)
+	if err != nil {
+		return fail(err)
+	}
+	records, err := s.weighings.WeighingsBetween(ctx, station, start.Add(-matchSlack), end.Add(matchSlack), maxReportRows)
+	if err != nil {
+		return fail(err)
+	}
+	byName := make(map[string]*stations.Weighing, len(records))
+	for i := range records {
+		byName[recordName(records[i])] = &records[i]
+	}
+	visitOf := map[string]string{}
+	for _, v := range visits {
+		if v.Weighing != "" {
+			visitOf[v.Weighing] = v.ID
+		}
+		if v.Arrival.Before(start) || !v.Arrival.Before(end) {
+			continue // overlaps the day, arrived on another
+		}
+		row := VisitRow{Visit: v}
+		out.Visits++
+		switch {
+		case v.Weighing != "":
+			out.WeighedVisits++
+			if v.OverLimitKG > 0 {
+				out.OverLimit++
+			}
+			row.Record = byName[v.Weighing]
+		default:
+			if row.Case, err = s.standingCase(ctx, v.ID, violation.UnweighedUnload); err != nil {
+				return fail(err)
+			}
+			if row.Case != nil {
+				out.UnweighedUnloads++
+			}
+		}
+		out.VisitRows = append(out.VisitRows, row)
+	}
+	for _, w := range records {
+		if w.Time.Before(start) || !w.Time.Before(end) {
+			continue
+		}
+		row := RecordRow{Record: w, Visit: visitOf[recordName(w)]}
+		out.Records++
+		out.NetKG += w.NetKG
+		if row.Visit == "" {
+			if row.Case, err = s.standingCase(ctx, RecordViolationID(w), violation.WeighingWithoutVisit); err != nil {
+				return fail(err)
+			}
+			if row.Case != nil {
+				out.RecordsWithoutVisit++
+			}
+		}
+		out.RecordRows = append(out.RecordRows, row)
+	}
+	return out, nil
+}
+
+// standingCase returns the violation's ticket when it is of type typ and
+// was not rejected (withdrawn by reconciliation, or by a reviewer); nil
+// otherwise.
+func (s *Service) standingCase(ctx context.Context, violationID string, typ violation.Type) (*Ticket, error) {
 	t, err := s.store.TicketByViolation(ctx, violationID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return false, nil
+		return nil, nil
 	case err != nil:
-		return false, fmt.Errorf("station report: ticket of %s: %w", violationID, err)
+		return nil, fmt.Errorf("station report: ticket of %s: %w", violationID, err)
 	}
-	return t.Type == string(typ) && t.Status != StatusRejected, nil
+	if t.Type != string(typ) || t.Status == StatusRejected {
+		return nil, nil
+	}
+	return t, nil
 }
 
 var reportParams = map[string]bool{"from": true, "to": true, "format": true}
@@ -152,7 +218,7 @@ func (s *Service) apiStationReport(w http.ResponseWriter, r *http.Request) {
 		}
 		*p.dst = d
 	}
-	switch n := int(last.Sub(first).Hours()/24) + 1; {
+	switch n := calendarDays(first, last); {
 	case last.Before(first):
 		apiError(w, http.StatusBadRequest, "bad_request", "to: must not be before from")
 		return
@@ -190,4 +256,12 @@ func (s *Service) apiStationReport(w http.ResponseWriter, r *http.Request) {
 			strconv.FormatFloat(d.NetKG, 'f', -1, 64)})
 	}
 	cw.Flush()
+}
+
+// calendarDays counts the days from first to last, both included (days of
+// 23 or 25 hours count as one).
+func calendarDays(first, last time.Time) int {
+	a := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, time.UTC)
+	b := time.Date(last.Year(), last.Month(), last.Day(), 0, 0, 0, 0, time.UTC)
+	return int(b.Sub(a).Hours()/24) + 1
 }

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -81,6 +82,43 @@ func TestStationReportCountsEachDayInTheStationsTimeZone(t *testing.T) {
 		}
 	}
 
+	// The rows behind 3 December, as the station view lists them.
+	detail, err := s.StationDayDetail(t.Context(), "baiyun-07", rmin(60), shanghai)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if detail.StationDay != want[0] {
+		t.Errorf("detail totals %+v, want %+v", detail.StationDay, want[0])
+	}
+	type visitRow struct {
+		visit, record string
+		overKG        float64
+		ticket        bool
+	}
+	var gotVisits []visitRow
+	for _, r := range detail.VisitRows {
+		row := visitRow{visit: r.Visit.ID, overKG: r.Visit.OverLimitKG, ticket: r.Case != nil}
+		if r.Record != nil {
+			row.record = r.Record.RecordID
+		}
+		if r.Case != nil && (r.Case.Type != "unweighed_unload" || r.Case.ViolationID != r.Visit.ID) {
+			t.Errorf("visit %s: case %s of %s", r.Visit.ID, r.Case.Type, r.Case.ViolationID)
+		}
+		gotVisits = append(gotVisits, row)
+	}
+	wantVisits := []visitRow{{"v-weighed", "r-weighed", 0, false}, {"v-heavy", "r-heavy", 500, false},
+		{"v-unweighed", "", 0, true}, {"v-late", "r-late", 0, false}, {"v-rejected", "", 0, false}}
+	if fmt.Sprint(gotVisits) != fmt.Sprint(wantVisits) {
+		t.Errorf("visit rows %v\nwant %v", gotVisits, wantVisits)
+	}
+	var gotRecords []string
+	for _, r := range detail.RecordRows {
+		gotRecords = append(gotRecords, fmt.Sprintf("%s:%s:%v", r.Record.RecordID, r.Visit, r.Case != nil))
+	}
+	if got, want := strings.Join(gotRecords, " "), "r-weighed:v-weighed:false r-heavy:v-heavy:false r-late:v-late:false r-alone::true"; got != want {
+		t.Errorf("record rows %s\nwant %s", got, want)
+	}
+
 	resp, err := http.Get(a.srv.URL + "/api/v1/stations/baiyun-07/report?from=2026-12-03&to=2026-12-04&format=csv")
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +155,37 @@ func TestStationReportCountsEachDayInTheStationsTimeZone(t *testing.T) {
 	} {
 		if code, body := a.do("GET", c.path, nil, nil); code != c.code || !strings.Contains(body, c.says) {
 			t.Errorf("%s: %d %s, want %d saying %q", c.path, code, body, c.code, c.says)
+		}
+	}
+}
+
+// A report's length is counted in calendar days: a quarter that crosses a
+// daylight-saving change (a 23-hour day) is still 92 days, and 93 is one
+// too many.
+func TestCalendarDaysCountsDaysOfAnyLength(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(s string) time.Time {
+		d, err := time.ParseInLocation(time.DateOnly, s, berlin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, c := range []struct {
+		first, last string
+		want        int
+	}{
+		{"2026-03-29", "2026-03-29", 1}, // 23 hours
+		{"2026-03-28", "2026-03-30", 3},
+		{"2026-10-25", "2026-10-26", 2}, // 25 hours, then 24
+		{"2026-01-01", "2026-04-02", 92},
+		{"2026-01-01", "2026-04-03", 93},
+	} {
+		if got := calendarDays(day(c.first), day(c.last)); got != c.want {
+			t.Errorf("%s..%s: %d days, want %d", c.first, c.last, got, c.want)
 		}
 	}
 }

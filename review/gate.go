@@ -38,6 +38,8 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 	pages.HandleFunc("GET /tickets/{id}", s.casePage)
 	pages.HandleFunc("POST /tickets/{id}/{action}", s.action)
 	pages.HandleFunc("GET /cameras", s.camerasPage)
+	pages.HandleFunc("GET /stations", s.stationsPage)
+	pages.HandleFunc("GET /stations/{id}", s.stationPage)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w)

@@ -202,12 +202,19 @@ func (s *Server) counts(ctx context.Context, f queueFilter, q Query) ([]statusCo
 // link is a fresh link to one of a ticket's evidence files ("" when the
 // ticket has no such file or no link can be made).
 func (s *Server) link(ctx context.Context, t *dispatch.Ticket, file string) string {
-	if s.Evidence == nil || !slices.Contains(t.Evidence.Files, file) {
+	return s.bundleLink(ctx, t.Evidence.Prefix, t.Evidence.Files, file, "ticket", t.ID, "camera", t.CameraID)
+}
+
+// bundleLink is a fresh link to one file of the evidence bundle at prefix
+// ("" when the bundle has no such file or no link can be made; logged
+// with the args that say whose bundle it is).
+func (s *Server) bundleLink(ctx context.Context, prefix string, files []string, file string, whose ...any) string {
+	if s.Evidence == nil || prefix == "" || !slices.Contains(files, file) {
 		return ""
 	}
-	u, err := s.Evidence.URL(ctx, t.Evidence.Prefix+file, s.LinkExpiry)
+	u, err := s.Evidence.URL(ctx, prefix+file, s.LinkExpiry)
 	if err != nil {
-		s.Log.Warn("evidence link", "ticket", t.ID, "camera", t.CameraID, "file", file, "err", err)
+		s.Log.Warn("evidence link", append(whose, "file", file, "err", err)...)
 		return ""
 	}
 	return u

@@ -53,6 +53,13 @@ type Server struct {
 	// Cameras reports each camera's state for the cameras page, which
 	// shows the rate of FramesSampled over the last minute.
 	Cameras func() []CameraStatus
+	// Stations are the configured garbage stations; StationReports reads
+	// their days, which begin at midnight in StationTimezone
+	// (weighing.timezone; nil: review.timezone). Without both there is no
+	// station view.
+	Stations        []config.Station
+	StationReports  StationReports
+	StationTimezone *time.Location
 	// Evidence is the evidence store: manifests are read from it and
 	// links made with it, valid for LinkExpiry.
 	Evidence   evidence.Store

@@ -130,6 +130,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		}
 		if t := p.Tickets(); t != nil {
 			rev.Tickets = review.Service(t)
+			if len(cfg.Stations) > 0 && t.Visits() != nil {
+				rev.Stations, rev.StationReports, rev.StationTimezone = cfg.Stations, t, t.StationTimezone
+			}
 		}
 		if err := rev.Initialize(); err != nil {
 			srv.Close()
