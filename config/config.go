@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -303,9 +304,6 @@ func (c *Config) Defaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
-	if c.Pipeline.FrameQueue == 0 {
-		c.Pipeline.FrameQueue = 64
-	}
 	if c.Pipeline.UnitQueue == 0 {
 		c.Pipeline.UnitQueue = 256
 	}
@@ -383,6 +381,27 @@ func (c *Config) Defaults() {
 			}
 		}
 	}
+	if c.Pipeline.FrameQueue == 0 {
+		c.Pipeline.FrameQueue = c.autoFrameQueue()
+	}
+}
+
+// autoFrameQueue sizes the frame queue from the cameras: two seconds of
+// each camera's sampled frames (keyframe sampling: two frames, about one
+// GOP's worth twice over), at least 64. Cameras that come up together (a
+// power cut, a switch reboot, NTP-aligned GOPs) send their keyframes
+// within the same moment; the queue must hold that burst while detection
+// works through it, not drop it while a core sits idle.
+func (c *Config) autoFrameQueue() int {
+	n := 0
+	for _, cam := range c.Cameras {
+		perCam := 2
+		if cam.Sampling.Mode == SampleFPS {
+			perCam = max(perCam, int(math.Ceil(2*cam.Sampling.FPS)))
+		}
+		n += perCam
+	}
+	return min(max(n, 64), 100000)
 }
 
 // Load reads, decodes, defaults and validates a config file.

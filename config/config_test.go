@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,8 +41,37 @@ func TestParseAppliesDefaultsAndExpandsEnvironment(t *testing.T) {
 		c1.Decoder.Threads != 1 {
 		t.Errorf("camera 1 defaults: %+v", c1)
 	}
-	if cfg.Pipeline.FrameQueue != 64 || cfg.Log.Level != "info" {
+	if cfg.Pipeline.FrameQueue != 64 || cfg.Log.Level != "info" { // two cameras: the floor
 		t.Errorf("pipeline/log defaults: %+v %+v", cfg.Pipeline, cfg.Log)
+	}
+}
+
+// The frame queue is sized from the cameras unless set: two seconds of
+// each camera's sampled frames (two for keyframe sampling), at least 64.
+func TestFrameQueueIsSizedFromTheCameras(t *testing.T) {
+	cams := func(n int, prefix, sampling string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "  - {id: %s-%d, url: rtsp://127.0.0.1/%s%d, sampling: %s}\n", prefix, i, prefix, i, sampling)
+		}
+		return b.String()
+	}
+	for _, c := range []struct {
+		name, yaml string
+		want       int
+	}{
+		{"few cameras", "cameras:\n" + cams(3, "k", "{mode: keyframes}"), 64},
+		{"128 keyframe cameras", "cameras:\n" + cams(128, "k", "{mode: keyframes}"), 256},
+		{"fps cameras", "cameras:\n" + cams(30, "a", "{mode: fps, fps: 2}") + cams(10, "b", "{mode: fps, fps: 0.5}"), 30*4 + 10*2},
+		{"set by hand", "pipeline: {frame_queue: 10}\ncameras:\n" + cams(128, "k", "{mode: keyframes}"), 10},
+	} {
+		cfg, err := Parse([]byte(c.yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if cfg.Pipeline.FrameQueue != c.want {
+			t.Errorf("%s: frame_queue %d, want %d", c.name, cfg.Pipeline.FrameQueue, c.want)
+		}
 	}
 }
 

@@ -55,13 +55,15 @@ type Camera struct {
 	lastError string
 }
 
-func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, m *metrics, im *ingest.Metrics, log *slog.Logger) *Camera {
+// newCamera builds a camera whose sampled frames come from pool (shared
+// by the pipeline's cameras) and go to out.
+func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, pool *frame.Pool, m *metrics, im *ingest.Metrics, log *slog.Logger) *Camera {
 	c := &Camera{
 		cfg:           cfg,
 		log:           log.With("camera", cfg.ID),
 		units:         make(chan *media.AccessUnit, unitQueue),
 		out:           out,
-		pool:          frame.NewPool(4),
+		pool:          pool,
 		decoded:       m.decoded.WithLabelValues(cfg.ID),
 		sampled:       m.sampled.WithLabelValues(cfg.ID),
 		decodeErrors:  m.errors.WithLabelValues(cfg.ID),
@@ -216,7 +218,6 @@ func (c *Camera) Run(ctx context.Context) {
 	}()
 	c.decodeLoop(ctx)
 	wg.Wait()
-	c.pool.Close()
 }
 
 func (c *Camera) decodeLoop(ctx context.Context) {
@@ -227,6 +228,9 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 		}
 	}()
 	var corrupt uint64
+	// lastW×lastH is the size of the last picture: the pool hands out a
+	// frame of that size when it has one.
+	var lastW, lastH int
 	// The state is polled: "nothing decoded" is the absence of an event.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -289,13 +293,14 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			if !c.sampler.Keep(pts) {
 				continue
 			}
-			f := c.pool.Get()
+			f := c.pool.GetSized(lastW, lastH)
 			if err := dec.Convert(f); err != nil {
 				f.Release()
 				c.decodeErrors.Inc()
 				c.setError(err)
 				continue
 			}
+			lastW, lastH = f.Width(), f.Height()
 			c.seq++
 			f.Camera, f.PTS, f.Seq = c.cfg.ID, pts, c.seq
 			// With B-frames the picture out is not the unit in: its time

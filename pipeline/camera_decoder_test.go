@@ -13,6 +13,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/framequeue"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 )
@@ -41,7 +42,7 @@ func TestDecoderThatCannotBeOpenedIsLoggedOnceAndEveryUnitCounted(t *testing.T) 
 	m := newMetrics(nil)
 	q := framequeue.NewQueue(4)
 	defer q.Close()
-	c := newCamera(config.Camera{ID: "cam", Decoder: config.Decoder{Threads: 1}}, 16, q, m, ingest.NewMetrics(nil),
+	c := newCamera(config.Camera{ID: "cam", Decoder: config.Decoder{Threads: 1}}, 16, q, frame.NewPool(4), m, ingest.NewMetrics(nil),
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/internal/rtsptest"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/framequeue"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 )
@@ -29,7 +30,7 @@ func runHealthCamera(t *testing.T, url string, noDecodeAfter time.Duration) *hea
 	cfg := config.Camera{ID: "cam", URL: url, Transport: ingest.TransportTCP, Decoder: config.Decoder{Threads: 1},
 		Sampling: config.Sampling{Mode: config.SampleFPS, FPS: 25}, StallTimeout: config.Duration(5 * time.Second)}
 	c := &healthCamera{
-		Camera: newCamera(cfg, 16, q, newMetrics(nil), ingest.NewMetrics(nil), slog.New(slog.DiscardHandler)),
+		Camera: newCamera(cfg, 16, q, frame.NewPool(4), newMetrics(nil), ingest.NewMetrics(nil), slog.New(slog.DiscardHandler)),
 		times:  make(chan time.Time, 1000),
 	}
 	c.noDecodeAfter = noDecodeAfter

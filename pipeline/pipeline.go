@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -49,6 +50,7 @@ type Pipeline struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	queue    *framequeue.Queue
+	pool     *frame.Pool    // the cameras' sampled frames
 	frames   drainingSource // the queue as detection reads it
 	cameras  []*Camera
 	consumed *prometheus.CounterVec
@@ -80,7 +82,8 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	}
 	m := newMetrics(reg)
 	im := ingest.NewMetrics(reg)
-	p := &Pipeline{cfg: cfg, log: log, reg: reg, queue: framequeue.NewQueue(cfg.Pipeline.FrameQueue)}
+	p := &Pipeline{cfg: cfg, log: log, reg: reg, queue: framequeue.NewQueue(cfg.Pipeline.FrameQueue),
+		pool: frame.NewPool(framesKept(cfg))}
 	p.frames = drainingSource{Queue: p.queue, ingestDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -101,7 +104,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	overload := map[string]prometheus.Counter{}
 	for _, cc := range cfg.Cameras {
 		overload[cc.ID] = m.dropped.WithLabelValues(cc.ID, DropOverload)
-		p.cameras = append(p.cameras, newCamera(cc, cfg.Pipeline.UnitQueue, p.queue, m, im, log))
+		p.cameras = append(p.cameras, newCamera(cc, cfg.Pipeline.UnitQueue, p.queue, p.pool, m, im, log))
 	}
 	p.queue.OnDrop = func(camera string) {
 		if c, ok := overload[camera]; ok {
@@ -279,6 +282,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		p.queue.Close()
+		p.pool.Close()
 		if p.detect != nil {
 			p.detect.close()
 		}
@@ -295,6 +299,18 @@ func (p *Pipeline) Close() error {
 		}
 	})
 	return p.closeErr
+}
+
+// framesKept is how many released frames the cameras' shared pool keeps
+// for reuse: about what detection holds at once (a batch being
+// letterboxed per worker and one in inference), not one per camera, so
+// an idle camera holds no picture.
+func framesKept(cfg *config.Config) int {
+	workers := cfg.Detectors.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return max(1, cfg.Detectors.MaxBatch) * (workers + 1)
 }
 
 // drainingSource is the frame queue as detection reads it: once ingest

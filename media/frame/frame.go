@@ -60,9 +60,12 @@ func (f *Frame) close() {
 	}
 }
 
-// Pool recycles frames (and their Mats) of one camera. Get never blocks:
-// when every frame is in use it makes a new one, so the number of frames in
-// flight is bounded by the queues downstream, not by the pool.
+// Pool recycles frames (and their Mats). Get never blocks: when every
+// frame is in use it makes a new one, so the number of frames in flight is
+// bounded by the queues downstream, not by the pool. One pool may serve
+// many cameras of different sizes (GetSized finds a frame of the right
+// size): then what it keeps is bounded by maxFree, not by the camera
+// count.
 type Pool struct {
 	mu     sync.Mutex
 	free   []*Frame
@@ -85,6 +88,33 @@ func (p *Pool) Get() *Frame {
 		return f
 	}
 	return &Frame{pool: p}
+}
+
+// GetSized returns a free frame whose picture is already width×height
+// (Ensure then reuses its memory) when the pool has one, else as Get.
+func (p *Pool) GetSized(width, height int) *Frame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.free) - 1; i >= 0; i-- {
+		f := p.free[i]
+		if f.Mat.Ptr() != nil && !f.Mat.Empty() && f.Mat.Cols() == width && f.Mat.Rows() == height {
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			return f
+		}
+	}
+	if n := len(p.free); n > 0 {
+		f := p.free[n-1]
+		p.free = p.free[:n-1]
+		return f
+	}
+	return &Frame{pool: p}
+}
+
+// Free is the number of frames kept for reuse.
+func (p *Pool) Free() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
 }
 
 func (p *Pool) put(f *Frame) {
