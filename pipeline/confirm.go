@@ -21,7 +21,8 @@ import (
 
 // ViolationEvent is a confirmed violation with the pictures the evidence
 // stage needs: the best frame of the object and, for dumping, a picture
-// of its actor. The receiver owns the Mats and must Close them.
+// of its actor, decoded from the JPEG the confirmer kept (keptFrame). The
+// receiver owns the Mats and must Close them.
 type ViolationEvent struct {
 	rules.Violation
 	BestFrame gocv.Mat
@@ -56,7 +57,7 @@ type confirmer struct {
 	metrics *rules.Metrics
 	// kept frames per candidate track: its best frame and the frame it
 	// appeared in. Only object classes are kept, so memory stays bounded
-	// by the objects in view.
+	// by the objects in view. Kept frames are JPEG (see keptFrame).
 	best, appear map[uint64]keptFrame
 	// actors keeps, per person or vehicle seen beside a candidate object,
 	// the last frame it was seen there in: the picture of who left an
@@ -70,6 +71,13 @@ type confirmer struct {
 	leftErrs lograte.Limiter
 	// station finds vehicle visits (nil unless a station camera).
 	station *stationWatch
+	// encoded is the last frame kept, as JPEG: a frame kept for several
+	// tracks is encoded once.
+	encoded struct {
+		seq  uint64
+		data []byte
+	}
+	keepErrs lograte.Limiter
 }
 
 func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
@@ -89,7 +97,8 @@ func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slo
 		e.Zones = append(e.Zones, rz)
 	}
 	c := &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
-		best: map[uint64]keptFrame{}, appear: map[uint64]keptFrame{}, actors: map[uint64]keptFrame{}, leftErrs: lograte.Limiter{Every: time.Minute}}
+		best: map[uint64]keptFrame{}, appear: map[uint64]keptFrame{}, actors: map[uint64]keptFrame{}, leftErrs: lograte.Limiter{Every: time.Minute},
+		keepErrs: lograte.Limiter{Every: time.Minute}}
 	if lo := cam.LeftObjects; lo.Enabled {
 		c.left = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()})
 	}
@@ -182,7 +191,7 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) ([]Violat
 	for _, v := range vs {
 		ev := ViolationEvent{Violation: v}
 		if k, ok := c.best[v.TrackID]; ok {
-			ev.BestFrame = k.mat.Clone()
+			ev.BestFrame = c.picture(k)
 		}
 		if v.Type == rules.IllegalDumping {
 			c.actorPicture(&ev)
@@ -214,12 +223,22 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 	return leftobject.Merge(dets, left)
 }
 
-// keptFrame is a copy of a frame and the sample of the track it was kept
-// for, taken in that frame.
+// keptFrame is a frame that may become evidence, and the sample of the
+// track it was kept for, taken in that frame. The frame is kept as JPEG
+// at keptQuality: a 720p picture is about 150 KiB instead of 2.7 MiB of
+// BGR, so what a camera keeps (each object's best and first frame, up to
+// maxActorFrames actor frames) costs about 1 MiB, not tens, at the price
+// of an encoding (about 4 ms at 720p) when a frame is first kept and a
+// decoding when a case is confirmed.
 type keptFrame struct {
-	mat    gocv.Mat
+	jpeg   []byte
 	sample track.Sample
 }
+
+// keptQuality is the JPEG quality of kept frames: the evidence snapshot
+// is encoded again from them (at evidence.jpeg_quality), so they are kept
+// well above it.
+const keptQuality = 95
 
 const (
 	// actorFrameKeep: an actor's frame is kept this long after it was
@@ -231,13 +250,45 @@ const (
 )
 
 func (c *confirmer) keep(into map[uint64]keptFrame, id uint64, f *frame.Frame, s track.Sample) {
-	k, ok := into[id]
-	if !ok {
-		k.mat = gocv.NewMat()
+	data, err := c.encode(f)
+	if err != nil {
+		// The track keeps its earlier frame (if any): evidence then shows
+		// that one, or none.
+		if ok, held := c.keepErrs.Allow(time.Now()); ok {
+			c.log.Error("frame for evidence not kept", "camera", c.camera, "err", err, "suppressed", held)
+		}
+		return
 	}
-	f.Mat.CopyTo(&k.mat) // reuses the memory when the size matches
-	k.sample = s
-	into[id] = k
+	into[id] = keptFrame{jpeg: data, sample: s}
+}
+
+// encode is the frame as JPEG, encoded once however many tracks keep it.
+func (c *confirmer) encode(f *frame.Frame) ([]byte, error) {
+	if c.encoded.data != nil && c.encoded.seq == f.Seq {
+		return c.encoded.data, nil
+	}
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, f.Mat, []int{gocv.IMWriteJpegQuality, keptQuality})
+	if err != nil {
+		return nil, err
+	}
+	defer buf.Close()
+	// Copied to Go memory: many tracks may share it, and the GC frees it.
+	c.encoded.seq, c.encoded.data = f.Seq, append([]byte(nil), buf.GetBytes()...)
+	return c.encoded.data, nil
+}
+
+// picture decodes a kept frame for the evidence stage (an empty Mat when
+// it cannot be decoded, as if none was kept).
+func (c *confirmer) picture(k keptFrame) gocv.Mat {
+	m, err := gocv.IMDecode(k.jpeg, gocv.IMReadColor)
+	if err != nil || m.Empty() {
+		c.log.Error("kept frame cannot be decoded", "camera", c.camera, "err", err)
+		if err == nil {
+			m.Close()
+		}
+		return gocv.Mat{}
+	}
+	return m
 }
 
 // keepActors keeps the frame of each person or vehicle seen now beside a
@@ -245,7 +296,6 @@ func (c *confirmer) keep(into map[uint64]keptFrame, id uint64, f *frame.Frame, s
 func (c *confirmer) keepActors(f *frame.Frame, live []*track.Track) {
 	for id, k := range c.actors {
 		if f.Time.Sub(k.sample.Time) > actorFrameKeep {
-			k.mat.Close()
 			delete(c.actors, id)
 		}
 	}
@@ -279,8 +329,6 @@ func (c *confirmer) forgetOldestActor() {
 			oldest, at = id, k.sample.Time
 		}
 	}
-	k := c.actors[oldest]
-	k.mat.Close()
 	delete(c.actors, oldest)
 }
 
@@ -291,23 +339,19 @@ func (c *confirmer) actorPicture(ev *ViolationEvent) {
 	v := ev.Violation
 	if k, ok := c.actors[v.ActorTrackID]; ok && v.ActorTrackID != 0 &&
 		!k.sample.Time.Before(v.FirstSeen) && rules.Near(k.sample.Box, v.Box) {
-		ev.AppearFrame, ev.AppearAt, ev.ActorSample = k.mat.Clone(), k.sample.Time, k.sample
+		ev.AppearFrame, ev.AppearAt, ev.ActorSample = c.picture(k), k.sample.Time, k.sample
 		return
 	}
 	if k, ok := c.appear[v.TrackID]; ok {
-		ev.AppearFrame, ev.AppearAt = k.mat.Clone(), k.sample.Time
+		ev.AppearFrame, ev.AppearAt = c.picture(k), k.sample.Time
 	}
 }
 
 // drop forgets an ended track's object frames (an actor's frame outlives
 // its track: see actors).
 func (c *confirmer) drop(id uint64) {
-	for _, kept := range []map[uint64]keptFrame{c.best, c.appear} {
-		if k, ok := kept[id]; ok {
-			k.mat.Close()
-			delete(kept, id)
-		}
-	}
+	delete(c.best, id)
+	delete(c.appear, id)
 }
 
 func (c *confirmer) close() {
@@ -317,14 +361,7 @@ func (c *confirmer) close() {
 	if c.station != nil {
 		c.station.close()
 	}
-	for id := range c.best {
-		c.drop(id)
-	}
-	for id := range c.appear {
-		c.drop(id)
-	}
-	for id, k := range c.actors {
-		k.mat.Close()
-		delete(c.actors, id)
-	}
+	clear(c.best)
+	clear(c.appear)
+	clear(c.actors)
 }

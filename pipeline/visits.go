@@ -99,28 +99,22 @@ func (c *confirmer) updateVisits(f *frame.Frame, live []*track.Track) []VisitEve
 			ID: ulid.New(v.Departure), Station: w.station, Camera: c.camera, Arrival: v.Arrival, Stop: v.Stop,
 			Departure: v.Departure, VehicleClass: v.Class, Score: v.Best.Score}}
 		if k, ok := w.best[v.Seq]; ok {
-			ev.BestFrame = k.mat // handed over: the event owns it now
+			ev.BestFrame = c.picture(k)
 			delete(w.best, v.Seq)
 		}
 		c.log.Info("station visit", "camera", c.camera, "station", w.station, "id", ev.ID, "class", v.Class, "track", v.TrackID,
 			"arrival", v.Arrival, "stop", v.Stop, "departure", v.Departure)
 		out = append(out, ev)
 	}
-	for seq, k := range w.best {
+	for seq := range w.best {
 		if !open[seq] {
-			k.mat.Close()
 			delete(w.best, seq)
 		}
 	}
 	return out
 }
 
-func (w *stationWatch) close() {
-	for seq, k := range w.best {
-		k.mat.Close()
-		delete(w.best, seq)
-	}
-}
+func (w *stationWatch) close() { clear(w.best) }
 
 // polygon is a config polygon as geometry.
 func polygon(p config.Polygon) geom.Polygon {
