@@ -41,6 +41,12 @@ type Review struct {
 	PublicMetrics bool `yaml:"public_metrics"`
 	// Timezone the pages show times in (default Asia/Shanghai).
 	Timezone string `yaml:"timezone"`
+	// PrecisionWarning: the statistics page warns about a camera whose
+	// precision (confirmed / reviewed) over the period is below it, once
+	// at least PrecisionMinReviewed of its cases were reviewed (defaults
+	// 0.7 and 10).
+	PrecisionWarning     float64 `yaml:"precision_warning"`
+	PrecisionMinReviewed int     `yaml:"precision_min_reviewed"`
 }
 
 // User is a person (or an API client) who may sign in.
@@ -74,6 +80,12 @@ func (c *Config) defaultsReview() {
 	if r.Timezone == "" {
 		r.Timezone = "Asia/Shanghai"
 	}
+	if r.PrecisionWarning == 0 {
+		r.PrecisionWarning = 0.7
+	}
+	if r.PrecisionMinReviewed == 0 {
+		r.PrecisionMinReviewed = 10
+	}
 	for i := range r.Users {
 		u := &r.Users[i]
 		u.PasswordHash = expandVars(u.PasswordHash)
@@ -91,6 +103,12 @@ func (c *Config) validateReview(bad func(path, format string, args ...any)) {
 	}
 	if _, err := time.LoadLocation(r.Timezone); err != nil {
 		bad("review.timezone", "unknown time zone %q", r.Timezone)
+	}
+	if r.PrecisionWarning < 0 || r.PrecisionWarning > 1 {
+		bad("review.precision_warning", "must be between 0 and 1 (got %g)", r.PrecisionWarning)
+	}
+	if r.PrecisionMinReviewed < 1 {
+		bad("review.precision_min_reviewed", "must be at least 1 (got %d)", r.PrecisionMinReviewed)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && len(r.Users) == 0 && !IsLoopback(c.HTTP.Listen) {
 		bad("review.users", "at least one user is needed when http.listen (%s) is not a loopback address: every page and API call requires signing in", c.HTTP.Listen)

@@ -40,6 +40,7 @@ var routes = []route{
 	{http.MethodPost, "/api/v1/weighings", (*Service).apiPostWeighings},
 	{http.MethodGet, "/api/v1/weighings", (*Service).apiListWeighings},
 	{http.MethodGet, "/api/v1/stations/{id}/report", (*Service).apiStationReport},
+	{http.MethodGet, "/api/v1/stats", (*Service).apiStats},
 }
 
 // Handler serves the JSON API under /api/v1/ (mount it there as is).

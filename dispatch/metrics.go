@@ -31,6 +31,11 @@ type Metrics struct {
 	// Weighings counts weighing records received, by station (configured
 	// ids only; "unknown" otherwise) and result (stations.Result*).
 	Weighings *prometheus.CounterVec
+	// Reviews counts people's verdicts on tickets pending review, by
+	// camera, type and verdict (confirmed, rejected); ReviewLatency is the
+	// time from ticket to verdict, by type.
+	Reviews       *prometheus.CounterVec
+	ReviewLatency *prometheus.HistogramVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -58,6 +63,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streetwatch_weighings_received_total",
 			Help: "Weighing records received, by station and result (stored, duplicate, conflict, invalid, unauthorized).",
 		}, []string{"station", "result"}),
+		Reviews: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_reviews_total",
+			Help: "Reviewers' verdicts on tickets pending review, by camera, violation type and verdict (confirmed, rejected).",
+		}, []string{"camera", "type", "verdict"}),
+		ReviewLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "streetwatch_review_latency_seconds",
+			Help:    "Time from a ticket's creation to a reviewer's verdict, by violation type.",
+			Buckets: []float64{60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 3 * 24 * 3600},
+		}, []string{"type"}),
 	}
 	for _, r := range weighingResults {
 		m.Weighings.WithLabelValues(unknownStation, r) // the family exists before the first post
@@ -66,7 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.Attempts.WithLabelValues(r) // export zeros, so rate() works from the start
 	}
 	if reg != nil {
-		reg.MustRegister(m.Tickets, m.Attempts, m.OutboxDepth, m.EventToTicket, m.Weighings)
+		reg.MustRegister(m.Tickets, m.Attempts, m.OutboxDepth, m.EventToTicket, m.Weighings, m.Reviews, m.ReviewLatency)
 	}
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -196,34 +197,13 @@ func (s *Service) apiStationReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	for k := range q {
-		if !reportParams[k] {
-			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("unknown query parameter %q", clipHeader(k)))
-			return
-		}
-	}
-	loc := s.StationTimezone
-	if loc == nil {
-		loc = time.UTC
-	}
-	var first, last time.Time
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &first}, {"to", &last}} {
-		d, err := time.ParseInLocation(time.DateOnly, q.Get(p.name), loc)
-		if err != nil {
-			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s: required, a day such as 2026-12-03", p.name))
-			return
-		}
-		*p.dst = d
-	}
-	switch n := calendarDays(first, last); {
-	case last.Before(first):
-		apiError(w, http.StatusBadRequest, "bad_request", "to: must not be before from")
+	if !knownParams(w, q, reportParams) {
 		return
-	case n > maxReportDays:
-		apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("to: at most %d days from from (got %d)", maxReportDays, n))
+	}
+	loc := s.reportLoc()
+	first, last, msg := dayRange(q.Get("from"), q.Get("to"), loc, maxReportDays)
+	if msg != "" {
+		apiError(w, http.StatusBadRequest, "bad_request", msg)
 		return
 	}
 	format := q.Get("format")
@@ -256,6 +236,46 @@ func (s *Service) apiStationReport(w http.ResponseWriter, r *http.Request) {
 			strconv.FormatFloat(d.NetKG, 'f', -1, 64)})
 	}
 	cw.Flush()
+}
+
+// knownParams answers 400 and returns false when q has a parameter
+// outside known.
+func knownParams(w http.ResponseWriter, q url.Values, known map[string]bool) bool {
+	for k := range q {
+		if !known[k] {
+			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("unknown query parameter %q", clipHeader(k)))
+			return false
+		}
+	}
+	return true
+}
+
+// reportLoc is where the days of reports and statistics begin
+// (weighing.timezone, which defaults to review.timezone; UTC unset).
+func (s *Service) reportLoc() *time.Location {
+	if s.StationTimezone == nil {
+		return time.UTC
+	}
+	return s.StationTimezone
+}
+
+// dayRange parses a range of days, from and to both included, in loc,
+// of at most maxDays; msg names the bad parameter.
+func dayRange(fromDay, toDay string, loc *time.Location, maxDays int) (first, last time.Time, msg string) {
+	var err error
+	if first, err = time.ParseInLocation(time.DateOnly, fromDay, loc); err != nil {
+		return first, last, "from: required, a day such as 2026-12-03"
+	}
+	if last, err = time.ParseInLocation(time.DateOnly, toDay, loc); err != nil {
+		return first, last, "to: required, a day such as 2026-12-03"
+	}
+	switch n := calendarDays(first, last); {
+	case last.Before(first):
+		return first, last, "to: must not be before from"
+	case n > maxDays:
+		return first, last, fmt.Sprintf("to: at most %d days from from (got %d)", maxDays, n)
+	}
+	return first, last, ""
 }
 
 // calendarDays counts the days from first to last, both included (days of

@@ -251,6 +251,10 @@ func (s *Service) transition(ctx context.Context, id string, req TransitionReque
 		return nil, wrapTicketErr(id, err)
 	}
 	s.metrics.Tickets.WithLabelValues(t.Type, string(t.Status)).Inc()
+	if from == StatusPendingReview && (t.Status == StatusConfirmed || t.Status == StatusRejected) && req.Actor != SystemActor {
+		s.metrics.Reviews.WithLabelValues(t.CameraID, t.Type, string(t.Status)).Inc()
+		s.metrics.ReviewLatency.WithLabelValues(t.Type).Observe(max(0, now.Sub(t.CreatedAt).Seconds()))
+	}
 	s.log.Info("ticket transition", "ticket", id, "camera", t.CameraID, "from", from, "to", t.Status,
 		"actor", req.Actor, "reason", req.Reason)
 	if t.Status == StatusConfirmed {

@@ -40,6 +40,7 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 	pages.HandleFunc("GET /cameras", s.camerasPage)
 	pages.HandleFunc("GET /stations", s.stationsPage)
 	pages.HandleFunc("GET /stations/{id}", s.stationPage)
+	pages.HandleFunc("GET /stats", s.statsPage)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w)

@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // base.html.
-var pageNames = []string{"login", "queue", "case", "cameras", "stations", "station", "error"}
+var pageNames = []string{"login", "queue", "case", "cameras", "stations", "station", "stats", "error"}
 
 // parseTemplates builds one template set per language and page, with
 // "t" bound to the language's catalog.
@@ -31,8 +31,16 @@ func (s *Server) parseTemplates() (map[string]*template.Template, error) {
 			"fps":     func(f float64) string { return fmt.Sprintf("%.1f", f) },
 			"seconds": func(f float64) string { return fmt.Sprintf("%.3f", f) },
 			"kg":      func(f float64) string { return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64) },
-			"object":  cat.object,
-			"signal":  cat.signal,
+			"ratio": func(f *float64) string {
+				if f == nil {
+					return "-"
+				}
+				return fmt.Sprintf("%.0f%%", *f*100)
+			},
+			"width":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+			"addf":   func(a, b float64) float64 { return a + b },
+			"object": cat.object,
+			"signal": cat.signal,
 			"leftOnly": func(signals []string) bool {
 				return len(signals) == 1 && signals[0] == dispatch.SignalLeftObject
 			},
@@ -95,10 +103,11 @@ type view struct {
 	User     User
 	SignedIn bool
 	CSRF     string
-	// Nav marks the current menu entry: queue, cameras, stations or "".
+	// Nav marks the current menu entry: queue, cameras, stations, stats or "".
 	Nav string
-	// Stations shows the stations entry (garbage stations are configured).
-	Stations bool
+	// Stations shows the stations entry (garbage stations are configured),
+	// Stats the statistics entry.
+	Stations, Stats bool
 	// Flash is a message key to show once (after an action), FlashError
 	// marks it as a problem.
 	Flash      string
@@ -120,7 +129,7 @@ type errorData struct {
 // 500s, never half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page, nav string, data any) {
 	lang := language(w, r, s.secure(r))
-	v := view{Page: page, Lang: lang, TZ: s.loc.String(), Nav: nav, Stations: s.stationsOn(), Data: data}
+	v := view{Page: page, Lang: lang, TZ: s.loc.String(), Nav: nav, Stations: s.stationsOn(), Stats: s.Stats != nil, Data: data}
 	if u, ok := UserFrom(r.Context()); ok {
 		v.User, v.SignedIn = u, true
 	}

@@ -60,6 +60,9 @@ type Server struct {
 	Stations        []config.Station
 	StationReports  StationReports
 	StationTimezone *time.Location
+	// Stats computes the statistics page (nil: no page). Its days are
+	// StationTimezone's, like the API's.
+	Stats StatsSource
 	// Evidence is the evidence store: manifests are read from it and
 	// links made with it, valid for LinkExpiry.
 	Evidence   evidence.Store

@@ -130,8 +130,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		}
 		if t := p.Tickets(); t != nil {
 			rev.Tickets = review.Service(t)
+			rev.Stats, rev.StationTimezone = t, t.StationTimezone
 			if len(cfg.Stations) > 0 && t.Visits() != nil {
-				rev.Stations, rev.StationReports, rev.StationTimezone = cfg.Stations, t, t.StationTimezone
+				rev.Stations, rev.StationReports = cfg.Stations, t
 			}
 		}
 		if err := rev.Initialize(); err != nil {
