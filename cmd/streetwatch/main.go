@@ -27,6 +27,8 @@ Usage:
   streetwatch hash-password < FILE          bcrypt hash of a password (stdin) for review.users
   streetwatch import-weighings --config FILE --station ID FILE.csv
                                             store a weighbridge's CSV export of weighing records
+  streetwatch export-dataset --config FILE --since DAY --out DIR
+                                            reviewed cases as a YOLO dataset, for retraining
   streetwatch version                       print the version
 `
 
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdHashPassword(args[1:], os.Stdin, stdout, stderr)
 	case "import-weighings":
 		err = cmdImportWeighings(ctx, args[1:], stdout, stderr)
+	case "export-dataset":
+		err = cmdExportDataset(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "streetwatch", version)
 	case "help", "-h", "--help":

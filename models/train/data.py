@@ -44,6 +44,54 @@ def render_set(seed, n, width=480, workers=2, cache=None):
     return images, boxes
 
 
+def load_yolo(folder, classes, width=480):
+    """A YOLO dataset folder (`streetwatch export-dataset`: images/, labels/, data.yaml) as (image,
+    boxes) pairs like render_set's: images scaled to width, boxes [class, x1, y1, x2, y2] in pixels.
+    Its classes must be the model's, in the same order; an image without a label file, or with an
+    empty one, is a background image."""
+    names = {}
+    with open(os.path.join(folder, "data.yaml")) as f:
+        in_names = False
+        for line in f:
+            if line.startswith("names:"):
+                in_names = True
+            elif in_names and line.startswith("  ") and ":" in line:
+                k, v = line.strip().split(":", 1)
+                names[int(k)] = v.strip()
+            elif in_names and line.strip():
+                in_names = False
+    got = [names[i] for i in sorted(names)]
+    if got != list(classes):
+        raise SystemExit(f"{folder}/data.yaml: classes {got} are not the model's {list(classes)}")
+    images, boxes = [], []
+    for name in sorted(os.listdir(os.path.join(folder, "images"))):
+        stem, ext = os.path.splitext(name)
+        if ext.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        img = cv2.imread(os.path.join(folder, "images", name), cv2.IMREAD_COLOR)
+        if img is None:
+            raise SystemExit(f"{folder}/images/{name}: not an image")
+        h, w = img.shape[:2]
+        s = width / w
+        img = cv2.resize(img, (width, int(round(h * s))), interpolation=cv2.INTER_AREA)
+        rows = []
+        label = os.path.join(folder, "labels", stem + ".txt")
+        if os.path.exists(label):
+            with open(label) as f:
+                for n, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    parts = line.split()
+                    if len(parts) != 5 or not parts[0].isdigit() or int(parts[0]) >= len(classes):
+                        raise SystemExit(f"{label}:{n}: want 'class cx cy w h' with a class below {len(classes)}")
+                    c, cx, cy, bw, bh = int(parts[0]), *map(float, parts[1:])
+                    H, W = img.shape[:2]
+                    rows.append([c, (cx - bw / 2) * W, (cy - bh / 2) * H, (cx + bw / 2) * W, (cy + bh / 2) * H])
+        images.append(img)
+        boxes.append(np.array(rows, np.float32).reshape(-1, 5))
+    return images, boxes
+
+
 def zoom_crop(rng, img, boxes, min_scale=0.5, keep=0.45):
     """Crop a random window of the image (same aspect) so objects appear larger."""
     h, w = img.shape[:2]

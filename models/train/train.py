@@ -1,6 +1,8 @@
 """Render data, train the StreetWatch demo detector, evaluate it, export ONNX and write its manifest.
 
     python3 models/train/train.py --out models/            # what `make model` runs (~30 min, 2 CPU cores)
+    python3 models/train/train.py --out /tmp/m --init /tmp/streetwatch-demo.pt --iters 600 --version 0.2.0 \
+        --extra dataset/                                    # fine-tune with reviewed real cases (export-dataset)
 
 Deterministic given --seed (data, initial weights, batch order). Needs Debian's python3-torch,
 python3-numpy, python3-opencv and python3-onnx; nothing is downloaded.
@@ -206,6 +208,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="", help="folder to cache rendered sets between runs")
     ap.add_argument("--version", default="0.1.0")
+    ap.add_argument("--extra", action="append", default=[], metavar="DIR",
+                    help="a YOLO dataset of real cases (`streetwatch export-dataset`) added to the training images; repeatable")
+    ap.add_argument("--extra-repeat", type=int, default=4, help="times each extra image is in the training set")
+    ap.add_argument("--init", default="", metavar="PT",
+                    help="weights to start from (a state dict this script saved): fine-tune rather than train from scratch")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -217,12 +224,20 @@ def main():
 
     log(f"rendering {args.train_images} training images (seed {args.seed})")
     images, boxes = data.render_set(args.seed, args.train_images, workers=args.threads, cache=args.cache)
+    for folder in args.extra:
+        ex_images, ex_boxes = data.load_yolo(folder, CLASSES)
+        n_bg = sum(1 for b in ex_boxes if len(b) == 0)
+        log(f"extra {folder}: {len(ex_images)} images ({n_bg} background), each used {args.extra_repeat}x")
+        images, boxes = images + ex_images * args.extra_repeat, boxes + ex_boxes * args.extra_repeat
     counts = np.bincount(np.concatenate([b[:, 0] for b in boxes]).astype(int), minlength=len(CLASSES))
     log("training instances: " + ", ".join(f"{c} {n}" for c, n in zip(CLASSES, counts)))
     val = data.render_set(args.seed + 1000, args.val_images, workers=args.threads, cache=args.cache)
     test = data.render_set(args.seed + 2000, args.test_images, workers=args.threads, cache=args.cache)
 
     model = Detector(len(CLASSES))
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu"))
+        log(f"starting from {args.init}")
     ema = train(model, images, boxes, args, log)
     t_train = time.time() - t_start
     log("evaluating")
@@ -237,7 +252,9 @@ def main():
                       anchors=int(ema.anchors.shape[1]), train_images=args.train_images, seed=args.seed,
                       iters=args.iters, test_images=args.test_images, test_seed=args.seed + 2000)
     evaluate.write_manifest(os.path.join(args.out, NAME + ".yaml"), res, write_info)
-    torch.save(ema.state_dict(), os.path.join(args.cache or "/tmp", NAME + ".pt"))
+    pt = os.path.join(args.cache or "/tmp", NAME + ".pt")
+    torch.save(ema.state_dict(), pt)
+    log(f"weights in {pt} (--init to fine-tune from them)")
     figures(ema, *test, os.path.join(args.out, "figures"), picks=_figure_picks(test))
     log(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.2f} MB); training took {t_train / 60:.1f} min")
 
