@@ -294,6 +294,12 @@ type Reconnect struct {
 // Decoder tunes the software decoder.
 type Decoder struct {
 	Threads int `yaml:"threads"`
+	// HWAccel decodes on a hardware device: "cuda" (NVIDIA NVDEC through
+	// FFmpeg), Device naming which GPU ("" the first, or "1", ...). When
+	// the device cannot be used the camera decodes on the CPU, says why in
+	// the log and shows 0 in streetwatch_decoder_hardware.
+	HWAccel string `yaml:"hwaccel"`
+	Device  string `yaml:"device"`
 }
 
 // Defaults fills every unset field. It is the one place defaults live.

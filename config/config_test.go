@@ -89,6 +89,7 @@ func TestBrokenConfigsNameTheField(t *testing.T) {
 		{"wrong type", cam + "    decoder: {threads: many}\n", `cameras[0].decoder.threads: expected a whole number value, got "many" (line 4)`},
 		{"bad duration", cam + "    stall_timeout: 10 seconds\n", `cameras[0].stall_timeout: expected a duration such as 10s or 5m, got "10 seconds" (line 4)`},
 		{"list expected", "cameras: {id: a}\n", "cameras: expected a list (line 1)"},
+		{"hwaccel", cam + "    decoder: {hwaccel: nvdec}\n", `cameras[0].decoder.hwaccel: must be empty (CPU) or cuda (got "nvdec")`},
 		{"precision warning", "review: {precision_warning: 1.5}\n" + cam, "review.precision_warning: must be between 0 and 1 (got 1.5)"},
 		{"precision reviews", "review: {precision_min_reviewed: -2}\n" + cam, "review.precision_min_reviewed: must be at least 1 (got -2)"},
 		{"mapping expected", "cameras:\n  - just-a-string\n", "cameras[0]: expected a mapping of fields (line 2)"},

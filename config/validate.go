@@ -87,6 +87,9 @@ func (c *Config) Validate() error {
 		if cam.Reconnect.Max < cam.Reconnect.Min {
 			bad(p+".reconnect.max", "must not be less than reconnect.min (%v < %v)", cam.Reconnect.Max, cam.Reconnect.Min)
 		}
+		if h := cam.Decoder.HWAccel; h != "" && h != "cuda" {
+			bad(p+".decoder.hwaccel", "must be empty (CPU) or cuda (got %q)", h)
+		}
 		if cam.Decoder.Threads < 1 || cam.Decoder.Threads > 16 {
 			bad(p+".decoder.threads", "must be between 1 and 16 (got %d)", cam.Decoder.Threads)
 		}

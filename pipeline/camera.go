@@ -37,6 +37,8 @@ type Camera struct {
 	droppedBehind                  prometheus.Counter
 	decodeSec                      prometheus.Observer
 	decoding                       prometheus.Gauge
+	hardware                       prometheus.Gauge
+	accelNote                      string // the last hardware decoding state logged
 
 	// noDecodeAfter is the least time media may flow without a decoded
 	// picture before the camera counts as not decoding (two GOPs when
@@ -70,6 +72,7 @@ func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, pool *fr
 		droppedBehind: m.dropped.WithLabelValues(cfg.ID, DropDecoderBehind),
 		decodeSec:     m.decodeSec,
 		decoding:      m.decoding.WithLabelValues(cfg.ID),
+		hardware:      m.hardware.WithLabelValues(cfg.ID),
 		noDecodeAfter: defaultNoDecodeAfter,
 	}
 	if cfg.Sampling.Mode == config.SampleKeyframes {
@@ -254,7 +257,7 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			}
 			var err error
 			dec, err = decode.New(decode.Config{Codec: au.Codec, Threads: c.cfg.Decoder.Threads,
-				KeyframesOnly: c.cfg.Sampling.Mode == config.SampleKeyframes})
+				KeyframesOnly: c.cfg.Sampling.Mode == config.SampleKeyframes, HWAccel: c.cfg.Decoder.HWAccel, Device: c.cfg.Decoder.Device})
 			if err != nil {
 				dec = nil
 				c.decodeErrors.Inc()
@@ -267,6 +270,7 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			if was, held := openErrs.Recover(); was {
 				c.log.Info("decoder opened after failures", "codec", au.Codec, "suppressed", held)
 			}
+			c.noteAccel(dec, au.Codec)
 			c.decCodec = au.Codec
 		}
 		start := time.Now()
@@ -317,6 +321,26 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			c.decodeErrors.Add(float64(s.Corrupt - corrupt))
 			corrupt = s.Corrupt
 		}
+	}
+}
+
+// noteAccel reports where a new decoder decodes: on the configured
+// hardware device, or on the CPU because it cannot be used (said once per
+// camera and reason, not at every reconnect).
+func (c *Camera) noteAccel(dec decode.Decoder, codec media.Codec) {
+	a, ok := dec.(decode.Accelerated)
+	if !ok || c.cfg.Decoder.HWAccel == "" {
+		return
+	}
+	on := a.Accel() != ""
+	c.hardware.Set(map[bool]float64{true: 1, false: 0}[on])
+	switch err := a.HWError(); {
+	case on && c.accelNote != "on":
+		c.accelNote = "on"
+		c.log.Info("decoding on the hardware device", "hwaccel", a.Accel(), "device", c.cfg.Decoder.Device, "codec", codec)
+	case err != nil && c.accelNote != err.Error():
+		c.accelNote = err.Error()
+		c.log.Warn("hardware decoding unavailable, decoding on the CPU", "hwaccel", c.cfg.Decoder.HWAccel, "codec", codec, "err", err)
 	}
 }
 

@@ -17,6 +17,7 @@ type metrics struct {
 	errors    *prometheus.CounterVec
 	decodeSec prometheus.Histogram
 	decoding  *prometheus.GaugeVec
+	hardware  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,6 +42,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "streetwatch_camera_decoding",
 			Help: "1 while the camera's pictures are decoded, 0 otherwise; with streetwatch_camera_up 1 for long, media arrives but nothing decodes.",
 		}, []string{"camera"}),
+		hardware: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streetwatch_decoder_hardware",
+			Help: "1 while the camera decodes on its decoder.hwaccel device, 0 when it decodes on the CPU (none configured, or the device cannot be used: see the log).",
+		}, []string{"camera"}),
 		decodeSec: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "streetwatch_decode_seconds",
 			Help:    "Time to decode one access unit, including the BGR conversion of sampled pictures.",
@@ -48,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec, m.decoding)
+		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec, m.decoding, m.hardware)
 	}
 	return m
 }

@@ -2,9 +2,26 @@ package decode
 
 // #cgo pkg-config: libavcodec libavutil libswscale
 // #include <libavcodec/avcodec.h>
+// #include <libavutil/hwcontext.h>
 // #include <libavutil/imgutils.h>
 // #include <libavutil/log.h>
 // #include <libswscale/swscale.h>
+//
+// // sw_hw_format picks the device's picture format when the codec offers
+// // it (the decoder's opaque holds the wanted format), else the first
+// // software one: libavcodec then decodes on the CPU for that stream.
+// static enum AVPixelFormat sw_hw_format(AVCodecContext *ctx, const enum AVPixelFormat *fmts) {
+//     enum AVPixelFormat want = (enum AVPixelFormat)(intptr_t)ctx->opaque;
+//     for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
+//         if (*p == want) return *p;
+//     }
+//     return fmts[0];
+// }
+// static void sw_use_hw(AVCodecContext *ctx, AVBufferRef *dev, enum AVPixelFormat want) {
+//     ctx->hw_device_ctx = av_buffer_ref(dev);
+//     ctx->opaque = (void *)(intptr_t)want;
+//     ctx->get_format = sw_hw_format;
+// }
 //
 // static int sw_corrupt(const AVFrame *f) {
 //     return (f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags;
@@ -42,6 +59,14 @@ type avDecoder struct {
 	dstData   [4]*C.uint8_t
 	dstStride [4]C.int
 	in        *C.uint8_t // Annex-B input staging buffer (av_malloc'd, reused)
+	// hwDevice is the hardware device (nil: software decoding); a picture
+	// decoded there is copied into swFrame, and out is the picture
+	// Convert reads (frame or swFrame).
+	hwDevice *C.AVBufferRef
+	hwFormat C.enum_AVPixelFormat
+	swFrame  *C.AVFrame
+	out      *C.AVFrame
+	hwErr    error // why the requested device is not used
 	inSize    C.uint
 	session   uint64
 	started   bool
@@ -69,13 +94,20 @@ func newAVDecoder(cfg Config) (*avDecoder, error) {
 	if cfg.Threads > 1 {
 		d.ctx.thread_type = C.FF_THREAD_SLICE
 	}
+	if cfg.HWAccel != "" {
+		if err := d.openDevice(codec, cfg.HWAccel, cfg.Device); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	if res := C.avcodec_open2(d.ctx, codec, nil); res < 0 {
-		C.avcodec_free_context(&d.ctx)
+		d.Close()
 		return nil, fmt.Errorf("decode: avcodec_open2: %s", averr(res))
 	}
 	d.pkt = C.av_packet_alloc()
 	d.frame = C.av_frame_alloc()
-	if d.pkt == nil || d.frame == nil {
+	d.swFrame = C.av_frame_alloc()
+	if d.pkt == nil || d.frame == nil || d.swFrame == nil {
 		d.Close()
 		return nil, fmt.Errorf("decode: out of memory")
 	}
@@ -170,13 +202,23 @@ func (d *avDecoder) Receive() (int64, bool, error) {
 			C.av_frame_unref(d.frame)
 			continue
 		}
+		d.out = d.frame
+		if d.hwDevice != nil && d.frame.format == C.int(d.hwFormat) {
+			// The picture is in device memory: Convert needs it here.
+			C.av_frame_unref(d.swFrame)
+			if res := C.av_hwframe_transfer_data(d.swFrame, d.frame, 0); res < 0 {
+				d.stats.Errors++
+				return 0, false, fmt.Errorf("decode: copy from the %s device: %s", d.accel(), averr(res))
+			}
+			d.out = d.swFrame
+		}
 		return int64(d.frame.best_effort_timestamp), true, nil
 	}
 }
 
 func (d *avDecoder) Convert(dst *frame.Frame) error {
-	f := d.frame
-	if f.width <= 0 || f.height <= 0 || f.data[0] == nil {
+	f := d.out
+	if f == nil || f.width <= 0 || f.height <= 0 || f.data[0] == nil {
 		return fmt.Errorf("decode: no picture to convert")
 	}
 	if d.sws == nil || d.swsW != f.width || d.swsH != f.height || d.swsFmt != f.format {
@@ -211,6 +253,12 @@ func (d *avDecoder) Convert(dst *frame.Frame) error {
 func (d *avDecoder) Stats() Stats { return d.stats }
 
 func (d *avDecoder) Close() {
+	if d.swFrame != nil {
+		C.av_frame_free(&d.swFrame)
+	}
+	if d.hwDevice != nil {
+		C.av_buffer_unref(&d.hwDevice)
+	}
 	if d.sws != nil {
 		C.sws_freeContext(d.sws)
 		d.sws = nil
@@ -227,6 +275,61 @@ func (d *avDecoder) Close() {
 	if d.ctx != nil {
 		C.avcodec_free_context(&d.ctx)
 	}
+}
+
+// openDevice makes the decoder decode on a hardware device (accel: an
+// FFmpeg device type such as cuda; device: its index or name, "" the
+// default). It fails when FFmpeg, the driver or the device cannot: the
+// caller then decodes in software.
+func (d *avDecoder) openDevice(codec *C.AVCodec, accel, device string) error {
+	name := C.CString(accel)
+	defer C.free(unsafe.Pointer(name))
+	typ := C.av_hwdevice_find_type_by_name(name)
+	if typ == C.AV_HWDEVICE_TYPE_NONE {
+		return fmt.Errorf("decode: this FFmpeg has no %q hardware device type", accel)
+	}
+	d.hwFormat = C.AV_PIX_FMT_NONE
+	for i := 0; ; i++ {
+		hc := C.avcodec_get_hw_config(codec, C.int(i))
+		if hc == nil {
+			break
+		}
+		if hc.methods&C.AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX != 0 && hc.device_type == typ {
+			d.hwFormat = hc.pix_fmt
+			break
+		}
+	}
+	if d.hwFormat == C.AV_PIX_FMT_NONE {
+		return fmt.Errorf("decode: libavcodec cannot decode %v on %s", d.codec, accel)
+	}
+	var dev *C.char
+	if device != "" {
+		dev = C.CString(device)
+		defer C.free(unsafe.Pointer(dev))
+	}
+	if res := C.av_hwdevice_ctx_create(&d.hwDevice, typ, dev, nil, 0); res < 0 {
+		d.hwDevice = nil
+		if device == "" {
+			device = "the first"
+		}
+		return fmt.Errorf("decode: no %s device (%s): %s", accel, device, averr(res))
+	}
+	C.sw_use_hw(d.ctx, d.hwDevice, d.hwFormat)
+	return nil
+}
+
+// Accel implements Accelerated.
+func (d *avDecoder) Accel() string { return d.accel() }
+
+// HWError implements Accelerated.
+func (d *avDecoder) HWError() error { return d.hwErr }
+
+// accel is the hardware device type in use ("" in software).
+func (d *avDecoder) accel() string {
+	if d.hwDevice == nil {
+		return ""
+	}
+	return C.GoString(C.av_hwdevice_get_type_name((*C.AVHWDeviceContext)(unsafe.Pointer(d.hwDevice.data))._type))
 }
 
 var startCode = []byte{0, 0, 0, 1}

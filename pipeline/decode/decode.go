@@ -55,6 +55,18 @@ type Config struct {
 	// after each one, or a stream with B-frames would hold every picture
 	// back by its reorder depth (two GOPs late).
 	KeyframesOnly bool
+	// HWAccel decodes on a hardware device of this FFmpeg type ("cuda":
+	// NVDEC), Device naming which ("" the first). When it cannot be used,
+	// New decodes in software and says why (see Accelerated).
+	HWAccel, Device string
+}
+
+// Accelerated is implemented by decoders: Accel is the hardware device
+// type decoding runs on ("" in software) and HWError why a requested one
+// is not used (nil when none was requested or it works).
+type Accelerated interface {
+	Accel() string
+	HWError() error
 }
 
 // New returns a software (libavcodec) decoder.
@@ -65,5 +77,20 @@ func New(cfg Config) (Decoder, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = 1
 	}
-	return newAVDecoder(cfg)
+	if cfg.HWAccel == "" {
+		return newAVDecoder(cfg)
+	}
+	d, err := newAVDecoder(cfg)
+	if err == nil {
+		return d, nil
+	}
+	// The software decoder, with the reason.
+	sw := cfg
+	sw.HWAccel, sw.Device = "", ""
+	d, swErr := newAVDecoder(sw)
+	if swErr != nil {
+		return nil, swErr
+	}
+	d.hwErr = err
+	return d, nil
 }

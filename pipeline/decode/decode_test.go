@@ -55,9 +55,15 @@ func readStream(t testing.TB, name string) []byte {
 // PTS of the pictures that came out.
 func decodeAll(t testing.TB, d Decoder, aus []*media.AccessUnit) []int64 {
 	t.Helper()
-	var out []int64
 	f := &frame.Frame{}
 	defer f.Release()
+	return decodeInto(t, d, aus, f)
+}
+
+// decodeInto is decodeAll converting into f, which holds the last picture.
+func decodeInto(t testing.TB, d Decoder, aus []*media.AccessUnit, f *frame.Frame) []int64 {
+	t.Helper()
+	var out []int64
 	for _, au := range aus {
 		_ = d.Send(au)
 		for {
