@@ -327,7 +327,7 @@ func (c *Config) Defaults() {
 		ev.PostRoll = Duration(10 * time.Second)
 	}
 	if ev.HistoryMemoryMB == 0 {
-		ev.HistoryMemoryMB = 32
+		ev.HistoryMemoryMB = 16
 	}
 	if ev.JPEGQuality == 0 {
 		ev.JPEGQuality = 90

@@ -98,6 +98,10 @@ def run_n(binary, n, seconds, zone):
         time.sleep(seconds)
         rss, hwm = rss_kib(run.pid)
         text = urllib.request.urlopen(f"http://{http}/metrics", timeout=10).read().decode()
+        with open(os.path.join(os.environ.get("BENCH_OUT", state), f"metrics-{n}.txt"), "w") as f:
+            f.write(text)  # Go's memory and every counter, for a closer look
+        with open(f"/proc/{run.pid}/smaps_rollup") as src, open(os.path.join(os.environ.get("BENCH_OUT", state), f"smaps-{n}.txt"), "w") as f:
+            f.write(src.read())
         tickets = json.load(urllib.request.urlopen(f"http://{http}/api/v1/tickets?limit=500", timeout=10))["tickets"] \
             if detect else []
         run.send_signal(signal.SIGTERM)

@@ -48,6 +48,8 @@ func init() { avlog.Install(nil) }
 // this struct, and Close frees them all.
 type avDecoder struct {
 	codec  media.Codec
+	av     *C.AVCodec // the libavcodec decoder
+	cfg    Config
 	ctx    *C.AVCodecContext
 	pkt    *C.AVPacket
 	frame  *C.AVFrame
@@ -85,24 +87,16 @@ func newAVDecoder(cfg Config) (*avDecoder, error) {
 	if codec == nil {
 		return nil, fmt.Errorf("decode: libavcodec has no %v decoder", cfg.Codec)
 	}
-	d := &avDecoder{codec: cfg.Codec, needKey: true, drain: cfg.KeyframesOnly}
-	d.ctx = C.avcodec_alloc_context3(codec)
-	if d.ctx == nil {
-		return nil, fmt.Errorf("decode: avcodec_alloc_context3 failed")
-	}
-	d.ctx.thread_count = C.int(cfg.Threads)
-	if cfg.Threads > 1 {
-		d.ctx.thread_type = C.FF_THREAD_SLICE
-	}
+	d := &avDecoder{codec: cfg.Codec, av: codec, cfg: cfg, needKey: true, drain: cfg.KeyframesOnly}
 	if cfg.HWAccel != "" {
 		if err := d.openDevice(codec, cfg.HWAccel, cfg.Device); err != nil {
 			d.Close()
 			return nil, err
 		}
 	}
-	if res := C.avcodec_open2(d.ctx, codec, nil); res < 0 {
+	if err := d.openContext(); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("decode: avcodec_open2: %s", averr(res))
+		return nil, err
 	}
 	d.pkt = C.av_packet_alloc()
 	d.frame = C.av_frame_alloc()
@@ -115,6 +109,11 @@ func newAVDecoder(cfg Config) (*avDecoder, error) {
 }
 
 func (d *avDecoder) Send(au *media.AccessUnit) error {
+	if d.ctx == nil { // opening a context after a drain failed
+		if err := d.openContext(); err != nil {
+			return err
+		}
+	}
 	if d.started && au.Session != d.session {
 		// A new connection: whatever was in flight belongs to the old one.
 		C.avcodec_flush_buffers(d.ctx)
@@ -181,9 +180,18 @@ func (d *avDecoder) Receive() (int64, bool, error) {
 	for {
 		res := C.avcodec_receive_frame(d.ctx, d.frame)
 		if C.sw_eof(res) != 0 && d.draining {
-			// Drained: reset for the next keyframe.
-			C.avcodec_flush_buffers(d.ctx)
+			// Drained: the next keyframe is decodable by itself (ingest puts
+			// the parameter sets in front of it), so the codec context is
+			// freed now and a fresh one decodes it: an idle keyframe-sampled
+			// camera then holds none of the codec's picture buffers.
 			d.draining = false
+			C.av_frame_unref(d.frame)
+			C.av_frame_unref(d.swFrame)
+			d.out = nil
+			C.avcodec_free_context(&d.ctx)
+			if err := d.openContext(); err != nil {
+				return 0, false, err
+			}
 			return 0, false, nil
 		}
 		if C.sw_eagain(res) != 0 || C.sw_eof(res) != 0 {
@@ -277,6 +285,27 @@ func (d *avDecoder) Close() {
 	}
 }
 
+// openContext opens a codec context with the decoder's settings (and
+// hardware device).
+func (d *avDecoder) openContext() error {
+	d.ctx = C.avcodec_alloc_context3(d.av)
+	if d.ctx == nil {
+		return fmt.Errorf("decode: avcodec_alloc_context3 failed")
+	}
+	d.ctx.thread_count = C.int(d.cfg.Threads)
+	if d.cfg.Threads > 1 {
+		d.ctx.thread_type = C.FF_THREAD_SLICE
+	}
+	if d.hwDevice != nil {
+		C.sw_use_hw(d.ctx, d.hwDevice, d.hwFormat)
+	}
+	if res := C.avcodec_open2(d.ctx, d.av, nil); res < 0 {
+		C.avcodec_free_context(&d.ctx)
+		return fmt.Errorf("decode: avcodec_open2: %s", averr(res))
+	}
+	return nil
+}
+
 // openDevice makes the decoder decode on a hardware device (accel: an
 // FFmpeg device type such as cuda; device: its index or name, "" the
 // default). It fails when FFmpeg, the driver or the device cannot: the
@@ -314,7 +343,6 @@ func (d *avDecoder) openDevice(codec *C.AVCodec, accel, device string) error {
 		}
 		return fmt.Errorf("decode: no %s device (%s): %s", accel, device, averr(res))
 	}
-	C.sw_use_hw(d.ctx, d.hwDevice, d.hwFormat)
 	return nil
 }
 

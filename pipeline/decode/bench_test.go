@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -21,7 +22,7 @@ func BenchmarkDecode720p(b *testing.B) {
 	aus := accessUnits(media.CodecH264, readStream(b, "bench_720p.h264"))
 	streamSeconds := float64(len(aus)) / 25
 
-	run := func(b *testing.B, sampler func() *sample.Sampler, convertAll bool) {
+	run := func(b *testing.B, sampler func() *sample.Sampler, convertAll, keyframesOnly bool) {
 		frame := &frame.Frame{}
 		defer frame.Release()
 		pictures := 0
@@ -29,7 +30,7 @@ func BenchmarkDecode720p(b *testing.B) {
 		b.ResetTimer()
 		start := time.Now()
 		for range b.N {
-			d, err := New(Config{Codec: media.CodecH264, Threads: 1})
+			d, err := New(Config{Codec: media.CodecH264, Threads: 1, KeyframesOnly: keyframesOnly})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -83,7 +84,69 @@ func BenchmarkDecode720p(b *testing.B) {
 		b.ReportMetric(float64(len(aus)*b.N)/rtime, "pictures/s")
 		b.ReportMetric(rtime*1000/float64(b.N)/streamSeconds, "ms/stream-s")
 	})
-	b.Run("full-sample5fps", func(b *testing.B) { run(b, func() *sample.Sampler { return sample.FPS(5) }, false) })
-	b.Run("full-convert-all", func(b *testing.B) { run(b, func() *sample.Sampler { return sample.FPS(0) }, true) })
-	b.Run("keyframes", func(b *testing.B) { run(b, sample.Keyframes, false) })
+	b.Run("full-sample5fps", func(b *testing.B) { run(b, func() *sample.Sampler { return sample.FPS(5) }, false, false) })
+	b.Run("full-convert-all", func(b *testing.B) { run(b, func() *sample.Sampler { return sample.FPS(0) }, true, false) })
+	b.Run("keyframes", func(b *testing.B) { run(b, sample.Keyframes, false, false) })
+	// As keyframe-sampled cameras decode: drained after each keyframe and
+	// the codec context opened afresh (see BenchmarkIdleDecoderMemory);
+	// against "keyframes", one context kept throughout.
+	b.Run("keyframes-only", func(b *testing.B) { run(b, sample.Keyframes, false, true) })
+}
+
+// BenchmarkIdleDecoderMemory measures what 128 decoders hold between
+// pictures after decoding three 720p keyframes each, as 128 keyframe-
+// sampled cameras do: "keyframes-only" (the context freed after each
+// drained keyframe) against "kept-context". Run each sub-benchmark in a
+// process of its own (freed memory is reused within one):
+//
+//	go test -run '^$' -bench 'IdleDecoderMemory/keyframes-only' -benchtime 1x ./pipeline/decode
+//	go test -run '^$' -bench 'IdleDecoderMemory/kept-context' -benchtime 1x ./pipeline/decode
+func BenchmarkIdleDecoderMemory(b *testing.B) {
+	var keys []*media.AccessUnit
+	for _, au := range accessUnits(media.CodecH264, readStream(b, "bench_720p.h264")) {
+		if au.Key && len(keys) < 3 {
+			keys = append(keys, au)
+		}
+	}
+	for _, mode := range []struct {
+		name          string
+		keyframesOnly bool
+	}{{"keyframes-only", true}, {"kept-context", false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			f := &frame.Frame{}
+			defer f.Release()
+			for range b.N {
+				before := rssMiB(b)
+				var decs []Decoder
+				for range 128 {
+					d, err := New(Config{Codec: media.CodecH264, Threads: 1, KeyframesOnly: mode.keyframesOnly})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if got := decodeInto(b, d, keys, f); len(got) != len(keys) {
+						b.Fatalf("%d pictures from %d keyframes", len(got), len(keys))
+					}
+					decs = append(decs, d)
+				}
+				b.ReportMetric((rssMiB(b)-before)/128, "MiB/decoder")
+				for _, d := range decs {
+					d.Close()
+				}
+			}
+		})
+	}
+}
+
+// rssMiB is this process's resident memory.
+func rssMiB(b *testing.B) float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(raw)
+	if m == nil {
+		b.Fatal("no VmRSS in /proc/self/status")
+	}
+	kb, _ := strconv.ParseFloat(string(m[1]), 64)
+	return kb / 1024
 }

@@ -27,7 +27,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxMemory = 32 << 20
+	DefaultMaxMemory = 16 << 20
 	DefaultKeep      = 10 * time.Minute
 )
 
