@@ -62,8 +62,13 @@ type Batcher struct {
 	MaxBatch     int
 	MaxWait      time.Duration
 	// Workers letterbox in parallel (default GOMAXPROCS).
-	Workers  int
+	Workers int
+	// OnResult receives each frame's detections, on the inference
+	// goroutine: keep it short. The batcher releases the frame after it
+	// returns, unless HandOff is set: OnResult then owns the frame and
+	// must Release it (to work on it elsewhere while inference goes on).
 	OnResult func(Result)
+	HandOff  bool
 	Metrics  *Metrics
 	Log      *slog.Logger // default slog.Default()
 
@@ -323,7 +328,9 @@ func (s *Batcher) infer(sl *slot) {
 		if s.OnResult != nil {
 			s.OnResult(Result{Frame: f, Detections: dets[i]})
 		}
-		f.Release()
+		if s.OnResult == nil || !s.HandOff {
+			f.Release()
+		}
 	}
 	sl.frames = sl.frames[:0]
 }

@@ -204,7 +204,10 @@ func cameraFilter(cam config.Camera) *detectors.CameraFilter {
 	return cf
 }
 
+// run runs the detector stage until its frames end; onResult owns each
+// frame (it must Release it).
 func (d *detection) run(ctx context.Context, onResult func(detectors.Result)) error {
+	d.batcher.HandOff = true
 	d.batcher.OnResult = func(r detectors.Result) {
 		dets := r.Detections
 		if dets == nil {

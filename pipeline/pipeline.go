@@ -31,11 +31,13 @@ import (
 type Pipeline struct {
 	// OnFrame receives each processed frame with its detections (nil when
 	// no model is configured: frames are then only counted). Frames come
-	// one at a time; the frame is released after it returns.
+	// one at a time, from the inference goroutine, before confirmation;
+	// OnFrame must not keep the frame.
 	OnFrame func(*frame.Frame, []detectors.Detection)
 	// OnViolation sees each confirmed violation before its evidence is
-	// recorded. The event's frames are valid only during the call: the
-	// pipeline frees them.
+	// recorded, on its camera's confirmation worker: violations of
+	// different cameras may come at once. The event's frames are valid
+	// only during the call: the pipeline frees them.
 	OnViolation func(ViolationEvent)
 	// OnStored receives each violation once its evidence bundle (clip,
 	// snapshots, manifest) is safely spooled for the store. An error keeps
@@ -43,21 +45,24 @@ type Pipeline struct {
 	// be idempotent by violation id.
 	OnStored func(evidence.Stored) error
 	// OnVisit sees each finished station visit before its evidence is
-	// recorded and it is stored. The event's frame is valid only during
-	// the call.
+	// recorded and it is stored, on its camera's confirmation worker. The
+	// event's frame is valid only during the call.
 	OnVisit func(VisitEvent)
 
-	cfg      *config.Config
-	log      *slog.Logger
-	queue    *framequeue.Queue
-	pool     *frame.Pool    // the cameras' sampled frames
-	frames   drainingSource // the queue as detection reads it
-	cameras  []*Camera
-	consumed *prometheus.CounterVec
-	detect   *detection            // nil without models
-	confirm  map[string]*confirmer // cameras with zones or a station
-	evidence *evidenceStage        // nil without cameras with zones or a station
-	tickets  *dispatch.Service     // nil without cameras with zones or stations
+	cfg    *config.Config
+	log    *slog.Logger
+	queue  *framequeue.Queue
+	pool   *frame.Pool    // the cameras' sampled frames
+	frames drainingSource // the queue as detection reads it
+	// confirmers run confirmation off the inference goroutine (nil
+	// without detection or cameras to confirm; set by Run).
+	confirmers *confirmWorkers
+	cameras    []*Camera
+	consumed   *prometheus.CounterVec
+	detect     *detection            // nil without models
+	confirm    map[string]*confirmer // cameras with zones or a station
+	evidence   *evidenceStage        // nil without cameras with zones or a station
+	tickets    *dispatch.Service     // nil without cameras with zones or stations
 	// reconciler matches stations' visits with their weighing records
 	// (nil without stations); it runs with the ticket sender.
 	reconciler *dispatch.Reconciler
@@ -238,13 +243,26 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		close(evDone)
 	}
 	detDone := make(chan error, 1)
+	if p.detect != nil && len(p.confirm) > 0 {
+		var cams []string
+		for _, cc := range p.cfg.Cameras {
+			if _, ok := p.confirm[cc.ID]; ok {
+				cams = append(cams, cc.ID)
+			}
+		}
+		p.confirmers = newConfirmWorkers(cams, runtime.GOMAXPROCS(0), p.confirmFrame)
+	}
 	go func() {
 		if p.detect == nil {
 			p.consume(detCtx)
 			detDone <- nil
 			return
 		}
-		detDone <- p.detect.run(detCtx, p.onResult)
+		err := p.detect.run(detCtx, p.onResult)
+		if p.confirmers != nil {
+			p.confirmers.stop() // what detection handed on is confirmed
+		}
+		detDone <- err
 	}()
 
 	var cameras sync.WaitGroup
@@ -342,15 +360,26 @@ func (s drainingSource) Pop(ctx context.Context) (*frame.Frame, error) {
 	}
 }
 
+// onResult takes a frame's detections from the inference goroutine: it
+// counts the frame, shows it to OnFrame and hands it to its camera's
+// confirmation worker (or releases it when the camera confirms nothing).
 func (p *Pipeline) onResult(r detectors.Result) {
 	p.consumed.WithLabelValues(r.Frame.Camera).Inc()
 	if p.OnFrame != nil {
 		p.OnFrame(r.Frame, r.Detections)
 	}
-	c, ok := p.confirm[r.Frame.Camera]
-	if !ok {
+	if _, ok := p.confirm[r.Frame.Camera]; !ok || p.confirmers == nil {
+		r.Frame.Release()
 		return
 	}
+	p.confirmers.submit(r)
+}
+
+// confirmFrame runs a frame through its camera's confirmation (tracker,
+// rules, visits) and records what it confirms, on the camera's
+// confirmation worker.
+func (p *Pipeline) confirmFrame(r detectors.Result) {
+	c := p.confirm[r.Frame.Camera]
 	events, visits := c.update(r.Frame, r.Detections)
 	if c.station != nil {
 		p.watching(c, r.Frame.Time)
@@ -380,6 +409,54 @@ func (p *Pipeline) onResult(r detectors.Result) {
 			p.log.Error("rules", "camera", c.camera, "err", err)
 		}
 	}
+}
+
+// confirmWorkers run the cameras' confirmation off the inference
+// goroutine, a few cameras per worker: a camera always goes to the same
+// worker, so its frames are confirmed in order, and the confirmation of
+// many cameras (tracking, left objects, keeping pictures, recording
+// evidence) runs on every core instead of stalling inference.
+type confirmWorkers struct {
+	shard map[string]int
+	in    []chan detectors.Result
+	done  sync.WaitGroup
+}
+
+// confirmBacklog is how many detected frames a worker may have waiting;
+// a full backlog makes inference wait (and the frame queue fill, and drop
+// what it must, counted).
+const confirmBacklog = 16
+
+func newConfirmWorkers(cameras []string, n int, work func(detectors.Result)) *confirmWorkers {
+	n = max(1, min(n, len(cameras)))
+	w := &confirmWorkers{shard: map[string]int{}}
+	for i, cam := range cameras {
+		w.shard[cam] = i % n
+	}
+	for range n {
+		ch := make(chan detectors.Result, confirmBacklog)
+		w.in = append(w.in, ch)
+		w.done.Add(1)
+		go func() {
+			defer w.done.Done()
+			for r := range ch {
+				work(r)
+				r.Frame.Release()
+			}
+		}()
+	}
+	return w
+}
+
+func (w *confirmWorkers) submit(r detectors.Result) { w.in[w.shard[r.Frame.Camera]] <- r }
+
+// stop waits until every submitted frame is confirmed. Call it once no
+// more frames are submitted.
+func (w *confirmWorkers) stop() {
+	for _, ch := range w.in {
+		close(ch)
+	}
+	w.done.Wait()
 }
 
 func (p *Pipeline) consume(ctx context.Context) {
