@@ -69,13 +69,13 @@ type avDecoder struct {
 	swFrame  *C.AVFrame
 	out      *C.AVFrame
 	hwErr    error // why the requested device is not used
-	inSize    C.uint
-	session   uint64
-	started   bool
-	needKey   bool
-	drain     bool // KeyframesOnly: drain after every unit
-	draining  bool
-	stats     Stats
+	inSize   C.uint
+	session  uint64
+	started  bool
+	needKey  bool
+	drain    bool // KeyframesOnly: drain after every unit
+	draining bool
+	stats    Stats
 }
 
 func newAVDecoder(cfg Config) (*avDecoder, error) {
