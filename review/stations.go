@@ -85,16 +85,21 @@ func (s *Server) stationLoc() *time.Location {
 	return s.loc
 }
 
+// station is the configured station id, its Name defaulted to the id.
 func (s *Server) station(id string) (config.Station, bool) {
 	for _, st := range s.Stations {
 		if st.ID == id {
-			if st.Name == "" {
-				st.Name = st.ID
-			}
-			return st, true
+			return named(st), true
 		}
 	}
 	return config.Station{}, false
+}
+
+func named(st config.Station) config.Station {
+	if st.Name == "" {
+		st.Name = st.ID
+	}
+	return st
 }
 
 // today is the station calendar's current day, at midnight.
@@ -112,6 +117,7 @@ func (s *Server) stationsPage(w http.ResponseWriter, r *http.Request) {
 	first := last.AddDate(0, 0, 1-overviewDays)
 	data := stationsData{From: first.Format(time.DateOnly), To: last.Format(time.DateOnly)}
 	for _, st := range s.Stations {
+		st = named(st)
 		days, err := s.StationReports.StationReport(r.Context(), st.ID, first, last, s.stationLoc())
 		if err != nil {
 			s.Log.Error("stations page", "station", st.ID, "err", err)
@@ -119,9 +125,6 @@ func (s *Server) stationsPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		row := stationOverview{ID: st.ID, Name: st.Name}
-		if row.Name == "" {
-			row.Name = st.ID
-		}
 		for _, d := range days {
 			row.Week = addDays(row.Week, d)
 			if d.Day == data.To {
