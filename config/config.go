@@ -13,8 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/streetwatch/streetwatch/violation"
 )
 
 // Config is the whole file.
@@ -378,13 +376,7 @@ func (c *Config) Defaults() {
 			cam.Decoder.Threads = 1
 		}
 		for j := range cam.Zones {
-			z := &cam.Zones[j]
-			if len(z.Types) == 0 {
-				z.Types = violation.TypeNames()
-			}
-			if z.Schedule.Timezone == "" {
-				z.Schedule.Timezone = "Asia/Shanghai"
-			}
+			cam.Zones[j].defaults()
 		}
 	}
 	if c.Pipeline.FrameQueue == 0 {

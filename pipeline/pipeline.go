@@ -69,6 +69,8 @@ type Pipeline struct {
 	reg        prometheus.Registerer
 	// visitsSeen counts station visits (streetwatch_station_visits_total).
 	visitsSeen *prometheus.CounterVec
+	// pictures serves Picture from the frames as they are processed.
+	pictures pictures
 
 	closeOnce sync.Once
 	closeErr  error
@@ -368,6 +370,7 @@ func (p *Pipeline) onResult(r detectors.Result) {
 	if p.OnFrame != nil {
 		p.OnFrame(r.Frame, r.Detections)
 	}
+	p.pictures.take(r.Frame, r.Detections)
 	if _, ok := p.confirm[r.Frame.Camera]; !ok || p.confirmers == nil {
 		r.Frame.Release()
 		return
@@ -475,6 +478,7 @@ func (p *Pipeline) consume(ctx context.Context) {
 		if p.OnFrame != nil {
 			p.OnFrame(f, nil)
 		}
+		p.pictures.take(f, nil)
 		f.Release()
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/streetwatch/streetwatch/config"
 )
 
 // CameraStatus is one camera's state, as the cameras page shows it.
@@ -107,6 +109,9 @@ type cameraRow struct {
 
 type camerasData struct {
 	Cameras []cameraRow
+	// Editor: the user may open the zone editor (an admin, and the
+	// server has one).
+	Editor bool
 }
 
 func (s *Server) camerasPage(w http.ResponseWriter, r *http.Request) {
@@ -118,6 +123,9 @@ func (s *Server) camerasPage(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	rates, haveRates := s.fps.rates(now)
 	data := camerasData{}
+	if u, _ := UserFrom(r.Context()); u.can(config.RoleAdmin) && s.RunningConfig != nil && s.Picture != nil {
+		data.Editor = true
+	}
 	for _, c := range cams {
 		row := cameraRow{CameraStatus: c, AgoSeconds: -1}
 		row.FPS, row.HasFPS = rates[c.ID], haveRates

@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // base.html.
-var pageNames = []string{"login", "queue", "case", "cameras", "stations", "station", "stats", "error"}
+var pageNames = []string{"login", "queue", "case", "cameras", "zones", "stations", "station", "stats", "error"}
 
 // parseTemplates builds one template set per language and page, with
 // "t" bound to the language's catalog.

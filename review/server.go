@@ -63,6 +63,11 @@ type Server struct {
 	// Stats computes the statistics page (nil: no page). Its days are
 	// StationTimezone's, like the API's.
 	Stats StatsSource
+	// RunningConfig is the config the pipeline runs; with Picture (a
+	// camera's next sampled frame and its detections) it makes the zone
+	// and mask editor (admins; nil: no editor).
+	RunningConfig func() *config.Config
+	Picture       func(ctx context.Context, camera string) (CameraPicture, error)
 	// Evidence is the evidence store: manifests are read from it and
 	// links made with it, valid for LinkExpiry.
 	Evidence   evidence.Store

@@ -117,6 +117,7 @@ type browserUser struct{ name, password, role string }
 var (
 	reviewer = browserUser{"李娜", "reviewer-password", "reviewer"}
 	viewer   = browserUser{"wang", "viewer-password", "viewer"}
+	admin    = browserUser{"ops", "admin-password", "admin"}
 )
 
 // TestReviewPageInARealBrowser drives Debian's chromium through the review
@@ -358,8 +359,10 @@ review:
   users:
     - {name: %s, password_hash: %q, role: %s}
     - {name: %s, password_hash: %q, role: %s}
+    - {name: %s, password_hash: %q, role: %s}
 `, filepath.Join(t.TempDir(), "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"), sim.URL("cam"), zone,
-		reviewer.name, hash(reviewer.password), reviewer.role, viewer.name, hash(viewer.password), viewer.role)
+		reviewer.name, hash(reviewer.password), reviewer.role, viewer.name, hash(viewer.password), viewer.role,
+		admin.name, hash(admin.password), admin.role)
 	cfg, err := config.Parse([]byte(doc))
 	if err != nil {
 		sim.Close()

@@ -127,6 +127,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 			LinkExpiry: cfg.Evidence.URLExpiry.D(),
 			Registerer: reg,
 			Log:        log,
+			// The zone editor.
+			RunningConfig: func() *config.Config { return cfg },
+			Picture:       cameraPicture(p),
 		}
 		if t := p.Tickets(); t != nil {
 			rev.Tickets = review.Service(t)
@@ -196,6 +199,23 @@ func cameraStatuses(p *pipeline.Pipeline) func() []review.CameraStatus {
 				LastFrame: st.LastFrame, LastError: lastErr, Reconnects: st.Ingest.Reconnects, FramesSampled: st.FramesSampled})
 		}
 		return out
+	}
+}
+
+// cameraPicture gives the zone editor a camera's next sampled frame and
+// what detection found in it.
+func cameraPicture(p *pipeline.Pipeline) func(context.Context, string) (review.CameraPicture, error) {
+	return func(ctx context.Context, camera string) (review.CameraPicture, error) {
+		pic, err := p.Picture(ctx, camera)
+		if err != nil {
+			return review.CameraPicture{}, err
+		}
+		out := review.CameraPicture{JPEG: pic.JPEG, Width: pic.Width, Height: pic.Height, Time: pic.Time}
+		for _, d := range pic.Detections {
+			out.Detections = append(out.Detections, review.PictureDetection{Class: d.Class, Score: d.Score,
+				Box: [4]float32{d.Box.X1, d.Box.Y1, d.Box.X2, d.Box.Y2}})
+		}
+		return out, nil
 	}
 }
 
