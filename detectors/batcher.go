@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,7 +79,7 @@ type Batcher struct {
 	log               *slog.Logger
 
 	order      []string // model names, sorted once
-	decodeTh   map[string][]float32
+	cams       atomic.Pointer[cameraTable]
 	detCounter map[string]prometheus.Counter
 	errLog     map[errorKey]*lograte.Limiter
 
@@ -104,6 +105,8 @@ type slot struct {
 	// per model: which frames of the batch, their letterboxes, the buffers
 	jobs    map[string]*modelJob
 	tensors map[string]map[[2]int][2]*ort.Tensor[float32] // model → (first image, batch size) → (in, out)
+	// cams is the camera table the batch was prepared with.
+	cams *cameraTable
 }
 
 type modelJob struct {
@@ -145,7 +148,7 @@ func (s *Batcher) Run(ctx context.Context) error {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.prepareThresholds()
+	s.cams.Store(s.newCameraTable(s.CameraModels, s.Filters))
 	s.detCounter = map[string]prometheus.Counter{}
 	s.errLog = map[errorKey]*lograte.Limiter{}
 	for name := range s.Models {
@@ -284,8 +287,10 @@ func (s *Batcher) prepare(sl *slot, jobs chan<- prepJob) {
 		clear(j.errs)
 	}
 	var wg sync.WaitGroup
+	sl.cams = s.cams.Load()
+	cams := sl.cams
 	for i, f := range sl.frames {
-		for _, name := range s.modelsOf(f.Camera) {
+		for _, name := range s.modelsOf(cams, f.Camera) {
 			m, j := s.Models[name], sl.jobs[name]
 			in := m.Manifest.Input
 			lb := newLetterbox(f.Width(), f.Height(), in.Width, in.Height, in.Letterbox.Centered)
@@ -299,8 +304,8 @@ func (s *Batcher) prepare(sl *slot, jobs chan<- prepJob) {
 	wg.Wait()
 }
 
-func (s *Batcher) modelsOf(camera string) []string {
-	if names, ok := s.CameraModels[camera]; ok {
+func (s *Batcher) modelsOf(cams *cameraTable, camera string) []string {
+	if names, ok := cams.models[camera]; ok {
 		return names
 	}
 	if s.order == nil {
@@ -369,7 +374,7 @@ func (s *Batcher) inferModel(sl *slot, name string, j *modelJob, dets [][]Detect
 // runChunk runs one model over frames o..o+n of its job, padded to the
 // model's fixed batch, and adds their detections to dets.
 func (s *Batcher) runChunk(sl *slot, name string, j *modelJob, o, n int, dets [][]Detection) {
-	m := s.Models[name]
+	m, cams := s.Models[name], sl.cams
 	size := n
 	if m.fixedBatch > 0 {
 		size = m.fixedBatch
@@ -402,13 +407,13 @@ func (s *Batcher) runChunk(sl *slot, name string, j *modelJob, o, n int, dets []
 		fi := j.idx[k]
 		f := sl.frames[fi]
 		out := j.out[k*m.OutputSize() : (k+1)*m.OutputSize()]
-		cands = decodeOutput(m.layout, out, m.d1, m.d2, m.nc, s.decodeTh[name], cands[:0])
+		cands = decodeOutput(m.layout, out, m.d1, m.d2, m.nc, cams.decodeTh[name], cands[:0])
 		if m.layout != LayoutEnd2End {
 			// End-to-end outputs are final boxes, as Ultralytics treats
 			// them: NMS on top could only remove what the model kept.
 			cands = nms(cands, m.Manifest.NMSIoU)
 		}
-		cf := s.Filters[f.Camera]
+		cf := cams.filters[f.Camera]
 		for _, c := range cands {
 			d := Detection{Box: j.lbs[k].toNative(c.box), ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: name, Signals: SignalModel}
 			if d.Box.Area() == 0 {
@@ -515,15 +520,14 @@ func (s *Batcher) counter(camera, class string) prometheus.Counter {
 	return c
 }
 
-// prepareThresholds sets each model's decode thresholds to the lowest of
-// its own and any camera's override, so overrides below the model's
-// default still see their boxes; each camera's own threshold is applied
-// after.
-func (s *Batcher) prepareThresholds() {
-	s.decodeTh = map[string][]float32{}
+// newCameraTable sets each model's decode thresholds to the lowest of its
+// own and any camera's override, so overrides below the model's default
+// still see their boxes; each camera's own threshold is applied after.
+func (s *Batcher) newCameraTable(models map[string][]string, filters map[string]*CameraFilter) *cameraTable {
+	t := &cameraTable{models: models, filters: filters, decodeTh: map[string][]float32{}}
 	for name, m := range s.Models {
 		th := append([]float32(nil), m.thresholds...)
-		for _, cf := range s.Filters {
+		for _, cf := range filters {
 			if cf == nil {
 				continue
 			}
@@ -533,6 +537,24 @@ func (s *Batcher) prepareThresholds() {
 				}
 			}
 		}
-		s.decodeTh[name] = th
+		t.decodeTh[name] = th
 	}
+	return t
+}
+
+// cameraTable is what the batcher knows of the cameras: the models each
+// runs, their filters, and the score each model's output is decoded at
+// (the lowest threshold any camera wants). SetCameras replaces it whole.
+type cameraTable struct {
+	models   map[string][]string
+	filters  map[string]*CameraFilter
+	decodeTh map[string][]float32
+}
+
+// SetCameras replaces the cameras' models and filters (thresholds, object
+// filters, masks) while Run runs, as after a config reload: frames batched
+// from now on use them; a batch on its way finishes with the old ones.
+// The maps must not change afterwards.
+func (s *Batcher) SetCameras(models map[string][]string, filters map[string]*CameraFilter) {
+	s.cams.Store(s.newCameraTable(models, filters))
 }

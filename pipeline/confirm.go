@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -68,7 +69,11 @@ type confirmer struct {
 	// left finds objects that appear and stay, whatever their class (nil
 	// when the camera does not use it).
 	left     *leftobject.Detector
+	leftCfg  config.LeftObjects // what left was made with
 	leftErrs lograte.Limiter
+	// pending is a reloaded config for the worker to apply before the
+	// next frame (applyPending); nil when none.
+	pending atomic.Pointer[config.Camera]
 	// station finds vehicle visits (nil unless a station camera).
 	station *stationWatch
 	// encoded is the last frame kept, as JPEG: a frame kept for several
@@ -81,31 +86,43 @@ type confirmer struct {
 }
 
 func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
-	e := &rules.Engine{Camera: cam.ID, Store: rules.FileStore{Dir: stateDir}, Metrics: m, Params: map[rules.Type]rules.Params{}, DeferSave: true}
-	for _, t := range rules.Types {
-		p := rules.DefaultParams(t)
-		if o, ok := cam.Rules[string(t)]; ok {
-			p = override(p, o)
-		}
-		e.Params[t] = p
+	params, zones, err := rulesOf(cam)
+	if err != nil {
+		return nil, err
 	}
-	for _, z := range cam.Zones {
-		rz, err := zone(z)
-		if err != nil {
-			return nil, fmt.Errorf("camera %q zone %q: %w", cam.ID, z.Name, err)
-		}
-		e.Zones = append(e.Zones, rz)
-	}
+	e := &rules.Engine{Camera: cam.ID, Store: rules.FileStore{Dir: stateDir}, Metrics: m, Params: params, Zones: zones, DeferSave: true}
 	c := &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
 		best: map[uint64]keptFrame{}, appear: map[uint64]keptFrame{}, actors: map[uint64]keptFrame{}, leftErrs: lograte.Limiter{Every: time.Minute},
 		keepErrs: lograte.Limiter{Every: time.Minute}}
 	if lo := cam.LeftObjects; lo.Enabled {
-		c.left = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()})
+		c.left, c.leftCfg = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()}), lo
 	}
 	if cam.Station != nil {
 		c.station = newStationWatch(cam.Station)
 	}
 	return c, nil
+}
+
+// rulesOf is a camera's rule parameters (defaults, then the camera's
+// rules) and zones, as its rules engine takes them.
+func rulesOf(cam config.Camera) (map[rules.Type]rules.Params, []rules.Zone, error) {
+	params := map[rules.Type]rules.Params{}
+	for _, t := range rules.Types {
+		p := rules.DefaultParams(t)
+		if o, ok := cam.Rules[string(t)]; ok {
+			p = override(p, o)
+		}
+		params[t] = p
+	}
+	var zones []rules.Zone
+	for _, z := range cam.Zones {
+		rz, err := zone(z)
+		if err != nil {
+			return nil, nil, fmt.Errorf("camera %q zone %q: %w", cam.ID, z.Name, err)
+		}
+		zones = append(zones, rz)
+	}
+	return params, zones, nil
 }
 
 func override(p rules.Params, o config.RuleParams) rules.Params {

@@ -66,8 +66,6 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 	d.batcher = &detectors.Batcher{
 		Queue:        src,
 		Models:       d.models,
-		CameraModels: map[string][]string{},
-		Filters:      map[string]*detectors.CameraFilter{},
 		MaxBatch:     dc.MaxBatch,
 		MaxWait:      dc.MaxWait.D(),
 		Workers:      dc.Workers,
@@ -77,12 +75,7 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 	if d.batcher.Workers == 0 {
 		d.batcher.Workers = runtime.GOMAXPROCS(0)
 	}
-	for _, cam := range cfg.Cameras {
-		if len(cam.Models) > 0 {
-			d.batcher.CameraModels[cam.ID] = cam.Models
-		}
-		d.batcher.Filters[cam.ID] = cameraFilter(cam)
-	}
+	d.batcher.CameraModels, d.batcher.Filters = cameraTables(cfg.Cameras)
 	return d, nil
 }
 

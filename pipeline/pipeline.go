@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,8 @@ type Pipeline struct {
 	visitsSeen *prometheus.CounterVec
 	// pictures serves Picture from the frames as they are processed.
 	pictures pictures
+	// running is cfg with what Reload applied (nil: cfg).
+	running atomic.Pointer[config.Config]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -383,6 +386,7 @@ func (p *Pipeline) onResult(r detectors.Result) {
 // confirmation worker.
 func (p *Pipeline) confirmFrame(r detectors.Result) {
 	c := p.confirm[r.Frame.Camera]
+	c.applyPending()
 	events, visits := c.update(r.Frame, r.Detections)
 	if c.station != nil {
 		p.watching(c, r.Frame.Time)

@@ -145,6 +145,21 @@ func (s *sessions) get(token string, now time.Time) (*session, bool) {
 	return sess, true
 }
 
+// retain keeps the sessions whose user keep says may stay, and returns
+// how many it dropped.
+func (s *sessions) retain(keep func(User) bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, sess := range s.m {
+		if !keep(sess.user) {
+			delete(s.m, k)
+			n++
+		}
+	}
+	return n
+}
+
 func (s *sessions) delete(token string) {
 	s.mu.Lock()
 	delete(s.m, sha256.Sum256([]byte(token)))

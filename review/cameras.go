@@ -110,11 +110,42 @@ type cameraRow struct {
 type camerasData struct {
 	Cameras []cameraRow
 	// Editor: the user may open the zone editor (an admin, and the
-	// server has one).
-	Editor bool
+	// server has one); Reload: the user may reload the config.
+	Editor, Reload bool
+	// Reloaded is what the reload just asked for did.
+	Reloaded *ReloadReport
+}
+
+// ReloadReport is what a config reload did: the cameras whose settings
+// now run with the new config, what changed but takes a restart, or why
+// the new config was refused (the old one runs on).
+type ReloadReport struct {
+	Applied []string
+	Restart []string
+	Err     error
+}
+
+// reloadConfig is the cameras page's reload button (admins).
+func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request) {
+	if u, _ := UserFrom(r.Context()); !u.can(config.RoleAdmin) || s.Reload == nil {
+		s.refuse(w, r, http.StatusForbidden, "forbidden", "err.forbidden")
+		return
+	}
+	rep := s.Reload()
+	s.Log.Info("config reload asked for on the cameras page", "user", userName(r), "refused", rep.Err != nil)
+	s.renderCameras(w, r, &rep)
+}
+
+func userName(r *http.Request) string {
+	u, _ := UserFrom(r.Context())
+	return u.Name
 }
 
 func (s *Server) camerasPage(w http.ResponseWriter, r *http.Request) {
+	s.renderCameras(w, r, nil)
+}
+
+func (s *Server) renderCameras(w http.ResponseWriter, r *http.Request, reloaded *ReloadReport) {
 	var cams []CameraStatus
 	if s.Cameras != nil {
 		cams = s.Cameras()
@@ -122,9 +153,10 @@ func (s *Server) camerasPage(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(cams, func(i, j int) bool { return cams[i].ID < cams[j].ID })
 	now := s.now()
 	rates, haveRates := s.fps.rates(now)
-	data := camerasData{}
-	if u, _ := UserFrom(r.Context()); u.can(config.RoleAdmin) && s.RunningConfig != nil && s.Picture != nil {
-		data.Editor = true
+	data := camerasData{Reloaded: reloaded}
+	if u, _ := UserFrom(r.Context()); u.can(config.RoleAdmin) {
+		data.Editor = s.RunningConfig != nil && s.Picture != nil
+		data.Reload = s.Reload != nil
 	}
 	for _, c := range cams {
 		row := cameraRow{CameraStatus: c, AgoSeconds: -1}

@@ -38,6 +38,7 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 	pages.HandleFunc("GET /tickets/{id}", s.casePage)
 	pages.HandleFunc("POST /tickets/{id}/{action}", s.action)
 	pages.HandleFunc("GET /cameras", s.camerasPage)
+	pages.HandleFunc("POST /cameras/reload", s.reloadConfig)
 	pages.HandleFunc("GET /cameras/{id}/zones", s.zoneEditorPage)
 	pages.HandleFunc("POST /cameras/{id}/zones", s.checkAreas)
 	pages.HandleFunc("GET /cameras/{id}/picture", s.cameraPicture)
@@ -145,7 +146,7 @@ func (s *Server) authenticate(r *http.Request) (User, *session, int) {
 			s.metrics.signIns.WithLabelValues("rate_limited").Inc()
 			return User{}, nil, http.StatusTooManyRequests
 		}
-		u, ok := s.accounts.checkCached(name, password, now)
+		u, ok := s.accounts.Load().checkCached(name, password, now)
 		if !ok {
 			s.signIns.attempt(ip, now)
 			s.signIns.failed(name, ip, now)

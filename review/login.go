@@ -59,7 +59,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.signIns.attempt(ip, now)
-	u, ok := s.accounts.check(name, password)
+	u, ok := s.accounts.Load().check(name, password)
 	if !ok {
 		s.signIns.failed(name, ip, now)
 		s.metrics.signIns.WithLabelValues("bad_credentials").Inc()

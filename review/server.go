@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,6 +69,9 @@ type Server struct {
 	// and mask editor (admins; nil: no editor).
 	RunningConfig func() *config.Config
 	Picture       func(ctx context.Context, camera string) (CameraPicture, error)
+	// Reload re-reads the config file and applies it (the cameras page's
+	// button, admins; nil: no button).
+	Reload func() ReloadReport
 	// Evidence is the evidence store: manifests are read from it and
 	// links made with it, valid for LinkExpiry.
 	Evidence   evidence.Store
@@ -76,7 +80,7 @@ type Server struct {
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
 
-	accounts  *accounts
+	accounts  atomic.Pointer[accounts]
 	sessions  *sessions
 	signIns   *signInGuard
 	catalogs  map[string]catalog
@@ -115,7 +119,7 @@ func (s *Server) Initialize() error {
 		return fmt.Errorf("review.timezone: %w", err)
 	}
 	s.loc = loc
-	s.accounts = newAccounts(s.Config.Users)
+	s.accounts.Store(newAccounts(s.Config.Users))
 	s.sessions = newSessions(ttl)
 	s.signIns = newSignInGuard()
 	if s.catalogs, err = loadCatalogs(); err != nil {
@@ -162,6 +166,25 @@ func (s *Server) Run(ctx context.Context) error {
 
 // open reports whether no users are configured (loopback-only mode).
 func (s *Server) open() bool { return len(s.Config.Users) == 0 }
+
+// SetUsers replaces the review users while the server runs (a config
+// reload): new passwords and roles count from the next request; a user
+// removed, or whose role or password changed, is signed out. Going from
+// no users (the page off, the API open on loopback) to some, or back,
+// takes a restart: SetUsers refuses it.
+func (s *Server) SetUsers(users []config.User) error {
+	if (len(users) == 0) != s.open() {
+		return fmt.Errorf("review.users: switching sign-in on or off takes a restart")
+	}
+	next := newAccounts(users)
+	old := s.accounts.Swap(next)
+	dropped := s.sessions.retain(func(u User) bool {
+		was, now := old.users[u.Name], next.users[u.Name]
+		return now.Name != "" && now.Role == was.Role && now.PasswordHash == was.PasswordHash
+	})
+	s.Log.Info("review users reloaded", "users", len(users), "signed_out", dropped)
+	return nil
+}
 
 // secure reports whether cookies must be Secure.
 func (s *Server) secure(r *http.Request) bool { return s.Config.SecureCookies || r.TLS != nil }

@@ -59,7 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return runPipeline(ctx, cfg, newLogger(cfg.Log, stderr), nil)
+	return runPipelineReloading(ctx, cfg, newLogger(cfg.Log, stderr), nil, func() (*config.Config, error) { return config.Load(*path) })
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -75,6 +75,12 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // runPipeline runs the pipeline and its HTTP server until ctx ends. ready,
 // if set, is called with the HTTP address once it listens.
 func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(httpAddr string)) error {
+	return runPipelineReloading(ctx, cfg, log, ready, nil)
+}
+
+// runPipelineReloading is runPipeline that, with load, reloads the config
+// from load on SIGHUP and the admin's button on the cameras page.
+func runPipelineReloading(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(httpAddr string), load func() (*config.Config, error)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pipeline.Version = version
@@ -88,6 +94,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 		}
 	}()
 
+	// The reload metrics are there without a file to reload from (the demo,
+	// tests), at zero.
+	reload := newReloader(load, p, reg, log)
 	var srv *httpserve.Server
 	var rev *review.Server
 	srvErr := make(chan error, 1)
@@ -128,8 +137,12 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 			Registerer: reg,
 			Log:        log,
 			// The zone editor.
-			RunningConfig: func() *config.Config { return cfg },
+			RunningConfig: p.Config,
 			Picture:       cameraPicture(p),
+		}
+		reload.rev = rev
+		if load != nil {
+			rev.Reload = func() review.ReloadReport { return reload.reload("cameras page") }
 		}
 		if t := p.Tickets(); t != nil {
 			rev.Tickets = review.Service(t)
@@ -153,6 +166,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, read
 	runErr := make(chan error, 1)
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if load != nil {
+		reload.watchSIGHUP(pctx)
+	}
 	go func() { runErr <- p.Run(pctx) }()
 	revDone := make(chan struct{})
 	go func() {
