@@ -64,13 +64,13 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 			"classes", man.Classes)
 	}
 	d.batcher = &detectors.Batcher{
-		Queue:        src,
-		Models:       d.models,
-		MaxBatch:     dc.MaxBatch,
-		MaxWait:      dc.MaxWait.D(),
-		Workers:      dc.Workers,
-		Metrics:      m,
-		Log:          log,
+		Queue:    src,
+		Models:   d.models,
+		MaxBatch: dc.MaxBatch,
+		MaxWait:  dc.MaxWait.D(),
+		Workers:  dc.Workers,
+		Metrics:  m,
+		Log:      log,
 	}
 	if d.batcher.Workers == 0 {
 		d.batcher.Workers = runtime.GOMAXPROCS(0)
