@@ -26,8 +26,8 @@ func TestConfirmWorkersKeepEachCamerasOrderAndDoNotWaitForOtherWorkers(t *testin
 		seen[r.Frame.Camera] = append(seen[r.Frame.Camera], r.Frame.Seq)
 		mu.Unlock()
 	})
-	if w.shard["a"] == w.shard["b"] || w.shard["a"] != w.shard["c"] {
-		t.Fatalf("shards %v", w.shard)
+	if a, _ := w.shardOf("a"); a != must(w.shardOf("c")) || a == must(w.shardOf("b")) {
+		t.Fatalf("shards %v", *w.shard.Load())
 	}
 	submitted := make(chan struct{})
 	go func() {
@@ -63,4 +63,11 @@ func TestConfirmWorkersKeepEachCamerasOrderAndDoNotWaitForOtherWorkers(t *testin
 			t.Errorf("camera %s confirmed %v, want 1..5 in order", c, got)
 		}
 	}
+}
+
+func must(i int, ok bool) int {
+	if !ok {
+		panic("no shard")
+	}
+	return i
 }

@@ -33,15 +33,18 @@ type evidenceStage struct {
 	pendingDir string
 	store      evidence.Store
 	local      *evidence.LocalStore // nil for S3
-	histories  map[string]*history.History
+	histories  map[string]*history.History // under mu: cameras are added while running
 	uploader   *evidence.Uploader
 	recorder   *evidence.Recorder
 	retention  *evidence.Retention
 	models     []evidence.ModelRecord
-	cameras    map[string]config.Camera
-	zones      map[string]map[string][]image.Point // camera → zone → polygon (native pixels, once known)
+	cameras    map[string]config.Camera // under mu: a reload changes them
 	log        *slog.Logger
 	mu         sync.Mutex
+	// what addCamera needs
+	stateDir string
+	hm       *history.Metrics
+	metrics  *evidence.Metrics
 }
 
 // historyMargin is kept beyond the longest dwell plus pre- and post-roll.
@@ -62,7 +65,7 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 	}
 	hm := history.NewMetrics(reg)
 	s := &evidenceStage{cfg: ec, pendingDir: filepath.Join(cfg.StateDir, "pending"), histories: map[string]*history.History{},
-		models: models, cameras: map[string]config.Camera{}, zones: map[string]map[string][]image.Point{}, log: log}
+		models: models, cameras: map[string]config.Camera{}, log: log, stateDir: cfg.StateDir, hm: hm, metrics: m}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -102,16 +105,9 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 		if !confirms(cam) {
 			continue
 		}
-		s.cameras[cam.ID] = cam
-		h, err := history.New(cam.ID, history.Config{
-			MaxMemory: int64(ec.HistoryMemoryMB) << 20,
-			Keep:      max(longestDwell(cam), longestVisit(cam)) + ec.PreRoll.D() + ec.PostRoll.D() + historyMargin,
-			SpillDir:  filepath.Join(cfg.StateDir, "history", cam.ID),
-		}, hm, log)
-		if err != nil {
-			return nil, fmt.Errorf("camera %q: evidence history: %w", cam.ID, err)
+		if _, err := s.addCamera(cam); err != nil {
+			return nil, err
 		}
-		s.histories[cam.ID] = h
 	}
 	if s.uploader, err = evidence.NewUploader(evidence.UploaderConfig{Dir: filepath.Join(cfg.StateDir, "spool")},
 		evidence.UploaderDeps{Store: s.store, Metrics: m, Log: log}); err != nil {
@@ -122,7 +118,7 @@ func newEvidenceStage(cfg *config.Config, reg prometheus.Registerer, log *slog.L
 		evidence.RecorderDeps{
 			Uploader: s.uploader,
 			History: func(camera string) evidence.ClipSource {
-				if h, ok := s.histories[camera]; ok {
+				if h := s.history(camera); h != nil {
 					return h
 				}
 				return nil
@@ -218,9 +214,55 @@ func (s *evidenceStage) run(ctx context.Context) {
 
 // close frees what newEvidenceStage built, once run has returned.
 func (s *evidenceStage) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, h := range s.histories {
 		h.Close()
 	}
+}
+
+// addCamera starts keeping a confirming camera's history and knowing its
+// config; a camera added again (removed and added back by reloads) gets
+// its history back, with what it kept.
+func (s *evidenceStage) addCamera(cam config.Camera) (*history.History, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cameras[cam.ID] = cam
+	if h, ok := s.histories[cam.ID]; ok {
+		return h, nil
+	}
+	s.metrics.Clips.WithLabelValues(cam.ID)
+	s.metrics.ClipFailures.WithLabelValues(cam.ID)
+	h, err := history.New(cam.ID, history.Config{
+		MaxMemory: int64(s.cfg.HistoryMemoryMB) << 20,
+		Keep:      max(longestDwell(cam), longestVisit(cam)) + s.cfg.PreRoll.D() + s.cfg.PostRoll.D() + historyMargin,
+		SpillDir:  filepath.Join(s.stateDir, "history", cam.ID),
+	}, s.hm, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("camera %q: evidence history: %w", cam.ID, err)
+	}
+	s.histories[cam.ID] = h
+	return h, nil
+}
+
+// setCamera replaces a camera's config (name, location, zones) for the
+// evidence recorded from now on.
+func (s *evidenceStage) setCamera(cam config.Camera) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cameras[cam.ID] = cam
+}
+
+func (s *evidenceStage) camera(id string) config.Camera {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cameras[id]
+}
+
+func (s *evidenceStage) history(camera string) *history.History {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.histories[camera]
 }
 
 // record hands a violation event to the recorder (which owns its frames
@@ -239,7 +281,7 @@ const actorSlack = 250 * time.Millisecond
 // one taken within actorSlack of it); ActorAt is the picture's time.
 func (s *evidenceStage) event(ev ViolationEvent, width, height int) *evidence.Event {
 	v := ev.Violation
-	cam := s.cameras[v.Camera]
+	cam := s.camera(v.Camera)
 	rec := &evidence.Event{
 		Violation: evidence.ViolationRecord{Record: v.Record, BestAt: v.Best.Time},
 		Camera: evidence.CameraRecord{ID: cam.ID, Name: cam.Name, Location: cam.Location.Address,

@@ -74,7 +74,7 @@ func (ps *pictures) take(f *frame.Frame, dets []detectors.Detection) {
 // Picture waits for the camera's next processed frame (a keyframe every
 // GOP in keyframe sampling) and returns it; ctx bounds the wait.
 func (p *Pipeline) Picture(ctx context.Context, camera string) (Picture, error) {
-	if !slices.ContainsFunc(p.cameras, func(c *Camera) bool { return c.ID() == camera }) {
+	if !slices.ContainsFunc(p.Cameras(), func(c *Camera) bool { return c.ID() == camera }) {
 		return Picture{}, ErrNoCamera
 	}
 	ch := make(chan Picture, 1)

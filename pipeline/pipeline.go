@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,10 +59,22 @@ type Pipeline struct {
 	// confirmers run confirmation off the inference goroutine (nil
 	// without detection or cameras to confirm; set by Run).
 	confirmers *confirmWorkers
-	cameras    []*Camera
+	// cameras, in config order, with cameras added by Reload at the end;
+	// replaced whole under camMu (copy on write).
+	cameras  []*Camera
+	camMu    sync.Mutex
+	runCtx   context.Context       // Run's, while cameras may start; under camMu
+	camStops map[string]*cameraRun // running cameras; under camMu
+	camWG    sync.WaitGroup
+	// metrics the cameras and confirmers of cameras added later use.
+	m  *metrics
+	im *ingest.Metrics
+	rm *rules.Metrics
 	consumed   *prometheus.CounterVec
 	detect     *detection            // nil without models
-	confirm    map[string]*confirmer // cameras with zones or a station
+	confirm    map[string]*confirmer // cameras with zones or a station, as New built them
+	// confirms is confirm, and then what Reload made of it (copy on write).
+	confirms   atomic.Pointer[map[string]*confirmer]
 	evidence   *evidenceStage        // nil without cameras with zones or a station
 	tickets    *dispatch.Service     // nil without cameras with zones or stations
 	// reconciler matches stations' visits with their weighing records
@@ -93,7 +106,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	m := newMetrics(reg)
 	im := ingest.NewMetrics(reg)
 	p := &Pipeline{cfg: cfg, log: log, reg: reg, queue: framequeue.NewQueue(cfg.Pipeline.FrameQueue),
-		pool: frame.NewPool(framesKept(cfg))}
+		pool: frame.NewPool(framesKept(cfg)), m: m, im: im, camStops: map[string]*cameraRun{}}
 	p.frames = drainingSource{Queue: p.queue, ingestDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -111,23 +124,20 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	if reg != nil {
 		reg.MustRegister(p.consumed, depth)
 	}
-	overload := map[string]prometheus.Counter{}
 	for _, cc := range cfg.Cameras {
-		overload[cc.ID] = m.dropped.WithLabelValues(cc.ID, DropOverload)
+		m.dropped.WithLabelValues(cc.ID, DropOverload) // present at 0
 		p.cameras = append(p.cameras, newCamera(cc, cfg.Pipeline.UnitQueue, p.queue, p.pool, m, im, log))
 	}
-	p.queue.OnDrop = func(camera string) {
-		if c, ok := overload[camera]; ok {
-			c.Inc()
-		}
-	}
+	p.queue.OnDrop = func(camera string) { m.dropped.WithLabelValues(camera, DropOverload).Inc() }
 	if len(cfg.Detectors.Models) > 0 {
 		if p.detect, err = newDetection(cfg, reg, log, p.frames); err != nil {
 			return nil, err
 		}
 	}
 	p.confirm = map[string]*confirmer{}
+	p.confirms.Store(&p.confirm)
 	rm := rules.NewMetrics(reg)
+	p.rm = rm
 	p.visitsSeen = newVisitsCounter(reg, cfg.Stations)
 	for _, cc := range cfg.Cameras {
 		if !confirms(cc) {
@@ -174,11 +184,31 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 		}
 	}
 	for _, c := range p.cameras {
-		if h, ok := p.evidence.histories[c.ID()]; ok {
+		if h := p.evidence.history(c.ID()); h != nil {
 			c.history = h
 		}
 	}
 	return p, nil
+}
+
+// cameraRun is a running camera: stop ends it, done closes when it has.
+type cameraRun struct {
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// startCamera runs c until Run's context ends or stopCamera; with camMu
+// held and Run running.
+func (p *Pipeline) startCamera(c *Camera) {
+	ctx, stop := context.WithCancel(p.runCtx)
+	run := &cameraRun{stop: stop, done: make(chan struct{})}
+	p.camStops[c.ID()] = run
+	p.camWG.Add(1)
+	go func() {
+		defer p.camWG.Done()
+		defer close(run.done)
+		c.Run(ctx)
+	}()
 }
 
 // confirms tells whether a camera's detections go on to confirmation:
@@ -203,7 +233,15 @@ func (p *Pipeline) FailingModels() []string {
 }
 
 // Cameras returns the cameras in config order.
-func (p *Pipeline) Cameras() []*Camera { return p.cameras }
+func (p *Pipeline) Cameras() []*Camera {
+	p.camMu.Lock()
+	defer p.camMu.Unlock()
+	return p.cameras
+}
+
+// confirmerOf is a camera's confirmer now (nil: the camera confirms
+// nothing, or was removed).
+func (p *Pipeline) confirmerOf(camera string) *confirmer { return (*p.confirms.Load())[camera] }
 
 // Run runs every stage until ctx ends, then stops them in the data's
 // order, each after the one feeding it, so nothing is lost between them:
@@ -248,11 +286,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		close(evDone)
 	}
 	detDone := make(chan error, 1)
-	if p.detect != nil && len(p.confirm) > 0 {
+	p.camMu.Lock() // no camera is added or removed while the stages start
+	if confirm := *p.confirms.Load(); p.detect != nil && len(confirm) > 0 {
 		var cams []string
-		for _, cc := range p.cfg.Cameras {
-			if _, ok := p.confirm[cc.ID]; ok {
-				cams = append(cams, cc.ID)
+		for _, c := range p.cameras {
+			if _, ok := confirm[c.ID()]; ok {
+				cams = append(cams, c.ID())
 			}
 		}
 		p.confirmers = newConfirmWorkers(cams, runtime.GOMAXPROCS(0), p.confirmFrame)
@@ -270,16 +309,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		detDone <- err
 	}()
 
-	var cameras sync.WaitGroup
+	p.runCtx = ctx
 	for _, c := range p.cameras {
-		cameras.Add(1)
-		go func() {
-			defer cameras.Done()
-			c.Run(ctx)
-		}()
+		p.startCamera(c)
 	}
-	cameras.Wait()
+	p.camMu.Unlock()
 	<-ctx.Done()
+	p.camMu.Lock()
+	p.runCtx = nil // no camera starts from now on
+	p.camMu.Unlock()
+	p.camWG.Wait()
 
 	close(p.frames.ingestDone) // detection ends once the queue is empty
 	var err error
@@ -309,7 +348,7 @@ func (p *Pipeline) Close() error {
 		if p.detect != nil {
 			p.detect.close()
 		}
-		for _, c := range p.confirm {
+		for _, c := range *p.confirms.Load() {
 			c.close()
 		}
 		if p.evidence != nil {
@@ -374,7 +413,7 @@ func (p *Pipeline) onResult(r detectors.Result) {
 		p.OnFrame(r.Frame, r.Detections)
 	}
 	p.pictures.take(r.Frame, r.Detections)
-	if _, ok := p.confirm[r.Frame.Camera]; !ok || p.confirmers == nil {
+	if p.confirmerOf(r.Frame.Camera) == nil || p.confirmers == nil {
 		r.Frame.Release()
 		return
 	}
@@ -385,7 +424,10 @@ func (p *Pipeline) onResult(r detectors.Result) {
 // rules, visits) and records what it confirms, on the camera's
 // confirmation worker.
 func (p *Pipeline) confirmFrame(r detectors.Result) {
-	c := p.confirm[r.Frame.Camera]
+	c := p.confirmerOf(r.Frame.Camera)
+	if c == nil {
+		return // removed by a reload since detection
+	}
 	c.applyPending()
 	events, visits := c.update(r.Frame, r.Detections)
 	if c.station != nil {
@@ -424,9 +466,19 @@ func (p *Pipeline) confirmFrame(r detectors.Result) {
 // many cameras (tracking, left objects, keeping pictures, recording
 // evidence) runs on every core instead of stalling inference.
 type confirmWorkers struct {
-	shard map[string]int
-	in    []chan detectors.Result
+	// shard maps a camera to its worker; replaced whole when a camera is
+	// added (copy on write), read without a lock per frame.
+	shard atomic.Pointer[map[string]int]
+	mu    sync.Mutex // serialises assign
+	in    []chan confirmJob
 	done  sync.WaitGroup
+}
+
+// confirmJob is a frame to confirm, or fn to run in the camera's order
+// (a removed camera's confirmer is closed after its last frame).
+type confirmJob struct {
+	r  detectors.Result
+	fn func()
 }
 
 // confirmBacklog is how many detected frames a worker may have waiting;
@@ -436,26 +488,67 @@ const confirmBacklog = 16
 
 func newConfirmWorkers(cameras []string, n int, work func(detectors.Result)) *confirmWorkers {
 	n = max(1, min(n, len(cameras)))
-	w := &confirmWorkers{shard: map[string]int{}}
+	w := &confirmWorkers{}
+	shard := map[string]int{}
 	for i, cam := range cameras {
-		w.shard[cam] = i % n
+		shard[cam] = i % n
 	}
+	w.shard.Store(&shard)
 	for range n {
-		ch := make(chan detectors.Result, confirmBacklog)
+		ch := make(chan confirmJob, confirmBacklog)
 		w.in = append(w.in, ch)
 		w.done.Add(1)
 		go func() {
 			defer w.done.Done()
-			for r := range ch {
-				work(r)
-				r.Frame.Release()
+			for j := range ch {
+				if j.fn != nil {
+					j.fn()
+					continue
+				}
+				work(j.r)
+				j.r.Frame.Release()
 			}
 		}()
 	}
 	return w
 }
 
-func (w *confirmWorkers) submit(r detectors.Result) { w.in[w.shard[r.Frame.Camera]] <- r }
+// shardOf is the worker of a camera, and whether it has one.
+func (w *confirmWorkers) shardOf(camera string) (int, bool) {
+	i, ok := (*w.shard.Load())[camera]
+	return i, ok
+}
+
+// assign gives a camera added while running the worker with the fewest
+// cameras.
+func (w *confirmWorkers) assign(camera string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := *w.shard.Load()
+	if _, ok := old[camera]; ok {
+		return
+	}
+	load := make([]int, len(w.in))
+	next := make(map[string]int, len(old)+1)
+	for c, i := range old {
+		next[c] = i
+		load[i]++
+	}
+	next[camera] = slices.Index(load, slices.Min(load))
+	w.shard.Store(&next)
+}
+
+func (w *confirmWorkers) submit(r detectors.Result) {
+	i, _ := w.shardOf(r.Frame.Camera)
+	w.in[i] <- confirmJob{r: r}
+}
+
+// after runs fn on the camera's worker once the frames submitted before
+// are confirmed.
+func (w *confirmWorkers) after(camera string, fn func()) {
+	i, _ := w.shardOf(camera)
+	w.in[i] <- confirmJob{fn: fn}
+}
 
 // stop waits until every submitted frame is confirmed. Call it once no
 // more frames are submitted.

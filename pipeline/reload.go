@@ -3,9 +3,11 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
@@ -16,69 +18,173 @@ import (
 type Reload struct {
 	// Applied lists the cameras whose detection or confirmation settings
 	// changed and now run with the new ones (zones, masks, thresholds,
-	// filters, rules, left objects, models).
+	// filters, rules, left objects, models, name, location).
 	Applied []string
+	// Added and Removed are the cameras started and stopped; Restarted
+	// the cameras whose stream settings changed (URL, transport,
+	// sampling, decoder, timeouts): their connection was opened again,
+	// their tracks, open violations and history go on.
+	Added, Removed, Restarted []string
 	// Restart names what changed but only takes effect at the next start,
-	// as config fields ("cameras[gate].url", "evidence", "cameras: added
-	// street-9"). The running pipeline keeps the old values for them.
+	// as config fields ("evidence", "cameras[gate].station"). The running
+	// pipeline keeps the old values for them.
 	Restart []string
 }
 
-// Reload applies cfg, validated, to the running pipeline: each running
-// camera's detection and confirmation settings — masks, thresholds,
-// object filters and models (from the next batch), zones, rules and left
-// objects (from the camera's next frame, on its confirmation worker) —
-// while its connection, tracks, open violations and history go on. What
-// cannot change while running is listed in Restart and keeps its old
-// value. Safe to call while Run runs, from one goroutine at a time.
+// cameraStop bounds how long Reload waits for a removed or restarted
+// camera to close its connection.
+const cameraStop = 10 * time.Second
+
+// Reload applies cfg, validated, to the running pipeline:
+//
+//   - a running camera's masks, thresholds, object filters and models
+//     apply from the next batch; its zones, rules and left-object settings
+//     from its next frame, on its confirmation worker; its name and
+//     location to the evidence recorded from now on. Its connection,
+//     tracks, open violations and history go on.
+//   - a camera whose stream settings changed (URL, transport, sampling,
+//     decoder, timeouts) connects again; its tracks and history go on.
+//   - a camera added starts (with its confirmation and history when it has
+//     zones); a camera removed stops. A removed camera's history stays
+//     until the next start, so the clips of its last violations can still
+//     be cut (and it comes back if the camera is added again).
+//
+// What cannot change while running (models, evidence, dispatch, HTTP,
+// stations, a camera's station, zones on a camera when the pipeline
+// started without confirmation) is listed in Restart and keeps its old
+// value. Call it from one goroutine at a time, while Run runs or before
+// (then Run starts the cameras as they are).
 func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 	var r Reload
-	old := p.running.Load()
-	if old == nil {
-		old = p.cfg
-	}
-	r.Restart = restartFields(old, cfg)
+	old := p.Config()
 	if p.detect != nil && reflect.DeepEqual(old.Detectors, cfg.Detectors) {
 		if errs := checkCameraClasses(cfg, p.detect.models); len(errs) > 0 {
 			return Reload{}, errors.Join(errs...)
 		}
 	}
-	next := *old
-	next.Cameras = slices.Clone(old.Cameras)
-	for i, was := range old.Cameras {
-		j := slices.IndexFunc(cfg.Cameras, func(c config.Camera) bool { return c.ID == was.ID })
-		if j < 0 {
-			continue
-		}
-		now := cfg.Cameras[j]
-		if reflect.DeepEqual(hotPart(was), hotPart(now)) {
-			continue
-		}
-		if _, ok := p.confirm[was.ID]; !ok && (len(now.Zones) > 0 || now.Station != nil) {
-			r.Restart = append(r.Restart, fmt.Sprintf("cameras[%s].zones: the camera had no zones at start; it confirms violations from the next start", was.ID))
-			continue
-		}
-		for _, m := range now.Models {
+	for _, cam := range cfg.Cameras {
+		for _, m := range cam.Models {
 			if p.detect == nil || p.detect.models[m] == nil {
-				return Reload{}, fmt.Errorf("cameras[%s].models: model %q is not loaded (models load at start)", was.ID, m)
+				return Reload{}, fmt.Errorf("cameras[%s].models: model %q is not loaded (models load at start)", cam.ID, m)
 			}
 		}
-		if c, ok := p.confirm[was.ID]; ok {
-			if _, _, err := rulesOf(now); err != nil {
-				return Reload{}, err
-			}
-			nc := now
-			c.pending.Store(&nc)
+		if _, _, err := rulesOf(cam); err != nil {
+			return Reload{}, err
 		}
-		next.Cameras[i] = withHot(was, now)
-		r.Applied = append(r.Applied, was.ID)
 	}
+	r.Restart = restartFields(old, cfg)
+
+	p.camMu.Lock()
+	defer p.camMu.Unlock()
+	running := p.runCtx != nil
+	next := *old
+	next.Cameras = nil
+	cameras := slices.Clone(p.cameras)
+	confirm := maps.Clone(*p.confirms.Load())
+	// Removed cameras stop first: a camera may be removed and another
+	// added with its id in the same reload only through a restart below.
+	for _, was := range old.Cameras {
+		if slices.ContainsFunc(cfg.Cameras, func(c config.Camera) bool { return c.ID == was.ID }) {
+			continue
+		}
+		if running {
+			p.stopCamera(was.ID)
+		}
+		cameras = slices.DeleteFunc(cameras, func(c *Camera) bool { return c.ID() == was.ID })
+		if c, ok := confirm[was.ID]; ok {
+			delete(confirm, was.ID)
+			if p.confirmers != nil {
+				p.confirmers.after(was.ID, c.close) // after the frames already handed on
+			}
+		}
+		r.Removed = append(r.Removed, was.ID)
+	}
+	for _, now := range cfg.Cameras {
+		i := slices.IndexFunc(old.Cameras, func(c config.Camera) bool { return c.ID == now.ID })
+		if i < 0 { // added
+			if confirms(now) && (p.evidence == nil || p.confirmers == nil) {
+				r.Restart = append(r.Restart, fmt.Sprintf("cameras[%s]: added with zones or a station, but this run started without confirmation", now.ID))
+				continue
+			}
+			cam := newCamera(now, p.cfg.Pipeline.UnitQueue, p.queue, p.pool, p.m, p.im, p.log)
+			if confirms(now) {
+				c, err := newConfirmer(now, p.cfg.StateDir, p.rm, p.log)
+				if err != nil {
+					return r, err
+				}
+				if cam.history, err = p.evidence.addCamera(now); err != nil {
+					c.close()
+					return r, err
+				}
+				confirm[now.ID] = c
+				p.confirmers.assign(now.ID)
+			}
+			p.m.dropped.WithLabelValues(now.ID, DropOverload)
+			cameras = append(cameras, cam)
+			next.Cameras = append(next.Cameras, now)
+			if running {
+				p.startCamera(cam)
+			}
+			r.Added = append(r.Added, now.ID)
+			continue
+		}
+		was := old.Cameras[i]
+		kept := was
+		c, confirming := confirm[was.ID]
+		if !reflect.DeepEqual(hotPart(was), hotPart(now)) || was.Name != now.Name || was.Location != now.Location {
+			switch {
+			case !confirming && confirms(now):
+				r.Restart = append(r.Restart, fmt.Sprintf("cameras[%s].zones: the camera had no zones at start; it confirms violations from the next start", was.ID))
+			default:
+				if confirming {
+					nc := now
+					c.pending.Store(&nc)
+					p.evidence.setCamera(withHot(was, now))
+				}
+				kept = withHot(was, now)
+				r.Applied = append(r.Applied, was.ID)
+			}
+		}
+		if !reflect.DeepEqual(streamPart(was), streamPart(now)) {
+			kept = withStream(kept, now)
+			j := slices.IndexFunc(cameras, func(c *Camera) bool { return c.ID() == was.ID })
+			if running {
+				p.stopCamera(was.ID)
+			}
+			cam := newCamera(kept, p.cfg.Pipeline.UnitQueue, p.queue, p.pool, p.m, p.im, p.log)
+			cam.history = cameras[j].history
+			cameras[j] = cam
+			if running {
+				p.startCamera(cam)
+			}
+			r.Restarted = append(r.Restarted, was.ID)
+		}
+		next.Cameras = append(next.Cameras, kept)
+	}
+	p.cameras = cameras
+	p.confirms.Store(&confirm)
 	if p.detect != nil {
 		models, filters := cameraTables(next.Cameras)
 		p.detect.batcher.SetCameras(models, filters)
 	}
 	p.running.Store(&next)
 	return r, nil
+}
+
+// stopCamera ends a running camera and waits (at most cameraStop) for its
+// connection to close; with camMu held.
+func (p *Pipeline) stopCamera(id string) {
+	run, ok := p.camStops[id]
+	if !ok {
+		return
+	}
+	delete(p.camStops, id)
+	run.stop()
+	select {
+	case <-run.done:
+	case <-time.After(cameraStop):
+		p.log.Warn("reload: camera did not stop in time; going on", "camera", id, "wait", cameraStop)
+	}
 }
 
 // Config is the config the pipeline runs now: the one it was built with,
@@ -90,7 +196,8 @@ func (p *Pipeline) Config() *config.Config {
 	return p.cfg
 }
 
-// hotCamera is the part of a camera's config Reload applies while it runs.
+// hotCamera is the part of a camera's config Reload applies while it
+// runs, without touching its connection.
 type hotCamera struct {
 	Models      []string
 	Thresholds  map[string]float32
@@ -105,16 +212,39 @@ func hotPart(c config.Camera) hotCamera {
 	return hotCamera{c.Models, c.Thresholds, c.Filters, c.Masks, c.Zones, c.Rules, c.LeftObjects}
 }
 
-// withHot is was with now's hot part.
+// withHot is was with now's hot part, name and location.
 func withHot(was, now config.Camera) config.Camera {
 	was.Models, was.Thresholds, was.Filters, was.Masks = now.Models, now.Thresholds, now.Filters, now.Masks
 	was.Zones, was.Rules, was.LeftObjects = now.Zones, now.Rules, now.LeftObjects
+	was.Name, was.Location = now.Name, now.Location
 	return was
 }
 
-// restartFields names what differs between old and cfg outside the
-// cameras' hot parts and the review users (which the review server
-// reloads itself).
+// streamCamera is the part of a camera's config that a new connection
+// applies.
+type streamCamera struct {
+	URL, Transport                             string
+	AllowRedirectsToOtherHosts, AllowBasicAuth bool
+	Sampling                                   config.Sampling
+	StallTimeout                               config.Duration
+	Reconnect                                  config.Reconnect
+	Decoder                                    config.Decoder
+}
+
+func streamPart(c config.Camera) streamCamera {
+	return streamCamera{c.URL, c.Transport, c.AllowRedirectsToOtherHosts, c.AllowBasicAuth, c.Sampling, c.StallTimeout, c.Reconnect, c.Decoder}
+}
+
+func withStream(was, now config.Camera) config.Camera {
+	was.URL, was.Transport, was.AllowRedirectsToOtherHosts, was.AllowBasicAuth = now.URL, now.Transport, now.AllowRedirectsToOtherHosts, now.AllowBasicAuth
+	was.Sampling, was.StallTimeout, was.Reconnect, was.Decoder = now.Sampling, now.StallTimeout, now.Reconnect, now.Decoder
+	return was
+}
+
+// restartFields names what differs between old and cfg that Reload
+// cannot apply: everything but the cameras (Reload adds, removes and
+// updates them; what it cannot do it names itself) and the review users
+// (the review server reloads them).
 func restartFields(old, cfg *config.Config) []string {
 	var out []string
 	a, b := *old, *cfg
@@ -129,20 +259,14 @@ func restartFields(old, cfg *config.Config) []string {
 	for _, c := range cfg.Cameras {
 		j := slices.IndexFunc(old.Cameras, func(o config.Camera) bool { return o.ID == c.ID })
 		if j < 0 {
-			out = append(out, "cameras: added "+c.ID)
 			continue
 		}
-		x, y := withHot(old.Cameras[j], c), c
+		x, y := withStream(withHot(old.Cameras[j], c), c), c
 		vx, vy := reflect.ValueOf(x), reflect.ValueOf(y)
 		for i := range vx.NumField() {
 			if !reflect.DeepEqual(vx.Field(i).Interface(), vy.Field(i).Interface()) {
 				out = append(out, fmt.Sprintf("cameras[%s].%s", c.ID, yamlName(vx.Type().Field(i))))
 			}
-		}
-	}
-	for _, o := range old.Cameras {
-		if !slices.ContainsFunc(cfg.Cameras, func(c config.Camera) bool { return c.ID == o.ID }) {
-			out = append(out, "cameras: removed "+o.ID)
 		}
 	}
 	return out

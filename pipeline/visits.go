@@ -193,7 +193,7 @@ const (
 // first_seen, departure its confirmed_at, the bay its zone; the station
 // and the stop go into the manifest's extra.
 func (s *evidenceStage) visitEvent(ev VisitEvent, width, height int) *evidence.Event {
-	cam := s.cameras[ev.Camera]
+	cam := s.camera(ev.Camera)
 	v := ev.Visit
 	rec := violation.Record{ID: v.ID, Type: violation.StationVisit, Camera: v.Camera, Zone: bayZone, TrackID: ev.TrackID,
 		Class: v.VehicleClass, FirstSeen: v.Arrival, ConfirmedAt: v.Departure, Confidence: v.Score, Box: ev.Best.Box,

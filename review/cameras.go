@@ -117,12 +117,13 @@ type camerasData struct {
 }
 
 // ReloadReport is what a config reload did: the cameras whose settings
-// now run with the new config, what changed but takes a restart, or why
-// the new config was refused (the old one runs on).
+// now run with the new config, those added, removed and connected again
+// (stream settings changed), what changed but takes a restart, or why the
+// new config was refused (the old one runs on).
 type ReloadReport struct {
-	Applied []string
-	Restart []string
-	Err     error
+	Applied, Added, Removed, Restarted []string
+	Restart                            []string
+	Err                                error
 }
 
 // reloadConfig is the cameras page's reload button (admins).

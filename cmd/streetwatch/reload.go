@@ -70,7 +70,7 @@ func (r *reloader) reload(source string) review.ReloadReport {
 		r.log.Error("config reload refused; the running config is unchanged", "source", source, "err", err)
 		return review.ReloadReport{Err: err}
 	}
-	rep := review.ReloadReport{Applied: res.Applied, Restart: res.Restart}
+	rep := review.ReloadReport{Applied: res.Applied, Added: res.Added, Removed: res.Removed, Restarted: res.Restarted, Restart: res.Restart}
 	if r.rev != nil {
 		if err := r.rev.SetUsers(cfg.Review.Users); err != nil {
 			rep.Restart = append(rep.Restart, err.Error())
@@ -79,7 +79,8 @@ func (r *reloader) reload(source string) review.ReloadReport {
 	r.reloads.WithLabelValues("applied").Inc()
 	r.pending.Set(float64(len(rep.Restart)))
 	r.lastGood.SetToCurrentTime()
-	r.log.Info("config reloaded", "source", source, "cameras_updated", rep.Applied, "restart_needed_for", rep.Restart)
+	r.log.Info("config reloaded", "source", source, "cameras_updated", rep.Applied, "cameras_added", rep.Added,
+		"cameras_removed", rep.Removed, "cameras_reconnected", rep.Restarted, "restart_needed_for", rep.Restart)
 	return rep
 }
 

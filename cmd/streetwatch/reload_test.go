@@ -25,20 +25,24 @@ import (
 // a config file whose only zone lies where nothing happens, and reloads it
 // while the dumping scenario plays: first from the cameras page's button
 // with a zone of two points (refused, naming the field; the old config
-// runs on), then with SIGHUP and the scenario's zone, one review user
-// removed, one added and the camera's sampling changed. The dumping is then
-// confirmed in the new zone on the camera's first and only connection; the
-// removed user is refused and the added one signs in; the sampling change
-// is reported as waiting for a restart; metrics count one reload of each
-// result.
+// runs on), then with SIGHUP: the scenario's zone, one review user removed
+// and one added, a second camera added and the evidence JPEG quality
+// changed; then from the button again with the second camera's sampling
+// changed, then with it removed. The dumping is confirmed in the new zone
+// on the first camera's first and only connection; the removed user is
+// refused and the added one signs in; the second camera connects, connects
+// again for its new sampling, and stops; the JPEG quality is reported as
+// waiting for a restart; metrics count the reloads by result.
 func TestConfigReloadAppliesToTheRunningCamera(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary on a scenario video")
 	}
 	bin := binary(t)
 	sim := &simulate.Server{Addr: "127.0.0.1:0", Speed: 2, WaitForReader: true}
-	if err := sim.Add("cam", filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"cam", "cam2"} {
+		if err := sim.Add(name, filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
@@ -54,6 +58,8 @@ func TestConfigReloadAppliesToTheRunningCamera(t *testing.T) {
 	dir := t.TempDir()
 	addr := mediatest.FreeAddr(t)
 	newUser := browserUser{"zhao", "zhao-password", "reviewer"}
+	cam2 := ""
+	quality := 90
 	write := func(zone, sampling string, users ...browserUser) {
 		t.Helper()
 		doc := fmt.Sprintf(`http: {listen: %q}
@@ -67,9 +73,10 @@ cameras:
     sampling: %s
     zones: [{name: pavement, polygon: %s}]
     rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
+%sevidence: {jpeg_quality: %d}
 review:
   users:
-`, addr, filepath.Join(dir, "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"), sim.URL("cam"), sampling, zone)
+`, addr, filepath.Join(dir, "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"), sim.URL("cam"), sampling, zone, cam2, quality)
 		for _, u := range users {
 			doc += fmt.Sprintf("    - {name: %s, password_hash: %q, role: %s}\n", u.name, hash(u.password), u.role)
 		}
@@ -132,21 +139,43 @@ review:
 		t.Fatalf("invalid reload: %d\n%s", status, page)
 	}
 
-	// SIGHUP with the scenario's zone, the users changed, the sampling too.
-	write(string(scenarioZone(t, "dumping")), `{mode: fps, fps: 2}`, admin, newUser)
+	// SIGHUP with the scenario's zone, the users changed, a camera added
+	// (detection only) and the evidence quality changed.
+	zone := string(scenarioZone(t, "dumping"))
+	cam2 = fmt.Sprintf("  - {id: cam2, url: %q, transport: tcp, sampling: {mode: keyframes}}\n", sim.URL("cam2"))
+	quality = 80
+	write(zone, `{mode: keyframes}`, admin, newUser)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitLog("reload", regexp.MustCompile(`msg="config reloaded" source=SIGHUP cameras_updated=\[cam\] restart_needed_for="?\[cameras\[cam\]\.sampling\]`))
+	waitLog("reload", regexp.MustCompile(`msg="config reloaded" source=SIGHUP cameras_updated=\[cam\] cameras_added=\[cam2\] cameras_removed=\[\] cameras_reconnected=\[\] restart_needed_for=\[evidence\]`))
+	waitLog("the added camera", regexp.MustCompile(`msg="camera connected" camera=cam2`))
 	if status, _ := do(http.MethodGet, "/api/v1/tickets", viewer); status != http.StatusUnauthorized {
 		t.Errorf("the removed user: %d, want 401", status)
 	}
 	if status, _ := do(http.MethodGet, "/api/v1/tickets", newUser); status != http.StatusOK {
 		t.Errorf("the added user: %d, want 200", status)
 	}
+	// The button: the added camera's sampling changes (it connects again),
+	// then it is removed.
+	cam2 = fmt.Sprintf("  - {id: cam2, url: %q, transport: tcp, sampling: {mode: fps, fps: 1}}\n", sim.URL("cam2"))
+	write(zone, `{mode: keyframes}`, admin, newUser)
+	if _, page := do(http.MethodPost, "/cameras/reload", admin); !strings.Contains(page, `<span class="reconnected-camera">cam2</span>`) {
+		t.Errorf("sampling change: no reconnection on the page:\n%s", page)
+	}
+	waitLog("the reconnection", regexp.MustCompile(`(?s)camera connected" camera=cam2.*camera connected" camera=cam2`))
+	cam2 = ""
+	write(zone, `{mode: keyframes}`, admin, newUser)
+	if _, page := do(http.MethodPost, "/cameras/reload", admin); !strings.Contains(page, `<span class="removed-camera">cam2</span>`) {
+		t.Errorf("camera removed: not on the page:\n%s", page)
+	}
+	var health struct{ Cameras []struct{ ID string } }
+	if _, body := do(http.MethodGet, "/healthz", admin); json.Unmarshal([]byte(body), &health) != nil || len(health.Cameras) != 1 || health.Cameras[0].ID != "cam" {
+		t.Errorf("cameras after the removal: %s", body)
+	}
 	_, metrics := do(http.MethodGet, "/metrics", admin)
-	for _, want := range []string{`streetwatch_config_reloads_total{result="applied"} 1`, `streetwatch_config_reloads_total{result="refused"} 1`,
-		`streetwatch_config_restart_pending 1`} {
+	for _, want := range []string{`streetwatch_config_reloads_total{result="applied"} 3`, `streetwatch_config_reloads_total{result="refused"} 1`,
+		`streetwatch_config_restart_pending 1`, `streetwatch_camera_up{camera="cam2"} 0`} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -173,7 +202,7 @@ review:
 	if tk := list.Tickets[0]; len(list.Tickets) != 1 || tk.Type != "illegal_dumping" || tk.Zone != "pavement" || tk.Camera != "cam" {
 		t.Errorf("tickets %+v, want one dumping in the reloaded zone", list.Tickets)
 	}
-	if n := strings.Count(logs.String(), `msg="camera connected"`); n != 1 {
+	if n := strings.Count(logs.String(), `msg="camera connected" camera=cam `); n != 1 {
 		t.Errorf("the camera connected %d times: the reload restarted it", n)
 	}
 }
