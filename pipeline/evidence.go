@@ -32,7 +32,7 @@ type evidenceStage struct {
 	cfg        config.Evidence
 	pendingDir string
 	store      evidence.Store
-	local      *evidence.LocalStore // nil for S3
+	local      *evidence.LocalStore        // nil for S3
 	histories  map[string]*history.History // under mu: cameras are added while running
 	uploader   *evidence.Uploader
 	recorder   *evidence.Recorder

@@ -67,16 +67,16 @@ type Pipeline struct {
 	camStops map[string]*cameraRun // running cameras; under camMu
 	camWG    sync.WaitGroup
 	// metrics the cameras and confirmers of cameras added later use.
-	m  *metrics
-	im *ingest.Metrics
-	rm *rules.Metrics
-	consumed   *prometheus.CounterVec
-	detect     *detection            // nil without models
-	confirm    map[string]*confirmer // cameras with zones or a station, as New built them
+	m        *metrics
+	im       *ingest.Metrics
+	rm       *rules.Metrics
+	consumed *prometheus.CounterVec
+	detect   *detection            // nil without models
+	confirm  map[string]*confirmer // cameras with zones or a station, as New built them
 	// confirms is confirm, and then what Reload made of it (copy on write).
-	confirms   atomic.Pointer[map[string]*confirmer]
-	evidence   *evidenceStage        // nil without cameras with zones or a station
-	tickets    *dispatch.Service     // nil without cameras with zones or stations
+	confirms atomic.Pointer[map[string]*confirmer]
+	evidence *evidenceStage    // nil without cameras with zones or a station
+	tickets  *dispatch.Service // nil without cameras with zones or stations
 	// reconciler matches stations' visits with their weighing records
 	// (nil without stations); it runs with the ticket sender.
 	reconciler *dispatch.Reconciler
