@@ -68,14 +68,23 @@ var errRequeued = errors.New("dispatch: ticket was queued again")
 // due otherwise, and polls every few seconds in case another process
 // queued one.
 func (s *Service) Run(ctx context.Context) error {
-	if !s.routes.delivers() {
-		s.log.Warn("no webhook configured: confirmed tickets stay queued, nothing is pushed")
-		<-ctx.Done()
-		return nil
-	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	warned := false
 	for {
+		if !s.conf().routes.delivers() {
+			// Until a reload brings a webhook (SetConfig wakes us).
+			if !warned {
+				s.log.Warn("no webhook configured: confirmed tickets stay queued, nothing is pushed")
+				warned = true
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.wake:
+				continue
+			}
+		}
 		wait := s.poll
 		if err := s.deliverDue(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -144,7 +153,7 @@ func (s *Service) deliver(ctx context.Context, it OutboxItem) error {
 	if err != nil {
 		return err
 	}
-	target := s.routes.webhookURL(t.District)
+	target := s.conf().routes.webhookURL(t.District)
 	it.Attempts++
 	result, derr := ResultNetworkError, errors.New("no webhook URL for this district")
 	if target != "" {
@@ -169,7 +178,7 @@ func (s *Service) deliver(ctx context.Context, it OutboxItem) error {
 		return s.markDispatched(ctx, t, it, log)
 	}
 	now := s.now()
-	maxAge := s.cfg.Webhook.MaxAge.D()
+	maxAge := s.conf().cfg.Webhook.MaxAge.D()
 	if now.Sub(it.QueuedAt) >= maxAge {
 		return s.markFailed(ctx, t, it, derr, log)
 	}
@@ -264,7 +273,7 @@ func (s *Service) markFailed(ctx context.Context, t *Ticket, it OutboxItem, caus
 // at max, with "equal jitter" (half fixed, half random) so that tickets
 // queued together during an outage do not retry in lockstep.
 func (s *Service) backoff(n int) time.Duration {
-	b := s.cfg.Webhook.Backoff
+	b := s.conf().cfg.Webhook.Backoff
 	return backoff.Policy{Min: b.Min.D(), Max: b.Max.D(), Jitter: backoff.EqualJitter}.Delay(n)
 }
 
@@ -318,7 +327,7 @@ func (s *Service) post(ctx context.Context, target, key string, body []byte) (re
 	req.Header.Set("User-Agent", "StreetWatch-Dispatch/1")
 	req.Header.Set(HeaderIdempotencyKey, key)
 	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, Sign([]byte(s.cfg.Webhook.Secret), ts, body))
+	req.Header.Set(HeaderSignature, Sign([]byte(s.conf().cfg.Webhook.Secret), ts, body))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -220,7 +220,8 @@ func TestOutboxSurvivesARestart(t *testing.T) {
 func TestBackoffDoublesWithJitterUpToTheMax(t *testing.T) {
 	cfg := testConfig("")
 	cfg.Webhook.Backoff = config.Backoff{Min: config.Duration(time.Second), Max: config.Duration(10 * time.Second)}
-	s := &Service{cfg: cfg}
+	s := &Service{}
+	s.settings.Store(&settings{cfg: cfg})
 	for _, tc := range []struct {
 		attempt int
 		base    time.Duration

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,13 +50,14 @@ type Service struct {
 	// the camera's history still holds it. It must not block for long.
 	OnWeighing func(stations.Weighing)
 
-	cfg       Config
+	// settings are the dispatch config and its routing, replaced whole by
+	// SetConfig (a config reload).
+	settings  atomic.Pointer[settings]
 	weighings stations.Store // nil when the store keeps none
 	visits    stations.VisitStore
 	store     Store
 	metrics   *Metrics
 	log       *slog.Logger
-	routes    routing
 	client    *http.Client
 	wake      chan struct{}
 	watch     watchSpans
@@ -98,11 +100,9 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 		log = slog.Default()
 	}
 	s := &Service{
-		cfg:     cfg,
 		store:   store,
 		metrics: NewMetrics(reg),
 		log:     log.With("stage", "dispatch"),
-		routes:  newRouting(cfg),
 		client: &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(), // its own, closed by Close
 			Timeout:   cfg.Webhook.Timeout.D(),
@@ -116,6 +116,7 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 		now:  func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		poll: 5 * time.Second,
 	}
+	s.settings.Store(&settings{cfg: cfg, routes: newRouting(cfg)})
 	s.weighings, _ = store.(stations.Store)
 	s.visits, _ = store.(stations.VisitStore)
 	if err := s.updateDepth(ctx); err != nil {
@@ -123,6 +124,38 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 	}
 	return s, nil
 }
+
+// settings is what SetConfig replaces.
+type settings struct {
+	cfg    Config
+	routes routing
+}
+
+func (s *Service) conf() *settings { return s.settings.Load() }
+
+// SetConfig applies a reloaded dispatch config: review policies, teams,
+// districts and their routing, the webhook's URL, secret, backoff and
+// max_age apply to tickets routed and deliveries made from now on. The
+// database and the webhook timeout stay as they are until the next start:
+// SetConfig returns their fields when they changed.
+func (s *Service) SetConfig(cfg Config) (restart []string) {
+	cfg.Defaults()
+	old := s.conf().cfg
+	if cfg.Database != old.Database {
+		restart = append(restart, "dispatch.database")
+		cfg.Database = old.Database
+	}
+	if cfg.Webhook.Timeout != old.Webhook.Timeout {
+		restart = append(restart, "dispatch.webhook.timeout")
+		cfg.Webhook.Timeout = old.Webhook.Timeout
+	}
+	s.settings.Store(&settings{cfg: cfg, routes: newRouting(cfg)})
+	s.wakeSender() // a webhook may be there now, or a district's URL changed
+	return restart
+}
+
+// Config is the dispatch config in use (with defaults).
+func (s *Service) Config() Config { return s.conf().cfg }
 
 // Visits is where station visits are kept (nil when the store keeps none).
 func (s *Service) Visits() stations.VisitStore { return s.visits }
@@ -147,7 +180,7 @@ func (s *Service) CreateTicket(ctx context.Context, in TicketInput) (t *Ticket, 
 	}
 	now := s.now()
 	v := in.Violation
-	district, team := s.routes.route(v.Camera, v.Zone, string(v.Type))
+	district, team := s.conf().routes.route(v.Camera, v.Zone, string(v.Type))
 	t = &Ticket{
 		ID: newID(now), ViolationID: v.ID, Type: string(v.Type),
 		CameraID: v.Camera, CameraName: in.CameraName, Zone: v.Zone,
@@ -160,7 +193,7 @@ func (s *Service) CreateTicket(ctx context.Context, in TicketInput) (t *Ticket, 
 		Status:   StatusPendingReview, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	audit := AuditEntry{Kind: AuditStatus, At: now, Actor: SystemActor, To: StatusPendingReview, Note: "created; review required"}
-	if p := s.cfg.Policy(t.Type); p.Mode == config.ReviewAuto {
+	if p := s.conf().cfg.Policy(t.Type); p.Mode == config.ReviewAuto {
 		if t.Confidence >= p.MinScore {
 			t.Status, t.Delivery.QueuedAt = StatusConfirmed, &now
 			audit.To = StatusConfirmed
@@ -324,7 +357,8 @@ func (s *Service) Reassign(ctx context.Context, id string, version int64, distri
 	if err := checkNote(note); err != nil {
 		return nil, err
 	}
-	if _, ok := s.routes.districts[district]; !ok {
+	routes := s.conf().routes
+	if _, ok := routes.districts[district]; !ok {
 		return nil, fmt.Errorf("%w: no district %q in dispatch.districts", ErrInvalid, district)
 	}
 	now := s.now()
@@ -339,7 +373,7 @@ func (s *Service) Reassign(ctx context.Context, id string, version int64, distri
 		}
 		from = t.District
 		t.District = district
-		t.Team = s.routes.teamFor(district, t.Type)
+		t.Team = routes.teamFor(district, t.Type)
 		n := fmt.Sprintf("%s → %s (team %s)", orDash(from), district, t.Team)
 		if note != "" {
 			n += "; " + note
@@ -402,13 +436,18 @@ func wrapTicketErr(id string, err error) error {
 	return err
 }
 
-// queued wakes the sender and updates the depth gauge after a ticket
-// entered the outbox.
-func (s *Service) queued(ctx context.Context) {
+// wakeSender wakes the sender (Run) if it sleeps.
+func (s *Service) wakeSender() {
 	select {
 	case s.wake <- struct{}{}:
 	default: // a wake-up is already pending
 	}
+}
+
+// queued wakes the sender and updates the depth gauge after a ticket
+// entered the outbox.
+func (s *Service) queued(ctx context.Context) {
+	s.wakeSender()
 	if err := s.updateDepth(ctx); err != nil {
 		s.log.Warn("outbox depth", "err", err)
 	}

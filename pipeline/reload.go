@@ -25,6 +25,9 @@ type Reload struct {
 	// sampling, decoder, timeouts): their connection was opened again,
 	// their tracks, open violations and history go on.
 	Added, Removed, Restarted []string
+	// Dispatch: the dispatch settings changed and apply to tickets from
+	// now on (review policies, teams, districts, the webhook).
+	Dispatch bool
 	// Restart names what changed but only takes effect at the next start,
 	// as config fields ("evidence", "cameras[gate].station"). The running
 	// pipeline keeps the old values for them.
@@ -72,7 +75,7 @@ func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 			return Reload{}, err
 		}
 	}
-	r.Restart = restartFields(old, cfg)
+	r.Restart = restartFields(old, cfg, p.tickets != nil)
 
 	p.camMu.Lock()
 	defer p.camMu.Unlock()
@@ -161,6 +164,11 @@ func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 		}
 		next.Cameras = append(next.Cameras, kept)
 	}
+	if p.tickets != nil && !reflect.DeepEqual(old.Dispatch, cfg.Dispatch) {
+		r.Restart = append(r.Restart, p.tickets.SetConfig(cfg.Dispatch)...)
+		next.Dispatch = p.tickets.Config()
+		r.Dispatch = true
+	}
 	p.cameras = cameras
 	p.confirms.Store(&confirm)
 	if p.detect != nil {
@@ -243,12 +251,15 @@ func withStream(was, now config.Camera) config.Camera {
 
 // restartFields names what differs between old and cfg that Reload
 // cannot apply: everything but the cameras (Reload adds, removes and
-// updates them; what it cannot do it names itself) and the review users
-// (the review server reloads them).
-func restartFields(old, cfg *config.Config) []string {
+// updates them; what it cannot do it names itself), the review users (the
+// review server reloads them) and, with a ticket service, dispatch.
+func restartFields(old, cfg *config.Config, dispatch bool) []string {
 	var out []string
 	a, b := *old, *cfg
 	a.Cameras, b.Cameras = nil, nil
+	if dispatch { // Reload applies it (the ticket service names what it cannot)
+		a.Dispatch, b.Dispatch = config.Dispatch{}, config.Dispatch{}
+	}
 	a.Review.Users, b.Review.Users = nil, nil
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	for i := range va.NumField() {

@@ -65,7 +65,7 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
 	}
 	u, _ := UserFrom(ctx)
 	back := decodeBack(r.URL.Query().Get("back"))
-	d := caseData{T: t, Districts: s.Districts, Reasons: RejectReasons, Back: back, BackToken: encodeBack(back),
+	d := caseData{T: t, Districts: s.districtList(), Reasons: RejectReasons, Back: back, BackToken: encodeBack(back),
 		CanAct: u.can(config.RoleReviewer)}
 	pending := t.Status == dispatch.StatusPendingReview || t.Status == dispatch.StatusDispatchFailed
 	d.CanConfirm, d.CanReject = d.CanAct && pending, d.CanAct && pending
@@ -141,7 +141,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		t, err = s.Tickets.Transition(ctx, id, dispatch.TransitionRequest{To: dispatch.StatusResolved, Version: version, Actor: u.Name, Note: note})
 	case "reassign":
 		district := f.Get("district")
-		if !slices.Contains(s.Districts, district) {
+		if !slices.Contains(s.districtList(), district) {
 			err = dispatch.ErrInvalid
 			break
 		}

@@ -76,7 +76,7 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request) {
 	if !q.Has("status") {
 		f.Status = string(dispatch.StatusPendingReview) // triage first
 	}
-	d := queueData{F: f, Statuses: dispatch.Statuses, Types: ViolationTypes, Districts: s.Districts, Back: "/"}
+	d := queueData{F: f, Statuses: dispatch.Statuses, Types: ViolationTypes, Districts: s.districtList(), Back: "/"}
 	if bq := r.URL.Query(); len(bq) > 0 {
 		bq.Del("msg")
 		bq.Del("lang")

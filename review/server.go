@@ -49,7 +49,8 @@ type Server struct {
 	// Tickets is the ticket store (Service(p.Tickets())); nil: the queue
 	// and case pages say there are no tickets.
 	Tickets Tickets
-	// Districts are the configured districts (reassign, filters).
+	// Districts are the configured districts (reassign, filters);
+	// SetDistricts replaces them while the server runs.
 	Districts []string
 	// Cameras reports each camera's state for the cameras page, which
 	// shows the rate of FramesSampled over the last minute.
@@ -81,6 +82,7 @@ type Server struct {
 	Log        *slog.Logger
 
 	accounts  atomic.Pointer[accounts]
+	districts atomic.Pointer[[]string]
 	sessions  *sessions
 	signIns   *signInGuard
 	catalogs  map[string]catalog
@@ -120,6 +122,7 @@ func (s *Server) Initialize() error {
 	}
 	s.loc = loc
 	s.accounts.Store(newAccounts(s.Config.Users))
+	s.districts.Store(&s.Districts)
 	s.sessions = newSessions(ttl)
 	s.signIns = newSignInGuard()
 	if s.catalogs, err = loadCatalogs(); err != nil {
@@ -166,6 +169,12 @@ func (s *Server) Run(ctx context.Context) error {
 
 // open reports whether no users are configured (loopback-only mode).
 func (s *Server) open() bool { return len(s.Config.Users) == 0 }
+
+// SetDistricts replaces the districts offered for reassignment and as
+// filters (a config reload).
+func (s *Server) SetDistricts(d []string) { s.districts.Store(&d) }
+
+func (s *Server) districtList() []string { return *s.districts.Load() }
 
 // SetUsers replaces the review users while the server runs (a config
 // reload): new passwords and roles count from the next request; a user

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -75,12 +77,15 @@ func (r *reloader) reload(source string) review.ReloadReport {
 		if err := r.rev.SetUsers(cfg.Review.Users); err != nil {
 			rep.Restart = append(rep.Restart, err.Error())
 		}
+		if res.Dispatch {
+			r.rev.SetDistricts(slices.Sorted(maps.Keys(cfg.Dispatch.Districts)))
+		}
 	}
 	r.reloads.WithLabelValues("applied").Inc()
 	r.pending.Set(float64(len(rep.Restart)))
 	r.lastGood.SetToCurrentTime()
 	r.log.Info("config reloaded", "source", source, "cameras_updated", rep.Applied, "cameras_added", rep.Added,
-		"cameras_removed", rep.Removed, "cameras_reconnected", rep.Restarted, "restart_needed_for", rep.Restart)
+		"cameras_removed", rep.Removed, "cameras_reconnected", rep.Restarted, "dispatch_updated", res.Dispatch, "restart_needed_for", rep.Restart)
 	return rep
 }
 

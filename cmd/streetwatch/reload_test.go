@@ -26,11 +26,11 @@ import (
 // while the dumping scenario plays: first from the cameras page's button
 // with a zone of two points (refused, naming the field; the old config
 // runs on), then with SIGHUP: the scenario's zone, one review user removed
-// and one added, a second camera added and the evidence JPEG quality
-// changed; then from the button again with the second camera's sampling
+// and one added, a second camera added, a district routing the camera
+// and the evidence JPEG quality changed; then from the button again with the second camera's sampling
 // changed, then with it removed. The dumping is confirmed in the new zone
 // on the first camera's first and only connection; the removed user is
-// refused and the added one signs in; the second camera connects, connects
+// refused and the added one signs in; the ticket goes to the new district; the second camera connects, connects
 // again for its new sampling, and stops; the JPEG quality is reported as
 // waiting for a restart; metrics count the reloads by result.
 func TestConfigReloadAppliesToTheRunningCamera(t *testing.T) {
@@ -58,7 +58,7 @@ func TestConfigReloadAppliesToTheRunningCamera(t *testing.T) {
 	dir := t.TempDir()
 	addr := mediatest.FreeAddr(t)
 	newUser := browserUser{"zhao", "zhao-password", "reviewer"}
-	cam2 := ""
+	cam2, dispatch := "", ""
 	quality := 90
 	write := func(zone, sampling string, users ...browserUser) {
 		t.Helper()
@@ -74,9 +74,9 @@ cameras:
     zones: [{name: pavement, polygon: %s}]
     rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
 %sevidence: {jpeg_quality: %d}
-review:
+%sreview:
   users:
-`, addr, filepath.Join(dir, "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"), sim.URL("cam"), sampling, zone, cam2, quality)
+`, addr, filepath.Join(dir, "state"), filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"), sim.URL("cam"), sampling, zone, cam2, quality, dispatch)
 		for _, u := range users {
 			doc += fmt.Sprintf("    - {name: %s, password_hash: %q, role: %s}\n", u.name, hash(u.password), u.role)
 		}
@@ -144,11 +144,12 @@ review:
 	zone := string(scenarioZone(t, "dumping"))
 	cam2 = fmt.Sprintf("  - {id: cam2, url: %q, transport: tcp, sampling: {mode: keyframes}}\n", sim.URL("cam2"))
 	quality = 80
+	dispatch = "dispatch: {districts: {baiyun: {cameras: [cam], team: 白云城管}}}\n"
 	write(zone, `{mode: keyframes}`, admin, newUser)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitLog("reload", regexp.MustCompile(`msg="config reloaded" source=SIGHUP cameras_updated=\[cam\] cameras_added=\[cam2\] cameras_removed=\[\] cameras_reconnected=\[\] restart_needed_for=\[evidence\]`))
+	waitLog("reload", regexp.MustCompile(`msg="config reloaded" source=SIGHUP cameras_updated=\[cam\] cameras_added=\[cam2\] cameras_removed=\[\] cameras_reconnected=\[\] dispatch_updated=true restart_needed_for=\[evidence\]`))
 	waitLog("the added camera", regexp.MustCompile(`msg="camera connected" camera=cam2`))
 	if status, _ := do(http.MethodGet, "/api/v1/tickets", viewer); status != http.StatusUnauthorized {
 		t.Errorf("the removed user: %d, want 401", status)
@@ -184,8 +185,8 @@ review:
 	// The dumping is confirmed in the reloaded zone.
 	var list struct {
 		Tickets []struct {
-			Type, Zone string
-			Camera     string `json:"camera_id"`
+			Type, Zone, District string
+			Camera               string `json:"camera_id"`
 		} `json:"tickets"`
 	}
 	deadline := time.Now().Add(90 * time.Second)
@@ -199,8 +200,8 @@ review:
 			t.Fatalf("tickets: %v\n%s", err, body)
 		}
 	}
-	if tk := list.Tickets[0]; len(list.Tickets) != 1 || tk.Type != "illegal_dumping" || tk.Zone != "pavement" || tk.Camera != "cam" {
-		t.Errorf("tickets %+v, want one dumping in the reloaded zone", list.Tickets)
+	if tk := list.Tickets[0]; len(list.Tickets) != 1 || tk.Type != "illegal_dumping" || tk.Zone != "pavement" || tk.Camera != "cam" || tk.District != "baiyun" {
+		t.Errorf("tickets %+v, want one dumping in the reloaded zone, routed to the reloaded district", list.Tickets)
 	}
 	if n := strings.Count(logs.String(), `msg="camera connected" camera=cam `); n != 1 {
 		t.Errorf("the camera connected %d times: the reload restarted it", n)
