@@ -56,7 +56,17 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 			pages.ServeHTTP(w, r)
 			return
 		case p == "/healthz":
-			next.ServeHTTP(w, r)
+			// Liveness for probes, without credentials; the details (camera
+			// ids, states, last errors, which can name internal addresses)
+			// only for a signed-in user, or on an open (loopback) server.
+			details := s.open()
+			if !details {
+				if u, _, status := s.authenticate(r); status == 0 {
+					details = true
+					r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+				}
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), healthDetailsKey{}, details)))
 			return
 		case s.open():
 			if isPage {
@@ -135,6 +145,16 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 const WeighingsPath = "/api/v1/weighings"
 
 type sessionKey struct{}
+
+type healthDetailsKey struct{}
+
+// HealthDetails tells the /healthz handler whether it may answer more
+// than the status: the request comes from a signed-in user, or the server
+// has no users (the review page off, the API open on loopback).
+func HealthDetails(r *http.Request) bool {
+	d, _ := r.Context().Value(healthDetailsKey{}).(bool)
+	return d
+}
 
 // authenticate finds the request's user: a session cookie, or basic auth.
 // status is 401 without valid credentials, 429 when rate limited.

@@ -170,6 +170,16 @@ cameras:
 	if _, page := do(http.MethodPost, "/cameras/reload", admin); !strings.Contains(page, `<span class="removed-camera">cam2</span>`) {
 		t.Errorf("camera removed: not on the page:\n%s", page)
 	}
+	// Probes get the status only: camera ids and errors need a sign-in.
+	if resp, err := client.Get("http://" + addr + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != `{"status":"ok"}` {
+			t.Errorf("/healthz without credentials: %d %s", resp.StatusCode, body)
+		}
+	}
 	var health struct{ Cameras []struct{ ID string } }
 	if _, body := do(http.MethodGet, "/healthz", admin); json.Unmarshal([]byte(body), &health) != nil || len(health.Cameras) != 1 || health.Cameras[0].ID != "cam" {
 		t.Errorf("cameras after the removal: %s", body)

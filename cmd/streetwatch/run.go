@@ -235,12 +235,14 @@ func cameraPicture(p *pipeline.Pipeline) func(context.Context, string) (review.C
 	}
 }
 
-// healthz reports liveness (200 while the process runs) with each camera's
-// state in the body, so probes stay simple and people can still read it.
-// Status is "degraded" while a model's inferences fail: detection is then
-// blind for the cameras that run it, whatever their streams do.
+// healthz reports liveness (200 while the process runs). Probes get only
+// the status; a signed-in user (or anyone on a server without review
+// users, which listens on loopback) also gets each camera's state and the
+// failing models. Status is "degraded" while a model's inferences fail:
+// detection is then blind for the cameras that run it, whatever their
+// streams do.
 func healthz(p *pipeline.Pipeline) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		type cam struct {
 			ID        string    `json:"id"`
 			Up        bool      `json:"up"`                  // media arrives
@@ -256,6 +258,14 @@ func healthz(p *pipeline.Pipeline) http.HandlerFunc {
 		if len(body.FailingModels) > 0 {
 			body.Status = "degraded"
 		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !review.HealthDetails(r) {
+			_ = json.NewEncoder(w).Encode(struct {
+				Status string `json:"status"`
+			}{body.Status})
+			return
+		}
 		for _, c := range p.Cameras() {
 			st := c.Status()
 			lastErr := st.Ingest.LastError
@@ -264,7 +274,6 @@ func healthz(p *pipeline.Pipeline) http.HandlerFunc {
 			}
 			body.Cameras = append(body.Cameras, cam{ID: st.ID, Up: st.Ingest.Up, State: st.State, LastFrame: st.LastFrame, LastError: lastErr})
 		}
-		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)
 	}
 }
