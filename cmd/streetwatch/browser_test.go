@@ -144,24 +144,7 @@ func TestReviewPageInARealBrowser(t *testing.T) {
 	}
 
 	ctx := newBrowser(t, chromium)
-	run := func(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(what, js string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
+	run, eval := browserSteps(t, ctx)
 	signIn := func(u browserUser) {
 		t.Helper()
 		run("sign in as "+u.name, 20*time.Second,
@@ -434,6 +417,32 @@ func newBrowser(t *testing.T, path string) context.Context {
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
+}
+
+// browserSteps are the tests' two ways of driving the browser: run steps
+// (failing the test with what after timeout), and eval a script that
+// answers a string (awaiting a promise).
+func browserSteps(t *testing.T, ctx context.Context) (run func(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]),
+	eval func(what, js string) string) {
+	run = func(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval = func(what, js string) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	return run, eval
 }
 
 // screenshot captures the 1280x800 viewport as PNG.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -53,24 +52,7 @@ func TestZoneEditorInARealBrowser(t *testing.T) {
 	}
 
 	ctx := newBrowser(t, chromium)
-	run := func(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(what, js string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
+	run, eval := browserSteps(t, ctx)
 	// waitCheck waits for the server's answer to the edit just made.
 	checked := 0
 	waitCheck := func(what string) (valid bool, yaml string, errs string) {
