@@ -348,8 +348,10 @@ func (p *Pipeline) Close() error {
 		if p.detect != nil {
 			p.detect.close()
 		}
-		for _, c := range *p.confirms.Load() {
-			c.close()
+		if confirm := p.confirms.Load(); confirm != nil { // nil when New failed before confirmation
+			for _, c := range *confirm {
+				c.close()
+			}
 		}
 		if p.evidence != nil {
 			p.evidence.close()

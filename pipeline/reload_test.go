@@ -92,3 +92,18 @@ func TestReloadAddsChangesAndRemovesCamerasWhileFramesFlow(t *testing.T) {
 		}
 	}
 }
+
+// New failing at the models (before confirmation is built) frees what it
+// built and returns the error: its Close must not trip over the
+// confirmation that does not exist yet.
+func TestNewFailingAtTheModelsReturnsTheError(t *testing.T) {
+	cfg := &config.Config{
+		StateDir:  t.TempDir(),
+		Detectors: detectorConfig(filepath.Join(t.TempDir(), "missing.yaml"), 4),
+		Cameras:   []config.Camera{{ID: "a", URL: "rtsp://127.0.0.1:1/a", Zones: []config.Zone{{Name: "z", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}}}}}},
+	}
+	cfg.Defaults()
+	if _, err := pipeline.New(cfg, nil, nil); err == nil {
+		t.Fatal("a missing model was accepted")
+	}
+}
