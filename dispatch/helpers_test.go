@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -268,4 +269,24 @@ func (a *api) do(method, path string, body any, out any, header ...string) (int,
 		}
 	}
 	return resp.StatusCode, string(raw)
+}
+
+// sqliteMigrations are the SQLite migrations' SQL, in order: tests build
+// a database of an old schema from the first few, as StreetWatch's own
+// runner left it before goose.
+func sqliteMigrations(t *testing.T) []string {
+	t.Helper()
+	names, err := fs.Glob(migrationFiles, "migrations/sqlite/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("sqlite migrations: %v %v", names, err)
+	}
+	out := make([]string, len(names))
+	for i, name := range names { // Glob sorts, and the names start with the version
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	return out
 }

@@ -85,7 +85,7 @@ func TestSchema2DatabaseOpensAndItsTicketsAreTheModels(t *testing.T) {
 	}
 	for _, q := range []string{
 		`CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
-		migrations[0], migrations[1],
+		sqliteMigrations(t)[0], sqliteMigrations(t)[1],
 		`INSERT INTO schema_version VALUES (1, 0), (2, 0)`,
 		`INSERT INTO tickets (id, violation_id, type, camera_id, camera_name, zone, lat, lon, address, district, team,
 			first_seen, confirmed_at, confidence, model_name, model_version, evidence_prefix, evidence_files,

@@ -129,7 +129,7 @@ func TestSchema4DatabaseOpensWithItsWeighingsAndTakesVisits(t *testing.T) {
 	}
 	stmts := []string{`CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`}
 	for v := 1; v <= 4; v++ {
-		stmts = append(stmts, migrations[v-1], fmt.Sprintf(`INSERT INTO schema_version VALUES (%d, 0)`, v))
+		stmts = append(stmts, sqliteMigrations(t)[v-1], fmt.Sprintf(`INSERT INTO schema_version VALUES (%d, 0)`, v))
 	}
 	stmts = append(stmts, `INSERT INTO weighings (source, record_id, station, at, net_kg, plate, operator, received_at)
 		VALUES ('bridge-07', 'W-1', 'baiyun-07', 0, 8200, '', '', 0)`)
@@ -145,8 +145,8 @@ func TestSchema4DatabaseOpensWithItsWeighingsAndTakesVisits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if v, err := db.SchemaVersion(t.Context()); err != nil || v != len(migrations) || v < 5 {
-		t.Fatalf("schema version %d (%v), want %d", v, err, len(migrations))
+	if v, err := db.SchemaVersion(t.Context()); err != nil || v != len(sqliteMigrations(t)) || v < 5 {
+		t.Fatalf("schema version %d (%v), want %d", v, err, len(sqliteMigrations(t)))
 	}
 	ws, err := db.WeighingsReceivedAfter(t.Context(), 0, 10)
 	if err != nil || len(ws) != 1 || ws[0].RecordID != "W-1" {

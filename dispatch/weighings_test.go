@@ -67,8 +67,8 @@ func TestWeighingsAreStoredOncePerSourceAndRecordIDAndSurviveAReopen(t *testing.
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if v, _ := db.SchemaVersion(ctx); v != len(migrations) {
-		t.Errorf("schema version %d, want %d", v, len(migrations))
+	if v, _ := db.SchemaVersion(ctx); v != len(sqliteMigrations(t)) {
+		t.Errorf("schema version %d, want %d", v, len(sqliteMigrations(t)))
 	}
 	all, err := db.WeighingsReceivedAfter(ctx, 0, 100)
 	if err != nil || len(all) != 2 {
