@@ -1,0 +1,71 @@
+package dispatch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+)
+
+// Postgres is the Store for several StreetWatch nodes sharing one
+// PostgreSQL database: the same queries as SQLite (sqlStore), each write
+// in a transaction, and UpdateTicket's read-modify-write holding the
+// ticket's row (SELECT ... FOR UPDATE) so that a second writer waits and
+// then sees the version the first wrote.
+type Postgres struct {
+	*sqlStore
+}
+
+// OpenPostgres connects to the database at a postgres:// (or
+// postgresql://) URL and brings its schema up to date. The URL's password
+// never appears in its errors.
+func OpenPostgres(ctx context.Context, rawURL string) (*Postgres, error) {
+	name := RedactURL(rawURL)
+	db, err := sql.Open("pgx", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: open %s: %w", name, redactErr(err, rawURL))
+	}
+	// Idle connections are closed after a while, so a database restart
+	// or failover leaves no dead ones behind for long.
+	db.SetMaxOpenConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Postgres{sqlStore: &sqlStore{db: &sqlDB{DB: db, d: postgresDialect}}}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("dispatch: connect to %s: %w", name, redactErr(err, rawURL))
+	}
+	if err := migrate(ctx, s.db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("dispatch: %s: %w", name, redactErr(err, rawURL))
+	}
+	return s, nil
+}
+
+// RedactURL is a database URL fit for logs and errors: its password
+// replaced by "xxxxx" (url.URL.Redacted).
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable database url)"
+	}
+	return u.Redacted()
+}
+
+// redactErr takes the URL's password out of err's text: a driver may
+// quote what it could not parse or connect to.
+func redactErr(err error, rawURL string) error {
+	u, perr := url.Parse(rawURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+}
