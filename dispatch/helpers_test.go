@@ -121,6 +121,9 @@ func testService(t *testing.T, cfg config.Dispatch, dir string, reg prometheus.R
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, pg := s.store.(*Postgres); pg != onPostgres(t) {
+		t.Fatalf("store %T in test %s", s.store, t.Name())
+	}
 	s.EvidenceURL = func(_ context.Context, key string) (string, error) {
 		return "http://evidence.invalid/" + key + "?sig=fresh", nil
 	}

@@ -42,7 +42,9 @@ type weighingFixture struct {
 func newWeighingFixture(t *testing.T) *weighingFixture {
 	t.Helper()
 	f := &weighingFixture{t: t, reg: prometheus.NewRegistry(), log: lockedWriter{mu: &sync.Mutex{}, w: &bytes.Buffer{}}}
-	s, err := Open(t.Context(), testConfig(""), t.TempDir(), f.reg, slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	cfg, dir := testConfig(""), t.TempDir()
+	cfg.Database = testDatabase(t, dir)
+	s, err := Open(t.Context(), cfg, dir, f.reg, slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
