@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -64,5 +65,18 @@ func TestPostgresErrorsNeverShowTheURLsPassword(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret-pw") {
 			t.Errorf("error shows the password: %v", err)
 		}
+	}
+}
+
+// Commands that open only SQLite refuse a PostgreSQL dispatch.database
+// instead of making a folder of its URL.
+func TestOpenSQLiteRefusesAPostgresURL(t *testing.T) {
+	t.Chdir(t.TempDir())
+	_, err := OpenSQLite(t.Context(), "postgres://sw:s3cret-pw@db/streetwatch")
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("error %v: want a refusal without the password", err)
+	}
+	if _, err := os.Stat("postgres:"); err == nil {
+		t.Error("made a folder postgres:")
 	}
 }

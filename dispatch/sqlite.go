@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver (cgo)
+
+	"github.com/streetwatch/streetwatch/config"
 )
 
 // SQLite is the embedded Store: one database file in WAL mode with
@@ -23,6 +25,11 @@ type SQLite struct {
 // OpenSQLite opens (creating if needed) the database at path and brings
 // its schema up to date.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if config.IsPostgresURL(path) {
+		// A caller that knows only SQLite, given a PostgreSQL
+		// dispatch.database: say so rather than make a folder "postgres:".
+		return nil, fmt.Errorf("dispatch: %s is a PostgreSQL database (open it with OpenStore)", RedactURL(path))
+	}
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("dispatch: database path %q: '?' and '#' are not supported", path)
 	}
