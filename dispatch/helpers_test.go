@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +108,17 @@ func testConfig(url string) config.Dispatch {
 			"east":  {Zones: []string{"cam-2/market"}},
 		},
 	}
+}
+
+// testStore is a new store of the test's kind, closed when it ends.
+func testStore(t *testing.T) *sqlStore {
+	t.Helper()
+	db, err := openStore(t, filepath.Join(t.TempDir(), "tickets.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // testService opens a Service on the test's database in dir (see

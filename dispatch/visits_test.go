@@ -76,11 +76,7 @@ func TestVisitsAreStoredOnceByIDAndSurviveAReopen(t *testing.T) {
 
 func TestVisitsBetweenSelectsOneStationsVisitsOverlappingTheRangeByArrival(t *testing.T) {
 	eachStore(t, func(t *testing.T) {
-		db, err := openStore(t, filepath.Join(t.TempDir(), "tickets.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := testStore(t)
 		ctx := t.Context()
 		for _, v := range []stations.Visit{
 			visitAt("c-inside", "baiyun-07", 30, 35),

@@ -87,11 +87,7 @@ func TestWeighingsAreStoredOncePerSourceAndRecordIDAndSurviveAReopen(t *testing.
 
 func TestWeighingsBetweenSelectsOneStationsHalfOpenRangeInTimeOrder(t *testing.T) {
 	eachStore(t, func(t *testing.T) {
-		db, err := openStore(t, filepath.Join(t.TempDir(), "tickets.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := testStore(t)
 		ctx := t.Context()
 		day := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
 		// Stored out of time order (a late upload), with another station's
@@ -132,11 +128,7 @@ func TestWeighingsBetweenSelectsOneStationsHalfOpenRangeInTimeOrder(t *testing.T
 
 func TestABatchOfWeighingsJudgesRepeatsWithinItAgainstTheFirst(t *testing.T) {
 	eachStore(t, func(t *testing.T) {
-		db, err := openStore(t, filepath.Join(t.TempDir(), "tickets.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := testStore(t)
 		at := time.Date(2026, 12, 3, 0, 15, 0, 0, time.UTC)
 		a := weighing("s", "A", "baiyun-07", at, 1000)
 		changed := a

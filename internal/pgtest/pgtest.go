@@ -16,7 +16,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,7 +35,7 @@ type Server struct {
 	dir   string // owned by the server's user; removed by stop
 	cmd   *exec.Cmd
 	done  chan struct{} // closed when cmd has exited
-	logs  *syncBuffer
+	logs  *os.File      // the server's output, for a failing test's message
 	admin *sql.DB
 	n     atomic.Int64 // databases made
 }
@@ -121,7 +120,10 @@ func (s *Server) url(database string) string {
 }
 
 // Logs is the tail of the server's output, for a failing test's message.
-func (s *Server) Logs() string { return s.logs.tail(4000) }
+func (s *Server) Logs() string {
+	b, _ := os.ReadFile(s.logs.Name())
+	return string(b[max(0, len(b)-4000):])
+}
 
 func start(bin string) (*Server, error) {
 	cred, err := serverUser()
@@ -132,18 +134,24 @@ func start(bin string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, logs: &syncBuffer{}}
+	s := &Server{dir: dir}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
 	}
+	// A file, not a pipe: the server writes to it with no goroutine of
+	// ours copying, and a crash leaves what it said.
+	if s.logs, err = os.Create(filepath.Join(dir, "postgres.log")); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	data := filepath.Join(dir, "data")
 	initdb := s.command(cred, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--locale=C", "--no-sync")
 	if out, err := initdb.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
+		s.stop()
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
 	// The port is picked by closing a listener and handing its port to
@@ -153,8 +161,9 @@ func start(bin string) (*Server, error) {
 			return s, nil
 		}
 		if try == 2 {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("%v\n%s", err, s.Logs())
+			logs := s.Logs()
+			s.stop()
+			return nil, fmt.Errorf("%v\n%s", err, logs)
 		}
 	}
 }
@@ -210,13 +219,14 @@ func (s *Server) run(cred *syscall.Credential, bin, data string) error {
 	s.cmd, s.done, s.Port = cmd, done, port
 	admin, err := sql.Open("pgx", s.url("postgres"))
 	if err != nil {
-		s.stop()
+		s.halt()
 		return err
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		select {
 		case <-done:
 			admin.Close()
+			s.cmd = nil
 			return fmt.Errorf("postgres exited at start: %v", cmd.ProcessState)
 		default:
 		}
@@ -229,29 +239,37 @@ func (s *Server) run(cred *syscall.Credential, bin, data string) error {
 		}
 		if time.Now().After(deadline) {
 			admin.Close()
-			s.stop()
+			s.halt()
 			return fmt.Errorf("postgres not ready after 30s: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// stop ends the server at once (SIGQUIT: immediate shutdown; the data
-// is thrown away) and removes its folder.
+// stop ends the server and removes its folder.
 func (s *Server) stop() {
 	if s.admin != nil {
 		s.admin.Close()
 	}
-	if s.cmd != nil {
-		s.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
+	s.halt()
+	s.logs.Close()
 	os.RemoveAll(s.dir)
+}
+
+// halt ends the server process at once (SIGQUIT: immediate shutdown;
+// the data is thrown away anyway).
+func (s *Server) halt() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
 }
 
 func freePort() (int, error) {
@@ -261,26 +279,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer keeps the server's output for error messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return s
 }
