@@ -4,8 +4,10 @@
 -- dialects and both lists grow from 9 on. Times are microseconds since
 -- the epoch (BIGINT) like in SQLite, so the store's queries are the same;
 -- REAL columns there are DOUBLE PRECISION here (SQLite's REAL is 8 bytes).
+-- Ids that are ordered or paged on (ListTickets' cursor, visits' ties)
+-- compare bytewise, as in SQLite, whatever the database's locale.
 CREATE TABLE tickets (
-	id                TEXT PRIMARY KEY,
+	id                TEXT COLLATE "C" PRIMARY KEY,
 	violation_id      TEXT NOT NULL UNIQUE,
 	type              TEXT NOT NULL,
 	camera_id         TEXT NOT NULL,
@@ -81,7 +83,7 @@ CREATE TABLE weighings (
 CREATE INDEX weighings_station ON weighings(station, at);
 
 CREATE TABLE visits (
-	id              TEXT PRIMARY KEY,
+	id              TEXT COLLATE "C" PRIMARY KEY,
 	station         TEXT NOT NULL,
 	camera          TEXT NOT NULL,
 	arrival         BIGINT NOT NULL,
