@@ -46,12 +46,16 @@ func OpenPostgres(ctx context.Context, rawURL string) (*Postgres, error) {
 	return s, nil
 }
 
-// RedactURL is a database URL fit for logs and errors: its password
-// replaced by "xxxxx" (url.URL.Redacted).
+// RedactURL is a database URL fit for logs and errors: its password,
+// in the user part or a password= parameter, replaced by "xxxxx".
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable database url)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
@@ -59,13 +63,34 @@ func RedactURL(raw string) string {
 // redactErr takes the URL's password out of err's text: a driver may
 // quote what it could not parse or connect to.
 func redactErr(err error, rawURL string) error {
-	u, perr := url.Parse(rawURL)
-	if perr != nil || u.User == nil {
+	msg := err.Error()
+	for _, pw := range passwords(rawURL) {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	if msg == err.Error() {
 		return err
 	}
-	pw, ok := u.User.Password()
-	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
-		return err
+	return errors.New(msg)
+}
+
+// passwords are the URL's passwords, read by hand from its user part
+// when the URL does not parse (a bad port, say).
+func passwords(raw string) []string {
+	var out []string
+	if u, err := url.Parse(raw); err == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			out = append(out, pw)
+		}
+		if pw := u.Query().Get("password"); pw != "" {
+			out = append(out, pw)
+		}
+		return out
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	_, rest, _ := strings.Cut(raw, "://")
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if _, pw, ok := strings.Cut(rest[:at], ":"); ok && pw != "" {
+			out = append(out, pw)
+		}
+	}
+	return out
 }
