@@ -11,7 +11,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
-	"github.com/pressly/goose/v3/lock"
 )
 
 // The schema of each dialect is one ordered list of SQL files under
@@ -28,26 +27,19 @@ var migrationFiles embed.FS
 
 // migrate brings the database's schema up to date: each pending
 // migration in a transaction of its own, recorded in schema_version in
-// the same transaction.
-func migrate(ctx context.Context, db *sqlDB) error {
+// the same transaction. The caller makes sure no other store migrates
+// the database at the same time (SQLite: a file lock around opening it;
+// PostgreSQL: goose's advisory lock, in opts).
+func migrate(ctx context.Context, db *sqlDB, opts ...goose.ProviderOption) error {
 	files, err := fs.Sub(migrationFiles, "migrations/"+db.d.name)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	opts := []goose.ProviderOption{
+	opts = append(opts,
 		goose.WithStore(versionTable{db.d}),
 		goose.WithLogger(goose.NopLogger()),
 		goose.WithDisableGlobalRegistry(true),
-	}
-	if db.d.sessionLock {
-		// Several StreetWatch nodes may start at once on one PostgreSQL:
-		// an advisory lock lets one migrate while the others wait.
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
+	)
 	p, err := goose.NewProvider(goose.DialectCustom, db.DB, files, opts...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

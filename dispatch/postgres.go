@@ -10,6 +10,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 // Postgres is the Store for several StreetWatch nodes sharing one
@@ -39,7 +41,14 @@ func OpenPostgres(ctx context.Context, rawURL string) (*Postgres, error) {
 		db.Close()
 		return nil, fmt.Errorf("dispatch: connect to %s: %w", name, redactErr(err, rawURL))
 	}
-	if err := migrate(ctx, s.db); err != nil {
+	// Several StreetWatch nodes may start at once on one database: an
+	// advisory lock lets one migrate while the others wait.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, s.db, goose.WithSessionLocker(locker)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("dispatch: %s: %w", name, redactErr(err, rawURL))
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver (cgo)
 
@@ -36,6 +38,12 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("dispatch: database folder: %w", err)
 	}
+	// Until the schema is current, one store at a time (see lockFile).
+	unlock, err := lockFile(ctx, path+"-lock")
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: %w", err)
+	}
+	defer unlock()
 	dsn := path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_txlock=immediate&_synchronous=FULL"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -48,4 +56,34 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		return nil, fmt.Errorf("dispatch: %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// lockFile takes an exclusive flock on the file at path (creating it),
+// waiting for it as long as ctx allows. OpenSQLite holds it while it
+// opens and migrates the database, so that stores opening a database at
+// once (in several processes or one) do that one after the other: two
+// first connections switching a new file to WAL, or two runs of the same
+// migration, fail. The database file itself cannot be the lock: closing
+// a descriptor of it would drop SQLite's own locks.
+func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil // closing the only descriptor releases the flock
+		}
+		if err != syscall.EWOULDBLOCK {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

@@ -37,15 +37,13 @@ type dialect struct {
 	int64 string
 	// tableExists counts the tables named by its one parameter.
 	tableExists string
-	// sessionLock: migrations take goose's advisory lock (PostgreSQL).
-	sessionLock bool
 }
 
 var (
 	sqliteDialect = &dialect{name: "sqlite", int64: "INTEGER",
 		tableExists: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`}
 	postgresDialect = &dialect{name: "postgres", numbered: true, forUpdate: " FOR UPDATE", int64: "BIGINT",
-		tableExists: `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?`, sessionLock: true}
+		tableExists: `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?`}
 )
 
 // bind writes q's ? placeholders the dialect's way. The store's queries

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,5 +185,31 @@ func TestIDsSortByTime(t *testing.T) {
 	a, b := newID(baseTime), newID(baseTime.Add(time.Millisecond))
 	if len(a) != 26 || !(a < b) {
 		t.Errorf("ids %s, %s", a, b)
+	}
+}
+
+// Stores opening a new SQLite file at once (StreetWatch and a command
+// started together) take turns: none fails on another's half-made
+// schema, and the migrations run once.
+func TestSQLiteStoresOpeningANewFileAtOnceTakeTurns(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), "tickets.db")
+		stores := make([]*SQLite, 4)
+		errs := make([]error, len(stores))
+		var wg sync.WaitGroup
+		for i := range stores {
+			wg.Go(func() { stores[i], errs[i] = OpenSQLite(t.Context(), path) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, store %d: %v", round, i, err)
+			}
+			defer stores[i].Close()
+		}
+		var rows int
+		if err := stores[0].db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_version").Scan(&rows); err != nil || rows != len(sqliteMigrations(t)) {
+			t.Errorf("round %d: schema_version has %d rows (%v), want %d", round, rows, err, len(sqliteMigrations(t)))
+		}
 	}
 }
