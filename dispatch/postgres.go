@@ -42,7 +42,8 @@ func OpenPostgres(ctx context.Context, rawURL string) (*Postgres, error) {
 		return nil, fmt.Errorf("dispatch: connect to %s: %w", name, redactErr(err, rawURL))
 	}
 	// Several StreetWatch nodes may start at once on one database: an
-	// advisory lock lets one migrate while the others wait.
+	// advisory lock lets one migrate while the others wait (trying each
+	// second, for up to five minutes).
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		db.Close()
