@@ -4,50 +4,8 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/streetwatch/streetwatch/internal/pgtest"
 )
-
-// Nodes starting together on a new database: goose's advisory lock lets
-// one migrate while the others wait, and none fails or migrates twice.
-func TestPostgresMigratesOnceWhenSeveralNodesOpenItAtOnce(t *testing.T) {
-	url := pgtest.Start(t).NewDatabase(t)
-	stores := make([]*Postgres, 4)
-	errs := make([]error, len(stores))
-	var wg sync.WaitGroup
-	for i := range stores {
-		wg.Go(func() { stores[i], errs[i] = OpenPostgres(t.Context(), url) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-		defer stores[i].Close()
-	}
-	var versions []int
-	rows, err := stores[0].db.QueryContext(t.Context(), "SELECT version FROM schema_version ORDER BY version")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		versions = append(versions, v)
-	}
-	if len(versions) != 1 || versions[0] != len(sqliteMigrations(t)) {
-		t.Errorf("schema_version %v, want [%d]: PostgreSQL's one migration makes SQLite's latest schema", versions, len(sqliteMigrations(t)))
-	}
-	// The schema enforces what SQLite's does.
-	if _, err := stores[1].db.ExecContext(t.Context(), "INSERT INTO outbox (ticket_id, queued_at, next_attempt_at) VALUES ('nope', 0, 0)"); err == nil {
-		t.Error("foreign key not enforced")
-	}
-}
 
 // A database URL's password appears in no error: neither when the
 // server cannot be reached nor when the URL does not parse.
