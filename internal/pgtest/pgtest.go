@@ -1,6 +1,6 @@
 // Package pgtest runs a throwaway PostgreSQL 15 for tests of code that
 // keeps its data there: one server per test binary, in a temp folder, on
-// 127.0.0.1, with a fresh database per test. Debian's postgresql-15
+// 127.0.0.1, with an empty database (schema) per test. Debian's postgresql-15
 // (scripts/setup.sh installs it) provides the binaries; without them tests
 // skip, except in CI (CI=true), where they fail (mediatest.Missing). It
 // must never touch a PostgreSQL it did not start.
@@ -98,21 +98,23 @@ func (r mainRunner) Run() int {
 	return code
 }
 
-// NewDatabase creates an empty database for the test, dropped when it
-// ends, and returns its URL.
+// NewDatabase makes an empty database for the test, gone when it ends,
+// and returns its URL. It is a schema of its own in one database (the
+// URL's search_path), not a database: making one is a few milliseconds
+// where CREATE DATABASE copies a template for a quarter of a second, and
+// code that names no schema cannot tell the difference.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("test_%d", s.n.Add(1))
-	if _, err := s.admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+	if _, err := s.admin.ExecContext(t.Context(), "CREATE SCHEMA "+name); err != nil {
+		t.Fatalf("pgtest: create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		// FORCE: a connection the test left open must not keep it.
-		if _, err := s.admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
+		if _, err := s.admin.Exec("DROP SCHEMA " + name + " CASCADE"); err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", name, err)
 		}
 	})
-	return s.url(name)
+	return s.url("postgres") + "&search_path=" + name
 }
 
 func (s *Server) url(database string) string {

@@ -26,7 +26,7 @@ func open(t *testing.T, url string) *sql.DB {
 
 // Each test gets a database of its own on the one server, and it is gone
 // when the test ends.
-func TestEachTestGetsItsOwnDatabaseDroppedWhenItEnds(t *testing.T) {
+func TestEachTestGetsItsOwnDatabaseGoneWhenItEnds(t *testing.T) {
 	srv := pgtest.Start(t)
 	var first string
 	t.Run("a", func(t *testing.T) {
@@ -42,16 +42,15 @@ func TestEachTestGetsItsOwnDatabaseDroppedWhenItEnds(t *testing.T) {
 			t.Fatalf("two tests got %s", url)
 		}
 		var n int
-		err := open(t, url).QueryRow(`SELECT count(*) FROM pg_tables WHERE tablename = 'x'`).Scan(&n)
+		err := open(t, url).QueryRow(`SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'x'`).Scan(&n)
 		if err != nil || n != 0 {
 			t.Errorf("new database has table x (%d, %v)", n, err)
 		}
 	})
-	name := first[strings.LastIndex(first, "/")+1 : strings.Index(first, "?")]
+	_, schema, _ := strings.Cut(first, "search_path=")
 	var n int
-	url := strings.Replace(first, "/"+name+"?", "/postgres?", 1)
-	if err := open(t, url).QueryRow(`SELECT count(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil || n != 0 {
-		t.Errorf("database %s still there (%d, %v)", name, n, err)
+	if err := open(t, srv.NewDatabase(t)).QueryRow(`SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&n); err != nil || n != 0 {
+		t.Errorf("schema %s still there (%d, %v)", schema, n, err)
 	}
 }
 
