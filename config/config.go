@@ -441,7 +441,7 @@ func (c *Config) resolvePaths(dir string) {
 	} else if c.Evidence.Dir != "" && !filepath.IsAbs(c.Evidence.Dir) {
 		c.Evidence.Dir = filepath.Join(dir, c.Evidence.Dir)
 	}
-	if c.Dispatch.Database != "" && !filepath.IsAbs(c.Dispatch.Database) {
+	if c.Dispatch.Database != "" && !IsPostgresURL(c.Dispatch.Database) && !filepath.IsAbs(c.Dispatch.Database) {
 		c.Dispatch.Database = filepath.Join(dir, c.Dispatch.Database)
 	}
 	c.HTTP.TLS.resolvePaths(dir)
@@ -461,6 +461,10 @@ func (c *Config) expandEnv() {
 	}
 	s3 := &c.Evidence.S3
 	s3.AccessKey, s3.SecretKey = expandVars(s3.AccessKey), expandVars(s3.SecretKey)
+	if IsPostgresURL(c.Dispatch.Database) {
+		// The password can come from the environment, like a camera's.
+		c.Dispatch.Database = expandURL(c.Dispatch.Database)
+	}
 }
 
 // expandVars replaces ${NAME} with the environment variable NAME (unset:

@@ -45,7 +45,8 @@ import (
 // listing its camera, else none. Its team is, in order: the district's
 // teams[type], the district's team, dispatch.teams[type], else empty.
 type Dispatch struct {
-	// Database is the SQLite ticket database (empty: <state_dir>/tickets.db).
+	// Database is the ticket database: a SQLite file (empty:
+	// <state_dir>/tickets.db) or a postgres:// (postgresql://) URL.
 	Database string                  `yaml:"database"`
 	Review   map[string]ReviewPolicy `yaml:"review"`
 	Webhook  Webhook                 `yaml:"webhook"`
@@ -183,6 +184,7 @@ func (c *Config) defaultsDispatch() {
 // validateDispatch checks the dispatch section.
 func (c *Config) validateDispatch(bad func(path, format string, args ...any)) {
 	d := &c.Dispatch
+	validateDatabase(d.Database, bad)
 	for _, t := range sortedKeys(d.Review) {
 		p, path := d.Review[t], "dispatch.review."+t
 		if err := violation.CheckTicketType(t); err != nil {
@@ -353,4 +355,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// IsPostgresURL reports whether a dispatch.database names a PostgreSQL
+// database rather than a SQLite file.
+func IsPostgresURL(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// validateDatabase checks dispatch.database: a SQLite path, or a
+// PostgreSQL URL with a host. Messages never quote the URL, which may
+// hold a password.
+func validateDatabase(db string, bad func(path, format string, args ...any)) {
+	const path = "dispatch.database"
+	if !IsPostgresURL(db) {
+		if strings.Contains(db, "://") {
+			bad(path, "must be a SQLite file path or a postgres:// URL")
+		} else if strings.ContainsAny(db, "?#") {
+			bad(path, "a SQLite path cannot contain '?' or '#'")
+		}
+		return
+	}
+	if strings.Contains(db, "${") {
+		bad(path, "environment variable %s is not set", varName(db))
+		return
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		bad(path, "not a valid URL (postgres://user:password@host:5432/database)")
+		return
+	}
+	if u.Hostname() == "" && u.Query().Get("host") == "" {
+		bad(path, "names no host (postgres://user:password@host:5432/database)")
+	}
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +109,11 @@ func TestBrokenDispatchConfigsNameTheField(t *testing.T) {
 		{"zone unknown", "dispatch:\n  districts: {north: {zones: [station-03/gate]}}\n", `dispatch.districts.north.zones[0]: camera "station-03" has no zone "gate"`},
 		{"district team type", "dispatch:\n  districts: {north: {teams: {parking: a}}}\n", "dispatch.districts.north.teams.parking: not a violation type"},
 		{"district url", "dispatch:\n  districts: {north: {webhook_url: 'h/x'}}\n", "dispatch.districts.north.webhook_url: must be http(s)://host[:port]/path"},
+		{"database scheme", "dispatch:\n  database: 'mysql://u:p@h/db'\n", "dispatch.database: must be a SQLite file path or a postgres:// URL"},
+		{"database sqlite query", "dispatch:\n  database: 'tickets.db?mode=ro'\n", "dispatch.database: a SQLite path cannot contain '?' or '#'"},
+		{"database postgres url", "dispatch:\n  database: 'postgres://u:pw@h:port/db'\n", "dispatch.database: not a valid URL"},
+		{"database postgres host", "dispatch:\n  database: 'postgresql:///db'\n", "dispatch.database: names no host"},
+		{"database password variable", "dispatch:\n  database: 'postgres://sw:${SW_NOT_SET_EVER}@db/sw'\n", "dispatch.database: environment variable SW_NOT_SET_EVER is not set"},
 		{"district url needs default", "dispatch:\n  districts: {north: {webhook_url: 'https://n/x'}}\n", "dispatch.webhook.url: required when a district has its own webhook_url"},
 	}
 	for _, tc := range tests {
@@ -156,5 +163,29 @@ func TestPublicURLIsRequiredForAWebhookWithLocalEvidenceAndMustBeABase(t *testin
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A PostgreSQL dispatch.database is a URL, not a path next to the config
+// file; its password may come from the environment, and a broken one is
+// reported without quoting the password.
+func TestDispatchDatabaseTakesAPostgresURLWithItsPasswordFromTheEnvironment(t *testing.T) {
+	t.Setenv("SW_PG_PASSWORD", "p@ss/word")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "streetwatch.yaml")
+	doc := dispatchCameras + "dispatch:\n  database: 'postgres://sw:${SW_PG_PASSWORD}@db.internal:5432/streetwatch'\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "postgres://sw:p%40ss%2Fword@db.internal:5432/streetwatch"; cfg.Dispatch.Database != want {
+		t.Errorf("database %q, want %q", cfg.Dispatch.Database, want)
+	}
+	_, err = Parse([]byte(dispatchCameras + "dispatch:\n  database: 'postgres://sw:hunter2@db:x/sw'\n"))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %v: want one that does not quote the password", err)
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 // CaseEvidenceStore keeps evidence made before its case exists: the bay
 // clip of a weighing record, for the weighing_without_visit ticket the
-// reconciler may make of the record half an hour later. The SQLite store
-// implements it.
+// reconciler may make of the record half an hour later. The SQL stores
+// implement it.
 type CaseEvidenceStore interface {
 	// PutCaseEvidence records (again: the last wins) the evidence of the
 	// case with violationID.
@@ -20,10 +20,10 @@ type CaseEvidenceStore interface {
 	CaseEvidence(ctx context.Context, violationID string) (Evidence, error)
 }
 
-var _ CaseEvidenceStore = (*SQLite)(nil)
+var _ CaseEvidenceStore = (*sqlStore)(nil)
 
 // PutCaseEvidence implements CaseEvidenceStore.
-func (s *SQLite) PutCaseEvidence(ctx context.Context, violationID string, ev Evidence) error {
+func (s *sqlStore) PutCaseEvidence(ctx context.Context, violationID string, ev Evidence) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO case_evidence (violation_id, prefix, files, manifest_sha256) VALUES (?,?,?,?)
 		ON CONFLICT (violation_id) DO UPDATE SET prefix = excluded.prefix, files = excluded.files, manifest_sha256 = excluded.manifest_sha256`,
 		violationID, ev.Prefix, filesJSON(ev.Files), ev.ManifestSHA256)
@@ -34,7 +34,7 @@ func (s *SQLite) PutCaseEvidence(ctx context.Context, violationID string, ev Evi
 }
 
 // CaseEvidence implements CaseEvidenceStore.
-func (s *SQLite) CaseEvidence(ctx context.Context, violationID string) (Evidence, error) {
+func (s *sqlStore) CaseEvidence(ctx context.Context, violationID string) (Evidence, error) {
 	var ev Evidence
 	var files string
 	err := s.db.QueryRowContext(ctx, `SELECT prefix, files, manifest_sha256 FROM case_evidence WHERE violation_id = ?`, violationID).

@@ -21,6 +21,7 @@ import (
 const (
 	crashEnvDir = "STREETWATCH_DISPATCH_CRASH_DIR"
 	crashEnvURL = "STREETWATCH_DISPATCH_CRASH_URL"
+	crashEnvDB  = "STREETWATCH_DISPATCH_CRASH_DATABASE" // "": SQLite in the dir
 	crashN      = 8
 )
 
@@ -35,7 +36,9 @@ func TestCrashChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := Open(ctx, testConfig(os.Getenv(crashEnvURL)), dir, nil, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	cfg := testConfig(os.Getenv(crashEnvURL))
+	cfg.Database = os.Getenv(crashEnvDB)
+	s, err := Open(ctx, cfg, dir, nil, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,116 +103,119 @@ func TestSIGKILLDuringHandOffAndDeliveryLosesAndDuplicatesNoTicket(t *testing.T)
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	dir := t.TempDir()
-	rcv := &crashReceiver{byTicket: map[string]int{}, violation: map[string]string{}}
-	srv := httptest.NewServer(rcv)
-	t.Cleanup(srv.Close)
+	eachStore(t, func(t *testing.T) {
+		dir := t.TempDir()
+		database := testDatabase(t, dir)
+		rcv := &crashReceiver{byTicket: map[string]int{}, violation: map[string]string{}}
+		srv := httptest.NewServer(rcv)
+		t.Cleanup(srv.Close)
 
-	start := func() (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
-		t.Helper()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnvDir+"="+dir, crashEnvURL+"="+srv.URL)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
+		start := func() (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
+			t.Helper()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), crashEnvDir+"="+dir, crashEnvURL+"="+srv.URL, crashEnvDB+"="+database)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			return cmd, bufio.NewScanner(out), &stderr
+		}
+		kill := func(cmd *exec.Cmd) {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+		}
+		waitKilled := func(cmd *exec.Cmd, stderr *bytes.Buffer, sc *bufio.Scanner) {
+			t.Helper()
+			for sc.Scan() { // drain, so Wait does not block on the pipe
+			}
+			err := cmd.Wait()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("child was not killed (%v): %s", err, stderr)
+			}
+		}
+
+		// 1. Killed in the middle of the hand-off, tickets being created while
+		// the sender tries (and fails) to deliver the first ones.
+		rcv.mu.Lock()
+		rcv.down = true
+		rcv.mu.Unlock()
+		cmd, sc, stderr := start()
+		for sc.Scan() {
+			if sc.Text() == "created 3" {
+				kill(cmd)
+				break
+			}
+		}
+		waitKilled(cmd, stderr, sc)
+
+		// 2. Killed while the receiver holds a delivery it has accepted: the
+		// answer never arrives, so the ticket is still confirmed.
+		released := make(chan struct{})
+		rcv.mu.Lock()
+		rcv.down = false
+		killAt := rcv.requests + 1
+		rcv.mu.Unlock()
+		victim, sc, stderr := start()
+		rcv.mu.Lock()
+		rcv.onRequest = func(n int) {
+			if n == killAt {
+				kill(victim)
+				<-released // answer only once the process is gone
+			}
+		}
+		rcv.mu.Unlock()
+		waitKilled(victim, stderr, sc)
+		close(released)
+
+		// 3. Restarted for good: runs until everything is dispatched.
+		rcv.mu.Lock()
+		rcv.onRequest = nil
+		rcv.mu.Unlock()
+		cmd, sc, stderr = start()
+		var lines []string
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		if err := cmd.Wait(); err != nil || !strings.Contains(strings.Join(lines, "\n"), "done") {
+			t.Fatalf("final run: %v\n%s\n%s", err, strings.Join(lines, "\n"), stderr)
+		}
+
+		rcv.mu.Lock() // the handlers are done; this orders their writes before the reads below
+		defer rcv.mu.Unlock()
+		s := testService(t, testConfig(""), dir, nil)
+		all, err := s.store.ListTickets(t.Context(), Filter{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		perViolation := map[string]int{}
+		for _, tk := range all {
+			perViolation[tk.ViolationID]++
+			if tk.Status != StatusDispatched {
+				t.Errorf("ticket %s is %s, want dispatched", tk.ID, tk.Status)
+			}
+			if rcv.byTicket[tk.ID] < 1 {
+				t.Errorf("ticket %s never reached the receiver", tk.ID)
+			}
 		}
-		t.Cleanup(func() { _ = cmd.Process.Kill() })
-		return cmd, bufio.NewScanner(out), &stderr
-	}
-	kill := func(cmd *exec.Cmd) {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-	}
-	waitKilled := func(cmd *exec.Cmd, stderr *bytes.Buffer, sc *bufio.Scanner) {
-		t.Helper()
-		for sc.Scan() { // drain, so Wait does not block on the pipe
+		if len(all) != crashN || len(perViolation) != crashN {
+			t.Errorf("%d tickets for %d violations, want %d and %d", len(all), len(perViolation), crashN, crashN)
 		}
-		err := cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("child was not killed (%v): %s", err, stderr)
+		seenViolations := map[string]string{}
+		for key, v := range rcv.violation {
+			if other, dup := seenViolations[v]; dup {
+				t.Errorf("violation %s reached the receiver as tickets %s and %s", v, other, key)
+			}
+			seenViolations[v] = key
 		}
-	}
-
-	// 1. Killed in the middle of the hand-off, tickets being created while
-	// the sender tries (and fails) to deliver the first ones.
-	rcv.mu.Lock()
-	rcv.down = true
-	rcv.mu.Unlock()
-	cmd, sc, stderr := start()
-	for sc.Scan() {
-		if sc.Text() == "created 3" {
-			kill(cmd)
-			break
+		redelivered := 0
+		for _, n := range rcv.byTicket {
+			redelivered += n - 1
 		}
-	}
-	waitKilled(cmd, stderr, sc)
-
-	// 2. Killed while the receiver holds a delivery it has accepted: the
-	// answer never arrives, so the ticket is still confirmed.
-	released := make(chan struct{})
-	rcv.mu.Lock()
-	rcv.down = false
-	killAt := rcv.requests + 1
-	rcv.mu.Unlock()
-	victim, sc, stderr := start()
-	rcv.mu.Lock()
-	rcv.onRequest = func(n int) {
-		if n == killAt {
-			kill(victim)
-			<-released // answer only once the process is gone
-		}
-	}
-	rcv.mu.Unlock()
-	waitKilled(victim, stderr, sc)
-	close(released)
-
-	// 3. Restarted for good: runs until everything is dispatched.
-	rcv.mu.Lock()
-	rcv.onRequest = nil
-	rcv.mu.Unlock()
-	cmd, sc, stderr = start()
-	var lines []string
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if err := cmd.Wait(); err != nil || !strings.Contains(strings.Join(lines, "\n"), "done") {
-		t.Fatalf("final run: %v\n%s\n%s", err, strings.Join(lines, "\n"), stderr)
-	}
-
-	rcv.mu.Lock() // the handlers are done; this orders their writes before the reads below
-	defer rcv.mu.Unlock()
-	s := testService(t, testConfig(""), dir, nil)
-	all, err := s.store.ListTickets(t.Context(), Filter{Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	perViolation := map[string]int{}
-	for _, tk := range all {
-		perViolation[tk.ViolationID]++
-		if tk.Status != StatusDispatched {
-			t.Errorf("ticket %s is %s, want dispatched", tk.ID, tk.Status)
-		}
-		if rcv.byTicket[tk.ID] < 1 {
-			t.Errorf("ticket %s never reached the receiver", tk.ID)
-		}
-	}
-	if len(all) != crashN || len(perViolation) != crashN {
-		t.Errorf("%d tickets for %d violations, want %d and %d", len(all), len(perViolation), crashN, crashN)
-	}
-	seenViolations := map[string]string{}
-	for key, v := range rcv.violation {
-		if other, dup := seenViolations[v]; dup {
-			t.Errorf("violation %s reached the receiver as tickets %s and %s", v, other, key)
-		}
-		seenViolations[v] = key
-	}
-	redelivered := 0
-	for _, n := range rcv.byTicket {
-		redelivered += n - 1
-	}
-	t.Logf("%d requests, %d tickets, %d redeliveries (same Idempotency-Key)", rcv.requests, len(rcv.byTicket), redelivered)
+		t.Logf("%d requests, %d tickets, %d redeliveries (same Idempotency-Key)", rcv.requests, len(rcv.byTicket), redelivered)
+	})
 }

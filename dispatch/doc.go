@@ -15,7 +15,9 @@
 // The pieces:
 //
 //   - Store is the ticket database; SQLite (OpenSQLite) is the embedded
-//     default, and the interface is what a PostgreSQL store would satisfy.
+//     default, PostgreSQL (OpenPostgres, a postgres:// dispatch.database)
+//     the one several nodes share. Both run the same queries (sqlStore)
+//     on schemas migrated by goose from migrations/<dialect>/.
 //   - Service is the stage the pipeline builds: CreateTicket, Transition,
 //     Run (the sender), Handler (the JSON API under /api/v1/).
 //   - api/openapi.yaml documents the API and the webhook payload.
@@ -36,7 +38,7 @@
 //     (Service.OnWeighing, then PutCaseEvidence at the bundle's hand-off).
 //
 // This package must never lose or duplicate a ticket or a weighing record,
-// never log or return the webhook secret or a weighing source's
-// credential, and never import the pipeline or evidence packages: it
+// never log or return the webhook secret, a weighing source's
+// credential or the database's password, and never import the pipeline or evidence packages: it
 // receives plain TicketInput values and an EvidenceURL function.
 package dispatch

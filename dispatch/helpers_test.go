@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,10 +22,70 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/internal/pgtest"
 	"github.com/streetwatch/streetwatch/violation"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The PostgreSQL server the "postgres" subtests share stops when the
+// tests end.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Main(m)) }
+
+// eachStore runs test once per ticket store, as subtests "sqlite" and
+// "postgres": the tests that build a store (testService, openStore) get
+// the one their subtest names.
+func eachStore(t *testing.T, test func(t *testing.T)) {
+	t.Helper()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, test)
+	}
+}
+
+// onPostgres reports whether t runs in (or under) eachStore's "postgres"
+// subtest.
+func onPostgres(t *testing.T) bool {
+	_, sub, _ := strings.Cut(t.Name(), "/")
+	return sub == "postgres" || strings.HasPrefix(sub, "postgres/")
+}
+
+// pgDatabases are the PostgreSQL databases standing for the SQLite
+// folders (or files) of running tests, so that a test reopening its
+// folder (a restart) reopens its database.
+var pgDatabases sync.Map // dir → URL
+
+// testDatabase is the dispatch.database a test's store in dir uses: ""
+// (SQLite in dir), or under eachStore's "postgres" a database of the
+// test's own, the same one each time for the same dir.
+func testDatabase(t *testing.T, dir string) string {
+	t.Helper()
+	if !onPostgres(t) {
+		return ""
+	}
+	if url, ok := pgDatabases.Load(dir); ok {
+		return url.(string)
+	}
+	url := pgtest.Start(t).NewDatabase(t)
+	pgDatabases.Store(dir, url)
+	t.Cleanup(func() { pgDatabases.Delete(dir) })
+	return url
+}
+
+// openStore opens the store of the test's kind (see eachStore) at the
+// SQLite path, or the PostgreSQL database standing for it.
+func openStore(t *testing.T, path string) (*sqlStore, error) {
+	t.Helper()
+	if url := testDatabase(t, path); url != "" {
+		pg, err := OpenPostgres(t.Context(), url)
+		if err != nil {
+			return nil, err
+		}
+		return pg.sqlStore, nil
+	}
+	lite, err := OpenSQLite(t.Context(), path)
+	if err != nil {
+		return nil, err
+	}
+	return lite.sqlStore, nil
+}
 
 const testSecret = "test-secret-0123456789abcdef"
 
@@ -47,13 +110,31 @@ func testConfig(url string) config.Dispatch {
 	}
 }
 
-// testService opens a Service on the SQLite database in dir; it is closed
-// when the test ends (unless the test closes it first).
+// testStore is a new store of the test's kind, closed when it ends.
+func testStore(t *testing.T) *sqlStore {
+	t.Helper()
+	db, err := openStore(t, filepath.Join(t.TempDir(), "tickets.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// testService opens a Service on the test's database in dir (see
+// eachStore); it is closed when the test ends (unless the test closes it
+// first).
 func testService(t *testing.T, cfg config.Dispatch, dir string, reg prometheus.Registerer) *Service {
 	t.Helper()
+	if cfg.Database == "" {
+		cfg.Database = testDatabase(t, dir)
+	}
 	s, err := Open(t.Context(), cfg, dir, reg, testLog(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, pg := s.store.(*Postgres); pg != onPostgres(t) {
+		t.Fatalf("store %T in test %s", s.store, t.Name())
 	}
 	s.EvidenceURL = func(_ context.Context, key string) (string, error) {
 		return "http://evidence.invalid/" + key + "?sig=fresh", nil
@@ -268,4 +349,24 @@ func (a *api) do(method, path string, body any, out any, header ...string) (int,
 		}
 	}
 	return resp.StatusCode, string(raw)
+}
+
+// sqliteMigrations are the SQLite migrations' SQL, in order: tests build
+// a database of an old schema from the first few, as StreetWatch's own
+// runner left it before goose.
+func sqliteMigrations(t *testing.T) []string {
+	t.Helper()
+	names, err := fs.Glob(migrationFiles, "migrations/sqlite/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("sqlite migrations: %v %v", names, err)
+	}
+	out := make([]string, len(names))
+	for i, name := range names { // Glob sorts, and the names start with the version
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	return out
 }

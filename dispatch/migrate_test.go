@@ -19,7 +19,7 @@ func TestSchema1DatabaseOpensAndItsAuditEntriesGetTheirKind(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixMicro()
 	for _, q := range []string{
 		`CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
-		migrations[0],
+		sqliteMigrations(t)[0],
 		`INSERT INTO schema_version VALUES (1, 0)`,
 		`INSERT INTO tickets (id, violation_id, type, camera_id, camera_name, zone, lat, lon, address, district, team,
 			first_seen, confirmed_at, confidence, model_name, model_version, evidence_prefix, evidence_files,

@@ -104,127 +104,129 @@ func pass(t *testing.T, r *Reconciler) {
 // reviewer already confirmed. A restart reconciling again makes no
 // duplicate.
 func TestReconcilerTurnsVisitsAndRecordsIntoStationCasesOnceAndWithdrawsOnLateRecords(t *testing.T) {
-	dir := t.TempDir()
-	ctx := t.Context()
-	s := testService(t, config.Dispatch{}, dir, prometheus.NewRegistry())
-	ws := s.store.(WatchStore)
-	// The camera watched all day but for an outage from 100 to 130 min.
-	for _, span := range [][2]int{{-60, 100}, {130, 600}} {
-		id, err := ws.StartWatch(ctx, "station-07", rmin(span[0]))
-		if err != nil {
+	eachStore(t, func(t *testing.T) {
+		dir := t.TempDir()
+		ctx := t.Context()
+		s := testService(t, config.Dispatch{}, dir, prometheus.NewRegistry())
+		ws := s.store.(WatchStore)
+		// The camera watched all day but for an outage from 100 to 130 min.
+		for _, span := range [][2]int{{-60, 100}, {130, 600}} {
+			id, err := ws.StartWatch(ctx, "station-07", rmin(span[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ws.ExtendWatch(ctx, id, rmin(span[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		putVisit(t, s, "01VISITA", 10, 15, stations.EvidenceStored)    // no record (yet)
+		putVisit(t, s, "01VISITB", 30, 35, stations.EvidenceStored)    // weighed: 800 kg on a tricycle
+		putRecord(t, s, "W-B", 36, 800)                                //
+		putRecord(t, s, "W-C", 60, 300)                                // no visit, watched
+		putRecord(t, s, "W-D", 115, 300)                               // no visit, camera down
+		putVisit(t, s, "01VISITE", 140, 145, stations.EvidencePending) // unweighed, evidence not yet stored
+		putVisit(t, s, "01VISITF", 200, 205, stations.EvidenceStored)  // unweighed, reviewer will confirm
+		putVisit(t, s, "01VISITG", 220, 225, stations.EvidenceFailed)  // unweighed, no evidence
+		putVisit(t, s, "01VISITH", 580, 590, stations.EvidenceStored)  // not settled yet
+
+		// The pipeline cut W-C's bay clip as it arrived.
+		bay := Evidence{Prefix: "2026/12/03/station-07/weighing-c/", Files: []string{"clip.mp4", "manifest.json"}, ManifestSHA256: "beef"}
+		if err := s.PutCaseEvidence(ctx, RecordViolationID(stations.Weighing{Source: "bridge-07", RecordID: "W-C"}), bay); err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.ExtendWatch(ctx, id, rmin(span[1])); err != nil {
+
+		reg := prometheus.NewRegistry()
+		now := rmin(595)
+		r := reconciler(t, s, reg, now)
+		pass(t, r)
+
+		unweighed := ticketsOf(t, s, "unweighed_unload")
+		if len(unweighed) != 2 || unweighed["01VISITA"] == nil || unweighed["01VISITF"] == nil {
+			t.Fatalf("unweighed_unload tickets %v, want the visits A and F (E's evidence is pending, G's failed, H is open)", keys(unweighed))
+		}
+		a := unweighed["01VISITA"]
+		if a.Status != StatusPendingReview || a.CameraID != "station-07" || a.CameraName != "白云七站卸料口" || a.Zone != ReconcileZone ||
+			!a.FirstSeen.Equal(rmin(10)) || !a.ConfirmedAt.Equal(rmin(15)) || a.Class != "tricycle" ||
+			a.Evidence.Prefix != "2026/12/03/station-07/01VISITA/" || !slices.Equal(a.Evidence.Files, []string{"clip.mp4", "snapshot_annotated.jpg", "manifest.json"}) ||
+			a.Evidence.ManifestSHA256 != "cafe" || !slices.Equal(a.Signals, []string{SignalWeighing}) || a.Location.Address != "白云区 石井街道" {
+			t.Errorf("unweighed_unload ticket %+v", a)
+		}
+		if !s.KeepEvidence("01VISITA") {
+			t.Error("the visit's evidence is not kept for its open ticket")
+		}
+		suspect := ticketsOf(t, s, "weighing_without_visit")
+		if len(suspect) != 1 {
+			t.Fatalf("weighing_without_visit tickets %v, want W-C's only (W-D was weighed while the camera was down)", keys(suspect))
+		}
+		for id, c := range suspect {
+			if !strings.HasPrefix(id, "weighing-") || c.CameraID != "station-07" || !c.FirstSeen.Equal(rmin(60)) ||
+				c.Status != StatusPendingReview || c.Evidence.Prefix != bay.Prefix || !slices.Equal(c.Evidence.Files, bay.Files) ||
+				c.Evidence.ManifestSHA256 != bay.ManifestSHA256 {
+				t.Errorf("weighing_without_visit ticket %+v", c)
+			}
+		}
+		vs, err := s.visits.VisitsBetween(ctx, "baiyun-07", rmin(30), rmin(31), 10)
+		if err != nil || len(vs) != 1 || vs[0].Weighing != "bridge-07/W-B" || vs[0].OverLimitKG != 500 {
+			t.Errorf("visit B after matching: %+v %v, want matched with bridge-07/W-B, over the 500 kg limit", vs, err)
+		}
+		wantCounts(t, r, map[string]float64{ReconcileMatched: 1, ReconcileOverLimit: 1, ReconcileUnweighedUnload: 2,
+			ReconcileWeighingWithoutVisit: 1, ReconcileUnwatched: 1, ReconcileWithdrawn: 0})
+		if n := testutil.ToFloat64(r.counts.WithLabelValues("baiyun-08", ReconcileMatched)); n != 0 {
+			t.Errorf("baiyun-08 matched %g", n)
+		}
+		if n, err := testutil.GatherAndCount(reg, "streetwatch_station_reconciled_total"); err != nil || n != 12 {
+			t.Errorf("%d series (%v), want every result of both stations from zero", n, err)
+		}
+
+		// A reviewer confirms F; E's evidence comes in; the records of A and
+		// F arrive late; a visit explaining W-C is stored late (its hand-off
+		// after a crash).
+		f := unweighed["01VISITF"]
+		if _, err := s.Transition(ctx, f.ID, TransitionRequest{To: StatusConfirmed, Version: f.Version, Actor: "reviewer"}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	putVisit(t, s, "01VISITA", 10, 15, stations.EvidenceStored)    // no record (yet)
-	putVisit(t, s, "01VISITB", 30, 35, stations.EvidenceStored)    // weighed: 800 kg on a tricycle
-	putRecord(t, s, "W-B", 36, 800)                                //
-	putRecord(t, s, "W-C", 60, 300)                                // no visit, watched
-	putRecord(t, s, "W-D", 115, 300)                               // no visit, camera down
-	putVisit(t, s, "01VISITE", 140, 145, stations.EvidencePending) // unweighed, evidence not yet stored
-	putVisit(t, s, "01VISITF", 200, 205, stations.EvidenceStored)  // unweighed, reviewer will confirm
-	putVisit(t, s, "01VISITG", 220, 225, stations.EvidenceFailed)  // unweighed, no evidence
-	putVisit(t, s, "01VISITH", 580, 590, stations.EvidenceStored)  // not settled yet
+		setEvidence(t, s, "01VISITE", stations.EvidenceStored)
+		putRecord(t, s, "W-A", 17, 200)
+		putRecord(t, s, "W-F", 206, 200)
+		putVisit(t, s, "01VISITC", 58, 61, stations.EvidenceStored)
+		pass(t, r)
+		pass(t, r) // a second pass changes nothing
 
-	// The pipeline cut W-C's bay clip as it arrived.
-	bay := Evidence{Prefix: "2026/12/03/station-07/weighing-c/", Files: []string{"clip.mp4", "manifest.json"}, ManifestSHA256: "beef"}
-	if err := s.PutCaseEvidence(ctx, RecordViolationID(stations.Weighing{Source: "bridge-07", RecordID: "W-C"}), bay); err != nil {
-		t.Fatal(err)
-	}
-
-	reg := prometheus.NewRegistry()
-	now := rmin(595)
-	r := reconciler(t, s, reg, now)
-	pass(t, r)
-
-	unweighed := ticketsOf(t, s, "unweighed_unload")
-	if len(unweighed) != 2 || unweighed["01VISITA"] == nil || unweighed["01VISITF"] == nil {
-		t.Fatalf("unweighed_unload tickets %v, want the visits A and F (E's evidence is pending, G's failed, H is open)", keys(unweighed))
-	}
-	a := unweighed["01VISITA"]
-	if a.Status != StatusPendingReview || a.CameraID != "station-07" || a.CameraName != "白云七站卸料口" || a.Zone != ReconcileZone ||
-		!a.FirstSeen.Equal(rmin(10)) || !a.ConfirmedAt.Equal(rmin(15)) || a.Class != "tricycle" ||
-		a.Evidence.Prefix != "2026/12/03/station-07/01VISITA/" || !slices.Equal(a.Evidence.Files, []string{"clip.mp4", "snapshot_annotated.jpg", "manifest.json"}) ||
-		a.Evidence.ManifestSHA256 != "cafe" || !slices.Equal(a.Signals, []string{SignalWeighing}) || a.Location.Address != "白云区 石井街道" {
-		t.Errorf("unweighed_unload ticket %+v", a)
-	}
-	if !s.KeepEvidence("01VISITA") {
-		t.Error("the visit's evidence is not kept for its open ticket")
-	}
-	suspect := ticketsOf(t, s, "weighing_without_visit")
-	if len(suspect) != 1 {
-		t.Fatalf("weighing_without_visit tickets %v, want W-C's only (W-D was weighed while the camera was down)", keys(suspect))
-	}
-	for id, c := range suspect {
-		if !strings.HasPrefix(id, "weighing-") || c.CameraID != "station-07" || !c.FirstSeen.Equal(rmin(60)) ||
-			c.Status != StatusPendingReview || c.Evidence.Prefix != bay.Prefix || !slices.Equal(c.Evidence.Files, bay.Files) ||
-			c.Evidence.ManifestSHA256 != bay.ManifestSHA256 {
-			t.Errorf("weighing_without_visit ticket %+v", c)
+		unweighed = ticketsOf(t, s, "unweighed_unload")
+		if len(unweighed) != 3 || unweighed["01VISITE"] == nil {
+			t.Fatalf("unweighed_unload tickets %v, want E's too now", keys(unweighed))
 		}
-	}
-	vs, err := s.visits.VisitsBetween(ctx, "baiyun-07", rmin(30), rmin(31), 10)
-	if err != nil || len(vs) != 1 || vs[0].Weighing != "bridge-07/W-B" || vs[0].OverLimitKG != 500 {
-		t.Errorf("visit B after matching: %+v %v, want matched with bridge-07/W-B, over the 500 kg limit", vs, err)
-	}
-	wantCounts(t, r, map[string]float64{ReconcileMatched: 1, ReconcileOverLimit: 1, ReconcileUnweighedUnload: 2,
-		ReconcileWeighingWithoutVisit: 1, ReconcileUnwatched: 1, ReconcileWithdrawn: 0})
-	if n := testutil.ToFloat64(r.counts.WithLabelValues("baiyun-08", ReconcileMatched)); n != 0 {
-		t.Errorf("baiyun-08 matched %g", n)
-	}
-	if n, err := testutil.GatherAndCount(reg, "streetwatch_station_reconciled_total"); err != nil || n != 12 {
-		t.Errorf("%d series (%v), want every result of both stations from zero", n, err)
-	}
-
-	// A reviewer confirms F; E's evidence comes in; the records of A and
-	// F arrive late; a visit explaining W-C is stored late (its hand-off
-	// after a crash).
-	f := unweighed["01VISITF"]
-	if _, err := s.Transition(ctx, f.ID, TransitionRequest{To: StatusConfirmed, Version: f.Version, Actor: "reviewer"}); err != nil {
-		t.Fatal(err)
-	}
-	setEvidence(t, s, "01VISITE", stations.EvidenceStored)
-	putRecord(t, s, "W-A", 17, 200)
-	putRecord(t, s, "W-F", 206, 200)
-	putVisit(t, s, "01VISITC", 58, 61, stations.EvidenceStored)
-	pass(t, r)
-	pass(t, r) // a second pass changes nothing
-
-	unweighed = ticketsOf(t, s, "unweighed_unload")
-	if len(unweighed) != 3 || unweighed["01VISITE"] == nil {
-		t.Fatalf("unweighed_unload tickets %v, want E's too now", keys(unweighed))
-	}
-	a = unweighed["01VISITA"]
-	if a.Status != StatusRejected || a.RejectReason != ReasonNotViolation {
-		t.Errorf("A after its late record: %s (%s), want withdrawn", a.Status, a.RejectReason)
-	}
-	wantAudit(t, s, a.ID, "withdrawn: weighing record bridge-07/W-A arrived late", 1)
-	if f := unweighed["01VISITF"]; f.Status != StatusConfirmed {
-		t.Errorf("F, confirmed by a reviewer, is %s after its late record", f.Status)
-	}
-	wantAudit(t, s, f.ID, "weighing record bridge-07/W-F arrived late, after review (ticket is confirmed): not withdrawn", 1)
-	for _, c := range ticketsOf(t, s, "weighing_without_visit") {
-		if c.Status != StatusRejected {
-			t.Errorf("W-C's case after its visit was found: %s, want withdrawn", c.Status)
+		a = unweighed["01VISITA"]
+		if a.Status != StatusRejected || a.RejectReason != ReasonNotViolation {
+			t.Errorf("A after its late record: %s (%s), want withdrawn", a.Status, a.RejectReason)
 		}
-		wantAudit(t, s, c.ID, "withdrawn: visit 01VISITC found", 1)
-	}
-	wantCounts(t, r, map[string]float64{ReconcileMatched: 4, ReconcileOverLimit: 1, ReconcileUnweighedUnload: 3,
-		ReconcileWeighingWithoutVisit: 1, ReconcileUnwatched: 1, ReconcileWithdrawn: 2})
+		wantAudit(t, s, a.ID, "withdrawn: weighing record bridge-07/W-A arrived late", 1)
+		if f := unweighed["01VISITF"]; f.Status != StatusConfirmed {
+			t.Errorf("F, confirmed by a reviewer, is %s after its late record", f.Status)
+		}
+		wantAudit(t, s, f.ID, "weighing record bridge-07/W-F arrived late, after review (ticket is confirmed): not withdrawn", 1)
+		for _, c := range ticketsOf(t, s, "weighing_without_visit") {
+			if c.Status != StatusRejected {
+				t.Errorf("W-C's case after its visit was found: %s, want withdrawn", c.Status)
+			}
+			wantAudit(t, s, c.ID, "withdrawn: visit 01VISITC found", 1)
+		}
+		wantCounts(t, r, map[string]float64{ReconcileMatched: 4, ReconcileOverLimit: 1, ReconcileUnweighedUnload: 3,
+			ReconcileWeighingWithoutVisit: 1, ReconcileUnwatched: 1, ReconcileWithdrawn: 2})
 
-	// Restart: a new service and reconciler on the same database, a
-	// little later (H still open), make no new ticket and count nothing new but the records no
-	// camera watched (the count is per process).
-	s.Close()
-	s = testService(t, config.Dispatch{}, dir, prometheus.NewRegistry())
-	r = reconciler(t, s, prometheus.NewRegistry(), now.Add(2*time.Minute))
-	pass(t, r)
-	if n := len(ticketsOf(t, s, "unweighed_unload")) + len(ticketsOf(t, s, "weighing_without_visit")); n != 4 {
-		t.Errorf("%d station tickets after the restart, want the same 4", n)
-	}
-	wantCounts(t, r, map[string]float64{ReconcileMatched: 0, ReconcileOverLimit: 0, ReconcileUnweighedUnload: 0,
-		ReconcileWeighingWithoutVisit: 0, ReconcileUnwatched: 1, ReconcileWithdrawn: 0})
+		// Restart: a new service and reconciler on the same database, a
+		// little later (H still open), make no new ticket and count nothing new but the records no
+		// camera watched (the count is per process).
+		s.Close()
+		s = testService(t, config.Dispatch{}, dir, prometheus.NewRegistry())
+		r = reconciler(t, s, prometheus.NewRegistry(), now.Add(2*time.Minute))
+		pass(t, r)
+		if n := len(ticketsOf(t, s, "unweighed_unload")) + len(ticketsOf(t, s, "weighing_without_visit")); n != 4 {
+			t.Errorf("%d station tickets after the restart, want the same 4", n)
+		}
+		wantCounts(t, r, map[string]float64{ReconcileMatched: 0, ReconcileOverLimit: 0, ReconcileUnweighedUnload: 0,
+			ReconcileWeighingWithoutVisit: 0, ReconcileUnwatched: 1, ReconcileWithdrawn: 0})
+	})
 }
 
 func keys[V any](m map[string]V) []string {

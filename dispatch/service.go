@@ -25,7 +25,7 @@ const SystemActor = "streetwatch"
 
 // Service is the dispatch stage: it creates tickets, applies reviewers'
 // transitions, delivers confirmed tickets (Run) and serves the JSON API
-// (Handler). Build it with Open (SQLite) or New (any Store); cancel Run's
+// (Handler). Build it with Open (SQLite or PostgreSQL) or New (any Store); cancel Run's
 // context and wait for it before Close.
 type Service struct {
 	// EvidenceURL makes a fresh link to an evidence object (presigned for
@@ -67,11 +67,11 @@ type Service struct {
 	poll time.Duration
 }
 
-// Open opens the SQLite ticket database (cfg.Database, default
-// <stateDir>/tickets.db), migrating it, and builds the Service on it.
+// Open opens the ticket database, migrating it, and builds the Service on
+// it: PostgreSQL when cfg.Database is a postgres:// URL, else the SQLite
+// file DatabasePath names.
 func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
-	path := DatabasePath(cfg, stateDir)
-	store, err := OpenSQLite(ctx, path)
+	store, where, err := OpenStore(ctx, cfg, stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -80,12 +80,46 @@ func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometh
 		store.Close()
 		return nil, err
 	}
-	s.log.Info("ticket database open", "path", path)
+	s.log.Info("ticket database open", "path", where)
 	return s, nil
 }
 
+// SQLStore is what both ticket databases keep: tickets, the stations'
+// weighing records and visits, watch spans, case evidence and verdicts.
+type SQLStore interface {
+	Store
+	stations.Store
+	stations.VisitStore
+	WatchStore
+	CaseEvidenceStore
+	VerdictStore
+}
+
+var (
+	_ SQLStore = (*SQLite)(nil)
+	_ SQLStore = (*Postgres)(nil)
+)
+
+// OpenStore opens the ticket database cfg.Database names (see Open); where
+// says which, for logs (a URL without its password).
+func OpenStore(ctx context.Context, cfg config.Dispatch, stateDir string) (store SQLStore, where string, err error) {
+	if config.IsPostgresURL(cfg.Database) {
+		pg, err := OpenPostgres(ctx, cfg.Database)
+		if err != nil {
+			return nil, "", err
+		}
+		return pg, RedactURL(cfg.Database), nil
+	}
+	path := DatabasePath(cfg, stateDir)
+	lite, err := OpenSQLite(ctx, path)
+	if err != nil {
+		return nil, "", err
+	}
+	return lite, path, nil
+}
+
 // DatabasePath is where the SQLite ticket database is: cfg.Database, or
-// <stateDir>/tickets.db.
+// <stateDir>/tickets.db (meaningless when cfg.Database is a PostgreSQL URL).
 func DatabasePath(cfg config.Dispatch, stateDir string) string {
 	if cfg.Database != "" {
 		return cfg.Database

@@ -32,8 +32,8 @@ type Verdict struct {
 	RejectReason string
 }
 
-// VerdictStore reads verdicts for the review statistics. The SQLite store
-// implements it.
+// VerdictStore reads verdicts for the review statistics. The SQL stores
+// implement it.
 type VerdictStore interface {
 	// Verdicts returns the tickets confirmed in [from, to) with their
 	// first verdict, at most limit of them.
@@ -41,7 +41,7 @@ type VerdictStore interface {
 }
 
 // Verdicts implements VerdictStore.
-func (s *SQLite) Verdicts(ctx context.Context, from, to time.Time, limit int) ([]Verdict, error) {
+func (s *sqlStore) Verdicts(ctx context.Context, from, to time.Time, limit int) ([]Verdict, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.camera_id, t.camera_name, t.type, t.zone, t.model_name, t.model_version,
 			t.created_at, t.status, v.at, v.to_status, v.reason
 		FROM tickets t

@@ -8,7 +8,7 @@ import (
 )
 
 // WatchStore keeps when cameras were watching: spans of heartbeats. The
-// SQLite store implements it.
+// SQL stores implement it.
 type WatchStore interface {
 	// StartWatch begins a span [at, at] for camera and returns its id.
 	StartWatch(ctx context.Context, camera string, at time.Time) (int64, error)
@@ -91,25 +91,24 @@ func (s *Service) Watched(ctx context.Context, cameras []string, from, to time.T
 	return true, nil
 }
 
-var _ WatchStore = (*SQLite)(nil)
+var _ WatchStore = (*sqlStore)(nil)
 
 // StartWatch implements WatchStore.
-func (s *SQLite) StartWatch(ctx context.Context, camera string, at time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO camera_watch (camera, started, until) VALUES (?, ?, ?)`, camera, micros(at), micros(at))
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+func (s *sqlStore) StartWatch(ctx context.Context, camera string, at time.Time) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO camera_watch (camera, started, until) VALUES (?, ?, ?) RETURNING id`,
+		camera, micros(at), micros(at)).Scan(&id)
+	return id, err
 }
 
 // ExtendWatch implements WatchStore.
-func (s *SQLite) ExtendWatch(ctx context.Context, id int64, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE camera_watch SET until = max(until, ?) WHERE id = ?`, micros(at), id)
+func (s *sqlStore) ExtendWatch(ctx context.Context, id int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE camera_watch SET until = ? WHERE id = ? AND until < ?`, micros(at), id, micros(at))
 	return err
 }
 
 // Watched implements WatchStore.
-func (s *SQLite) Watched(ctx context.Context, camera string, from, to time.Time) (bool, error) {
+func (s *sqlStore) Watched(ctx context.Context, camera string, from, to time.Time) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM camera_watch WHERE camera = ? AND until >= ? AND started <= ?`,
 		camera, micros(to), micros(from)).Scan(&n)

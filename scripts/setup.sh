@@ -20,6 +20,8 @@ pkgs=(
 	chromium fonts-noto-cjk
 	# deploy/ tests: promtool checks and unit-tests the alert rules
 	prometheus
+	# PostgreSQL ticket store: its tests start a throwaway server from these binaries
+	postgresql-15
 )
 
 missing=()

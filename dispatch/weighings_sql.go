@@ -13,7 +13,7 @@ import (
 // The ticket database keeps the stations' weighing records too: one file
 // to back up, and the tickets a reconciler will raise sit beside the
 // records they are about.
-var _ stations.Store = (*SQLite)(nil)
+var _ stations.Store = (*sqlStore)(nil)
 
 const weighingColumns = `seq, source, record_id, station, at, net_kg, gross_kg, tare_kg, plate, operator, received_at`
 
@@ -46,7 +46,7 @@ func nullKG(v *float64) sql.NullFloat64 {
 }
 
 // PutWeighings implements stations.Store.
-func (s *SQLite) PutWeighings(ctx context.Context, ws []stations.Weighing) ([]stations.Put, error) {
+func (s *sqlStore) PutWeighings(ctx context.Context, ws []stations.Weighing) ([]stations.Put, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -54,13 +54,12 @@ func (s *SQLite) PutWeighings(ctx context.Context, ws []stations.Weighing) ([]st
 	defer tx.Rollback()
 	out := make([]stations.Put, len(ws))
 	for i, w := range ws {
-		res, err := tx.ExecContext(ctx, `INSERT INTO weighings (source, record_id, station, at, net_kg, gross_kg, tare_kg, plate, operator, received_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, record_id) DO NOTHING`,
-			w.Source, w.RecordID, w.Station, micros(w.Time), w.NetKG, nullKG(w.GrossKG), nullKG(w.TareKG), w.Plate, w.Operator, micros(w.ReceivedAt))
-		if err != nil {
-			return nil, fmt.Errorf("insert weighing %s/%s: %w", w.Source, w.RecordID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		// RETURNING gives the new row's seq (PostgreSQL has no last
+		// insert id) and no row when the record was there already.
+		err := tx.QueryRowContext(ctx, `INSERT INTO weighings (source, record_id, station, at, net_kg, gross_kg, tare_kg, plate, operator, received_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, record_id) DO NOTHING RETURNING seq`,
+			w.Source, w.RecordID, w.Station, micros(w.Time), w.NetKG, nullKG(w.GrossKG), nullKG(w.TareKG), w.Plate, w.Operator, micros(w.ReceivedAt)).Scan(&w.Seq)
+		if errors.Is(err, sql.ErrNoRows) {
 			existing, err := scanWeighing(tx.QueryRowContext(ctx, `SELECT `+weighingColumns+` FROM weighings WHERE source = ? AND record_id = ?`, w.Source, w.RecordID))
 			if err != nil {
 				return nil, fmt.Errorf("existing weighing %s/%s: %w", w.Source, w.RecordID, err)
@@ -71,7 +70,9 @@ func (s *SQLite) PutWeighings(ctx context.Context, ws []stations.Weighing) ([]st
 			}
 			continue
 		}
-		w.Seq, _ = res.LastInsertId()
+		if err != nil {
+			return nil, fmt.Errorf("insert weighing %s/%s: %w", w.Source, w.RecordID, err)
+		}
 		w.Time, w.ReceivedAt = fromMicros(micros(w.Time)), fromMicros(micros(w.ReceivedAt))
 		out[i] = stations.Put{Weighing: w, Result: stations.ResultStored}
 	}
@@ -82,17 +83,17 @@ func (s *SQLite) PutWeighings(ctx context.Context, ws []stations.Weighing) ([]st
 }
 
 // WeighingsBetween implements stations.Store.
-func (s *SQLite) WeighingsBetween(ctx context.Context, station string, from, to time.Time, limit int) ([]stations.Weighing, error) {
+func (s *sqlStore) WeighingsBetween(ctx context.Context, station string, from, to time.Time, limit int) ([]stations.Weighing, error) {
 	return s.weighings(ctx, `SELECT `+weighingColumns+` FROM weighings WHERE station = ? AND at >= ? AND at < ?
 		ORDER BY at, seq LIMIT ?`, station, micros(from), micros(to), limit)
 }
 
 // WeighingsReceivedAfter implements stations.Store.
-func (s *SQLite) WeighingsReceivedAfter(ctx context.Context, seq int64, limit int) ([]stations.Weighing, error) {
+func (s *sqlStore) WeighingsReceivedAfter(ctx context.Context, seq int64, limit int) ([]stations.Weighing, error) {
 	return s.weighings(ctx, `SELECT `+weighingColumns+` FROM weighings WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
 }
 
-func (s *SQLite) weighings(ctx context.Context, q string, args ...any) ([]stations.Weighing, error) {
+func (s *sqlStore) weighings(ctx context.Context, q string, args ...any) ([]stations.Weighing, error) {
 	out, err := queryAll(ctx, s.db, scanWeighing, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("weighings: %w", err)
@@ -102,7 +103,7 @@ func (s *SQLite) weighings(ctx context.Context, q string, args ...any) ([]statio
 
 // queryAll runs a query and scans every row; no rows is an empty list,
 // never nil (the API answers [] rather than null).
-func queryAll[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, db *sqlDB, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err

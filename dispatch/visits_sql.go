@@ -11,7 +11,7 @@ import (
 
 // The ticket database keeps the stations' visits too, beside the
 // weighing records a reconciler matches them with.
-var _ stations.VisitStore = (*SQLite)(nil)
+var _ stations.VisitStore = (*sqlStore)(nil)
 
 const visitColumns = `id, station, camera, arrival, stop, departure, vehicle_class, score, evidence_prefix, evidence_status, created_at,
 	evidence_files, manifest_sha256, weighing, over_limit_kg`
@@ -33,7 +33,7 @@ func scanVisit(row scanner) (stations.Visit, error) {
 }
 
 // PutVisit implements stations.VisitStore.
-func (s *SQLite) PutVisit(ctx context.Context, v stations.Visit) (stations.Visit, bool, error) {
+func (s *sqlStore) PutVisit(ctx context.Context, v stations.Visit) (stations.Visit, bool, error) {
 	if v.ID == "" {
 		return v, false, fmt.Errorf("put visit: no id")
 	}
@@ -63,7 +63,7 @@ func (s *SQLite) PutVisit(ctx context.Context, v stations.Visit) (stations.Visit
 }
 
 // VisitsBetween implements stations.VisitStore.
-func (s *SQLite) VisitsBetween(ctx context.Context, station string, from, to time.Time, limit int) ([]stations.Visit, error) {
+func (s *sqlStore) VisitsBetween(ctx context.Context, station string, from, to time.Time, limit int) ([]stations.Visit, error) {
 	out, err := queryAll(ctx, s.db, scanVisit, `SELECT `+visitColumns+` FROM visits
 		WHERE station = ? AND arrival < ? AND departure >= ? ORDER BY arrival, id LIMIT ?`,
 		station, micros(to), micros(from), limit)
@@ -74,7 +74,7 @@ func (s *SQLite) VisitsBetween(ctx context.Context, station string, from, to tim
 }
 
 // SetVisitEvidence implements stations.VisitStore.
-func (s *SQLite) SetVisitEvidence(ctx context.Context, id string, ev stations.VisitEvidence) error {
+func (s *sqlStore) SetVisitEvidence(ctx context.Context, id string, ev stations.VisitEvidence) error {
 	switch ev.Status {
 	case stations.EvidenceStored, stations.EvidenceFailed, stations.EvidencePending:
 	default:
@@ -92,7 +92,7 @@ func (s *SQLite) SetVisitEvidence(ctx context.Context, id string, ev stations.Vi
 }
 
 // SetVisitWeighing implements stations.VisitStore.
-func (s *SQLite) SetVisitWeighing(ctx context.Context, id, record string, overLimitKG float64) (bool, error) {
+func (s *sqlStore) SetVisitWeighing(ctx context.Context, id, record string, overLimitKG float64) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE visits SET weighing = ?, over_limit_kg = ? WHERE id = ? AND (weighing != ? OR over_limit_kg != ?)`,
 		record, overLimitKG, id, record, overLimitKG)
 	if err != nil {
