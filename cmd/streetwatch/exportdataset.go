@@ -83,7 +83,7 @@ func cmdExportDataset(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return fmt.Errorf("evidence store: %w", err)
 	}
-	db, err := dispatch.OpenSQLite(ctx, dispatch.DatabasePath(cfg.Dispatch, cfg.StateDir))
+	db, _, err := dispatch.OpenStore(ctx, cfg.Dispatch, cfg.StateDir) // SQLite or PostgreSQL, as run opens it
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ type exporter struct {
 	dir     string
 	classes []string
 	store   evidence.Store
-	db      *dispatch.SQLite
+	db      dispatch.SQLStore
 	stderr  io.Writer
 	index   *csv.Writer
 	indexF  *os.File

@@ -80,7 +80,7 @@ func cmdImportWeighings(ctx context.Context, args []string, stdout, stderr io.Wr
 		return fmt.Errorf("%s: %w", name, err)
 	}
 
-	db, err := dispatch.OpenSQLite(ctx, dispatch.DatabasePath(cfg.Dispatch, cfg.StateDir))
+	db, _, err := dispatch.OpenStore(ctx, cfg.Dispatch, cfg.StateDir) // SQLite or PostgreSQL, as run opens it
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/dispatch"
+	"github.com/streetwatch/streetwatch/internal/pgtest"
 	"github.com/streetwatch/streetwatch/stations"
 )
 
@@ -197,5 +199,33 @@ func TestImportWeighingsOfALongFileKeepsLineNumbersAcrossBatches(t *testing.T) {
 	}
 	if n := len(storedWeighings(t, dbPath)); n != 1202 {
 		t.Errorf("%d records stored, want 1202", n)
+	}
+}
+
+// With dispatch.database a PostgreSQL URL, import-weighings stores the
+// records there, as run would.
+func TestImportWeighingsIntoPostgreSQL(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	cfg, dbPath := importFixture(t)
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cfg, string(raw)+fmt.Sprintf("dispatch: {database: %q}\n", url))
+	writeFile(t, "records.csv", "record_id,time,net_kg\nW-1,2026-12-03 08:15:00,8200\nW-2,2026-12-03 08:40:00,7100\n")
+	if code, stdout, stderr := runImport(t, "--config", cfg, "--station", "baiyun-07", "records.csv"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(dbPath); err == nil {
+		t.Error("a SQLite file was made beside the PostgreSQL database")
+	}
+	db, _, err := dispatch.OpenStore(context.Background(), config.Dispatch{Database: url}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.WeighingsReceivedAfter(context.Background(), 0, 10)
+	if err != nil || len(got) != 2 || got[0].RecordID != "W-1" || got[1].NetKG != 7100 {
+		t.Errorf("stored in PostgreSQL: %+v, %v", got, err)
 	}
 }

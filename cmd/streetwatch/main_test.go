@@ -22,10 +22,11 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
+	"github.com/streetwatch/streetwatch/internal/pgtest"
 	"github.com/streetwatch/streetwatch/simulate"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Main(m)) }
 
 func TestCheckConfig(t *testing.T) {
 	t.Setenv("STATION07_PASSWORD", "x")
