@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Fuzz targets run for this long each in `make fuzz`; `make test` runs their seed corpus.
 FUZZTIME ?= 30s
 
-.PHONY: all setup build demo test test-short bench bench-scale fuzz model testvideos realscenes eval-realscenes ultralytics-fixtures lint clean
+.PHONY: all setup build demo test test-short bench bench-scale fuzz model model-realbg testvideos realscenes eval-realscenes ultralytics-fixtures lint clean
 
 all: build
 
@@ -42,6 +42,11 @@ fuzz: setup
 
 model:
 	$(PYTHON) models/train/train.py --out models/
+
+# A candidate demo model trained with real photographs under part of the rendered streets and as
+# hard negatives (models/README.md, "Real backgrounds"): about 40 minutes; not the committed model.
+model-realbg:
+	$(PYTHON) models/train/train.py --out tmp/model-realbg --photos $(HOME)/.cache/streetwatch/photos --version 0.2.0-realbg
 
 # Genuine Ultralytics exports with Ultralytics' own predictions (testdata/ultralytics), for the
 # detector tests: a development tool (about 25 minutes; needs Debian's python3-torch and a git

@@ -11,24 +11,41 @@ import render
 CHUNK = 40  # samples per deterministic chunk; 2 per street
 
 
+_PHOTOS = []  # real photographs (RGB) for the workers, set by render_set before they fork
+
+
 def _chunk(args):
-    seed, index, n, width = args
+    seed, index, n, width, real, negative = args
     rng = np.random.default_rng([seed, index])
     out = []
     while len(out) < n:
         height = int(width * (9 / 16 if rng.random() < 0.7 else 3 / 4))
-        out.extend(render.render_samples(rng, 2, width, height, min_px=15))
+        photo, u = None, 1.0
+        if _PHOTOS:  # no draw without photos: the rendered-only sets stay as they were
+            photo, u = _PHOTOS[rng.integers(len(_PHOTOS))], rng.random()
+        if photo is not None and u < negative:
+            out.append(render.photo_negative(rng, photo, width, height))
+        elif photo is not None and u < negative + real:
+            out.extend(render.render_samples(rng, 2, width, height, min_px=15, photo=photo))
+        else:
+            out.extend(render.render_samples(rng, 2, width, height, min_px=15))
     return out[:n]
 
 
-def render_set(seed, n, width=480, workers=2, cache=None):
-    """n (image, boxes) pairs; the same seed always gives the same set, whatever the worker count."""
+def render_set(seed, n, width=480, workers=2, cache=None, photos=(), real=0.3, negative=0.05):
+    """n (image, boxes) pairs; the same seed always gives the same set, whatever the worker count.
+    With photos (paths of real photographs), a share `real` of the streets are drawn on a crop of
+    one of them and a share `negative` of the draws are a bare crop with no object (a hard
+    negative)."""
+    global _PHOTOS
+    tag = f"_real{len(photos)}_{real}_{negative}" if photos else ""
     if cache:
-        path = os.path.join(cache, f"set_{seed}_{n}_{width}.npz")
+        path = os.path.join(cache, f"set_{seed}_{n}_{width}{tag}.npz")
         if os.path.exists(path):
             z = np.load(path, allow_pickle=True)
             return list(z["images"]), list(z["boxes"])
-    jobs = [(seed, i, min(CHUNK, n - i * CHUNK), width) for i in range((n + CHUNK - 1) // CHUNK)]
+    _PHOTOS = [cv2.cvtColor(_read(p), cv2.COLOR_BGR2RGB) for p in photos]
+    jobs = [(seed, i, min(CHUNK, n - i * CHUNK), width, real, negative) for i in range((n + CHUNK - 1) // CHUNK)]
     if workers > 1:
         with mp.get_context("fork").Pool(workers) as pool:
             chunks = pool.map(_chunk, jobs)
@@ -42,6 +59,15 @@ def render_set(seed, n, width=480, workers=2, cache=None):
         arr_i[:], arr_b[:] = images, boxes
         np.savez(path, images=arr_i, boxes=arr_b)
     return images, boxes
+
+
+def _read(path, longest=1280):
+    """A photograph, scaled down so its longer side is at most longest pixels."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise SystemExit(f"{path}: not an image")
+    s = longest / max(img.shape[:2])
+    return cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else img
 
 
 def load_yolo(folder, classes, width=480):

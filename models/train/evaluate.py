@@ -171,6 +171,17 @@ def write_manifest(path, res, info):
         "  a pole-mounted camera: day, overcast, dusk and night (with street lamps and IR), sensor noise,",
         "  blur and JPEG artefacts, with unlabelled look-alikes (bins, containers, benches, bicycles,",
         "  parked cars, seated people, shadows, puddles, manhole covers, signs). No real footage.",
+    ]
+    if info.get("photos"):
+        lines[-4] = lines[-4].replace("scenes only", "scenes")
+        lines[-1] = lines[-1].replace(" No real footage.", "")
+        lines += [
+            f"  {info['real']:.0%} of the streets are drawn on a crop of one of {info['photos']} real photographs from",
+            "  Debian packages (models/train/photos.py: walls, facades, grass, gravel, rooms; no people or",
+            f"  vehicles) and {info['negative']:.0%} of the images are bare crops of them (hard negatives). No real",
+            "  street footage: the only real street material offline is held out for evaluation.",
+        ]
+    lines += [
         f"  {info['train_images']} training images (seed {info['seed']}), trained {info['iters']} iterations.",
         "evaluation:",
         f"  dataset: {info['test_images']} held-out rendered images (seed {info['test_seed']}), letterboxed to {info['size']}",

@@ -154,12 +154,39 @@ def boxes_from_ids(cv, items, order, full, min_side=6):
     return np.array(out, np.float32).reshape(-1, 5)
 
 
-def render_samples(rng, n, width=640, height=360, min_px=14):
-    """n samples sharing one street (camera, layout, background) with different objects and light."""
+def render_samples(rng, n, width=640, height=360, min_px=14, photo=None):
+    """n samples sharing one street (camera, layout, background) with different objects and light.
+    With photo (an RGB image), the street's picture is a random crop of that real photograph: the
+    rendered objects, shadows and light go on a real background."""
     cam = sc.random_camera(rng, width, height)
     lay = sc.random_layout(rng, cam)
     background = sc.render_background(rng, cam, lay)
+    if photo is not None:
+        _, glow, ground, geo = background
+        background = (photo_crop(rng, photo, width, height).astype(np.float32), glow * 0, ground, geo)
     return [render_sample(rng, width, height, min_px, (cam, lay, background)) for _ in range(n)]
+
+
+def photo_crop(rng, photo, width, height):
+    """A random window of a real photograph at the frame's aspect, scaled to width x height,
+    sometimes mirrored, with its colour balance and brightness jittered."""
+    h, w = photo.shape[:2]
+    aspect = width / height
+    cw = min(w, h * aspect) * rng.uniform(0.45, 1.0)
+    ch = cw / aspect
+    x0, y0 = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
+    crop = photo[int(y0):int(y0 + ch), int(x0):int(x0 + cw)]
+    out = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    gain = rng.uniform(0.75, 1.2) * rng.uniform(0.92, 1.08, 3)
+    return np.clip(out.astype(np.float32) * gain[None, None], 0, 255).astype(np.uint8)
+
+
+def photo_negative(rng, photo, width=640, height=360):
+    """A hard negative: a crop of a real photograph through the camera effects, with no objects."""
+    img = photo_crop(rng, photo, width, height).astype(np.float32)
+    return sc.camera_effects(rng, img, night=False), np.zeros((0, 5), np.float32)
 
 
 def render_sample(rng, width=640, height=360, min_px=14, street=None):

@@ -4,6 +4,10 @@
     python3 models/train/train.py --out /tmp/m --init /tmp/streetwatch-demo.pt --iters 600 --version 0.2.0 \
         --extra dataset/                                    # fine-tune with reviewed real cases (export-dataset)
 
+With --photos DIR (make model-realbg), real photographs from Debian packages go under 30% of the
+rendered streets and 6% of the images are bare photographs (photos.py; never the evaluation
+footage, heldout.py): the candidate measured in models/README.md, not the committed model.
+
 Deterministic given --seed (data, initial weights, batch order). Needs Debian's python3-torch,
 python3-numpy, python3-opencv and python3-onnx; nothing is downloaded.
 """
@@ -32,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import data  # noqa: E402
 import evaluate  # noqa: E402
+import photos  # noqa: E402
 import render  # noqa: E402
 from evaluate import box_iou  # noqa: E402
 from model import Detector  # noqa: E402
@@ -208,6 +213,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="", help="folder to cache rendered sets between runs")
     ap.add_argument("--version", default="0.1.0")
+    ap.add_argument("--photos", default="", metavar="DIR",
+                    help="draw some streets on real photographs (photos.py), fetched and unpacked into DIR "
+                         "(make model-realbg); default: renders only, as the committed demo model")
+    ap.add_argument("--real", type=float, default=0.3, help="share of training streets drawn on a real photograph")
+    ap.add_argument("--negative", type=float, default=0.06,
+                    help="share of training images that are a bare real photograph (hard negative)")
     ap.add_argument("--extra", action="append", default=[], metavar="DIR",
                     help="a YOLO dataset of real cases (`streetwatch export-dataset`) added to the training images; repeatable")
     ap.add_argument("--extra-repeat", type=int, default=4, help="times each extra image is in the training set")
@@ -222,8 +233,11 @@ def main():
     def log(msg):
         print(f"[{(time.time() - t_start) / 60:5.1f} min] {msg}", flush=True)
 
-    log(f"rendering {args.train_images} training images (seed {args.seed})")
-    images, boxes = data.render_set(args.seed, args.train_images, workers=args.threads, cache=args.cache)
+    real_photos = photos.ensure(args.photos) if args.photos else []
+    log(f"rendering {args.train_images} training images (seed {args.seed}; {len(real_photos)} real photographs: "
+        f"{args.real:.0%} of streets on one, {args.negative:.0%} bare as hard negatives)")
+    images, boxes = data.render_set(args.seed, args.train_images, workers=args.threads, cache=args.cache,
+                                    photos=real_photos, real=args.real, negative=args.negative)
     for folder in args.extra:
         ex_images, ex_boxes = data.load_yolo(folder, CLASSES)
         n_bg = sum(1 for b in ex_boxes if len(b) == 0)
@@ -250,7 +264,8 @@ def main():
     export(ema, onnx_path, ema.size)
     write_info = dict(name=NAME, version=args.version, file=NAME + ".onnx", size=ema.size,
                       anchors=int(ema.anchors.shape[1]), train_images=args.train_images, seed=args.seed,
-                      iters=args.iters, test_images=args.test_images, test_seed=args.seed + 2000)
+                      iters=args.iters, test_images=args.test_images, test_seed=args.seed + 2000,
+                      photos=len(real_photos), real=args.real, negative=args.negative)
     evaluate.write_manifest(os.path.join(args.out, NAME + ".yaml"), res, write_info)
     pt = os.path.join(args.cache or "/tmp", NAME + ".pt")
     torch.save(ema.state_dict(), pt)
