@@ -5,6 +5,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // queueTickets stores n confirmed tickets queued at at, oldest first,
@@ -148,6 +151,114 @@ func TestConcurrentClaimsTakeEveryDueRowExactlyOnce(t *testing.T) {
 			if len(owners) != 1 {
 				t.Errorf("ticket %s claimed by %v", id, owners)
 			}
+		}
+	})
+}
+
+// Two nodes' senders on one database and one work-order system: while
+// both run, every ticket reaches the receiver exactly once (one request
+// per Idempotency-Key, not just one accepted), and both nodes delivered
+// some.
+func TestTwoNodesSendersDeliverEveryTicketExactlyOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T) {
+		const tickets = 40
+		rcv := newReceiver(t, 0)
+		rcv.hold = func() { time.Sleep(10 * time.Millisecond) } // deliveries overlap
+		dir := t.TempDir()
+		cfg := testConfig(rcv.srv.URL)
+		nodes := []*Service{testService(t, cfg, dir, prometheus.NewRegistry()), testService(t, cfg, dir, prometheus.NewRegistry())}
+		var ids []string
+		for i := range tickets {
+			ids = append(ids, mustCreate(t, nodes[i%2], input(i, "garbage_pile", "cam-1", "kerb", 0.9)).ID)
+		}
+		stopA, stopB := run(t, nodes[0]), run(t, nodes[1])
+		waitFor(t, "every ticket dispatched", func() bool {
+			page, _ := nodes[0].store.ListTickets(t.Context(), Filter{Statuses: []Status{StatusDispatched}, Limit: 100})
+			return len(page) == tickets
+		})
+		stopA()
+		stopB()
+
+		requests := map[string]int{}
+		got := rcv.deliveries()
+		for _, d := range got {
+			requests[d.key]++
+		}
+		for _, id := range ids {
+			if requests[id] != 1 {
+				t.Errorf("ticket %s reached the receiver %d times, want 1", id, requests[id])
+			}
+		}
+		if len(got) != tickets {
+			t.Errorf("receiver saw %d requests, want %d", len(got), tickets)
+		}
+		var total float64
+		for i, s := range nodes {
+			n := testutil.ToFloat64(s.metrics.Attempts.WithLabelValues(ResultOK))
+			if n == 0 {
+				t.Errorf("node %d delivered nothing: the senders did not run side by side", i)
+			}
+			total += n
+		}
+		if total != tickets {
+			t.Errorf("the nodes made %v successful attempts, want %d", total, tickets)
+		}
+	})
+}
+
+// A sender that claimed a row and then died (no outcome, no release)
+// holds it only until its lease ends: then the other node delivers it,
+// as its first attempt.
+func TestARowClaimedByACrashedSenderIsDeliveredByTheOtherNodeAfterTheLease(t *testing.T) {
+	eachStore(t, func(t *testing.T) {
+		rcv := newReceiver(t, 0)
+		arrived := make(chan time.Time, 10)
+		rcv.hold = func() { arrived <- time.Now() }
+		dir := t.TempDir()
+		cfg := testConfig(rcv.srv.URL)
+		survivor := testService(t, cfg, dir, nil)
+		crashed := testService(t, cfg, dir, nil)
+		tk := mustCreate(t, survivor, input(1, "garbage_pile", "cam-1", "kerb", 0.9))
+
+		const lease = 300 * time.Millisecond
+		claims, err := crashed.store.ClaimOutbox(t.Context(), crashed.now(), lease, 10, crashed.owner)
+		if err != nil || len(claims) != 1 || claims[0].TicketID != tk.ID {
+			t.Fatalf("claim: %+v %v", claims, err)
+		}
+		run(t, survivor) // finds nothing due, sleeps until the lease ends
+		waitFor(t, "dispatched by the survivor", func() bool {
+			cur, _ := survivor.Ticket(t.Context(), tk.ID)
+			return cur.Status == StatusDispatched
+		})
+		if at := <-arrived; at.Before(claims[0].LeaseUntil) {
+			t.Errorf("delivered at %v, before the crashed sender's lease ended (%v)", at, claims[0].LeaseUntil)
+		}
+		got := rcv.deliveries()
+		if len(got) != 1 || got[0].key != tk.ID || got[0].payload.Attempt != 1 {
+			t.Errorf("deliveries %d, want one first attempt of %s", len(got), tk.ID)
+		}
+	})
+}
+
+// A sender stopped while a delivery is in flight gives its claim back:
+// the row is due at once for the next sender, not at the lease's end.
+func TestASenderStoppedMidDeliveryReleasesItsClaim(t *testing.T) {
+	eachStore(t, func(t *testing.T) {
+		rcv := newReceiver(t, 0)
+		arrived, answer := make(chan struct{}, 10), make(chan struct{})
+		rcv.hold = func() { arrived <- struct{}{}; <-answer }
+		t.Cleanup(func() { close(answer) }) // before the receiver closes
+		s := testService(t, testConfig(rcv.srv.URL), t.TempDir(), nil)
+		tk := mustCreate(t, s, input(1, "garbage_pile", "cam-1", "kerb", 0.9))
+		stop := run(t, s)
+		<-arrived
+		stop()
+		claims, err := s.store.ClaimOutbox(t.Context(), s.now(), time.Minute, 10, "next-sender")
+		if err != nil || len(claims) != 1 || claims[0].TicketID != tk.ID {
+			t.Fatalf("after the stop the next sender claimed %+v (%v), want the ticket's row at once", claims, err)
+		}
+		if claims[0].Attempts != 0 {
+			t.Errorf("the cut-off attempt counted: %d", claims[0].Attempts)
 		}
 	})
 }
