@@ -11,6 +11,10 @@
 // Idempotency-Key ("<id>/<district>" once it was moved to another district
 // after it was queued), retrying with backoff until it is accepted or too
 // old (dispatch_failed). Evidence links in it are absolute (PublicURL).
+// Each attempt is made under a lease on its outbox row (ClaimOutbox), so
+// the senders of several nodes sharing a database never attempt one
+// ticket at once; a sender that dies mid-attempt leaves its claim to
+// expire, and the ticket is then sent again under the same key.
 //
 // The pieces:
 //

@@ -356,9 +356,15 @@ func (a *api) do(method, path string, body any, out any, header ...string) (int,
 // runner left it before goose.
 func sqliteMigrations(t *testing.T) []string {
 	t.Helper()
-	names, err := fs.Glob(migrationFiles, "migrations/sqlite/*.sql")
+	return migrationSQL(t, "sqlite")
+}
+
+// migrationSQL is one dialect's migrations' SQL, in order.
+func migrationSQL(t *testing.T, dialect string) []string {
+	t.Helper()
+	names, err := fs.Glob(migrationFiles, "migrations/"+dialect+"/*.sql")
 	if err != nil || len(names) == 0 {
-		t.Fatalf("sqlite migrations: %v %v", names, err)
+		t.Fatalf("%s migrations: %v %v", dialect, names, err)
 	}
 	out := make([]string, len(names))
 	for i, name := range names { // Glob sorts, and the names start with the version

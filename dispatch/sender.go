@@ -55,7 +55,19 @@ func Sign(secret []byte, timestamp string, body []byte) string {
 	return signature.Sign(secret, timestamp, body)
 }
 
-const outboxBatch = 16
+// outboxWorkers is how many deliveries a sender makes at once, so that
+// one slow district endpoint does not hold up the others for long.
+const outboxWorkers = 4
+
+// leaseMargin is how much longer than one delivery attempt's webhook
+// timeout a claim on an outbox row lasts: enough for the store reads and
+// the write of its outcome around the POST (SQLite may wait up to its
+// 10 s busy timeout for the write lock) and for clocks of nodes a few
+// seconds apart. A claim that outlives its attempt only delays a crashed
+// sender's rows; one that ended before its attempt lets a second node
+// deliver the ticket again (harmless under its Idempotency-Key, but not
+// "exactly once"), so the margin is generous.
+const leaseMargin = 30 * time.Second
 
 // errRequeued: the ticket was queued again (reassigned) while an attempt
 // of its old outbox row was made; the attempt's outcome is history.
@@ -63,8 +75,11 @@ var errRequeued = errors.New("dispatch: ticket was queued again")
 
 // Run delivers queued tickets until ctx ends, then returns nil. Delivery
 // is at-least-once: a ticket is marked dispatched only after a 2xx, so a
-// crash in between sends it again, with the same Idempotency-Key. Run
-// wakes at once when a ticket is queued, sleeps until the next retry is
+// crash in between sends it again, with the same Idempotency-Key. Each
+// attempt is made under a lease on the ticket's outbox row (see
+// ClaimOutbox), so senders of several nodes sharing one database deliver
+// each ticket once, unless one crashes mid-attempt. Run wakes at once
+// when a ticket is queued, sleeps until the next retry (or lease end) is
 // due otherwise, and polls every few seconds in case another process
 // queued one.
 func (s *Service) Run(ctx context.Context) error {
@@ -104,42 +119,49 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// deliverDue attempts every due outbox row, a few at a time, so one slow
-// district endpoint does not hold up the others for long.
+// deliverDue attempts every due outbox row, outboxWorkers at a time,
+// each worker claiming one row after the other until none is due.
 func (s *Service) deliverDue(ctx context.Context) error {
 	defer func() {
 		if err := s.updateDepth(context.WithoutCancel(ctx)); err != nil {
 			s.log.Warn("outbox depth", "err", err)
 		}
 	}()
-	for {
-		items, err := s.store.DueOutbox(ctx, s.now(), outboxBatch)
+	errs := make([]error, outboxWorkers+1)
+	var wg sync.WaitGroup
+	for i := range outboxWorkers {
+		wg.Go(func() { errs[i] = s.deliverClaimed(ctx) })
+	}
+	wg.Wait()
+	errs[outboxWorkers] = ctx.Err()
+	return errors.Join(errs...)
+}
+
+// deliverClaimed claims due rows one at a time and attempts each, until
+// none is due, ctx ends or the store fails.
+func (s *Service) deliverClaimed(ctx context.Context) error {
+	for ctx.Err() == nil {
+		items, err := s.store.ClaimOutbox(ctx, s.now(), s.lease, 1, s.owner)
 		if err != nil || len(items) == 0 {
 			return err
 		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 4)
-		var mu sync.Mutex
-		var errs []error
-		for _, it := range items {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				if err := s.deliver(ctx, it); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil || ctx.Err() != nil {
-			return errors.Join(err, ctx.Err())
-		}
-		if len(items) < outboxBatch {
+		err = s.deliver(ctx, items[0])
+		if ctx.Err() != nil {
+			// Shutting down: the attempt, if any, was cut off and does
+			// not count; the row is due again at once rather than at the
+			// lease's end (a no-op when deliver recorded an outcome).
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if rerr := s.store.ReleaseOutbox(rctx, items[0], s.now()); rerr != nil {
+				s.log.Warn("outbox release", "ticket", items[0].TicketID, "err", rerr)
+			}
+			cancel()
 			return nil
 		}
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // deliver makes one attempt of one row and records its outcome. Errors
@@ -170,7 +192,7 @@ func (s *Service) deliver(ctx context.Context, it OutboxItem) error {
 		}
 	}
 	if ctx.Err() != nil {
-		return nil // shutting down: not an attempt, the row stays due
+		return nil // shutting down: not an attempt, the caller releases the row
 	}
 	s.metrics.Attempts.WithLabelValues(result).Inc()
 	log := s.log.With("ticket", t.ID, "camera", t.CameraID, "district", t.District, "endpoint", endpoint(target), "attempt", it.Attempts)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -65,6 +66,13 @@ type Service struct {
 	// poll is the longest the sender sleeps without a wake-up: it picks up
 	// rows another process (or a clock jump) made due.
 	poll time.Duration
+	// owner names this sender in its outbox claims: unique per Service,
+	// so two in one process (tests) are two nodes.
+	owner string
+	// lease is how long the sender's claim on an outbox row lasts: one
+	// attempt (webhook.timeout bounds the whole request, answer
+	// included; it changes only with a restart) plus leaseMargin.
+	lease time.Duration
 }
 
 // Open opens the ticket database, migrating it, and builds the Service on
@@ -147,8 +155,10 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 		wake: make(chan struct{}, 1),
 		// Microseconds: what the store keeps, so a returned ticket equals
 		// the stored one.
-		now:  func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-		poll: 5 * time.Second,
+		now:   func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		poll:  5 * time.Second,
+		owner: senderName(),
+		lease: cfg.Webhook.Timeout.D() + leaseMargin,
 	}
 	s.settings.Store(&settings{cfg: cfg, routes: newRouting(cfg)})
 	s.weighings, _ = store.(stations.Store)
@@ -561,4 +571,11 @@ func (r routing) delivers() bool {
 		}
 	}
 	return false
+}
+
+// senderName is "<host>/<pid>/<ulid>": a claim's owner, readable in the
+// database, unique even for two Services in one process.
+func senderName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID(time.Now()))
 }

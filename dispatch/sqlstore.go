@@ -1,11 +1,13 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +33,9 @@ type dialect struct {
 	numbered bool
 	// forUpdate ends a SELECT whose rows the transaction will change:
 	// SQLite's write transactions hold the database's lock from BEGIN
-	// (_txlock=immediate), PostgreSQL locks the rows.
-	forUpdate string
+	// (_txlock=immediate), PostgreSQL locks the rows. skipLocked does the
+	// same but passes over rows another transaction holds.
+	forUpdate, skipLocked string
 	// int64 is the 64-bit integer column type.
 	int64 string
 	// tableExists counts the tables named by its one parameter.
@@ -42,7 +45,7 @@ type dialect struct {
 var (
 	sqliteDialect = &dialect{name: "sqlite", int64: "INTEGER",
 		tableExists: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`}
-	postgresDialect = &dialect{name: "postgres", numbered: true, forUpdate: " FOR UPDATE", int64: "BIGINT",
+	postgresDialect = &dialect{name: "postgres", numbered: true, forUpdate: " FOR UPDATE", skipLocked: " FOR UPDATE SKIP LOCKED", int64: "BIGINT",
 		tableExists: `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?`}
 )
 
@@ -99,6 +102,10 @@ type sqlTx struct {
 
 func (tx *sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return tx.Tx.ExecContext(ctx, tx.d.bind(q), args...)
+}
+
+func (tx *sqlTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.d.bind(q), args...)
 }
 
 func (tx *sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
@@ -215,7 +222,7 @@ func insertAudit(ctx context.Context, tx *sqlTx, a AuditEntry) error {
 func enqueue(ctx context.Context, tx *sqlTx, ticketID string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (ticket_id, queued_at, next_attempt_at) VALUES (?,?,?)
 		ON CONFLICT (ticket_id) DO UPDATE SET queued_at = excluded.queued_at,
-			next_attempt_at = excluded.next_attempt_at, attempts = 0, last_error = ''`,
+			next_attempt_at = excluded.next_attempt_at, attempts = 0, last_error = '', claimed_by = ''`,
 		ticketID, micros(at), micros(at))
 	if err != nil {
 		return fmt.Errorf("insert outbox: %w", err)
@@ -364,25 +371,56 @@ func (s *sqlStore) Audit(ctx context.Context, ticketID string) ([]AuditEntry, er
 	return out, rows.Err()
 }
 
-// DueOutbox implements Store.
-func (s *sqlStore) DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, ticket_id, queued_at, next_attempt_at, attempts FROM outbox
-		WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, micros(now), limit)
+// ClaimOutbox implements Store. The rows are picked and leased by one
+// statement in a write transaction: on PostgreSQL the pick locks its rows
+// and skips those another sender's claim holds locked (FOR UPDATE SKIP
+// LOCKED), so concurrent claims take different rows without waiting; on
+// SQLite the transaction holds the database's one write lock.
+func (s *sqlStore) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, owner string) ([]OutboxItem, error) {
+	until := now.Add(lease)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("due outbox: %w", err)
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	defer tx.Rollback()
+	// MATERIALIZED: the pick runs once, so the LIMIT holds.
+	rows, err := tx.QueryContext(ctx, `WITH due AS MATERIALIZED (
+			SELECT id FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+s.db.d.skipLocked+`)
+		UPDATE outbox SET next_attempt_at = ?, claimed_by = ? WHERE id IN (SELECT id FROM due)
+		RETURNING id, ticket_id, queued_at, attempts`, micros(now), limit, micros(until), owner)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	defer rows.Close()
 	var out []OutboxItem
 	for rows.Next() {
-		var it OutboxItem
-		var queued, next int64
-		if err := rows.Scan(&it.ID, &it.TicketID, &queued, &next, &it.Attempts); err != nil {
-			return nil, err
+		it := OutboxItem{ClaimedBy: owner, LeaseUntil: fromMicros(micros(until))}
+		var queued int64
+		if err := rows.Scan(&it.ID, &it.TicketID, &queued, &it.Attempts); err != nil {
+			return nil, fmt.Errorf("claim outbox: %w", err)
 		}
-		it.QueuedAt, it.NextAttempt = fromMicros(queued), fromMicros(next)
+		it.QueuedAt = fromMicros(queued)
 		out = append(out, it)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	// RETURNING keeps no order; ids grow with queueing.
+	slices.SortFunc(out, func(a, b OutboxItem) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// ReleaseOutbox implements Store.
+func (s *sqlStore) ReleaseOutbox(ctx context.Context, it OutboxItem, due time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = ?, claimed_by = ''
+		WHERE id = ? AND claimed_by = ? AND next_attempt_at = ?`, micros(due), it.ID, it.ClaimedBy, micros(it.LeaseUntil))
+	if err != nil {
+		return fmt.Errorf("release outbox %d: %w", it.ID, err)
+	}
+	return nil
 }
 
 // NextOutboxDue implements Store.
@@ -404,13 +442,14 @@ func (s *sqlStore) RetryLater(ctx context.Context, it OutboxItem, next time.Time
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?
-		WHERE id = ? AND queued_at = ?`, it.Attempts, micros(next), lastErr, it.ID, micros(it.QueuedAt))
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed_by = ''
+		WHERE id = ? AND queued_at = ? AND claimed_by = ? AND next_attempt_at = ?`,
+		it.Attempts, micros(next), lastErr, it.ID, micros(it.QueuedAt), it.ClaimedBy, micros(it.LeaseUntil))
 	if err != nil {
 		return fmt.Errorf("outbox %d: %w", it.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // queued again (or gone) since it was read: this attempt is history
+		return nil // queued again, gone or claimed anew since it was claimed: this attempt is history
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tickets SET delivery_attempts = ?, last_error = ? WHERE id = ?`,
 		it.Attempts, lastErr, it.TicketID); err != nil {

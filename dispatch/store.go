@@ -30,15 +30,26 @@ type Store interface {
 	// Audit returns a ticket's changes, oldest first.
 	Audit(ctx context.Context, ticketID string) ([]AuditEntry, error)
 
-	// DueOutbox returns up to limit outbox rows due at now, oldest first.
-	DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
+	// ClaimOutbox leases up to limit outbox rows due at now, oldest
+	// first, to owner until now+lease: in one atomic step each row's next
+	// attempt moves to the lease's end, so no other sender (on this node
+	// or another sharing the database) sees it due before then. A claim
+	// that is neither retried, released nor dequeued (its sender crashed)
+	// makes the row due again when the lease ends, for anyone.
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, owner string) ([]OutboxItem, error)
+	// ReleaseOutbox gives up a claim without an attempt (a sender
+	// shutting down): the row is due again at due. A claim that is no
+	// longer the row's (retried, dequeued, or taken over after its lease)
+	// is left alone.
+	ReleaseOutbox(ctx context.Context, item OutboxItem, due time.Time) error
 	// NextOutboxDue is the earliest next attempt of any row (ok=false:
 	// the outbox is empty).
 	NextOutboxDue(ctx context.Context) (next time.Time, ok bool, err error)
 	// RetryLater records a failed attempt of an outbox row: its attempt
 	// count, next attempt and error, also on its ticket's delivery state
-	// (without changing the ticket's version). A row queued again since
-	// item was read (another queued_at) is left as it is.
+	// (without changing the ticket's version), and ends item's claim. A
+	// row queued again since it was claimed (another queued_at), or no
+	// longer claimed by item's claim, is left as it is.
 	RetryLater(ctx context.Context, item OutboxItem, next time.Time, lastErr string) error
 	// DeleteOutbox removes a row whose ticket is no longer waiting.
 	DeleteOutbox(ctx context.Context, id int64) error
@@ -57,14 +68,18 @@ type Change struct {
 	Enqueue, Dequeue bool
 }
 
-// OutboxItem is a ticket waiting for delivery.
+// OutboxItem is a ticket waiting for delivery, claimed by a sender.
 type OutboxItem struct {
-	ID          int64
-	TicketID    string
-	QueuedAt    time.Time
-	NextAttempt time.Time
+	ID       int64
+	TicketID string
+	QueuedAt time.Time
 	// Attempts made so far (RetryLater callers set the new count).
 	Attempts int
+	// The claim: who holds the row and until when. The lease's end is
+	// later for each new claim of a row, so with the owner it tells this
+	// claim from any later one.
+	ClaimedBy  string
+	LeaseUntil time.Time
 }
 
 // Filter selects tickets for ListTickets.

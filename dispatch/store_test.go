@@ -196,9 +196,8 @@ func TestStoresOpeningANewDatabaseAtOnceTakeTurns(t *testing.T) {
 	eachStore(t, func(t *testing.T) {
 		rounds, versions := 5, len(sqliteMigrations(t))
 		if onPostgres(t) {
-			// A waiting node retries the advisory lock each second; one
-			// migration makes PostgreSQL's schema (see its file).
-			rounds, versions = 1, 1
+			// A waiting node retries the advisory lock each second.
+			rounds, versions = 1, len(migrationSQL(t, "postgres"))
 		}
 		for round := range rounds {
 			path := filepath.Join(t.TempDir(), "tickets.db")

@@ -214,7 +214,9 @@ dispatch:
 	// Delivery is at least once, with an Idempotency-Key: a crash before
 	// the delivery leaves one delivery to make; a crash while it is in
 	// flight (the receiver got it, the answer never reached StreetWatch)
-	// makes the restarted run deliver it again, with the same key.
+	// makes the restarted run deliver it again, with the same key, once
+	// the killed run's lease on the outbox row has ended (webhook.timeout
+	// + 30 s: 40 s here, well within the deadline below).
 	wantDeliveries := 1
 	if point == "during-delivery" {
 		wantDeliveries = 2
