@@ -32,6 +32,8 @@ type Config struct {
 	// StateDir keeps what must survive a restart (open violations, the
 	// evidence spool, pending violations, spilled history).
 	StateDir string `yaml:"state_dir"`
+	// Cluster spreads the cameras over several nodes (cluster.go).
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Evidence configures clips, snapshots, manifests and where they are stored.
@@ -379,6 +381,9 @@ func (c *Config) Defaults() {
 			cam.Zones[j].defaults()
 		}
 	}
+	if c.Cluster.Nodes == 0 {
+		c.Cluster.Nodes = 1
+	}
 	if c.Pipeline.FrameQueue == 0 {
 		c.Pipeline.FrameQueue = c.autoFrameQueue()
 	}
@@ -465,6 +470,7 @@ func (c *Config) expandEnv() {
 		// The password can come from the environment, like a camera's.
 		c.Dispatch.Database = expandURL(c.Dispatch.Database)
 	}
+	c.Cluster.Node = expandVars(c.Cluster.Node) // a StatefulSet pod's name from its environment
 }
 
 // expandVars replaces ${NAME} with the environment variable NAME (unset:

@@ -25,6 +25,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateHTTP(bad)
+	c.validateCluster(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

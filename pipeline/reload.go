@@ -261,6 +261,7 @@ func restartFields(old, cfg *config.Config, dispatch bool) []string {
 		a.Dispatch, b.Dispatch = config.Dispatch{}, config.Dispatch{}
 	}
 	a.Review.Users, b.Review.Users = nil, nil
+	a.Cluster, b.Cluster = config.Cluster{}, config.Cluster{} // applied as the cameras it adds and removes
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	for i := range va.NumField() {
 		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {

@@ -44,6 +44,12 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if err := pipeline.CheckModels(cfg, log); err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
+	if n := cfg.Cluster.Nodes; n > 1 {
+		me, _ := cfg.Cluster.Index()
+		fmt.Fprintf(stdout, "%s: ok (%d cameras, %d models; node %d of %d watches %d cameras)\n", *path, len(cfg.Cameras),
+			len(cfg.Detectors.Models), me, n, len(cfg.ForThisNode().Cameras))
+		return nil
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d cameras, %d models)\n", *path, len(cfg.Cameras), len(cfg.Detectors.Models))
 	return nil
 }
@@ -59,7 +65,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return runPipelineReloading(ctx, cfg, newLogger(cfg.Log, stderr), nil, func() (*config.Config, error) { return config.Load(*path) })
+	log := newLogger(cfg.Log, stderr)
+	if n := cfg.Cluster.Nodes; n > 1 {
+		me, _ := cfg.Cluster.Index()
+		mine := cfg.ForThisNode()
+		log.Info("cluster", "node", me, "nodes", n, "cameras", len(mine.Cameras), "of", len(cfg.Cameras))
+	}
+	// Each node runs its share of the cameras, then and at every reload.
+	load := func() (*config.Config, error) {
+		c, err := config.Load(*path)
+		if err != nil {
+			return nil, err
+		}
+		return c.ForThisNode(), nil
+	}
+	return runPipelineReloading(ctx, cfg.ForThisNode(), log, nil, load)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
