@@ -141,7 +141,13 @@ func (s *Service) deliverDue(ctx context.Context) error {
 // none is due, ctx ends or the store fails.
 func (s *Service) deliverClaimed(ctx context.Context) error {
 	for ctx.Err() == nil {
-		items, err := s.store.ClaimOutbox(ctx, s.now(), s.lease, 1, s.owner)
+		// The claim is not cut off by shutdown: a claim whose commit
+		// raced the cancellation could stand in the database while this
+		// side saw an error, and hold the row for a whole lease with
+		// nobody to release it. Shutdown is seen right after instead.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		items, err := s.store.ClaimOutbox(cctx, s.now(), s.lease, 1, s.owner)
+		cancel()
 		if err != nil || len(items) == 0 {
 			return err
 		}
