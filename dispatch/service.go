@@ -56,6 +56,7 @@ type Service struct {
 	settings  atomic.Pointer[settings]
 	weighings stations.Store // nil when the store keeps none
 	visits    stations.VisitStore
+	openDocs  OpenViolationDocs
 	store     Store
 	metrics   *Metrics
 	log       *slog.Logger
@@ -93,7 +94,8 @@ func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometh
 }
 
 // SQLStore is what both ticket databases keep: tickets, the stations'
-// weighing records and visits, watch spans, case evidence and verdicts.
+// weighing records and visits, watch spans, case evidence and verdicts,
+// open violations.
 type SQLStore interface {
 	Store
 	stations.Store
@@ -101,6 +103,7 @@ type SQLStore interface {
 	WatchStore
 	CaseEvidenceStore
 	VerdictStore
+	OpenViolationDocs
 }
 
 var (
@@ -163,6 +166,9 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 	s.settings.Store(&settings{cfg: cfg, routes: newRouting(cfg)})
 	s.weighings, _ = store.(stations.Store)
 	s.visits, _ = store.(stations.VisitStore)
+	if _, pg := store.(*Postgres); pg {
+		s.openDocs, _ = store.(OpenViolationDocs)
+	}
 	if err := s.updateDepth(ctx); err != nil {
 		return nil, err
 	}
@@ -203,6 +209,13 @@ func (s *Service) Config() Config { return s.conf().cfg }
 
 // Visits is where station visits are kept (nil when the store keeps none).
 func (s *Service) Visits() stations.VisitStore { return s.visits }
+
+// OpenViolations is where the cameras' open violations are kept when the
+// ticket database is shared by the nodes of a cluster (PostgreSQL); nil
+// otherwise: one node keeps them in its state folder.
+func (s *Service) OpenViolations() OpenViolationDocs {
+	return s.openDocs
+}
 
 // Close closes the ticket store. Run must have returned.
 func (s *Service) Close() error {

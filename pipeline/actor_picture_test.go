@@ -43,7 +43,7 @@ func (sc dumpingScene) run(t *testing.T) (ViolationEvent, *evidence.Event) {
 	cam := config.Camera{ID: "kerb-1",
 		Zones: []config.Zone{{Name: "kerb", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, Types: []string{"illegal_dumping"}}},
 		Rules: map[string]config.RuleParams{"illegal_dumping": {MinDwell: config.Duration(5 * time.Second)}}}
-	c, err := newConfirmer(cam, t.TempDir(), rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,12 +85,12 @@ type confirmer struct {
 	keepErrs lograte.Limiter
 }
 
-func newConfirmer(cam config.Camera, stateDir string, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
+func newConfirmer(cam config.Camera, open rules.Store, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
 	params, zones, err := rulesOf(cam)
 	if err != nil {
 		return nil, err
 	}
-	e := &rules.Engine{Camera: cam.ID, Store: rules.FileStore{Dir: stateDir}, Metrics: m, Params: params, Zones: zones, DeferSave: true}
+	e := &rules.Engine{Camera: cam.ID, Store: open, Metrics: m, Params: params, Zones: zones, DeferSave: true}
 	c := &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
 		best: map[uint64]keptFrame{}, appear: map[uint64]keptFrame{}, actors: map[uint64]keptFrame{}, leftErrs: lograte.Limiter{Every: time.Minute},
 		keepErrs: lograte.Limiter{Every: time.Minute}}

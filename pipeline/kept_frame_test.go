@@ -22,7 +22,7 @@ import (
 // frame (mean error under 3 of 255 per channel on a noisy picture).
 func TestKeptFramesAreSharedJPEGThatDecodeToTheFrame(t *testing.T) {
 	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
-	c, err := newConfirmer(cam, t.TempDir(), rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

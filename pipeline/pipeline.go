@@ -67,9 +67,12 @@ type Pipeline struct {
 	camStops map[string]*cameraRun // running cameras; under camMu
 	camWG    sync.WaitGroup
 	// metrics the cameras and confirmers of cameras added later use.
-	m        *metrics
-	im       *ingest.Metrics
-	rm       *rules.Metrics
+	m  *metrics
+	im *ingest.Metrics
+	rm *rules.Metrics
+	// open keeps the cameras' open violations: the state folder, or the
+	// ticket database when the nodes of a cluster share it (PostgreSQL).
+	open     rules.Store
 	consumed *prometheus.CounterVec
 	detect   *detection            // nil without models
 	confirm  map[string]*confirmer // cameras with zones or a station, as New built them
@@ -138,12 +141,13 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	p.confirms.Store(&p.confirm)
 	rm := rules.NewMetrics(reg)
 	p.rm = rm
+	p.open = rules.FileStore{Dir: cfg.StateDir}
 	p.visitsSeen = newVisitsCounter(reg, cfg.Stations)
 	for _, cc := range cfg.Cameras {
 		if !confirms(cc) {
 			continue
 		}
-		c, err := newConfirmer(cc, cfg.StateDir, rm, log)
+		c, err := newConfirmer(cc, p.open, rm, log)
 		if err != nil {
 			return nil, err
 		}
@@ -170,6 +174,13 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	}
 	if err := p.openTickets(); err != nil {
 		return nil, err
+	}
+	if db := p.tickets.OpenViolations(); db != nil {
+		// Before any camera's engine starts (its first frame).
+		p.open = rules.SharedStore{DB: db, Before: p.open}
+		for _, c := range p.confirm {
+			c.engine.Store = p.open
+		}
 	}
 	pending, err := evidence.PendingEvents(p.evidence.pendingDir)
 	if err != nil {

@@ -111,7 +111,7 @@ func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 			}
 			cam := newCamera(now, p.cfg.Pipeline.UnitQueue, p.queue, p.pool, p.m, p.im, p.log)
 			if confirms(now) {
-				c, err := newConfirmer(now, p.cfg.StateDir, p.rm, p.log)
+				c, err := newConfirmer(now, p.open, p.rm, p.log)
 				if err != nil {
 					return r, err
 				}

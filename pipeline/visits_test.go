@@ -38,7 +38,7 @@ var stationCam = config.Camera{ID: "station-07", Name: "Station 7", Station: &co
 // of a vehicle at rest for 30 s: the visit ends with it, departing when
 // it was last seen.)
 func TestStationConfirmerHandsOverTheVisitWithItsBestPicture(t *testing.T) {
-	c, err := newConfirmer(stationCam, t.TempDir(), rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	c, err := newConfirmer(stationCam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
