@@ -57,8 +57,11 @@ type workOrders struct {
 	mu     sync.Mutex
 	seen   map[string]int
 	bad    []string
-	// hold, when set, is called for the first delivery before answering.
-	hold func()
+	// inflight counts the deliveries received and not yet answered.
+	inflight map[string]int
+	// hold, when set, is called with the key of the first delivery
+	// before answering it.
+	hold func(key string)
 }
 
 func (w *workOrders) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -77,12 +80,34 @@ func (w *workOrders) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	first := len(w.seen) == 0
 	w.seen[key]++
+	if w.inflight == nil {
+		w.inflight = map[string]int{}
+	}
+	w.inflight[key]++
 	hold := w.hold
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		if w.inflight[key]--; w.inflight[key] == 0 {
+			delete(w.inflight, key)
+		}
+		w.mu.Unlock()
+	}()
 	if first && hold != nil {
-		hold()
+		hold(key)
 	}
 	rw.WriteHeader(http.StatusOK)
+}
+
+// inFlight is the keys of the deliveries received and not yet answered.
+func (w *workOrders) inFlight() map[string]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]bool{}
+	for k := range w.inflight {
+		out[k] = true
+	}
+	return out
 }
 
 func (w *workOrders) keys() map[string]int {
@@ -139,7 +164,7 @@ func runCrashCase(t *testing.T, bin, point string) {
 	if point == "during-delivery" {
 		// Kill StreetWatch while the first delivery is in flight; the
 		// answer never reaches it.
-		wo.hold = func() {
+		wo.hold = func(string) {
 			procMu.Lock()
 			_ = proc.Signal(syscall.SIGKILL)
 			procMu.Unlock()
