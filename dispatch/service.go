@@ -56,6 +56,7 @@ type Service struct {
 	settings  atomic.Pointer[settings]
 	weighings stations.Store // nil when the store keeps none
 	visits    stations.VisitStore
+	auth      AuthStore
 	store     Store
 	metrics   *Metrics
 	log       *slog.Logger
@@ -93,7 +94,8 @@ func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometh
 }
 
 // SQLStore is what both ticket databases keep: tickets, the stations'
-// weighing records and visits, watch spans, case evidence and verdicts.
+// weighing records and visits, watch spans, case evidence and verdicts,
+// and the review page's sign-ins.
 type SQLStore interface {
 	Store
 	stations.Store
@@ -101,6 +103,7 @@ type SQLStore interface {
 	WatchStore
 	CaseEvidenceStore
 	VerdictStore
+	AuthStore
 }
 
 var (
@@ -163,6 +166,7 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 	s.settings.Store(&settings{cfg: cfg, routes: newRouting(cfg)})
 	s.weighings, _ = store.(stations.Store)
 	s.visits, _ = store.(stations.VisitStore)
+	s.auth, _ = store.(AuthStore)
 	if err := s.updateDepth(ctx); err != nil {
 		return nil, err
 	}
@@ -203,6 +207,10 @@ func (s *Service) Config() Config { return s.conf().cfg }
 
 // Visits is where station visits are kept (nil when the store keeps none).
 func (s *Service) Visits() stations.VisitStore { return s.visits }
+
+// Auth is where the review page's sign-ins are kept (nil when the store
+// keeps none).
+func (s *Service) Auth() AuthStore { return s.auth }
 
 // Close closes the ticket store. Run must have returned.
 func (s *Service) Close() error {
