@@ -90,6 +90,20 @@ func (c *client) signedIn() bool {
 	return a.status == http.StatusOK
 }
 
+// aliceOnTwoNodes starts two nodes on open's database, signs alice in on
+// a (ca, tok her CSRF token) and copies her cookie to a client of b.
+func aliceOnTwoNodes(t *testing.T, open func() dispatch.AuthStore) (a, b *fixture, ca, cb *client, tok string) {
+	t.Helper()
+	a, b = node(t, open(), nil), node(t, open(), nil)
+	ca = a.client()
+	tok = ca.signIn("alice")
+	cb = ca.copyTo(b)
+	if !cb.signedIn() {
+		t.Fatalf("a session made on node A is refused on node B")
+	}
+	return a, b, ca, cb, tok
+}
+
 // withPassword is testUsers with name's password changed.
 func withPassword(t *testing.T, name, password string) []config.User {
 	t.Helper()
@@ -121,7 +135,7 @@ func TestSignInLimitArithmeticIsTheSameInEveryStore(t *testing.T) {
 		{0, "take", 0, 20 * s},
 		{0, "take", 10 * s, 30 * s}, // burst spent: the next in an interval
 		{4 * s, "", 6 * s, 30 * s},
-		{10 * s, "", 0, 30 * s},         // one token back
+		{10 * s, "", 0, 30 * s},          // one token back
 		{10 * s, "take", 10 * s, 40 * s}, // and spent
 		{10 * s, "take", 10 * s, 40 * s}, // a take with none left changes nothing
 		{25 * s, "", 0, 40 * s},
@@ -173,13 +187,7 @@ func TestSignInLimitArithmeticIsTheSameInEveryStore(t *testing.T) {
 
 func TestASessionIsGoodOnEveryNodeAndOutlivesARestart(t *testing.T) {
 	eachAuthStore(t, sqlStores, func(t *testing.T, open func() dispatch.AuthStore) {
-		a, b := node(t, open(), nil), node(t, open(), nil)
-		ca := a.client()
-		tok := ca.signIn("alice")
-		cb := ca.copyTo(b)
-		if !cb.signedIn() {
-			t.Fatalf("a session made on node A is refused on node B")
-		}
+		_, b, ca, cb, tok := aliceOnTwoNodes(t, open)
 		note := func(tok string) answer {
 			return cb.post("/tickets/"+b.tickets[0].ID+"/note", url.Values{"csrf": {tok}, "version": {"1"}, "note": {"seen from B"}})
 		}
@@ -201,13 +209,7 @@ func TestASessionIsGoodOnEveryNodeAndOutlivesARestart(t *testing.T) {
 
 func TestSigningOutOnOneNodeEndsTheSessionOnAll(t *testing.T) {
 	eachAuthStore(t, sqlStores, func(t *testing.T, open func() dispatch.AuthStore) {
-		a, b := node(t, open(), nil), node(t, open(), nil)
-		ca := a.client()
-		tok := ca.signIn("alice")
-		cb := ca.copyTo(b)
-		if !cb.signedIn() {
-			t.Fatalf("a session made on node A is refused on node B")
-		}
+		_, _, ca, cb, tok := aliceOnTwoNodes(t, open)
 		if r := ca.post("/logout", url.Values{"csrf": {tok}}); r.status != http.StatusSeeOther {
 			t.Fatalf("sign out on A: %d", r.status)
 		}
@@ -247,13 +249,7 @@ func TestFailedPasswordsOnOneNodeCountOnAnother(t *testing.T) {
 
 func TestChangedCredentialsSignTheUserOutOnEveryNode(t *testing.T) {
 	eachAuthStore(t, sqlStores, func(t *testing.T, open func() dispatch.AuthStore) {
-		a, b := node(t, open(), nil), node(t, open(), nil)
-		ca := a.client()
-		ca.signIn("alice")
-		cb := ca.copyTo(b)
-		if !cb.signedIn() {
-			t.Fatalf("a session made on node A is refused on node B")
-		}
+		a, b, ca, cb, _ := aliceOnTwoNodes(t, open)
 		changed := withPassword(t, "alice", "alice-new-pw")
 		if err := a.rev.SetUsers(changed); err != nil {
 			t.Fatal(err)
