@@ -57,6 +57,7 @@ type Service struct {
 	weighings stations.Store // nil when the store keeps none
 	visits    stations.VisitStore
 	openDocs  OpenViolationDocs
+	auth      AuthStore
 	store     Store
 	metrics   *Metrics
 	log       *slog.Logger
@@ -95,7 +96,7 @@ func Open(ctx context.Context, cfg config.Dispatch, stateDir string, reg prometh
 
 // SQLStore is what both ticket databases keep: tickets, the stations'
 // weighing records and visits, watch spans, case evidence and verdicts,
-// open violations.
+// open violations and the review page's sign-ins.
 type SQLStore interface {
 	Store
 	stations.Store
@@ -104,6 +105,7 @@ type SQLStore interface {
 	CaseEvidenceStore
 	VerdictStore
 	OpenViolationDocs
+	AuthStore
 }
 
 var (
@@ -169,6 +171,7 @@ func New(ctx context.Context, store Store, cfg config.Dispatch, reg prometheus.R
 	if _, pg := store.(*Postgres); pg {
 		s.openDocs, _ = store.(OpenViolationDocs)
 	}
+	s.auth, _ = store.(AuthStore)
 	if err := s.updateDepth(ctx); err != nil {
 		return nil, err
 	}
@@ -216,6 +219,10 @@ func (s *Service) Visits() stations.VisitStore { return s.visits }
 func (s *Service) OpenViolations() OpenViolationDocs {
 	return s.openDocs
 }
+
+// Auth is where the review page's sign-ins are kept (nil when the store
+// keeps none).
+func (s *Service) Auth() AuthStore { return s.auth }
 
 // Close closes the ticket store. Run must have returned.
 func (s *Service) Close() error {

@@ -40,13 +40,18 @@ type dialect struct {
 	int64 string
 	// tableExists counts the tables named by its one parameter.
 	tableExists string
+	// least and greatest are the scalar minimum and maximum of their
+	// arguments (SQLite's min and max with two or more).
+	least, greatest string
 }
 
 var (
 	sqliteDialect = &dialect{name: "sqlite", int64: "INTEGER",
-		tableExists: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`}
+		tableExists: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`,
+		least:       "MIN", greatest: "MAX"}
 	postgresDialect = &dialect{name: "postgres", numbered: true, forUpdate: " FOR UPDATE", skipLocked: " FOR UPDATE SKIP LOCKED", int64: "BIGINT",
-		tableExists: `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?`}
+		tableExists: `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?`,
+		least:       "LEAST", greatest: "GREATEST"}
 )
 
 // bind writes q's ? placeholders the dialect's way. The store's queries

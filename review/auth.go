@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/dispatch"
 )
 
 // User is who a request acts for.
@@ -73,19 +76,20 @@ func (a *accounts) check(name, password string) (User, bool) {
 const basicCacheTTL = time.Minute
 
 // checkCached is check with a short cache of successes, for API clients
-// that send basic auth with every request.
-func (a *accounts) checkCached(name, password string, now time.Time) (User, bool) {
+// that send basic auth with every request; cached says the answer came
+// from the cache (a full check succeeded within basicCacheTTL).
+func (a *accounts) checkCached(name, password string, now time.Time) (u User, ok, cached bool) {
 	key := sha256.Sum256([]byte(name + "\x00" + password))
 	a.mu.Lock()
 	exp, hit := a.ok[key]
 	a.mu.Unlock()
 	if hit && now.Before(exp) {
-		u := a.users[name]
-		return User{Name: u.Name, Role: u.Role}, true
+		c := a.users[name]
+		return User{Name: c.Name, Role: c.Role}, true, true
 	}
-	u, ok := a.check(name, password)
+	u, ok = a.check(name, password)
 	if !ok {
-		return u, false
+		return u, false, false
 	}
 	a.mu.Lock()
 	if len(a.ok) >= 1000 {
@@ -93,88 +97,73 @@ func (a *accounts) checkCached(name, password string, now time.Time) (User, bool
 	}
 	a.ok[key] = now.Add(basicCacheTTL)
 	a.mu.Unlock()
-	return u, true
+	return u, true, false
 }
 
-// session is one sign-in.
+// fingerprint stands for a user's credentials: a session made under one
+// is good only while this node's accounts give the same, so a changed
+// password or role, or a removed user, signs the user out on every node,
+// whenever it reloads, and after a restart.
+func fingerprint(u config.User) string {
+	h := sha256.Sum256([]byte(u.Role + "\x00" + u.PasswordHash))
+	return hex.EncodeToString(h[:])
+}
+
+// holds reports whether a session of name made under fp is still good
+// here, and for whom.
+func (a *accounts) holds(name, fp string) (User, bool) {
+	u, ok := a.users[name]
+	if !ok || fingerprint(u) != fp {
+		return User{}, false
+	}
+	return User{Name: u.Name, Role: u.Role}, true
+}
+
+// session is the sign-in a request came with.
 type session struct {
 	user    User
 	csrf    string
 	expires time.Time
 }
 
-// sessions are kept in memory: a restart signs everyone out, which is
-// the safe failure. They are keyed by the token's SHA-256, so the map
-// holds nothing a cookie could be rebuilt from.
-type sessions struct {
-	mu  sync.Mutex
-	m   map[[32]byte]*session
-	ttl time.Duration
-}
+// Sessions live in the AuthStore (the ticket database, shared by every
+// node; else memory, where a restart signs everyone out), keyed by the
+// token's SHA-256: nothing stored rebuilds a cookie.
 
-func newSessions(ttl time.Duration) *sessions {
-	return &sessions{m: map[[32]byte]*session{}, ttl: ttl}
-}
-
-// create starts a session and returns its cookie token.
-func (s *sessions) create(u User, now time.Time) (token string, sess *session) {
+// createSession starts a session and returns its cookie token; fp is the
+// fingerprint of the credentials u signed in with.
+func (s *Server) createSession(ctx context.Context, u User, fp string, now time.Time) (token string, sess *session, err error) {
 	token = randomToken()
-	sess = &session{user: u, csrf: randomToken(), expires: now.Add(s.ttl)}
-	s.mu.Lock()
-	s.m[sha256.Sum256([]byte(token))] = sess
-	s.mu.Unlock()
-	return token, sess
+	a := dispatch.AuthSession{TokenSHA256: sha256.Sum256([]byte(token)), User: u.Name, Role: u.Role,
+		CSRF: randomToken(), Fingerprint: fp, Expires: now.Add(s.sessionTTL)}
+	if err := s.auth.CreateSession(ctx, a); err != nil {
+		return "", nil, err
+	}
+	return token, &session{user: u, csrf: a.CSRF, expires: a.Expires}, nil
 }
 
-// get returns the live session of a cookie token.
-func (s *sessions) get(token string, now time.Time) (*session, bool) {
+// session is the live session of a cookie token (nil: none, expired, or
+// its user's credentials have changed since).
+func (s *Server) session(ctx context.Context, token string, now time.Time) (*session, error) {
 	if token == "" {
-		return nil, false
+		return nil, nil
 	}
-	key := sha256.Sum256([]byte(token))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.m[key]
+	a, ok, err := s.auth.Session(ctx, sha256.Sum256([]byte(token)), now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	// Not deleted when it no longer holds: a node that has not reloaded
+	// yet would delete the sessions of the new password. SetUsers and
+	// expiry do.
+	u, ok := s.accounts.Load().holds(a.User, a.Fingerprint)
 	if !ok {
-		return nil, false
+		return nil, nil
 	}
-	if !now.Before(sess.expires) {
-		delete(s.m, key)
-		return nil, false
-	}
-	return sess, true
+	return &session{user: u, csrf: a.CSRF, expires: a.Expires}, nil
 }
 
-// retain keeps the sessions whose user keep says may stay, and returns
-// how many it dropped.
-func (s *sessions) retain(keep func(User) bool) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for k, sess := range s.m {
-		if !keep(sess.user) {
-			delete(s.m, k)
-			n++
-		}
-	}
-	return n
-}
-
-func (s *sessions) delete(token string) {
-	s.mu.Lock()
-	delete(s.m, sha256.Sum256([]byte(token)))
-	s.mu.Unlock()
-}
-
-// prune drops expired sessions.
-func (s *sessions) prune(now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, sess := range s.m {
-		if !now.Before(sess.expires) {
-			delete(s.m, k)
-		}
-	}
+func (s *Server) endSession(ctx context.Context, token string) error {
+	return s.auth.DeleteSession(ctx, sha256.Sum256([]byte(token)))
 }
 
 func randomToken() string {
@@ -188,74 +177,36 @@ func sameToken(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// limiter is a token bucket per key (client address, user name): burst
-// attempts at once, then one per interval.
-type limiter struct {
-	burst    float64
-	interval time.Duration
-	mu       sync.Mutex
-	buckets  map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newLimiter(burst int, interval time.Duration) *limiter {
-	return &limiter{burst: float64(burst), interval: interval, buckets: map[string]*bucket{}}
-}
-
-// refill returns key's bucket brought up to now (l.mu held).
-func (l *limiter) refill(key string, now time.Time) *bucket {
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= 10000 {
-			l.pruneLocked(now)
-		}
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[key] = b
+// storeFailed counts and logs an AuthStore error; op (session, limit,
+// sign_out, prune) says what could not be done. The caller refuses what
+// depended on it.
+func (s *Server) storeFailed(op string, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Seconds()/l.interval.Seconds())
-	b.at = now
-	return b
+	s.metrics.authStoreErrors.WithLabelValues(op).Inc()
+	if held, ok := s.storeLog.allow(time.Now()); ok {
+		s.Log.Error("sign-in store failed: sign-ins are refused while it fails", "op", op, "err", err, "suppressed", held)
+	}
 }
 
-// wait is how long key must wait before its next attempt (0: now).
-func (l *limiter) wait(key string, now time.Time) time.Duration {
+// rareLog lets one line a minute through, so that a database outage
+// under traffic is a line a minute rather than one a request.
+type rareLog struct {
+	mu   sync.Mutex
+	last time.Time
+	held int
+}
+
+// allow reports whether to log now, and how many lines it held back
+// since the last one.
+func (l *rareLog) allow(now time.Time) (held int, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.refill(key, now)
-	if b.tokens >= 1 {
-		return 0
+	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
+		l.held++
+		return 0, false
 	}
-	return time.Duration((1 - b.tokens) * float64(l.interval))
-}
-
-// reset forgets key's spent attempts.
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.buckets, key)
-	l.mu.Unlock()
-}
-
-// take spends one attempt of key's.
-func (l *limiter) take(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.refill(key, now)
-	b.tokens = max(0, b.tokens-1)
-}
-
-// pruneLocked forgets full buckets; if that is not enough (an attack from
-// many addresses), it forgets everything rather than grow without bound.
-func (l *limiter) pruneLocked(now time.Time) {
-	for k, b := range l.buckets {
-		if b.tokens+now.Sub(b.at).Seconds()/l.interval.Seconds() >= l.burst {
-			delete(l.buckets, k)
-		}
-	}
-	if len(l.buckets) >= 10000 {
-		clear(l.buckets)
-	}
+	held, l.held, l.last = l.held, 0, now
+	return held, true
 }

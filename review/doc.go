@@ -12,7 +12,12 @@
 // Security: local users from config with bcrypt hashes and roles
 // (viewer, reviewer, admin); sessions in HttpOnly, SameSite=Lax cookies
 // (Secure behind TLS); a CSRF token on every state-changing request;
-// rate-limited sign-in. Server.Handler wraps the rest of the HTTP server
+// rate-limited sign-in. Sessions and the sign-in limits are kept in an
+// AuthStore (Server.Auth: the ticket database, shared by every node, so
+// a restart signs nobody out and a guesser has one budget for all
+// nodes; without one, memory); a session holds only while this node's
+// users give the credentials it was made under, and a failing store
+// lets nobody in. Server.Handler wraps the rest of the HTTP server
 // (the JSON API, evidence links, /metrics, /debug/) so that every request
 // except /healthz (and /metrics when public) needs a signed-in user, and
 // the API sees that user's name as the actor of every change.

@@ -97,11 +97,14 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			key := "err.signin_required"
-			if status == http.StatusTooManyRequests {
+			code, key := "unauthorized", "err.signin_required"
+			switch status {
+			case http.StatusTooManyRequests:
 				key = "err.rate_limited"
+			case http.StatusServiceUnavailable:
+				code, key = "unavailable", "err.signin_unavailable"
 			}
-			s.refuse(w, r, status, "unauthorized", key)
+			s.refuse(w, r, status, code, key)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
@@ -157,28 +160,50 @@ func HealthDetails(r *http.Request) bool {
 }
 
 // authenticate finds the request's user: a session cookie, or basic auth.
-// status is 401 without valid credentials, 429 when rate limited.
+// status is 401 without valid credentials, 429 when rate limited, 503
+// when the sign-in store fails (sessions cannot be checked, attempts
+// cannot be counted: nobody gets in).
 func (s *Server) authenticate(r *http.Request) (User, *session, int) {
-	now := s.now()
+	ctx, now := r.Context(), s.now()
 	if name, password, ok := r.BasicAuth(); ok {
 		ip := clientIP(r)
-		if s.signIns.wait(name, ip, now) > 0 {
+		switch wait, err := s.signIns.wait(ctx, name, ip, now); {
+		case err != nil:
+			s.storeFailed("limit", err)
+			s.metrics.signIns.WithLabelValues("unavailable").Inc()
+			return User{}, nil, http.StatusServiceUnavailable
+		case wait > 0:
 			s.metrics.signIns.WithLabelValues("rate_limited").Inc()
 			return User{}, nil, http.StatusTooManyRequests
 		}
-		u, ok := s.accounts.Load().checkCached(name, password, now)
+		u, ok, cached := s.accounts.Load().checkCached(name, password, now)
 		if !ok {
-			s.signIns.attempt(ip, now)
-			s.signIns.failed(name, ip, now)
+			if err := errors.Join(s.signIns.attempt(ctx, ip, now), s.signIns.failed(ctx, name, ip, now)); err != nil {
+				s.storeFailed("limit", err)
+			}
 			s.metrics.signIns.WithLabelValues("bad_credentials").Inc()
 			s.Log.Warn("basic auth failed", "user", name, "remote", ip)
 			return User{}, nil, http.StatusUnauthorized
 		}
-		s.signIns.succeeded(name, ip, now)
+		// A cached success was recorded when it was checked in full, less
+		// than basicCacheTTL ago: no writes for every API call.
+		if cached {
+			return u, nil, 0
+		}
+		if err := s.signIns.succeeded(ctx, name, ip, now); err != nil {
+			// The password is right; the only loss is this address not
+			// counting as the user's for a while.
+			s.storeFailed("limit", err)
+		}
 		return u, nil, 0
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if sess, ok := s.sessions.get(c.Value, now); ok {
+		sess, err := s.session(ctx, c.Value, now)
+		if err != nil {
+			s.storeFailed("session", err)
+			return User{}, nil, http.StatusServiceUnavailable
+		}
+		if sess != nil {
 			return sess.user, sess, 0
 		}
 	}
@@ -238,8 +263,11 @@ func isTooLarge(err error) bool {
 // refuse answers a refused request: JSON for the API and other machine
 // paths, a page for people.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code, key string) {
-	if status == http.StatusTooManyRequests {
+	switch status {
+	case http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", "60")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "10")
 	}
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/api/") || p == "/metrics" || strings.HasPrefix(p, "/debug/") || strings.HasPrefix(p, "/evidence/") ||

@@ -48,8 +48,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusForbidden, "login", "", d)
 		return
 	}
-	now, ip := s.now(), clientIP(r)
-	wait := s.signIns.wait(name, ip, now)
+	ctx, now, ip := r.Context(), s.now(), clientIP(r)
+	unavailable := func(op string, err error) {
+		s.storeFailed(op, err)
+		s.metrics.signIns.WithLabelValues("unavailable").Inc()
+		d.Error = "err.signin_unavailable"
+		w.Header().Set("Retry-After", "10")
+		s.render(w, r, http.StatusServiceUnavailable, "login", "", d)
+	}
+	wait, err := s.signIns.wait(ctx, name, ip, now)
+	if err != nil {
+		unavailable("limit", err)
+		return
+	}
 	if wait > 0 {
 		s.metrics.signIns.WithLabelValues("rate_limited").Inc()
 		s.Log.Warn("sign-in rate limited", "user", name, "remote", ip)
@@ -58,23 +69,39 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusTooManyRequests, "login", "", d)
 		return
 	}
-	s.signIns.attempt(ip, now)
-	u, ok := s.accounts.Load().check(name, password)
+	// Counted before the password is compared: an attempt the store
+	// cannot count is not made.
+	if err := s.signIns.attempt(ctx, ip, now); err != nil {
+		unavailable("limit", err)
+		return
+	}
+	acc := s.accounts.Load()
+	u, ok := acc.check(name, password)
 	if !ok {
-		s.signIns.failed(name, ip, now)
+		if err := s.signIns.failed(ctx, name, ip, now); err != nil {
+			s.storeFailed("limit", err)
+		}
 		s.metrics.signIns.WithLabelValues("bad_credentials").Inc()
 		s.Log.Warn("sign-in failed", "user", name, "remote", ip)
 		d.Error = "err.bad_credentials"
 		s.render(w, r, http.StatusUnauthorized, "login", "", d)
 		return
 	}
-	s.signIns.succeeded(name, ip, now)
+	if err := s.signIns.succeeded(ctx, name, ip, now); err != nil {
+		s.storeFailed("limit", err)
+	}
 	// A new token at every sign-in: a cookie planted before cannot become
 	// a session (fixation).
 	if old, err := r.Cookie(sessionCookie); err == nil {
-		s.sessions.delete(old.Value)
+		if err := s.endSession(ctx, old.Value); err != nil {
+			s.storeFailed("sign_out", err)
+		}
 	}
-	token, sess := s.sessions.create(u, now)
+	token, sess, err := s.createSession(ctx, u, fingerprint(acc.users[u.Name]), now)
+	if err != nil {
+		unavailable("session", err)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: s.secure(r), Expires: sess.expires})
 	s.metrics.signIns.WithLabelValues("ok").Inc()
@@ -84,7 +111,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.sessions.delete(c.Value)
+		if err := s.endSession(r.Context(), c.Value); err != nil {
+			// The cookie goes below, but the session would stay good for
+			// whoever copied it: say so rather than pretend.
+			s.storeFailed("sign_out", err)
+			s.refuse(w, r, http.StatusServiceUnavailable, "unavailable", "err.signin_unavailable")
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: s.secure(r), MaxAge: -1})

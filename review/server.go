@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
 )
 
@@ -77,22 +78,28 @@ type Server struct {
 	// links made with it, valid for LinkExpiry.
 	Evidence   evidence.Store
 	LinkExpiry time.Duration
+	// Auth keeps the sessions and the sign-in limiter: the ticket
+	// database's (Service.Auth), so that every node shares them; nil:
+	// memory, this process's alone.
+	Auth dispatch.AuthStore
 	// Registerer takes the review metrics (nil: not registered).
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
 
-	accounts  atomic.Pointer[accounts]
-	districts atomic.Pointer[[]string]
-	sessions  *sessions
-	signIns   *signInGuard
-	catalogs  map[string]catalog
-	pages     map[string]*template.Template // language → page set
-	loc       *time.Location
-	fps       *frameRates
-	manifests *manifestCache
-	metrics   *metrics
-	xorigin   *http.CrossOriginProtection
-	now       func() time.Time
+	accounts   atomic.Pointer[accounts]
+	districts  atomic.Pointer[[]string]
+	auth       dispatch.AuthStore
+	sessionTTL time.Duration
+	signIns    *signInGuard
+	storeLog   rareLog // the AuthStore's errors
+	catalogs   map[string]catalog
+	pages      map[string]*template.Template // language → page set
+	loc        *time.Location
+	fps        *frameRates
+	manifests  *manifestCache
+	metrics    *metrics
+	xorigin    *http.CrossOriginProtection
+	now        func() time.Time
 }
 
 // Initialize checks the configuration and prepares templates, catalogs
@@ -123,8 +130,12 @@ func (s *Server) Initialize() error {
 	s.loc = loc
 	s.accounts.Store(newAccounts(s.Config.Users))
 	s.districts.Store(&s.Districts)
-	s.sessions = newSessions(ttl)
-	s.signIns = newSignInGuard()
+	s.sessionTTL = ttl
+	s.auth = s.Auth
+	if s.auth == nil {
+		s.auth = newMemoryAuth()
+	}
+	s.signIns = &signInGuard{store: s.auth}
 	if s.catalogs, err = loadCatalogs(); err != nil {
 		return err
 	}
@@ -147,8 +158,8 @@ func (s *Server) Initialize() error {
 	return nil
 }
 
-// Run samples camera frame counters and drops expired sessions until ctx
-// ends.
+// Run samples camera frame counters and drops expired sessions and full
+// sign-in limits until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	tick := time.NewTicker(frameRateInterval)
 	defer tick.Stop()
@@ -162,7 +173,10 @@ func (s *Server) Run(ctx context.Context) error {
 		case <-tick.C:
 			s.fps.sample(s.now())
 		case <-prune.C:
-			s.sessions.prune(s.now())
+			now := s.now()
+			if err := s.auth.PruneAuth(ctx, now, now.Add(-knownAddressTTL)); err != nil && ctx.Err() == nil {
+				s.storeFailed("prune", err)
+			}
 		}
 	}
 }
@@ -178,7 +192,9 @@ func (s *Server) districtList() []string { return *s.districts.Load() }
 
 // SetUsers replaces the review users while the server runs (a config
 // reload): new passwords and roles count from the next request; a user
-// removed, or whose role or password changed, is signed out. Going from
+// removed, or whose role or password changed, is signed out (on every
+// node sharing the AuthStore: each checks a session's credentials
+// against its own users at each request). Going from
 // no users (the page off, the API open on loopback) to some, or back,
 // takes a restart: SetUsers refuses it.
 func (s *Server) SetUsers(users []config.User) error {
@@ -186,11 +202,18 @@ func (s *Server) SetUsers(users []config.User) error {
 		return fmt.Errorf("review.users: switching sign-in on or off takes a restart")
 	}
 	next := newAccounts(users)
-	old := s.accounts.Swap(next)
-	dropped := s.sessions.retain(func(u User) bool {
-		was, now := old.users[u.Name], next.users[u.Name]
-		return now.Name != "" && now.Role == was.Role && now.PasswordHash == was.PasswordHash
+	s.accounts.Store(next)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dropped, err := s.auth.DropSessions(ctx, func(name, fp string) bool {
+		_, holds := next.holds(name, fp)
+		return !holds
 	})
+	if err != nil {
+		// The sessions stay stored, but no request gets through on them.
+		s.Log.Warn("review users reloaded; deleting their sessions failed", "users", len(users), "signed_out", dropped, "err", err)
+		return nil
+	}
 	s.Log.Info("review users reloaded", "users", len(users), "signed_out", dropped)
 	return nil
 }

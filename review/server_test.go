@@ -14,9 +14,12 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/dispatch"
+	"github.com/streetwatch/streetwatch/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The PostgreSQL server the "postgres" subtests share stops when the
+// tests end.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Main(m)) }
 
 func TestSignedOutRequestsAreRefusedExceptHealthzAndAssets(t *testing.T) {
 	f := newFixture(t)

@@ -166,6 +166,7 @@ func runPipelineReloading(ctx context.Context, cfg *config.Config, log *slog.Log
 		}
 		if t := p.Tickets(); t != nil {
 			rev.Tickets = review.Service(t)
+			rev.Auth = t.Auth() // sessions and sign-in limits shared by every node on the database
 			rev.Stats, rev.StationTimezone = t, t.StationTimezone
 			if len(cfg.Stations) > 0 && t.Visits() != nil {
 				rev.Stations, rev.StationReports = cfg.Stations, t
