@@ -8,16 +8,21 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
@@ -30,9 +35,12 @@ import (
 type node struct {
 	index int
 	api   string // host:port
-	cmd   *exec.Cmd
-	logs  *syncWriter
-	done  chan struct{} // closed when the process has exited
+	// session is the review page's session cookie the test's API calls
+	// carry: made on one node, used on every node.
+	session *http.Cookie
+	cmd     *exec.Cmd
+	logs    *syncWriter
+	done    chan struct{} // closed when the process has exited
 }
 
 func (n *node) stop(t *testing.T) {
@@ -59,7 +67,11 @@ type clusterTicket struct {
 // tickets lists the tickets a node's API answers (nil while it does not
 // answer yet).
 func (n *node) tickets() []clusterTicket {
-	resp, err := http.Get("http://" + n.api + "/api/v1/tickets")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+n.api+"/api/v1/tickets", nil)
+	if n.session != nil {
+		req.AddCookie(n.session)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil
 	}
@@ -84,13 +96,47 @@ func (n *node) framesOf(camera string) float64 {
 	return metricValue(string(page), `streetwatch_frames_processed_total{camera="`+camera+`"}`)
 }
 
+var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// signIn signs in with the review page's form at api and returns the
+// session cookie.
+func signIn(t *testing.T, api, name, password string) *http.Cookie {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get("http://" + api + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfInput.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the sign-in page:\n%s", page)
+	}
+	resp, err = c.PostForm("http://"+api+"/login", url.Values{"name": {name}, "password": {password}, "csrf": {string(m[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "streetwatch_session" && ck.Value != "" {
+			return ck
+		}
+	}
+	t.Fatalf("sign-in answered %s without a session cookie", resp.Status)
+	return nil
+}
+
 // TestTwoNodesShareCamerasTicketsAndDeliveries runs two nodes of a
 // cluster (two `streetwatch run` processes) on one real PostgreSQL and one
 // real MinIO, with four simulated cameras each showing a dumping:
 //
 //   - each camera is watched by exactly one node, the one rendezvous
 //     hashing gives it;
-//   - each dumping makes exactly one ticket, which both nodes' APIs list;
+//   - each dumping makes exactly one ticket, which both nodes' APIs list
+//     to a reviewer signed in on one of them (sessions are shared, and
+//     outlive a node's restart);
 //   - the work-order system gets each ticket while both nodes' senders
 //     run; one node is killed (SIGKILL) while a delivery of its is in
 //     flight and restarted: the delivery the killed node never heard the
@@ -158,6 +204,11 @@ func TestTwoNodesShareCamerasTicketsAndDeliveries(t *testing.T) {
 
 	zone := scenarioZone(t, "dumping")
 	dir := t.TempDir()
+	const password = "a long cluster password"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var camerasYAML strings.Builder
 	for _, id := range cams {
 		fmt.Fprintf(&camerasYAML, `  - id: %s
@@ -173,6 +224,9 @@ func TestTwoNodesShareCamerasTicketsAndDeliveries(t *testing.T) {
 		cfg := fmt.Sprintf(`http: {listen: %q}
 state_dir: %q
 cluster: {nodes: %d, node: "streetwatch-%d"}
+review:
+  public_metrics: true
+  users: [{name: li, role: reviewer, password_hash: %q}]
 detectors:
   models: [{name: demo, manifest: %q}]
 evidence:
@@ -182,7 +236,7 @@ cameras:
   database: %q
   review: {illegal_dumping: auto}
   webhook: {url: %q, secret: %q, timeout: 20s, backoff: {min: 200ms, max: 1s}}
-`, api, filepath.Join(dir, fmt.Sprintf("state-%d", index)), nodes, index,
+`, api, filepath.Join(dir, fmt.Sprintf("state-%d", index)), nodes, index, hash,
 			filepath.Join(mediatest.Root(), "models", "streetwatch-demo.yaml"),
 			s3.Endpoint, s3.AccessKey, s3.SecretKey, camerasYAML.String(), dbURL, hook.URL, wo.secret)
 		path := filepath.Join(dir, fmt.Sprintf("node-%d-of-%d.yaml", index, nodes))
@@ -191,10 +245,11 @@ cameras:
 		}
 		return path
 	}
+	var session *http.Cookie // signed in on node 0, carried to every node
 	start := func(index, nodes int, api string) *node {
 		t.Helper()
 		cmd := exec.Command(bin, "run", "--config", configFor(index, nodes, api))
-		n := &node{index: index, api: api, cmd: cmd, logs: &syncWriter{w: &bytes.Buffer{}}, done: make(chan struct{})}
+		n := &node{index: index, api: api, session: session, cmd: cmd, logs: &syncWriter{w: &bytes.Buffer{}}, done: make(chan struct{})}
 		cmd.Stderr = n.logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -228,6 +283,30 @@ cameras:
 			out[tk.ID] = tk.CameraID
 		}
 		return out
+	}
+
+	// A reviewer signs in on node 0; node 1 takes the same session.
+	apiStatus := func(n *node, c *http.Cookie) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+n.api+"/api/v1/tickets", nil)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor("both nodes answering", time.Minute, func() bool {
+		return apiStatus(nodes[0], nil) == http.StatusUnauthorized && apiStatus(nodes[1], nil) == http.StatusUnauthorized
+	})
+	session = signIn(t, nodes[0].api, "li", password)
+	for _, n := range nodes {
+		if got := apiStatus(n, session); got != http.StatusOK {
+			t.Fatalf("node %d answers %d to the session made on node 0, want 200", n.index, got)
+		}
+		n.session = session
 	}
 
 	// 1. One ticket per camera, listed by both nodes.
@@ -275,6 +354,9 @@ cameras:
 	close(release)
 	t.Logf("killed node %d during the delivery of %s (in flight: %v)", victim, heldKey, slices.Sorted(maps.Keys(unanswered)))
 	nodes[victim] = start(victim, 2, apis[victim])
+	waitFor("the restarted node taking the session", time.Minute, func() bool {
+		return apiStatus(nodes[victim], session) == http.StatusOK
+	})
 
 	waitFor("every ticket delivered, the held one again", 3*time.Minute, func() bool {
 		seen := wo.keys()
