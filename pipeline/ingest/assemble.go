@@ -128,7 +128,7 @@ func (a *assembler) aggregated(payload []byte) ([][]byte, error) {
 		if size == 0 || size > len(p) {
 			return nil, fmt.Errorf("invalid aggregation packet (NAL unit size %d, %d bytes left)", size, len(p))
 		}
-		nalus = append(nalus, p[:size])
+		nalus = append(nalus, p[:size:size]) // capped: the unit keeps the packet's buffer (see own)
 		p = p[size:]
 	}
 	if len(nalus) == 0 {

@@ -48,21 +48,10 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 		nalus = st.params.Prepend(nalus)
 	}
 
-	// Copy into one buffer the unit owns: gortsplib reuses its read buffers.
-	size := 0
-	for _, n := range nalus {
-		size += len(n)
-	}
-	buf := make([]byte, 0, size)
-	owned := make([][]byte, len(nalus))
-	for i, n := range nalus {
-		start := len(buf)
-		buf = append(buf, n...)
-		owned[i] = buf[start:len(buf):len(buf)]
-	}
+	nalus = own(nalus)
 	au := &media.AccessUnit{
 		Codec:   st.params.Codec,
-		NALUs:   owned,
+		NALUs:   nalus,
 		PTS:     pts + st.ptsOffset,
 		Time:    st.anchorTime.Add(media.TicksToDuration(pts - st.anchorPTS)),
 		Key:     key,
@@ -82,6 +71,38 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 	if src.OnAccessUnit != nil {
 		src.OnAccessUnit(au)
 	}
+}
+
+// spareBytes is how much unused capacity a NAL unit's buffer may have
+// for the unit to keep it as it is.
+const spareBytes = 64
+
+// own returns NAL units the access unit can keep for as long as the
+// history holds it. gortsplib (v4) hands over buffers it never reuses: a
+// new one per TCP interleaved frame and per UDP datagram, and a new one
+// for each NAL unit joined from fragments (the most bytes of a stream).
+// Those already fit their NAL unit and are kept without a copy. A NAL
+// unit that is a small part of a larger buffer (an aggregation packet's,
+// a UDP datagram buffer of 1.5 KB holding a 20-byte SEI) would keep the
+// whole buffer alive in the history: such units are copied, together,
+// into one buffer of their exact size.
+func own(nalus [][]byte) [][]byte {
+	size, loose := 0, false
+	for _, n := range nalus {
+		size += len(n)
+		loose = loose || cap(n)-len(n) > spareBytes
+	}
+	if !loose {
+		return nalus
+	}
+	buf := make([]byte, 0, size)
+	owned := make([][]byte, len(nalus))
+	for i, n := range nalus {
+		start := len(buf)
+		buf = append(buf, n...)
+		owned[i] = buf[start:len(buf):len(buf)]
+	}
+	return owned
 }
 
 // packet notes an RTP packet, whatever it holds. Media flows even before
