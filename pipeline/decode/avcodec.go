@@ -32,6 +32,9 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/streetwatch/streetwatch/internal/avlog"
@@ -75,7 +78,12 @@ type avDecoder struct {
 	needKey  bool
 	drain    bool // KeyframesOnly: drain after every unit
 	draining bool
-	stats    Stats
+	// shared: the codec context is borrowed from keyframeContexts for
+	// each keyframe and given back once it is drained (KeyframesOnly in
+	// software).
+	shared bool
+	ctxKey contextKey
+	stats  Stats
 }
 
 func newAVDecoder(cfg Config) (*avDecoder, error) {
@@ -94,10 +102,16 @@ func newAVDecoder(cfg Config) (*avDecoder, error) {
 			return nil, err
 		}
 	}
-	if err := d.openContext(); err != nil {
+	if d.drain && d.hwDevice == nil {
+		d.shared, d.ctxKey = true, contextKey{codec: uint32(codec.id), threads: d.cfg.Threads}
+	}
+	// A context now, so that a codec that cannot open fails New; a shared
+	// one goes back to the pool at once.
+	if err := d.takeContext(); err != nil {
 		d.Close()
 		return nil, err
 	}
+	d.giveContext()
 	d.pkt = C.av_packet_alloc()
 	d.frame = C.av_frame_alloc()
 	d.swFrame = C.av_frame_alloc()
@@ -109,14 +123,11 @@ func newAVDecoder(cfg Config) (*avDecoder, error) {
 }
 
 func (d *avDecoder) Send(au *media.AccessUnit) error {
-	if d.ctx == nil { // opening a context after a drain failed
-		if err := d.openContext(); err != nil {
-			return err
-		}
-	}
 	if d.started && au.Session != d.session {
 		// A new connection: whatever was in flight belongs to the old one.
-		C.avcodec_flush_buffers(d.ctx)
+		if d.ctx != nil {
+			C.avcodec_flush_buffers(d.ctx)
+		}
 		d.needKey = true
 	}
 	d.session, d.started = au.Session, true
@@ -134,6 +145,11 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 			return ErrNeedKeyframe
 		}
 		d.needKey = false
+	}
+	if d.ctx == nil { // a shared decoder's turn, or opening after a failed drain
+		if err := d.takeContext(); err != nil {
+			return err
+		}
 	}
 	// The input goes into a C buffer the decoder owns (with the zeroed
 	// padding libavcodec reads past the end), so no Go memory crosses.
@@ -167,6 +183,7 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 	if res < 0 && C.sw_eagain(res) == 0 {
 		d.stats.Errors++
 		d.needKey = true
+		d.giveContext() // nothing in flight: another camera may use it
 		return fmt.Errorf("decode: %v access unit at pts %d: %s", d.codec, au.PTS, averr(res))
 	}
 	if d.drain {
@@ -181,13 +198,20 @@ func (d *avDecoder) Receive() (int64, bool, error) {
 		res := C.avcodec_receive_frame(d.ctx, d.frame)
 		if C.sw_eof(res) != 0 && d.draining {
 			// Drained: the next keyframe is decodable by itself (ingest puts
-			// the parameter sets in front of it), so the codec context is
-			// freed now and a fresh one decodes it: an idle keyframe-sampled
-			// camera then holds none of the codec's picture buffers.
+			// the parameter sets in front of it), so an idle keyframe-
+			// sampled camera needs no codec context of its own: a software
+			// decoder gives it back to keyframeContexts, for whichever
+			// camera decodes next; a hardware one frees it and opens a
+			// fresh one. Either way it holds none of the codec's picture
+			// buffers between keyframes.
 			d.draining = false
 			C.av_frame_unref(d.frame)
 			C.av_frame_unref(d.swFrame)
 			d.out = nil
+			if d.shared {
+				d.giveContext()
+				return 0, false, nil
+			}
 			C.avcodec_free_context(&d.ctx)
 			if err := d.openContext(); err != nil {
 				return 0, false, err
@@ -200,6 +224,8 @@ func (d *avDecoder) Receive() (int64, bool, error) {
 		if res < 0 {
 			d.stats.Errors++
 			d.needKey = true
+			d.draining = false
+			d.giveContext()
 			return 0, false, fmt.Errorf("decode: receive: %s", averr(res))
 		}
 		d.stats.Decoded++
@@ -280,14 +306,47 @@ func (d *avDecoder) Close() {
 	if d.pkt != nil {
 		C.av_packet_free(&d.pkt)
 	}
+	if d.ctx != nil && d.shared {
+		keyframeContexts.discard(d.ctxKey, d.ctx)
+		d.ctx = nil
+	}
 	if d.ctx != nil {
 		C.avcodec_free_context(&d.ctx)
+	}
+}
+
+// takeContext gets the decoder a codec context: a shared decoder's from
+// keyframeContexts (waiting while as many as it keeps are decoding),
+// another's newly opened.
+func (d *avDecoder) takeContext() error {
+	if !d.shared {
+		return d.openContext()
+	}
+	ctx, err := keyframeContexts.take(d.ctxKey, func() (*C.AVCodecContext, error) {
+		if err := d.openContext(); err != nil {
+			return nil, err
+		}
+		ctx := d.ctx
+		d.ctx = nil
+		return ctx, nil
+	})
+	d.ctx = ctx
+	return err
+}
+
+// giveContext gives a shared decoder's context back (a no-op otherwise,
+// and without one).
+func (d *avDecoder) giveContext() {
+	if d.shared && d.ctx != nil {
+		keyframeContexts.give(d.ctxKey, d.ctx)
+		d.ctx = nil
 	}
 }
 
 // openContext opens a codec context with the decoder's settings (and
 // hardware device).
 func (d *avDecoder) openContext() error {
+	contextsOpened.Add(1)
 	d.ctx = C.avcodec_alloc_context3(d.av)
 	if d.ctx == nil {
 		return fmt.Errorf("decode: avcodec_alloc_context3 failed")
@@ -366,4 +425,100 @@ func averr(code C.int) string {
 	var buf [C.AV_ERROR_MAX_STRING_SIZE]C.char
 	C.av_strerror(code, &buf[0], C.size_t(len(buf)))
 	return C.GoString(&buf[0])
+}
+
+// contextKey tells codec contexts apart that can stand in for each other.
+type contextKey struct {
+	codec   uint32 // AVCodecID
+	threads int
+}
+
+// contextPool keeps the codec contexts of keyframe-only decoders. A
+// keyframe-sampled camera decodes one keyframe every second or two and
+// needs a context only while it does: opening a fresh context for each
+// keyframe cost about a fifth of such a camera's CPU (its picture buffers
+// allocated and faulted in each time), keeping one per camera costs 4-5
+// MiB of picture buffers per camera. The pool opens at most max contexts
+// per codec, as many as can decode at once on this machine's cores; a
+// camera whose keyframe arrives while all are decoding waits for one
+// (cameras that come up in phase, NTP-aligned GOPs, all decode at the
+// same moment, and the cores decode one after the other anyway).
+//
+// A drained and flushed context decodes any keyframe that carries its
+// parameter sets (ingest puts them in front of every keyframe), whatever
+// camera it comes from: a different size reinitialises the decoder.
+type contextPool struct {
+	mu    sync.Mutex
+	freed *sync.Cond
+	free  map[contextKey][]*C.AVCodecContext
+	open  map[contextKey]int // free or taken
+	max   int
+}
+
+// contextsOpened counts the codec contexts opened (tests).
+var contextsOpened atomic.Int64
+
+var keyframeContexts = newContextPool(runtime.NumCPU() + 1)
+
+func newContextPool(max int) *contextPool {
+	p := &contextPool{free: map[contextKey][]*C.AVCodecContext{}, open: map[contextKey]int{}, max: max}
+	p.freed = sync.NewCond(&p.mu)
+	return p
+}
+
+// take returns a free context, or one opened with open while fewer than
+// max are, or waits for one to be given back.
+func (p *contextPool) take(k contextKey, open func() (*C.AVCodecContext, error)) (*C.AVCodecContext, error) {
+	p.mu.Lock()
+	for {
+		if free := p.free[k]; len(free) > 0 {
+			ctx := free[len(free)-1]
+			p.free[k] = free[:len(free)-1]
+			p.mu.Unlock()
+			return ctx, nil
+		}
+		if p.open[k] < p.max {
+			break
+		}
+		p.freed.Wait()
+	}
+	p.open[k]++
+	p.mu.Unlock()
+	ctx, err := open()
+	if err != nil {
+		p.discard(k, nil)
+	}
+	return ctx, err
+}
+
+// give returns a context, drained, ready for its next keyframe.
+func (p *contextPool) give(k contextKey, ctx *C.AVCodecContext) {
+	C.avcodec_flush_buffers(ctx)
+	p.mu.Lock()
+	p.free[k] = append(p.free[k], ctx)
+	p.mu.Unlock()
+	p.freed.Signal()
+}
+
+// discard frees a taken context (a decoder closed while decoding), or
+// only counts it gone when ctx is nil (it failed to open).
+func (p *contextPool) discard(k contextKey, ctx *C.AVCodecContext) {
+	if ctx != nil {
+		C.avcodec_free_context(&ctx)
+	}
+	p.mu.Lock()
+	p.open[k]--
+	p.mu.Unlock()
+	p.freed.Signal()
+}
+
+// idle counts the contexts kept (tests).
+func (p *contextPool) idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, free := range p.free {
+		n += len(free)
+	}
+	return n
 }
