@@ -95,9 +95,10 @@ func BenchmarkDecode720p(b *testing.B) {
 
 // BenchmarkIdleDecoderMemory measures what 128 decoders hold between
 // pictures after decoding three 720p keyframes each, as 128 keyframe-
-// sampled cameras do: "keyframes-only" (the context freed after each
-// drained keyframe) against "kept-context". Run each sub-benchmark in a
-// process of its own (freed memory is reused within one):
+// sampled cameras do: "keyframes-only" (the decoders sharing the
+// contexts keyframeContexts keeps) against "kept-context" (one each).
+// Run each sub-benchmark in a process of its own (freed memory is reused
+// within one):
 //
 //	go test -run '^$' -bench 'IdleDecoderMemory/keyframes-only' -benchtime 1x ./pipeline/decode
 //	go test -run '^$' -bench 'IdleDecoderMemory/kept-context' -benchtime 1x ./pipeline/decode
