@@ -85,6 +85,24 @@ func (au *AccessUnit) AnnexB(dst []byte) []byte {
 	return dst
 }
 
+// CopyNALUs copies NAL units into one buffer of their exact size, each
+// capped to its own bytes: what an access unit keeps for as long as the
+// history holds it.
+func CopyNALUs(nalus [][]byte) [][]byte {
+	size := 0
+	for _, n := range nalus {
+		size += len(n)
+	}
+	buf := make([]byte, 0, size)
+	owned := make([][]byte, len(nalus))
+	for i, n := range nalus {
+		start := len(buf)
+		buf = append(buf, n...)
+		owned[i] = buf[start:len(buf):len(buf)]
+	}
+	return owned
+}
+
 // IsKey tells whether the NAL units start a picture a decoder can begin with.
 func IsKey(codec Codec, nalus [][]byte) bool {
 	switch codec {

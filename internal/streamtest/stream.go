@@ -288,17 +288,7 @@ func moovTrakOf(moov, stbl []byte) []byte {
 // NewAU builds an access unit that owns its NAL unit memory, as ingest
 // does, with Time at Epoch plus its PTS.
 func NewAU(codec media.Codec, nalus [][]byte, pts int64, key bool, w, h int, session uint64) *media.AccessUnit {
-	size := 0
-	for _, n := range nalus {
-		size += len(n)
-	}
-	buf := make([]byte, 0, size)
-	owned := make([][]byte, len(nalus))
-	for i, n := range nalus {
-		start := len(buf)
-		buf = append(buf, n...)
-		owned[i] = buf[start:len(buf):len(buf)]
-	}
+	owned := media.CopyNALUs(nalus)
 	return &media.AccessUnit{Codec: codec, NALUs: owned, PTS: pts, Key: key, Width: w, Height: h, Session: session,
 		Time: Epoch.Add(media.TicksToDuration(pts))}
 }

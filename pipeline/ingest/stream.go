@@ -87,22 +87,12 @@ const spareBytes = 64
 // whole buffer alive in the history: such units are copied, together,
 // into one buffer of their exact size.
 func own(nalus [][]byte) [][]byte {
-	size, loose := 0, false
 	for _, n := range nalus {
-		size += len(n)
-		loose = loose || cap(n)-len(n) > spareBytes
+		if cap(n)-len(n) > spareBytes {
+			return media.CopyNALUs(nalus)
+		}
 	}
-	if !loose {
-		return nalus
-	}
-	buf := make([]byte, 0, size)
-	owned := make([][]byte, len(nalus))
-	for i, n := range nalus {
-		start := len(buf)
-		buf = append(buf, n...)
-		owned[i] = buf[start:len(buf):len(buf)]
-	}
-	return owned
+	return nalus
 }
 
 // packet notes an RTP packet, whatever it holds. Media flows even before
