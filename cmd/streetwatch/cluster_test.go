@@ -343,7 +343,11 @@ cameras:
 	if err := db.QueryRowContext(t.Context(), `SELECT claimed_by FROM outbox WHERE ticket_id = $1`, heldKey).Scan(&claimedBy); err != nil {
 		t.Fatalf("outbox row of the held delivery %s: %v", heldKey, err)
 	}
-	pid, _ := strconv.Atoi(strings.Split(claimedBy, "/")[1])
+	parts := strings.Split(claimedBy, "/") // host/pid/id
+	if len(parts) != 3 {
+		t.Fatalf("the held delivery's outbox row is claimed by %q, not a sender in flight (its 20 s timeout passed?)\n%s", claimedBy, dump())
+	}
+	pid, _ := strconv.Atoi(parts[1])
 	victim := slices.IndexFunc(nodes, func(n *node) bool { return n.cmd.Process.Pid == pid })
 	if victim < 0 {
 		t.Fatalf("the held delivery is claimed by %q, neither node", claimedBy)
