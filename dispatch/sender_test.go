@@ -91,7 +91,9 @@ func TestTicketNotDeliveredWithinMaxAgeFailsAndAManualRetryDeliversIt(t *testing
 		rcv := newReceiver(t, 0)
 		rcv.setDown(true)
 		cfg := testConfig(rcv.srv.URL)
-		cfg.Webhook.MaxAge = config.Duration(150 * time.Millisecond)
+		// Long enough for several attempts (backoff 10-40 ms) on a loaded
+		// machine too: with 150 ms this test failed 2 runs in 8 under load.
+		cfg.Webhook.MaxAge = config.Duration(time.Second)
 		reg := prometheus.NewRegistry()
 		s := testService(t, cfg, t.TempDir(), reg)
 		a := newAPI(t, s)
