@@ -62,6 +62,9 @@ const (
 	// first frame was there before StreetWatch looked; it cannot be a
 	// dumping (nobody was seen leaving it), only a pile.
 	alreadyThere = 5 * time.Second
+	// loadRetry: how soon a failed load of the open violations is tried
+	// again (each try may wait for the database's timeout).
+	loadRetry = 30 * time.Second
 )
 
 // Engine applies the rules to one camera.
@@ -86,6 +89,7 @@ type Engine struct {
 	scaled  []geom.Polygon
 	started bool
 	since   time.Time // the first frame
+	retryAt time.Time // the next load after a failed one
 	dirty   bool      // open violations changed since the last save
 }
 
@@ -107,16 +111,22 @@ type cand struct {
 
 // Start loads the open violations; objects seen again at their place are
 // not reported a second time.
+// Until they are loaded nothing is confirmed: a failed load (the shared
+// database unreachable) is retried by Update every loadRetry, and objects
+// keep the time their tracks began, so their dwell is not lost.
 func (e *Engine) Start(now time.Time) error {
 	e.cands = map[candKey]*cand{}
-	e.started, e.since = true, now
+	e.since = now
 	if e.Store == nil {
+		e.started = true
 		return nil
 	}
 	open, err := e.Store.Load(e.Camera)
 	if err != nil {
-		return fmt.Errorf("camera %q: load open violations: %w", e.Camera, err)
+		e.retryAt = now.Add(loadRetry)
+		return fmt.Errorf("camera %q: load open violations (nothing is confirmed until they are loaded; retried in %s): %w", e.Camera, loadRetry, err)
 	}
+	e.started = true
 	for _, p := range e.Preload {
 		known := false
 		for _, o := range open {
@@ -172,6 +182,9 @@ func (e *Engine) params(t Type, zone int) Params {
 // ended) on a w×h frame and returns the violations confirmed now.
 func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]Violation, error) {
 	if !e.started {
+		if now.Before(e.retryAt) {
+			return nil, nil // the failed load was reported
+		}
 		if err := e.Start(now); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -79,5 +80,55 @@ func TestSharedStoreStartsFromTheStateFolderOnce(t *testing.T) {
 	}
 	if open, err := store.Load("cam"); err != nil || len(open) != 0 {
 		t.Fatalf("saved empty, loaded %+v (%v): the stale folder was read again", open, err)
+	}
+}
+
+// downAtFirst is a real store whose database is unreachable for its first
+// loads (the shared database restarting while a node starts).
+type downAtFirst struct {
+	Store
+	failures int
+}
+
+func (s *downAtFirst) Load(camera string) ([]OpenViolation, error) {
+	if s.failures > 0 {
+		s.failures--
+		return nil, errors.New("connection refused")
+	}
+	return s.Store.Load(camera)
+}
+
+// A node that cannot load a camera's open violations when it starts
+// confirms nothing until it can: the pile already reported is not
+// reported again once the database answers.
+func TestOpenViolationsThatCannotBeLoadedAreRetriedBeforeAnythingIsConfirmed(t *testing.T) {
+	db := sharedDB(t)
+	a, tr := engine(lowerHalf)
+	a.Store = SharedStore{DB: db}
+	if vs, _ := play(t, a, tr, start, 320, pile); len(vs) != 1 {
+		t.Fatalf("%d violations before the restart, want 1", len(vs))
+	}
+
+	down := &downAtFirst{Store: SharedStore{DB: db}, failures: 2}
+	b, _ := engine(lowerHalf)
+	b.Store = down
+	tr2 := track.New(track.Config{}, 1000)
+	var errs int
+	for s := range 600 {
+		now := start.Add(15*time.Minute + time.Duration(s)*time.Second)
+		ended := tr2.Update(now, pile(s))
+		vs, err := b.Update(now, 1280, 720, tr2.Tracks(), ended)
+		if err != nil {
+			errs++
+		}
+		if len(vs) != 0 {
+			t.Fatalf("at %d s the pile was reported again: %+v", s, vs)
+		}
+	}
+	if errs != 2 || down.failures != 0 {
+		t.Fatalf("%d load errors reported, %d failures left: want both failures reported, then a load", errs, down.failures)
+	}
+	if open := b.Open(); len(open) != 1 {
+		t.Fatalf("open violations after the database came back: %+v", open)
 	}
 }
