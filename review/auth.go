@@ -185,28 +185,7 @@ func (s *Server) storeFailed(op string, err error) {
 		return // the client went away
 	}
 	s.metrics.authStoreErrors.WithLabelValues(op).Inc()
-	if held, ok := s.storeLog.allow(time.Now()); ok {
+	if ok, held := s.storeLog.Allow(time.Now()); ok {
 		s.Log.Error("sign-in store failed: sign-ins are refused while it fails", "op", op, "err", err, "suppressed", held)
 	}
-}
-
-// rareLog lets one line a minute through, so that a database outage
-// under traffic is a line a minute rather than one a request.
-type rareLog struct {
-	mu   sync.Mutex
-	last time.Time
-	held int
-}
-
-// allow reports whether to log now, and how many lines it held back
-// since the last one.
-func (l *rareLog) allow(now time.Time) (held int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
-		l.held++
-		return 0, false
-	}
-	held, l.held, l.last = l.held, 0, now
-	return held, true
 }

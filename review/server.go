@@ -22,6 +22,7 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/dispatch"
 	"github.com/streetwatch/streetwatch/evidence"
+	"github.com/streetwatch/streetwatch/internal/lograte"
 )
 
 //go:embed templates/*.html
@@ -91,7 +92,7 @@ type Server struct {
 	auth       dispatch.AuthStore
 	sessionTTL time.Duration
 	signIns    *signInGuard
-	storeLog   rareLog // the AuthStore's errors
+	storeLog   lograte.Limiter // the AuthStore's errors, a line a minute
 	catalogs   map[string]catalog
 	pages      map[string]*template.Template // language → page set
 	loc        *time.Location
@@ -128,6 +129,7 @@ func (s *Server) Initialize() error {
 		return fmt.Errorf("review.timezone: %w", err)
 	}
 	s.loc = loc
+	s.storeLog.Every = time.Minute
 	s.accounts.Store(newAccounts(s.Config.Users))
 	s.districts.Store(&s.Districts)
 	s.sessionTTL = ttl
