@@ -42,6 +42,11 @@ type Result struct {
 // the previous batch is being inferred, runs one session per model per
 // batch and hands each frame's detections to OnResult.
 //
+// A pending frame (frame.Pool.Pending: a keyframe queued still encoded)
+// has its picture made on the workers before it is letterboxed; one whose
+// picture cannot be made is released without a result, its loader having
+// counted why.
+//
 // A failure on a batch does not stop the batcher. A frame that cannot be
 // letterboxed, or a model whose tensors cannot be made or whose session
 // run fails, costs the frames concerned that model's detections, nothing
@@ -62,7 +67,8 @@ type Batcher struct {
 	Filters      map[string]*CameraFilter
 	MaxBatch     int
 	MaxWait      time.Duration
-	// Workers letterbox in parallel (default GOMAXPROCS).
+	// Workers make pending frames' pictures and letterbox in parallel
+	// (default GOMAXPROCS).
 	Workers int
 	// OnResult receives each frame's detections, on the inference
 	// goroutine: keep it short. The batcher releases the frame after it
@@ -167,6 +173,11 @@ func (s *Batcher) Run(ctx context.Context) error {
 			p := newPreprocessor()
 			defer p.close()
 			for j := range jobs {
+				if j.m == nil { // a pending frame's picture to make first
+					*j.err = j.frame.Load()
+					j.wg.Done()
+					continue
+				}
 				in := j.m.Manifest.Input
 				*j.err = p.fill(j.dst, j.frame.Mat, j.lb, in.Width, in.Height, float32(in.Letterbox.PadValue)/255)
 				j.wg.Done()
@@ -287,6 +298,7 @@ func (s *Batcher) prepare(sl *slot, jobs chan<- prepJob) {
 		clear(j.errs)
 	}
 	var wg sync.WaitGroup
+	s.load(sl, jobs, &wg)
 	sl.cams = s.cams.Load()
 	cams := sl.cams
 	for i, f := range sl.frames {
@@ -302,6 +314,39 @@ func (s *Batcher) prepare(sl *slot, jobs chan<- prepJob) {
 		}
 	}
 	wg.Wait()
+}
+
+// load makes the pictures of the slot's pending frames (keyframes queued
+// still encoded) on the workers, in parallel, and drops the frames whose
+// picture cannot be made: their loader has counted why.
+func (s *Batcher) load(sl *slot, jobs chan<- prepJob, wg *sync.WaitGroup) {
+	pending := 0
+	for _, f := range sl.frames {
+		if f.Pending() {
+			pending++
+		}
+	}
+	if pending == 0 {
+		return
+	}
+	errs := make([]error, len(sl.frames))
+	for i, f := range sl.frames {
+		if f.Pending() {
+			wg.Add(1)
+			jobs <- prepJob{frame: f, wg: wg, err: &errs[i]}
+		}
+	}
+	wg.Wait()
+	kept := sl.frames[:0]
+	for i, f := range sl.frames {
+		if errs[i] != nil {
+			f.Release()
+			continue
+		}
+		kept = append(kept, f)
+	}
+	clear(sl.frames[len(kept):])
+	sl.frames = kept
 }
 
 func (s *Batcher) modelsOf(cams *cameraTable, camera string) []string {

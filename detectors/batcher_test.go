@@ -3,6 +3,7 @@ package detectors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"log/slog"
 	"slices"
@@ -59,6 +60,12 @@ type batcherRun struct {
 // Run must return nil.
 func runBatcher(t *testing.T, b *Batcher, frames []*frame.Frame) batcherRun {
 	t.Helper()
+	return runBatcherUntil(t, b, frames, len(frames))
+}
+
+// runBatcherUntil is runBatcher for when only want of the frames come back.
+func runBatcherUntil(t *testing.T, b *Batcher, frames []*frame.Frame, want int) batcherRun {
+	t.Helper()
 	var logs bytes.Buffer
 	run := batcherRun{results: map[*frame.Frame][]Result{}, metrics: NewMetrics(prometheus.NewRegistry())}
 	b.Queue = newSliceSource(append([]*frame.Frame(nil), frames...))
@@ -71,7 +78,7 @@ func runBatcher(t *testing.T, b *Batcher, frames []*frame.Frame) batcherRun {
 		mu.Lock()
 		defer mu.Unlock()
 		run.results[r.Frame] = append(run.results[r.Frame], r)
-		if len(run.results) == len(frames) {
+		if len(run.results) == want {
 			close(all)
 		}
 	}
@@ -81,7 +88,7 @@ func runBatcher(t *testing.T, b *Batcher, frames []*frame.Frame) batcherRun {
 	select {
 	case <-all:
 	case <-time.After(30 * time.Second):
-		t.Errorf("only %d of %d frames came back", len(run.results), len(frames))
+		t.Errorf("only %d of %d frames came back", len(run.results), want)
 	}
 	cancel()
 	if err := <-errc; err != nil {
@@ -251,4 +258,66 @@ func TestFrameThatCannotBeLetterboxedIsCountedAndTheOthersGetDetections(t *testi
 	if n := countLines(run.logs, "detection failed"); n != 1 || !strings.Contains(run.logs, "stage=letterbox") || !strings.Contains(run.logs, "camera=a") {
 		t.Errorf("want one letterbox error line naming camera a:\n%s", run.logs)
 	}
+}
+
+// Pending frames (keyframes queued still encoded) get their pictures made
+// on the workers before letterboxing, several at once, and then the
+// detections a ready frame of the same picture gets; one whose picture
+// cannot be made is released without a result, and the others of its
+// batch are not held back.
+func TestPendingFramesAreLoadedOnTheWorkersAndOneThatFailsIsDroppedAlone(t *testing.T) {
+	good := loadTestModel(t, golden("yolov8"), SessionOptions{IntraOpThreads: 1})
+	pool := frame.NewPool(100)
+	defer pool.Close()
+	ready := pooledFrames(pool, []string{"a"}, 2, 640, 384)
+	var mu sync.Mutex
+	loading, most := 0, 0
+	paint := func(f *frame.Frame) error {
+		mu.Lock()
+		loading++
+		most = max(most, loading)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // long enough for the other worker to start one
+		f.Ensure(640, 384)
+		f.Mat.SetTo(gocv.NewScalar(40, 80, 120, 0))
+		mu.Lock()
+		loading--
+		mu.Unlock()
+		return nil
+	}
+	var pending []*frame.Frame
+	for i := range 4 {
+		f := pool.Pending(paint)
+		f.Camera, f.Seq = "b", uint64(10+i)
+		pending = append(pending, f)
+	}
+	broken := pool.Pending(func(*frame.Frame) error { return errors.New("not a picture") })
+	broken.Camera, broken.Seq = "b", 20
+	frames := append(append(append([]*frame.Frame{}, ready...), pending[:2]...), broken)
+	frames = append(frames, pending[2:]...)
+
+	run := runBatcherUntil(t, &Batcher{Models: map[string]*Model{"good": good}, MaxBatch: 8, Workers: 2}, frames, len(frames)-1)
+	if rs := run.results[broken]; len(rs) != 0 {
+		t.Fatalf("the frame whose picture could not be made was delivered %d times", len(rs))
+	}
+	want := len(run.results[ready[0]][0].Detections)
+	if want == 0 {
+		t.Fatal("the ready frame has no detections to compare with")
+	}
+	for _, f := range append(ready, pending...) {
+		rs := run.results[f]
+		if len(rs) != 1 || f.Pending() {
+			t.Fatalf("frame %d delivered %d times (pending %v), want once, loaded", f.Seq, len(rs), f.Pending())
+		}
+		if n := len(rs[0].Detections); n != want {
+			t.Errorf("frame %d: %d detections, want %d as the ready frame", f.Seq, n, want)
+		}
+	}
+	if most < 2 {
+		t.Errorf("at most %d pictures made at once by 2 workers", most)
+	}
+	if n := run.errors("good", stageLetterbox); n != 0 {
+		t.Errorf("letterbox errors = %v, want 0: a failed load is its loader's to count", n)
+	}
+	requireReleasedOnce(t, pool, append(ready, pending...))
 }

@@ -49,6 +49,17 @@ type Camera struct {
 	keyInterval   atomic.Int64 // nanos between the last two keyframes
 	lastDecoded   atomic.Int64 // unix nanos (wall clock) of the last decoded picture
 
+	// deferred: keyframes wait for detection encoded and are decoded by
+	// the worker that takes them (keyframe sampling, software decoding).
+	deferred bool
+	// lastW×lastH is the size of the last keyframe loaded: a loader reuses
+	// a free frame of that size.
+	lastW, lastH atomic.Int32
+	// loadErrs paces the log of keyframes that fail to decode (loads run
+	// on several workers: under loadMu).
+	loadMu   sync.Mutex
+	loadErrs lograte.Limiter
+
 	decCodec  media.Codec
 	skipping  bool // ingest side: unit queue overflowed, waiting for a keyframe
 	seq       uint64
@@ -74,9 +85,11 @@ func newCamera(cfg config.Camera, unitQueue int, out *framequeue.Queue, pool *fr
 		decoding:      m.decoding.WithLabelValues(cfg.ID),
 		hardware:      m.hardware.WithLabelValues(cfg.ID),
 		noDecodeAfter: defaultNoDecodeAfter,
+		loadErrs:      lograte.Limiter{Every: time.Minute},
 	}
 	if cfg.Sampling.Mode == config.SampleKeyframes {
 		c.sampler = sample.Keyframes()
+		c.deferred = cfg.Decoder.HWAccel == ""
 	} else {
 		c.sampler = sample.FPS(cfg.Sampling.FPS)
 	}
@@ -251,6 +264,10 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			continue
 		case au = <-c.units:
 		}
+		if c.deferred {
+			c.queueKeyframe(au)
+			continue
+		}
 		if dec == nil || au.Codec != c.decCodec {
 			if dec != nil {
 				dec.Close()
@@ -322,6 +339,60 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 			corrupt = s.Corrupt
 		}
 	}
+}
+
+// queueKeyframe queues a keyframe for detection still encoded: the
+// detection worker that takes it decodes it (loadKeyframe). So a backlog
+// of keyframes (128 cameras in phase after a power cut) holds tens of KiB
+// per frame instead of a BGR picture, and a keyframe the queue drops under
+// overload costs no decoding.
+func (c *Camera) queueKeyframe(au *media.AccessUnit) {
+	c.seq++
+	f := c.pool.Pending(func(f *frame.Frame) error { return c.loadKeyframe(f, au) })
+	f.Camera, f.PTS, f.Seq, f.Time, f.Key = c.cfg.ID, au.PTS, c.seq, au.Time, true
+	c.lastFrame.Store(time.Now().UnixNano())
+	c.sampled.Inc()
+	c.out.Push(f)
+}
+
+// loadKeyframe decodes a keyframe queued by queueKeyframe into its frame,
+// counting it as the camera's own decoder would. It runs on a detection
+// worker, concurrently with the camera's other keyframes.
+func (c *Camera) loadKeyframe(f *frame.Frame, au *media.AccessUnit) error {
+	start := time.Now()
+	f.Reuse(int(c.lastW.Load()), int(c.lastH.Load()))
+	res, err := decode.Keyframe(au.Codec, c.cfg.Decoder.Threads, au, f)
+	c.decodeSec.Observe(time.Since(start).Seconds())
+	if res.Corrupt > 0 {
+		c.decodeErrors.Add(float64(res.Corrupt))
+	}
+	switch {
+	case errors.Is(err, decode.ErrNeedKeyframe):
+		return err // a keyframe after lost pictures: skipped, as a decoder would
+	case errors.Is(err, decode.ErrNoPicture) && res.Corrupt > 0:
+		return err // counted above
+	case err != nil:
+		c.decodeErrors.Inc()
+		c.setError(err)
+		c.loadMu.Lock()
+		ok, held := c.loadErrs.Allow(time.Now())
+		c.loadMu.Unlock()
+		if ok {
+			c.log.Warn("cannot decode keyframe", "codec", au.Codec, "pts", au.PTS, "suppressed", held, "err", err)
+		}
+		return err
+	}
+	c.loadMu.Lock()
+	c.loadErrs.Recover()
+	c.loadMu.Unlock()
+	c.decoded.Inc()
+	c.lastDecoded.Store(time.Now().UnixNano())
+	c.lastW.Store(int32(f.Width()))
+	c.lastH.Store(int32(f.Height()))
+	if res.PTS != au.PTS {
+		f.PTS, f.Time = res.PTS, au.Time.Add(media.TicksToDuration(res.PTS-au.PTS))
+	}
+	return nil
 }
 
 // noteAccel reports where a new decoder decodes: on the configured

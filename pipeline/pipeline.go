@@ -579,6 +579,10 @@ func (p *Pipeline) consume(ctx context.Context) {
 		if err != nil {
 			return
 		}
+		if err := f.Load(); err != nil {
+			f.Release() // its camera counted why
+			continue
+		}
 		c, ok := counters[f.Camera]
 		if !ok {
 			c = p.consumed.WithLabelValues(f.Camera)

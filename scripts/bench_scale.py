@@ -17,7 +17,7 @@ pipeline sampled. The ratio pipeline CPU / limit CPU says what the rest of
 the pipeline (RTSP ingest of every packet, history, letterboxing,
 scheduling, tracking, evidence) costs on top of decode + inference.
 
-usage: [FRAME_QUEUE=n] bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
+usage: [FRAME_QUEUE=n] [PPROF=seconds] bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
        bench_scale.py --plot scale.json out.png
 
 Environment knobs (scripts/gpu-bench.sh sets them): VIDEO (another H.264/H.265 file to serve),
@@ -85,7 +85,11 @@ def run_n(binary, n, seconds, zone):
     queue = os.environ.get("FRAME_QUEUE")  # pipeline.frame_queue (default: from the cameras)
     provider = os.environ.get("PROVIDER", "")
     runtime = f"runtime: {{provider: {provider}}}, " if provider else ""
-    cfg = (f"http: {{listen: {http}}}\nlog: {{level: warn}}\nstate_dir: {state}\n"
+    # PPROF=S: take an S-second CPU profile from the middle of the run (cpu-N.pprof beside the
+    # metrics; read it with `go tool pprof -top BINARY cpu-N.pprof`).
+    profile = int(os.environ.get("PPROF", "0"))
+    pprof = ", pprof: true" if profile else ""
+    cfg = (f"http: {{listen: {http}{pprof}}}\nlog: {{level: warn}}\nstate_dir: {state}\n"
            + (f"pipeline: {{frame_queue: {queue}}}\n" if queue else "")
            + (f"detectors: {{{runtime}models: [{{name: demo, manifest: {MODEL}}}]}}\n" if detect else "")
            + f"cameras:\n{cams}")
@@ -95,7 +99,15 @@ def run_n(binary, n, seconds, zone):
     before = children_cpu()
     run = subprocess.Popen([binary, "run", "--config", path], stderr=subprocess.DEVNULL)
     try:
-        time.sleep(seconds)
+        if profile:
+            time.sleep(max(0, (seconds - profile) / 2))
+            data = urllib.request.urlopen(f"http://{http}/debug/pprof/profile?seconds={profile}",
+                                          timeout=profile + 30).read()
+            with open(os.path.join(os.environ.get("BENCH_OUT", state), f"cpu-{n}.pprof"), "wb") as f:
+                f.write(data)
+            time.sleep(max(0, seconds - profile - (seconds - profile) / 2))
+        else:
+            time.sleep(seconds)
         rss, hwm = rss_kib(run.pid)
         text = urllib.request.urlopen(f"http://{http}/metrics", timeout=10).read().decode()
         with open(os.path.join(os.environ.get("BENCH_OUT", state), f"metrics-{n}.txt"), "w") as f:

@@ -25,6 +25,8 @@ type Frame struct {
 	Mat gocv.Mat
 
 	pool *Pool
+	// load makes the picture of a pending frame (see Pool.Pending).
+	load func(*Frame) error
 }
 
 // Width of the picture in pixels.
@@ -43,6 +45,40 @@ func (f *Frame) Ensure(width, height int) {
 		f.Mat.Close()
 	}
 	f.Mat = gocv.NewMatWithSize(height, width, gocv.MatTypeCV8UC3)
+}
+
+// Pending reports whether the frame's picture is still to be made by Load.
+func (f *Frame) Pending() bool { return f.load != nil }
+
+// Load makes a pending frame's picture, once; a frame that is not pending
+// is left as it is. After an error the frame has no usable picture: the
+// caller releases it.
+func (f *Frame) Load() error {
+	if f.load == nil {
+		return nil
+	}
+	load := f.load
+	f.load = nil
+	return load(f)
+}
+
+// Reuse gives a frame without a picture the memory of a free frame of
+// width×height from its pool, when the pool has one: for a loader about to
+// write a picture of that size into it (Ensure then allocates nothing).
+func (f *Frame) Reuse(width, height int) {
+	if f.pool == nil || f.Mat.Ptr() != nil || width <= 0 || height <= 0 {
+		return
+	}
+	f.pool.mu.Lock()
+	defer f.pool.mu.Unlock()
+	for i := len(f.pool.free) - 1; i >= 0; i-- {
+		g := f.pool.free[i]
+		if g.Mat.Ptr() != nil && !g.Mat.Empty() && g.Mat.Cols() == width && g.Mat.Rows() == height {
+			f.pool.free = append(f.pool.free[:i], f.pool.free[i+1:]...)
+			f.Mat, g.Mat = g.Mat, gocv.Mat{}
+			return
+		}
+	}
 }
 
 // Release hands the frame back to its pool. The frame must not be used after.
@@ -76,6 +112,14 @@ type Pool struct {
 // NewPool keeps up to maxFree released frames for reuse.
 func NewPool(maxFree int) *Pool {
 	return &Pool{max: maxFree}
+}
+
+// Pending returns a frame without a picture: load makes it when the
+// frame's consumer calls Load, on the consumer's goroutine. A queue of
+// pending frames holds no pictures, and a pending frame released unloaded
+// (dropped) costs nothing. The caller fills in the other fields.
+func (p *Pool) Pending(load func(*Frame) error) *Frame {
+	return &Frame{pool: p, load: load}
 }
 
 // Get returns a frame from the pool, or a new empty one.
@@ -118,6 +162,10 @@ func (p *Pool) Free() int {
 }
 
 func (p *Pool) put(f *Frame) {
+	if f.load != nil {
+		f.load = nil
+		return // a pending frame dropped unloaded: no memory worth keeping
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.free) >= p.max {

@@ -45,3 +45,51 @@ func TestSharedPoolHandsOutFramesOfTheRightSize(t *testing.T) {
 		t.Errorf("pool keeps %d frames, want its bound 3", n)
 	}
 }
+
+// A pending frame holds no picture until Load makes it, once, with the
+// memory of a free frame of the size when the pool has one; one released
+// unloaded (dropped from a queue) is never loaded and not kept.
+func TestPendingFrameHoldsNoPictureUntilLoaded(t *testing.T) {
+	p := NewPool(4)
+	defer p.Close()
+	spare := p.Get()
+	spare.Ensure(64, 48)
+	sparePtr := spare.Mat.Ptr()
+	spare.Release()
+
+	loads := 0
+	load := func(f *Frame) error {
+		loads++
+		f.Reuse(64, 48)
+		f.Ensure(64, 48)
+		return nil
+	}
+	f := p.Pending(load)
+	if !f.Pending() || f.Mat.Ptr() != nil {
+		t.Fatal("a pending frame holds a picture before Load")
+	}
+	if err := f.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Load(); err != nil || loads != 1 {
+		t.Fatalf("load ran %d times for two Loads (err %v), want once", loads, err)
+	}
+	if f.Pending() || f.Mat.Ptr() != sparePtr || p.Free() != 0 {
+		t.Fatalf("loaded frame: pending %v, reused the free picture %v, %d free", f.Pending(), f.Mat.Ptr() == sparePtr, p.Free())
+	}
+	f.Release()
+	if p.Free() != 1 {
+		t.Fatalf("%d free after releasing the loaded frame, want 1", p.Free())
+	}
+
+	dropped := p.Pending(load)
+	dropped.Release()
+	if loads != 1 || p.Free() != 1 {
+		t.Fatalf("a pending frame released unloaded: %d loads, %d free, want 1 and 1", loads, p.Free())
+	}
+	if g := p.GetSized(64, 48); g.Mat.Ptr() != sparePtr || g.Pending() {
+		t.Fatal("the pool did not hand out its kept picture")
+	} else {
+		g.Release()
+	}
+}

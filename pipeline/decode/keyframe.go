@@ -1,0 +1,114 @@
+package decode
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+
+	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
+)
+
+// ErrNoPicture is returned by Keyframe when the codec gave no usable
+// picture for the unit (a corrupt one is counted, not returned).
+var ErrNoPicture = errors.New("decode: no picture")
+
+// KeyframeResult is what Keyframe decoded.
+type KeyframeResult struct {
+	PTS     int64  // of the picture written into the frame
+	Corrupt uint64 // pictures dropped because the codec flagged them corrupt
+}
+
+// Keyframe decodes one keyframe by itself into dst (BGR) on a software
+// decoder borrowed from a pool that every keyframe-sampled camera shares,
+// so it may run on any goroutine, for any camera, in any order: a
+// keyframe-sampled camera's frames can wait in the detection queue still
+// encoded (tens of KiB instead of a 2.7 MiB 720p picture) and be decoded
+// by the worker that takes them. au must carry its parameter sets (ingest
+// puts them in front of every keyframe). A unit marked Gap (pictures lost
+// just before it) returns ErrNeedKeyframe undecoded, as a camera's own
+// decoder would skip it.
+func Keyframe(codec media.Codec, threads int, au *media.AccessUnit, dst *frame.Frame) (KeyframeResult, error) {
+	var res KeyframeResult
+	if !au.Key || au.Gap {
+		return res, ErrNeedKeyframe
+	}
+	k := keyframeDecoderKey{codec: codec, threads: max(threads, 1)}
+	d, err := keyframeDecoders.take(k)
+	if err != nil {
+		return res, err
+	}
+	defer keyframeDecoders.give(k, d)
+	before := d.Stats().Corrupt
+	defer func() { res.Corrupt = d.Stats().Corrupt - before }()
+	if err := d.Send(au); err != nil {
+		return res, err
+	}
+	got := false
+	var convErr error
+	for {
+		// The decoder drains after the unit: Receive ends once it has,
+		// its codec context given back for the next keyframe.
+		pts, ok, err := d.Receive()
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			break
+		}
+		if got || convErr != nil {
+			continue // one picture per keyframe; a second would be the codec's surprise
+		}
+		if convErr = d.Convert(dst); convErr == nil {
+			got, res.PTS = true, pts
+		}
+	}
+	if convErr != nil {
+		return res, convErr
+	}
+	if !got {
+		return res, ErrNoPicture
+	}
+	return res, nil
+}
+
+type keyframeDecoderKey struct {
+	codec   media.Codec
+	threads int
+}
+
+// decoderPool keeps idle keyframe-only decoders (each holds its packet,
+// frames and colour converter, not a codec context: that comes from
+// keyframeContexts for each keyframe). Decoders in use are bounded by the
+// goroutines decoding at once; idle ones by maxIdle per key.
+type decoderPool struct {
+	mu      sync.Mutex
+	free    map[keyframeDecoderKey][]Decoder
+	maxIdle int
+}
+
+var keyframeDecoders = &decoderPool{free: map[keyframeDecoderKey][]Decoder{}, maxIdle: runtime.NumCPU() + 1}
+
+func (p *decoderPool) take(k keyframeDecoderKey) (Decoder, error) {
+	p.mu.Lock()
+	if free := p.free[k]; len(free) > 0 {
+		d := free[len(free)-1]
+		p.free[k] = free[:len(free)-1]
+		p.mu.Unlock()
+		return d, nil
+	}
+	p.mu.Unlock()
+	return New(Config{Codec: k.codec, Threads: k.threads, KeyframesOnly: true})
+}
+
+func (p *decoderPool) give(k keyframeDecoderKey, d Decoder) {
+	p.mu.Lock()
+	if len(p.free[k]) < p.maxIdle {
+		p.free[k] = append(p.free[k], d)
+		d = nil
+	}
+	p.mu.Unlock()
+	if d != nil {
+		d.Close()
+	}
+}

@@ -1,0 +1,105 @@
+package decode
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/streetwatch/streetwatch/media"
+	"github.com/streetwatch/streetwatch/media/frame"
+)
+
+// Keyframes of two cameras of different sizes, decoded by Keyframe on
+// several goroutines at once in any order, give each the picture (and
+// PTS) the camera's own decoder gives, with no decoder kept per camera:
+// what lets keyframes wait for detection still encoded.
+func TestKeyframeDecodesAnyCamerasKeyframesOnAnyGoroutine(t *testing.T) {
+	streams := [][]*media.AccessUnit{keyframes(t, "bench_720p.h264", 3), keyframes(t, "tiny.h264", 1)}
+	type job struct {
+		au   *media.AccessUnit
+		want [32]byte
+	}
+	var jobs []job
+	for _, keys := range streams {
+		d, err := New(Config{Codec: media.CodecH264, KeyframesOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			jobs = append(jobs, job{k, pictureHash(t, d, k)})
+		}
+		d.Close()
+	}
+	const workers = 4
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := &frame.Frame{}
+			defer f.Release()
+			for i := range 3 * len(jobs) {
+				j := jobs[(w+i)%len(jobs)]
+				res, err := Keyframe(media.CodecH264, 1, j.au, f)
+				if err != nil {
+					errs <- fmt.Errorf("worker %d: %w", w, err)
+					return
+				}
+				if res.PTS != j.au.PTS || res.Corrupt != 0 {
+					errs <- fmt.Errorf("worker %d: pts %d corrupt %d, want pts %d", w, res.PTS, res.Corrupt, j.au.PTS)
+					return
+				}
+				if sha256.Sum256(f.Mat.ToBytes()) != j.want {
+					errs <- fmt.Errorf("worker %d, job %d: another picture than the camera's own decoder makes", w, (w+i)%len(jobs))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	keyframeDecoders.mu.Lock()
+	idle := 0
+	for _, free := range keyframeDecoders.free {
+		idle += len(free)
+	}
+	keyframeDecoders.mu.Unlock()
+	if idle == 0 || idle > workers {
+		t.Errorf("%d idle keyframe decoders after %d goroutines decoded, want 1 to %d", idle, workers, workers)
+	}
+}
+
+// Keyframe decodes only what decodes by itself: a unit that is no
+// keyframe, or a keyframe after lost pictures (it may be missing slices),
+// is refused undecoded; a unit that is no picture at all is an error, and
+// the decoder it borrowed still decodes the next keyframe.
+func TestKeyframeRefusesWhatDoesNotDecodeByItself(t *testing.T) {
+	key := keyframes(t, "tiny.h264", 1)[0]
+	f := &frame.Frame{}
+	defer f.Release()
+	notKey := *key
+	notKey.Key = false
+	gap := *key
+	gap.Gap = true
+	for name, au := range map[string]*media.AccessUnit{"not a keyframe": &notKey, "after a gap": &gap} {
+		if _, err := Keyframe(media.CodecH264, 1, au, f); !errors.Is(err, ErrNeedKeyframe) {
+			t.Errorf("%s: err %v, want ErrNeedKeyframe", name, err)
+		}
+	}
+	junk := &media.AccessUnit{Codec: media.CodecH264, Key: true, PTS: 9000, NALUs: [][]byte{{0x65, 0xff, 0x00, 0x13}}}
+	if _, err := Keyframe(media.CodecH264, 1, junk, f); err == nil {
+		t.Error("a keyframe of junk decoded without error")
+	}
+	if _, err := Keyframe(media.CodecH264, 1, key, f); err != nil {
+		t.Fatalf("the keyframe after the junk: %v", err)
+	}
+	if f.Width() == 0 {
+		t.Fatal("no picture")
+	}
+}
