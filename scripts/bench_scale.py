@@ -85,8 +85,9 @@ def run_n(binary, n, seconds, zone):
     queue = os.environ.get("FRAME_QUEUE")  # pipeline.frame_queue (default: from the cameras)
     provider = os.environ.get("PROVIDER", "")
     runtime = f"runtime: {{provider: {provider}}}, " if provider else ""
-    # PPROF=S: take an S-second CPU profile from the middle of the run (cpu-N.pprof beside the
-    # metrics; read it with `go tool pprof -top BINARY cpu-N.pprof`).
+    # PPROF=S: take an S-second CPU profile from the middle of the run and a heap profile at
+    # its end (cpu-N.pprof, heap-N.pprof beside the metrics; read them with
+    # `go tool pprof -top BINARY FILE`).
     profile = int(os.environ.get("PPROF", "0"))
     pprof = ", pprof: true" if profile else ""
     cfg = (f"http: {{listen: {http}{pprof}}}\nlog: {{level: warn}}\nstate_dir: {state}\n"
@@ -109,6 +110,10 @@ def run_n(binary, n, seconds, zone):
         else:
             time.sleep(seconds)
         rss, hwm = rss_kib(run.pid)
+        if profile:  # and what the Go heap holds at the end (heap-N.pprof)
+            data = urllib.request.urlopen(f"http://{http}/debug/pprof/heap", timeout=30).read()
+            with open(os.path.join(os.environ.get("BENCH_OUT", state), f"heap-{n}.pprof"), "wb") as f:
+                f.write(data)
         text = urllib.request.urlopen(f"http://{http}/metrics", timeout=10).read().decode()
         with open(os.path.join(os.environ.get("BENCH_OUT", state), f"metrics-{n}.txt"), "w") as f:
             f.write(text)  # Go's memory and every counter, for a closer look

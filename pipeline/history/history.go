@@ -13,7 +13,6 @@
 package history
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,7 +116,6 @@ type History struct {
 
 	// Owned by the spill goroutine.
 	wseg  *segment
-	wbuf  *bufio.Writer
 	wseq  int
 	wake  chan struct{}
 	quit  chan struct{}

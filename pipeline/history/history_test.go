@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -548,5 +549,33 @@ func TestHistoryBytesAreExportedOnTheGivenRegistry(t *testing.T) {
 	}
 	if _, ok := tiers["disk"]; !ok || tiers["memory"] == 0 || len(tiers) != 2 {
 		t.Errorf("streetwatch_history_bytes{camera=cam1}: %v, want memory > 0 and disk", tiers)
+	}
+}
+
+// A camera whose history fits in RAM never spills: its history holds no
+// spill write buffer (256 KiB, borrowed per GOP written), which at 128
+// cameras was 32 MiB of idle heap.
+func TestAHistoryThatDoesNotSpillHoldsNoWriteBuffer(t *testing.T) {
+	const n = 32
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heap0 := ms.HeapAlloc
+	hs := make([]*History, n)
+	for i := range hs {
+		h, err := New(fmt.Sprint("cam", i), Config{SpillDir: t.TempDir()}, NewMetrics(nil), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs[i] = h
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	per := (int64(ms.HeapAlloc) - int64(heap0)) / n
+	for _, h := range hs {
+		h.Close()
+	}
+	if per > 64<<10 {
+		t.Fatalf("each idle history holds %d KiB of heap, want under 64", per>>10)
 	}
 }

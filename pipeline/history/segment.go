@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/streetwatch/streetwatch/media"
@@ -33,6 +34,10 @@ const (
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// spillBufs are the write buffers of the spill goroutines, shared by every
+// camera's history (see writeGOP).
+var spillBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, spillBufSize) }}
 
 // segment is one spill file. Counters are guarded by History.mu; the file is
 // written only by the spill goroutine and read with ReadAt by clips.
@@ -73,7 +78,6 @@ func (h *History) startSpill() error {
 	if len(stale) > 0 {
 		h.log.Info("removed history segments of an earlier run", "files", len(stale), "dir", dir)
 	}
-	h.wbuf = bufio.NewWriterSize(nil, spillBufSize)
 	h.wake = make(chan struct{}, 1)
 	h.quit = make(chan struct{})
 	h.wg.Add(1)
@@ -162,15 +166,24 @@ func (h *History) writeGOP(aus []*media.AccessUnit, key time.Time) (*segment, in
 	off := seg.size
 	var n int64
 	var hdr [recHeader]byte
+	// The buffer is borrowed for the GOP: most cameras never spill (their
+	// history fits in RAM), and one that does writes a GOP every second
+	// or two, so a buffer each would be idle memory (256 KiB × cameras).
+	wbuf := spillBufs.Get().(*bufio.Writer)
+	wbuf.Reset(seg.f)
+	defer func() {
+		wbuf.Reset(nil)
+		spillBufs.Put(wbuf)
+	}()
 	for _, au := range aus {
-		w, err := writeRecord(h.wbuf, &hdr, au)
+		w, err := writeRecord(wbuf, &hdr, au)
 		n += w
 		if err != nil {
 			h.finishSegment()
 			return nil, 0, 0, fmt.Errorf("write %s: %w", seg.path, err)
 		}
 	}
-	if err := h.wbuf.Flush(); err != nil {
+	if err := wbuf.Flush(); err != nil {
 		h.finishSegment()
 		return nil, 0, 0, fmt.Errorf("write %s: %w", seg.path, err)
 	}
@@ -193,7 +206,6 @@ func (h *History) newSegment(first time.Time) error {
 		os.Remove(p)
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	h.wbuf.Reset(f)
 	s := &segment{path: p, f: f, first: first, size: int64(len(segMagic)), active: true}
 	h.mu.Lock()
 	h.segs = append(h.segs, s)
@@ -210,7 +222,6 @@ func (h *History) finishSegment() {
 		return
 	}
 	h.wseg = nil
-	h.wbuf.Reset(nil)
 	h.mu.Lock()
 	s.active = false
 	h.mu.Unlock()
