@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,13 +17,16 @@ import (
 	"github.com/streetwatch/streetwatch/detectors/leftobject"
 	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/lograte"
+	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
+	"github.com/streetwatch/streetwatch/pipeline/decode"
+	"github.com/streetwatch/streetwatch/pipeline/history"
 	"github.com/streetwatch/streetwatch/violation"
 )
 
 // ViolationEvent is a confirmed violation with the pictures the evidence
 // stage needs: the best frame of the object and, for dumping, a picture
-// of its actor, decoded from the JPEG the confirmer kept (keptFrame). The
+// of its actor, decoded from what the confirmer kept (keptFrame). The
 // receiver owns the Mats and must Close them.
 type ViolationEvent struct {
 	rules.Violation
@@ -58,7 +62,7 @@ type confirmer struct {
 	metrics *rules.Metrics
 	// kept frames per candidate track: its best frame and the frame it
 	// appeared in. Only object classes are kept, so memory stays bounded
-	// by the objects in view. Kept frames are JPEG (see keptFrame).
+	// by the objects in view. See keptFrame for how they are kept.
 	best, appear map[uint64]keptFrame
 	// actors keeps, per person or vehicle seen beside a candidate object,
 	// the last frame it was seen there in: the picture of who left an
@@ -83,6 +87,9 @@ type confirmer struct {
 		data []byte
 	}
 	keepErrs lograte.Limiter
+	// history is the camera's video history (nil without evidence):
+	// keyframes are kept by reference into it (see keptFrame).
+	history *history.History
 }
 
 func newConfirmer(cam config.Camera, open rules.Store, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
@@ -241,14 +248,26 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 }
 
 // keptFrame is a frame that may become evidence, and the sample of the
-// track it was kept for, taken in that frame. The frame is kept as JPEG
-// at keptQuality: a 720p picture is about 150 KiB instead of 2.7 MiB of
-// BGR, so what a camera keeps (each object's best and first frame, up to
-// maxActorFrames actor frames) costs about 1 MiB, not tens, at the price
-// of an encoding (about 4 ms at 720p) when a frame is first kept and a
-// decoding when a case is confirmed.
+// track it was kept for, taken in that frame.
+//
+// A keyframe of a camera with a video history is kept by reference (its
+// PTS and time): when a case is confirmed, the keyframe is read back from
+// the history and decoded again (about 7 ms at 720p). The history holds
+// it: it reaches back over every rule's dwell plus the pre-roll, since
+// the clip is cut from it too. Any other frame is kept as JPEG at
+// keptQuality: a 720p picture is about 150 KiB instead of 2.7 MiB of BGR,
+// at the price of an encoding (about 4 ms at 720p) when a frame is first
+// kept and a decoding when a case is confirmed. So a keyframe-sampled
+// camera keeps a few bytes per object, and encodes nothing while it
+// tracks.
 type keptFrame struct {
-	jpeg   []byte
+	jpeg []byte
+	// key is the kept keyframe (jpeg nil): PTS and Time of its unit in
+	// the history.
+	key struct {
+		pts int64
+		at  time.Time
+	}
 	sample track.Sample
 }
 
@@ -266,7 +285,22 @@ const (
 	maxActorFrames = 8
 )
 
+// keep keeps f for track id, by reference when f is a keyframe the
+// camera's history holds (see keptFrame).
 func (c *confirmer) keep(into map[uint64]keptFrame, id uint64, f *frame.Frame, s track.Sample) {
+	if f.Key && c.history != nil {
+		k := keptFrame{sample: s}
+		k.key.pts, k.key.at = f.PTS, f.Time
+		into[id] = k
+		return
+	}
+	c.keepCopy(into, id, f, s)
+}
+
+// keepCopy keeps f for track id as JPEG, whatever it is: for pictures
+// that may be needed after the history has let their video go (a station
+// visit can outlast it).
+func (c *confirmer) keepCopy(into map[uint64]keptFrame, id uint64, f *frame.Frame, s track.Sample) {
 	data, err := c.encode(f)
 	if err != nil {
 		// The track keeps its earlier frame (if any): evidence then shows
@@ -297,6 +331,14 @@ func (c *confirmer) encode(f *frame.Frame) ([]byte, error) {
 // picture decodes a kept frame for the evidence stage (an empty Mat when
 // it cannot be decoded, as if none was kept).
 func (c *confirmer) picture(k keptFrame) gocv.Mat {
+	if k.jpeg == nil {
+		m, err := c.keyframePicture(k)
+		if err != nil {
+			c.log.Error("kept keyframe cannot be decoded from the history", "camera", c.camera, "at", k.key.at, "err", err)
+			return gocv.Mat{}
+		}
+		return m
+	}
 	m, err := gocv.IMDecode(k.jpeg, gocv.IMReadColor)
 	if err != nil || m.Empty() {
 		c.log.Error("kept frame cannot be decoded", "camera", c.camera, "err", err)
@@ -306,6 +348,31 @@ func (c *confirmer) picture(k keptFrame) gocv.Mat {
 		return gocv.Mat{}
 	}
 	return m
+}
+
+// keyframePicture reads a keyframe kept by reference back from the
+// camera's history and decodes it.
+func (c *confirmer) keyframePicture(k keptFrame) (gocv.Mat, error) {
+	if c.history == nil {
+		return gocv.Mat{}, fmt.Errorf("no history")
+	}
+	// The clip from the keyframe's time to itself starts at that keyframe;
+	// a history that no longer reaches back so far starts later (and says
+	// so in err), and the keyframe is not in it.
+	aus, err := c.history.Clip(k.key.at, k.key.at)
+	i := slices.IndexFunc(aus, func(au *media.AccessUnit) bool { return au.Key && au.PTS == k.key.pts && au.Time.Equal(k.key.at) })
+	if i < 0 {
+		if err == nil {
+			err = fmt.Errorf("the history no longer holds it")
+		}
+		return gocv.Mat{}, err
+	}
+	f := &frame.Frame{} // no pool: the Mat goes to the evidence stage
+	if _, err := decode.Keyframe(aus[i].Codec, 1, aus[i], f); err != nil {
+		f.Release()
+		return gocv.Mat{}, err
+	}
+	return f.Mat, nil
 }
 
 // keepActors keeps the frame of each person or vehicle seen now beside a

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"log/slog"
@@ -8,12 +9,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/confirm/rules"
 	"github.com/streetwatch/streetwatch/confirm/track"
+	"github.com/streetwatch/streetwatch/internal/streamtest"
+	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
+	"github.com/streetwatch/streetwatch/pipeline/decode"
+	"github.com/streetwatch/streetwatch/pipeline/history"
 )
 
 // Frames that may become evidence are kept as JPEG, encoded once however
@@ -64,5 +70,83 @@ func TestKeptFramesAreSharedJPEGThatDecodeToTheFrame(t *testing.T) {
 	c.keep(c.best, 1, f2, track.Sample{Time: f2.Time})
 	if &c.best[1].jpeg[0] == &b[0] || !c.best[1].sample.Time.Equal(f2.Time) {
 		t.Error("a new frame reused the previous frame's encoding")
+	}
+}
+
+// A keyframe of a camera with a video history is kept by reference, not
+// encoded: the picture given for evidence is the keyframe decoded again
+// from the history, exactly the frame detection saw, also once the
+// history has spilled it to disk. A keyframe the history no longer holds
+// gives no picture (as a frame that could not be kept), not a wrong one.
+func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
+	aus := streamtest.Load(t, "h264_640x360.mp4").AUs
+	var keys []*media.AccessUnit
+	for _, au := range aus {
+		if au.Key {
+			keys = append(keys, au)
+		}
+	}
+	if len(keys) < 3 {
+		t.Fatalf("%d keyframes in the test file, want 3", len(keys))
+	}
+	// 512 KiB of RAM (a GOP of this file is about 200 KiB): the older GOPs go to disk.
+	hm := history.NewMetrics(nil)
+	h, err := history.New("cam", history.Config{MaxMemory: 512 << 10, SpillDir: t.TempDir(), Keep: time.Hour}, hm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, au := range aus {
+		// A copy of its own, as ingest makes each unit (the file's units
+		// share one buffer).
+		h.Add(streamtest.NewAU(au.Codec, au.NALUs, au.PTS, au.Key, au.Width, au.Height, au.Session))
+	}
+	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
+	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	c.history = h
+
+	key := keys[1]
+	f := &frame.Frame{Camera: cam.ID, Seq: 3, PTS: key.PTS, Time: key.Time, Key: true}
+	defer f.Release()
+	if _, err := decode.Keyframe(key.Codec, 1, key, f); err != nil {
+		t.Fatal(err)
+	}
+	c.keep(c.best, 1, f, track.Sample{Time: f.Time})
+	k := c.best[1]
+	if k.jpeg != nil || k.key.pts != key.PTS {
+		t.Fatalf("a keyframe was kept as %d bytes of JPEG, want by reference", len(k.jpeg))
+	}
+	disk := hm.Bytes.WithLabelValues("cam", "disk")
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(disk) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if testutil.ToFloat64(disk) == 0 {
+		t.Fatal("the history spilled nothing to disk")
+	}
+	pic := c.picture(k)
+	if pic.Ptr() == nil || pic.Empty() {
+		t.Fatal("no picture read back from the history")
+	}
+	defer pic.Close()
+	if !bytes.Equal(pic.ToBytes(), f.Mat.ToBytes()) {
+		t.Fatal("the picture read back from the history is not the frame detection saw")
+	}
+
+	// Not a keyframe, or no history: kept as JPEG.
+	p := &frame.Frame{Camera: cam.ID, Seq: 4, PTS: key.PTS + 3600, Time: key.Time.Add(40 * time.Millisecond), Mat: f.Mat}
+	c.keep(c.appear, 1, p, track.Sample{Time: p.Time})
+	if len(c.appear[1].jpeg) == 0 {
+		t.Fatal("a frame that is no keyframe was not kept as JPEG")
+	}
+
+	gone := keptFrame{}
+	gone.key.pts, gone.key.at = keys[0].PTS-90000, keys[0].Time.Add(-time.Second)
+	if pic := c.picture(gone); pic.Ptr() != nil {
+		pic.Close()
+		t.Fatal("a keyframe the history does not hold gave a picture")
 	}
 }

@@ -197,6 +197,9 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	for _, c := range p.cameras {
 		if h := p.evidence.history(c.ID()); h != nil {
 			c.history = h
+			if cf, ok := p.confirm[c.ID()]; ok {
+				cf.history = h
+			}
 		}
 	}
 	return p, nil

@@ -119,6 +119,7 @@ func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 					c.close()
 					return r, err
 				}
+				c.history = cam.history
 				confirm[now.ID] = c
 				p.confirmers.assign(now.ID)
 			}

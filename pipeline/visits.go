@@ -90,7 +90,7 @@ func (c *confirmer) updateVisits(f *frame.Frame, live []*track.Track) []VisitEve
 	for _, v := range w.rule.Open() {
 		open[v.Seq] = true
 		if !v.Best.Time.IsZero() && v.Best.Time.Equal(f.Time) {
-			c.keep(w.best, v.Seq, f, track.Sample(v.Best))
+			c.keepCopy(w.best, v.Seq, f, track.Sample(v.Best)) // a visit may outlast the history
 		}
 	}
 	var out []VisitEvent
