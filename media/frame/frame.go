@@ -29,11 +29,21 @@ type Frame struct {
 	load func(*Frame) error
 }
 
-// Width of the picture in pixels.
-func (f *Frame) Width() int { return f.Mat.Cols() }
+// Width of the picture in pixels (0 without one: a pending frame).
+func (f *Frame) Width() int {
+	if f.Mat.Ptr() == nil {
+		return 0
+	}
+	return f.Mat.Cols()
+}
 
-// Height of the picture in pixels.
-func (f *Frame) Height() int { return f.Mat.Rows() }
+// Height of the picture in pixels (0 without one).
+func (f *Frame) Height() int {
+	if f.Mat.Ptr() == nil {
+		return 0
+	}
+	return f.Mat.Rows()
+}
 
 // Ensure makes Mat a continuous BGR matrix of the given size, reusing the
 // current one when it already is.

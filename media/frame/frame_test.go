@@ -93,3 +93,15 @@ func TestPendingFrameHoldsNoPictureUntilLoaded(t *testing.T) {
 		g.Release()
 	}
 }
+
+// A frame without a picture (pending, or whose load failed) has no size:
+// asking does not reach into a missing Mat.
+func TestAFrameWithoutAPictureHasNoSize(t *testing.T) {
+	p := NewPool(1)
+	defer p.Close()
+	f := p.Pending(func(*Frame) error { return nil })
+	if f.Width() != 0 || f.Height() != 0 {
+		t.Fatalf("a pending frame is %dx%d", f.Width(), f.Height())
+	}
+	f.Release()
+}
