@@ -32,6 +32,12 @@ func TestWebhookRetriesUntilTheReceiverAcceptsAndEveryTicketArrivesSigned(t *tes
 			page, _ := s.store.ListTickets(t.Context(), Filter{Statuses: []Status{StatusDispatched}, Limit: 100})
 			return len(page) == tickets
 		})
+		// The sender counts a delivery just after it stores it: wait for
+		// the last count too (read at once, it failed once in CI), and
+		// then it must not go past tickets.
+		waitFor(t, "every dispatch counted", func() bool {
+			return testutil.ToFloat64(s.metrics.Tickets.WithLabelValues("garbage_pile", "dispatched")) >= tickets
+		})
 
 		got := rcv.deliveries()
 		if len(got) != tickets+failures {
