@@ -28,8 +28,7 @@ type KeyframeResult struct {
 // puts them in front of every keyframe). A unit marked Gap (pictures lost
 // just before it) returns ErrNeedKeyframe undecoded, as a camera's own
 // decoder would skip it.
-func Keyframe(codec media.Codec, threads int, au *media.AccessUnit, dst *frame.Frame) (KeyframeResult, error) {
-	var res KeyframeResult
+func Keyframe(codec media.Codec, threads int, au *media.AccessUnit, dst *frame.Frame) (res KeyframeResult, err error) {
 	if !au.Key || au.Gap {
 		return res, ErrNeedKeyframe
 	}
@@ -40,7 +39,7 @@ func Keyframe(codec media.Codec, threads int, au *media.AccessUnit, dst *frame.F
 	}
 	defer keyframeDecoders.give(k, d)
 	before := d.Stats().Corrupt
-	defer func() { res.Corrupt = d.Stats().Corrupt - before }()
+	defer func() { res.Corrupt = d.Stats().Corrupt - before }() // named results: the caller gets it
 	if err := d.Send(au); err != nil {
 		return res, err
 	}

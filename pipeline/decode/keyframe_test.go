@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
 )
@@ -101,5 +102,45 @@ func TestKeyframeRefusesWhatDoesNotDecodeByItself(t *testing.T) {
 	}
 	if f.Width() == 0 {
 		t.Fatal("no picture")
+	}
+}
+
+// A keyframe missing half of its slices decodes to a concealed picture
+// the codec flags corrupt: Keyframe reports it in Corrupt (the camera
+// counts it as a decode error) and gives no picture.
+func TestKeyframeReportsACorruptPicture(t *testing.T) {
+	var key *media.AccessUnit
+	for _, au := range streamtest.Load(t, "h264_slices32_1280x720.mp4").AUs {
+		if au.Key {
+			key = au
+			break
+		}
+	}
+	if key == nil {
+		t.Fatal("no keyframe")
+	}
+	half := *key
+	half.NALUs = nil
+	slices := 0
+	for _, n := range key.NALUs {
+		if typ := n[0] & 0x1f; typ == 5 {
+			slices++
+			if slices%2 == 0 {
+				continue // every other slice lost
+			}
+		}
+		half.NALUs = append(half.NALUs, n)
+	}
+	if slices < 8 {
+		t.Fatalf("the keyframe has %d slices, want many", slices)
+	}
+	f := &frame.Frame{}
+	defer f.Release()
+	res, err := Keyframe(media.CodecH264, 1, &half, f)
+	if res.Corrupt != 1 || !errors.Is(err, ErrNoPicture) {
+		t.Fatalf("a keyframe missing half its slices: corrupt %d, err %v; want 1 and ErrNoPicture", res.Corrupt, err)
+	}
+	if res, err := Keyframe(media.CodecH264, 1, key, f); err != nil || res.Corrupt != 0 {
+		t.Fatalf("the whole keyframe after it: corrupt %d, err %v", res.Corrupt, err)
 	}
 }
