@@ -107,7 +107,8 @@ const errorLogEvery = time.Minute
 type errorKey struct{ model, stage string }
 
 type slot struct {
-	frames []*frame.Frame
+	frames   []*frame.Frame
+	loadErrs []error // per frame: why its picture could not be made (see load)
 	// per model: which frames of the batch, their letterboxes, the buffers
 	jobs    map[string]*modelJob
 	tensors map[string]map[[2]int][2]*ort.Tensor[float32] // model → (first image, batch size) → (in, out)
@@ -229,7 +230,7 @@ func (s *Batcher) Run(ctx context.Context) error {
 }
 
 func (s *Batcher) newSlot() *slot {
-	sl := &slot{jobs: map[string]*modelJob{}, tensors: map[string]map[[2]int][2]*ort.Tensor[float32]{}}
+	sl := &slot{jobs: map[string]*modelJob{}, tensors: map[string]map[[2]int][2]*ort.Tensor[float32]{}, loadErrs: make([]error, s.maxBatch)}
 	for name, m := range s.Models {
 		// A fixed input batch pads the last run of a batch up to it.
 		n := s.maxBatch
@@ -329,7 +330,8 @@ func (s *Batcher) load(sl *slot, jobs chan<- prepJob, wg *sync.WaitGroup) {
 	if pending == 0 {
 		return
 	}
-	errs := make([]error, len(sl.frames))
+	errs := sl.loadErrs[:len(sl.frames)]
+	clear(errs)
 	for i, f := range sl.frames {
 		if f.Pending() {
 			wg.Add(1)
