@@ -201,6 +201,7 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) ([]Violat
 		}
 	}
 	c.keepActors(f, live)
+	c.secureKept()
 	var visits []VisitEvent
 	if c.station != nil {
 		visits = c.updateVisits(f, live)
@@ -348,6 +349,52 @@ func (c *confirmer) picture(k keptFrame) gocv.Mat {
 		return gocv.Mat{}
 	}
 	return m
+}
+
+// keptMargin: a keyframe kept by reference is copied as JPEG once it is
+// within this of the oldest video the history holds, before the history
+// lets it go. Tracks seldom live longer than the history reaches (it
+// covers every dwell), but one can: a pile standing all night in a zone
+// whose schedule starts in the morning.
+const keptMargin = 30 * time.Second
+
+// secureKept copies the keyframes kept by reference that the history is
+// about to let go as JPEG (see keptMargin). It decodes nothing while every
+// kept keyframe is well inside the history.
+func (c *confirmer) secureKept() {
+	if c.history == nil || len(c.best)+len(c.appear)+len(c.actors) == 0 {
+		return
+	}
+	oldest := c.history.Oldest()
+	if oldest.IsZero() {
+		return
+	}
+	limit := oldest.Add(keptMargin)
+	for _, m := range []map[uint64]keptFrame{c.best, c.appear, c.actors} {
+		for id, k := range m {
+			if k.jpeg != nil || !k.key.at.Before(limit) {
+				continue
+			}
+			pic, err := c.keyframePicture(k)
+			if err == nil {
+				var buf *gocv.NativeByteBuffer
+				if buf, err = gocv.IMEncodeWithParams(gocv.JPEGFileExt, pic, []int{gocv.IMWriteJpegQuality, keptQuality}); err == nil {
+					k.jpeg = append([]byte(nil), buf.GetBytes()...)
+					buf.Close()
+				}
+				pic.Close()
+			}
+			if err != nil {
+				// It stays a reference: the picture is read back while
+				// the history still holds it, else evidence has none.
+				if ok, held := c.keepErrs.Allow(time.Now()); ok {
+					c.log.Error("kept keyframe not copied before the history lets it go", "camera", c.camera, "at", k.key.at, "err", err, "suppressed", held)
+				}
+				continue
+			}
+			m[id] = k
+		}
+	}
 }
 
 // keyframePicture reads a keyframe kept by reference back from the

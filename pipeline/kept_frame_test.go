@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -157,5 +158,71 @@ func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
 	if pic := c.picture(gone); pic.Ptr() != nil {
 		pic.Close()
 		t.Fatal("a keyframe the history does not hold gave a picture")
+	}
+}
+
+// A keyframe kept by reference that the history is about to let go (a
+// track older than the history reaches) is copied as JPEG in time: its
+// picture outlives the video. One well inside the history stays a
+// reference, decoding nothing.
+func TestAKeptKeyframeTheHistoryIsAboutToLetGoIsCopied(t *testing.T) {
+	aus := streamtest.Looped(streamtest.Load(t, "h264_640x360.mp4").AUs, 16)
+	h, err := history.New("cam", history.Config{Keep: 40 * time.Second}, history.NewMetrics(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
+	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	c.history = h
+
+	start := aus[0].Time
+	half := slices.IndexFunc(aus, func(au *media.AccessUnit) bool { return au.Time.Sub(start) >= 80*time.Second })
+	for _, au := range aus[:half] {
+		h.Add(au)
+	}
+	// Oldest is now about 40 s in: a keyframe at 45 s is within keptMargin
+	// of it, one at 75 s is not.
+	keyAt := func(at time.Duration) *media.AccessUnit {
+		i := slices.IndexFunc(aus, func(au *media.AccessUnit) bool { return au.Key && au.Time.Sub(start) >= at })
+		return aus[i]
+	}
+	old, recent := keyAt(45*time.Second), keyAt(75*time.Second)
+	want := &frame.Frame{}
+	defer want.Release()
+	if _, err := decode.Keyframe(old.Codec, 1, old, want); err != nil {
+		t.Fatal(err)
+	}
+	for id, au := range map[uint64]*media.AccessUnit{1: old, 2: recent} {
+		c.keep(c.best, id, &frame.Frame{Camera: cam.ID, PTS: au.PTS, Time: au.Time, Key: true}, track.Sample{Time: au.Time})
+	}
+	c.secureKept()
+	if len(c.best[1].jpeg) == 0 || c.best[2].jpeg != nil {
+		t.Fatalf("after securing: old kept as %d bytes of JPEG, recent as %d; want a copy of the old one only", len(c.best[1].jpeg), len(c.best[2].jpeg))
+	}
+
+	for _, au := range aus[half:] {
+		h.Add(au)
+	}
+	ref := keptFrame{}
+	ref.key.pts, ref.key.at = old.PTS, old.Time
+	if pic, err := c.keyframePicture(ref); err == nil {
+		pic.Close()
+		t.Fatal("the history still holds the old keyframe: the test shows nothing")
+	}
+	pic := c.picture(c.best[1])
+	if pic.Ptr() == nil || pic.Empty() {
+		t.Fatal("the copied keyframe gave no picture once the history let it go")
+	}
+	defer pic.Close()
+	diff := gocv.NewMat()
+	defer diff.Close()
+	gocv.AbsDiff(want.Mat, pic, &diff)
+	if m := diff.Mean(); m.Val1 > 3 || m.Val2 > 3 || m.Val3 > 3 {
+		t.Errorf("the copy differs from the keyframe by %.2f/%.2f/%.2f on average", m.Val1, m.Val2, m.Val3)
 	}
 }
