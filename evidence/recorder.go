@@ -240,12 +240,12 @@ func (r *Recorder) Record(ev *Event) error {
 		if err := pendingWrite(filepath.Join(tmp, name), raw); err != nil {
 			return err
 		}
-		ann, err := Annotate(m, marks, ev.Zone, caption)
-		if err != nil {
+		// The plain picture is on disk: it is drawn on in place (Record
+		// owns it and closes it when done).
+		if err := Annotate(&m, marks, ev.Zone, caption); err != nil {
 			return err
 		}
-		defer ann.Close()
-		data, err := EncodeJPEG(ann, r.cfg.JPEGQuality)
+		data, err := EncodeJPEG(m, r.cfg.JPEGQuality)
 		if err != nil {
 			return err
 		}

@@ -36,14 +36,15 @@ func EncodeJPEG(m gocv.Mat, quality int) ([]byte, error) {
 	return append([]byte(nil), buf.GetBytes()...), nil
 }
 
-// Annotate returns a copy of src with the zone polygon, the marks and the
-// caption lines (camera, time, violation) burned in. The caller closes it.
-// Sizes scale with the picture so the text stays readable from 360p to 4K.
-func Annotate(src gocv.Mat, marks []Mark, zone []image.Point, caption []string) (gocv.Mat, error) {
-	if src.Ptr() == nil || src.Empty() {
-		return gocv.NewMat(), fmt.Errorf("evidence: no picture to annotate")
+// Annotate burns the zone polygon, the marks and the caption lines
+// (camera, time, violation) into the picture itself: the recorder encodes
+// the plain snapshot first, then draws on the same memory (copying the
+// picture first was most of annotating's CPU). Sizes scale with the picture
+// so the text stays readable from 360p to 4K.
+func Annotate(dst *gocv.Mat, marks []Mark, zone []image.Point, caption []string) error {
+	if dst.Ptr() == nil || dst.Empty() {
+		return fmt.Errorf("evidence: no picture to annotate")
 	}
-	dst := src.Clone()
 	scale := float64(dst.Rows()) / 720
 	thick := max(1, int(2*scale+0.5))
 	font := gocv.FontHersheySimplex
@@ -51,11 +52,11 @@ func Annotate(src gocv.Mat, marks []Mark, zone []image.Point, caption []string) 
 
 	if len(zone) >= 3 {
 		pts := gocv.NewPointsVectorFromPoints([][]image.Point{zone})
-		gocv.Polylines(&dst, pts, true, colorZone, thick)
+		gocv.Polylines(dst, pts, true, colorZone, thick)
 		pts.Close()
 	}
 	for _, m := range marks {
-		gocv.Rectangle(&dst, m.Rect, m.Color, thick+1)
+		gocv.Rectangle(dst, m.Rect, m.Color, thick+1)
 		if m.Label == "" {
 			continue
 		}
@@ -65,16 +66,16 @@ func Annotate(src gocv.Mat, marks []Mark, zone []image.Point, caption []string) 
 			y = m.Rect.Min.Y + sz.Y + 4 // no room above: inside the box
 		}
 		bg := image.Rect(m.Rect.Min.X, y-sz.Y-4, m.Rect.Min.X+sz.X+6, y+4)
-		gocv.Rectangle(&dst, bg, m.Color, -1)
-		gocv.PutText(&dst, m.Label, image.Pt(m.Rect.Min.X+3, y), font, fontScale, color.RGBA{A: 255}, thick)
+		gocv.Rectangle(dst, bg, m.Color, -1)
+		gocv.PutText(dst, m.Label, image.Pt(m.Rect.Min.X+3, y), font, fontScale, color.RGBA{A: 255}, thick)
 	}
 	// Caption: white on a dark band at the top left.
 	lineH := int(28 * scale)
 	for i, line := range caption {
 		sz := gocv.GetTextSize(line, font, fontScale, thick)
 		y := (i + 1) * lineH
-		gocv.Rectangle(&dst, image.Rect(0, y-lineH+2, sz.X+16, y+6), color.RGBA{A: 255}, -1)
-		gocv.PutText(&dst, line, image.Pt(8, y), font, fontScale, color.RGBA{R: 255, G: 255, B: 255, A: 255}, thick)
+		gocv.Rectangle(dst, image.Rect(0, y-lineH+2, sz.X+16, y+6), color.RGBA{A: 255}, -1)
+		gocv.PutText(dst, line, image.Pt(8, y), font, fontScale, color.RGBA{R: 255, G: 255, B: 255, A: 255}, thick)
 	}
-	return dst, nil
+	return nil
 }
