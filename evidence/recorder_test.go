@@ -394,7 +394,7 @@ func TestRecorderRetriesASpoolThatCannotBeWritten(t *testing.T) {
 	}
 }
 
-func newRecorder(t *testing.T, cfg RecorderConfig, deps RecorderDeps) *Recorder {
+func newRecorder(t testing.TB, cfg RecorderConfig, deps RecorderDeps) *Recorder {
 	t.Helper()
 	if deps.Log == nil {
 		deps.Log = testLogger(t)

@@ -381,7 +381,7 @@ func TestBackoffGrowsWithJitterUpToMax(t *testing.T) {
 	}
 }
 
-func newUploader(t *testing.T, cfg UploaderConfig, deps UploaderDeps) *Uploader {
+func newUploader(t testing.TB, cfg UploaderConfig, deps UploaderDeps) *Uploader {
 	t.Helper()
 	u, err := NewUploader(cfg, deps)
 	if err != nil {
