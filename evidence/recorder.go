@@ -41,11 +41,13 @@ type Event struct {
 	// the snapshots (empty: UTC).
 	TimeZone string `json:"time_zone,omitempty"`
 	// BestFrame is the object's best frame; AppearFrame (dumping) the
-	// frame where it appeared, with its actor. The recorder closes both.
-	BestFrame   gocv.Mat `json:"-"`
-	BestMarks   []Mark   `json:"-"`
-	AppearFrame gocv.Mat `json:"-"`
-	AppearMarks []Mark   `json:"-"`
+	// frame where it appeared, with its actor. The recorder closes both,
+	// or hands them to Recycle when set (the pictures came from a pool).
+	BestFrame   gocv.Mat       `json:"-"`
+	BestMarks   []Mark         `json:"-"`
+	AppearFrame gocv.Mat       `json:"-"`
+	AppearMarks []Mark         `json:"-"`
+	Recycle     func(gocv.Mat) `json:"-"`
 	// AppearCaption are more caption lines for the actor's picture, under
 	// its time (Violation.ActorAt); ASCII only, as OpenCV's fonts draw.
 	AppearCaption []string `json:"-"`
@@ -195,7 +197,12 @@ const (
 func (r *Recorder) Record(ev *Event) error {
 	defer func() {
 		for _, m := range []*gocv.Mat{&ev.BestFrame, &ev.AppearFrame} {
-			if m.Ptr() != nil {
+			switch {
+			case m.Ptr() == nil:
+			case ev.Recycle != nil:
+				ev.Recycle(*m)
+				*m = gocv.Mat{}
+			default:
 				m.Close()
 			}
 		}

@@ -18,8 +18,20 @@ func TestThePlainSnapshotHasNoMarksAndTheAnnotatedOneHas(t *testing.T) {
 		RecorderDeps{Uploader: newUploader(t, UploaderConfig{Dir: t.TempDir()}, UploaderDeps{Store: &LocalStore{Dir: t.TempDir()}}),
 			History: func(string) ClipSource { return &unitHistory{} }})
 	ev := testEvent("01PLAIN")
-	if err := rec.Record(ev); err != nil { // Record closes the event's pictures
+	// The pictures go back to where they came from once recorded.
+	lent := map[any]bool{ev.BestFrame.Ptr(): true, ev.AppearFrame.Ptr(): true}
+	ev.Recycle = func(m gocv.Mat) {
+		if !lent[m.Ptr()] {
+			t.Errorf("recycled a picture that was not the event's")
+		}
+		delete(lent, m.Ptr())
+		m.Close()
+	}
+	if err := rec.Record(ev); err != nil {
 		t.Fatal(err)
+	}
+	if len(lent) != 0 {
+		t.Errorf("%d of the event's pictures were not given back", len(lent))
 	}
 	read := func(name string) gocv.Mat {
 		t.Helper()

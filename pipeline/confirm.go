@@ -90,6 +90,10 @@ type confirmer struct {
 	// history is the camera's video history (nil without evidence):
 	// keyframes are kept by reference into it (see keptFrame).
 	history *history.History
+	// pictures lends the memory keyframes kept by reference are decoded
+	// into again (nil: allocated): the pipeline's frame pool, to which
+	// the evidence stage gives them back.
+	pictures *frame.Pool
 }
 
 func newConfirmer(cam config.Camera, open rules.Store, m *rules.Metrics, log *slog.Logger) (*confirmer, error) {
@@ -264,10 +268,11 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 type keptFrame struct {
 	jpeg []byte
 	// key is the kept keyframe (jpeg nil): PTS and Time of its unit in
-	// the history.
+	// the history, and the picture's size.
 	key struct {
-		pts int64
-		at  time.Time
+		pts  int64
+		at   time.Time
+		w, h int
 	}
 	sample track.Sample
 }
@@ -291,7 +296,7 @@ const (
 func (c *confirmer) keep(into map[uint64]keptFrame, id uint64, f *frame.Frame, s track.Sample) {
 	if f.Key && c.history != nil {
 		k := keptFrame{sample: s}
-		k.key.pts, k.key.at = f.PTS, f.Time
+		k.key.pts, k.key.at, k.key.w, k.key.h = f.PTS, f.Time, f.Width(), f.Height()
 		into[id] = k
 		return
 	}
@@ -382,7 +387,7 @@ func (c *confirmer) secureKept() {
 					k.jpeg = append([]byte(nil), buf.GetBytes()...)
 					buf.Close()
 				}
-				pic.Close()
+				c.giveBack(pic)
 			}
 			if err != nil {
 				// It stays a reference: the picture is read back while
@@ -414,12 +419,27 @@ func (c *confirmer) keyframePicture(k keptFrame) (gocv.Mat, error) {
 		}
 		return gocv.Mat{}, err
 	}
-	f := &frame.Frame{} // no pool: the Mat goes to the evidence stage
+	// The Mat goes to the evidence stage, which gives it back to the pool.
+	f := &frame.Frame{}
+	if c.pictures != nil && k.key.w > 0 && k.key.h > 0 {
+		f.Mat = c.pictures.Picture(k.key.w, k.key.h)
+	}
 	if _, err := decode.Keyframe(aus[i].Codec, 1, aus[i], f); err != nil {
-		f.Release()
+		c.giveBack(f.Mat)
 		return gocv.Mat{}, err
 	}
 	return f.Mat, nil
+}
+
+// giveBack frees a picture keyframePicture made that goes no further.
+func (c *confirmer) giveBack(m gocv.Mat) {
+	switch {
+	case m.Ptr() == nil:
+	case c.pictures != nil:
+		c.pictures.Recycle(m)
+	default:
+		m.Close()
+	}
 }
 
 // keepActors keeps the frame of each person or vehicle seen now beside a

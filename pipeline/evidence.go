@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/confirm/rules"
 	"github.com/streetwatch/streetwatch/confirm/track"
 	"github.com/streetwatch/streetwatch/evidence"
 	"github.com/streetwatch/streetwatch/internal/atomicfile"
+	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/history"
 )
 
@@ -45,6 +47,9 @@ type evidenceStage struct {
 	stateDir string
 	hm       *history.Metrics
 	metrics  *evidence.Metrics
+	// pictures takes back the events' pictures once recorded (nil: the
+	// recorder closes them): the frame pool they came from.
+	pictures *frame.Pool
 }
 
 // historyMargin is kept beyond the longest dwell plus pre- and post-roll.
@@ -271,6 +276,15 @@ func (s *evidenceStage) record(ev ViolationEvent, width, height int) error {
 	return s.recorder.Record(s.event(ev, width, height))
 }
 
+// recycle is what the recorder hands the pictures to when done (nil:
+// it closes them).
+func (s *evidenceStage) recycle() func(gocv.Mat) {
+	if s.pictures == nil {
+		return nil
+	}
+	return s.pictures.Recycle
+}
+
 // actorSlack is how far from the picture's time an actor's sample may be
 // taken and still be drawn on it: a fraction of a second, in which a
 // person moves less than a step.
@@ -291,6 +305,7 @@ func (s *evidenceStage) event(ev ViolationEvent, width, height int) *evidence.Ev
 		TimeZone:    zoneTimezone(cam, v.Zone),
 		BestFrame:   ev.BestFrame,
 		AppearFrame: ev.AppearFrame,
+		Recycle:     s.recycle(),
 	}
 	label := func(class string, score float32) string { return fmt.Sprintf("%s %.2f", class, score) }
 	rec.BestMarks = []evidence.Mark{{Rect: v.Best.Box.Rect(), Label: label(v.Class, v.Best.Score), Color: evidence.ColorObject}}

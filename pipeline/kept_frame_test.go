@@ -125,6 +125,16 @@ func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
 	if _, err := decode.Keyframe(key.Codec, 1, key, f); err != nil {
 		t.Fatal(err)
 	}
+	// The picture read back is decoded into a free frame of the pool,
+	// not into fresh memory.
+	pool := frame.NewPool(2)
+	defer pool.Close()
+	spare := pool.Get()
+	spare.Ensure(f.Width(), f.Height())
+	sparePtr := spare.Mat.Ptr()
+	spare.Release()
+	c.pictures = pool
+
 	c.keep(c.best, 1, f, track.Sample{Time: f.Time})
 	k := c.best[1]
 	if k.jpeg != nil || k.key.pts != key.PTS {
@@ -141,9 +151,12 @@ func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
 	if pic.Ptr() == nil || pic.Empty() {
 		t.Fatal("no picture read back from the history")
 	}
-	defer pic.Close()
+	defer pool.Recycle(pic)
 	if !bytes.Equal(pic.ToBytes(), f.Mat.ToBytes()) {
 		t.Fatal("the picture read back from the history is not the frame detection saw")
+	}
+	if pic.Ptr() != sparePtr || pool.Free() != 0 {
+		t.Fatalf("the picture read back was allocated (%d free frames left), want the pool's free frame", pool.Free())
 	}
 
 	// Not a keyframe, or no history: kept as JPEG.

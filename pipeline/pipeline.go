@@ -151,6 +151,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 		if err != nil {
 			return nil, err
 		}
+		c.pictures = p.pool
 		p.confirm[cc.ID] = c
 	}
 	if len(p.confirm) == 0 {
@@ -172,6 +173,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 	if p.evidence, err = newEvidenceStage(cfg, reg, log, models, p.handOff, p.keepEvidence); err != nil {
 		return nil, err
 	}
+	p.evidence.pictures = p.pool
 	if err := p.openTickets(); err != nil {
 		return nil, err
 	}

@@ -115,6 +115,7 @@ func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 				if err != nil {
 					return r, err
 				}
+				c.pictures = p.pool
 				if cam.history, err = p.evidence.addCamera(now); err != nil {
 					c.close()
 					return r, err

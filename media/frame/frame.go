@@ -164,6 +164,34 @@ func (p *Pool) GetSized(width, height int) *Frame {
 	return &Frame{pool: p}
 }
 
+// Picture returns a width×height BGR picture for a holder outside the
+// frame flow (evidence decoding a kept keyframe again), from the memory of
+// a free frame when the pool has one of that size: a 720p picture freshly
+// allocated and first written costs more than decoding into a warm one.
+// Give it back with Recycle, or Close it.
+func (p *Pool) Picture(width, height int) gocv.Mat {
+	f := p.GetSized(width, height)
+	f.Ensure(width, height)
+	m := f.Mat
+	f.Mat = gocv.Mat{}
+	return m
+}
+
+// Recycle takes back a picture the caller owns (from Picture, or any
+// Mat) as a free frame; the pool closes it when it keeps enough, or when
+// it is not a continuous BGR picture like a frame's. The caller must not
+// use m after.
+func (p *Pool) Recycle(m gocv.Mat) {
+	if m.Ptr() == nil {
+		return
+	}
+	if m.Empty() || m.Type() != gocv.MatTypeCV8UC3 || !m.IsContinuous() {
+		m.Close()
+		return
+	}
+	p.put(&Frame{pool: p, Mat: m})
+}
+
 // Free is the number of frames kept for reuse.
 func (p *Pool) Free() int {
 	p.mu.Lock()

@@ -1,6 +1,10 @@
 package frame
 
-import "testing"
+import (
+	"testing"
+
+	"gocv.io/x/gocv"
+)
 
 // One pool serves cameras of different sizes: GetSized hands each the
 // frame whose Mat already has its size (no reallocation), and the pool
@@ -104,4 +108,40 @@ func TestAFrameWithoutAPictureHasNoSize(t *testing.T) {
 		t.Fatalf("a pending frame is %dx%d", f.Width(), f.Height())
 	}
 	f.Release()
+}
+
+// A picture lent out of the pool (evidence decoding a kept keyframe) is a
+// free frame's memory when one of the size is free, and comes back as a
+// free frame; beyond what the pool keeps, it is closed.
+func TestPicturesAreLentFromTheFreeFramesAndRecycled(t *testing.T) {
+	p := NewPool(1)
+	defer p.Close()
+	spare := p.Get()
+	spare.Ensure(64, 48)
+	sparePtr := spare.Mat.Ptr()
+	spare.Release()
+
+	m := p.Picture(64, 48)
+	if m.Ptr() != sparePtr || m.Cols() != 64 || m.Rows() != 48 || p.Free() != 0 {
+		t.Fatalf("lent picture %dx%d, the free frame's memory %v, %d free; want 64x48 from it and none free", m.Cols(), m.Rows(), m.Ptr() == sparePtr, p.Free())
+	}
+	other := p.Picture(32, 24) // none free: a new one
+	if other.Cols() != 32 || other.Rows() != 24 {
+		t.Fatalf("new picture %dx%d, want 32x24", other.Cols(), other.Rows())
+	}
+	p.Recycle(gocv.NewMatWithSize(48, 64, gocv.MatTypeCV8U)) // not a frame's kind: closed
+	p.Recycle(gocv.Mat{})
+	if p.Free() != 0 {
+		t.Fatalf("%d free after recycling a grey picture and none, want 0", p.Free())
+	}
+	p.Recycle(m)
+	p.Recycle(other) // the pool keeps one: closed
+	if p.Free() != 1 {
+		t.Fatalf("%d free after recycling, want 1", p.Free())
+	}
+	if g := p.GetSized(64, 48); g.Mat.Ptr() != sparePtr {
+		t.Fatal("the recycled picture is not handed out again")
+	} else {
+		g.Release()
+	}
 }
