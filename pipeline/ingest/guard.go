@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -39,8 +40,29 @@ func (g *credentialGuard) dial(ctx context.Context, network, address string) (ne
 		g.refusedHost.Store(&host)
 		return nil, fmt.Errorf("%w: %s", ErrRedirectRefused, host)
 	}
-	return dialer.DialContext(ctx, network, address)
+	c, err := dialer.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &readBufferedConn{Conn: c, r: bufio.NewReaderSize(c, connReadBuffer)}, nil
 }
+
+// connReadBuffer is what one read from a camera's socket may take. The
+// client reads through a 4 KiB buffer of its own, so each read syscall
+// took at most about three RTP packets, while a camera sends a picture's
+// packets in a burst (a 720p keyframe is dozens of them). Read through
+// this, 16 keyframe-sampled cameras made a third fewer read syscalls
+// (1145-1263 against 1826-1853 a second) and used 1-11% less CPU in four
+// paired runs.
+const connReadBuffer = 64 << 10
+
+// readBufferedConn is a camera's connection, read through a larger buffer.
+type readBufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *readBufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func (g *credentialGuard) onRequest(req *base.Request) {
 	if !g.plain || g.basic {
