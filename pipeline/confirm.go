@@ -356,9 +356,8 @@ func (c *confirmer) picture(k keptFrame) gocv.Mat {
 	return m
 }
 
-// keptMargin: a keyframe kept by reference is copied as JPEG once it is
-// within this of the oldest video the history holds, before the history
-// lets it go. Tracks seldom live longer than the history reaches (it
+// keptMargin: a keyframe kept by reference is copied as JPEG once the
+// history may let its video go within this (history.LetGoWithin). Tracks seldom live longer than the history reaches (it
 // covers every dwell), but one can: a pile standing all night in a zone
 // whose schedule starts in the morning.
 const keptMargin = 30 * time.Second
@@ -370,11 +369,14 @@ func (c *confirmer) secureKept() {
 	if c.history == nil || len(c.best)+len(c.appear)+len(c.actors) == 0 {
 		return
 	}
-	oldest := c.history.Oldest()
-	if oldest.IsZero() {
+	// Not the oldest keyframe: a history still filling up (a camera
+	// started less than Keep ago) lets nothing go, and copying every
+	// object seen in its first half minute cost 60 MB and a decode and
+	// JPEG each at 128 cameras.
+	limit := c.history.LetGoWithin(keptMargin)
+	if limit.IsZero() {
 		return
 	}
-	limit := oldest.Add(keptMargin)
 	for _, m := range []map[uint64]keptFrame{c.best, c.appear, c.actors} {
 		for id, k := range m {
 			if k.jpeg != nil || !k.key.at.Before(limit) {

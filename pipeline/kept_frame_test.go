@@ -239,3 +239,44 @@ func TestAKeptKeyframeTheHistoryIsAboutToLetGoIsCopied(t *testing.T) {
 		t.Errorf("the copy differs from the keyframe by %.2f/%.2f/%.2f on average", m.Val1, m.Val2, m.Val3)
 	}
 }
+
+// A history still filling up (the camera started less than Keep ago) lets
+// nothing go before Keep: keyframes kept in its first seconds stay
+// references, however close they are to its oldest video, until the
+// history may let them go within keptMargin.
+func TestAYoungHistoryHasKeptKeyframesCopiedNever(t *testing.T) {
+	aus := streamtest.Looped(streamtest.Load(t, "h264_640x360.mp4").AUs, 3)
+	const keep = 60 * time.Second // over 30 s of video plus keptMargin
+	h, err := history.New("cam", history.Config{Keep: keep}, history.NewMetrics(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
+	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	c.history = h
+	start := aus[0].Time
+	var keys []*media.AccessUnit
+	for _, au := range aus { // 30 s
+		h.Add(au)
+		if au.Key {
+			keys = append(keys, au)
+		}
+	}
+	if h.Oldest() != start || len(keys) < 2 {
+		t.Fatalf("history from %v (%d keyframes), want everything from the start", h.Oldest().Sub(start), len(keys))
+	}
+	for i, au := range keys {
+		c.keep(c.best, uint64(i), &frame.Frame{Camera: cam.ID, PTS: au.PTS, Time: au.Time, Key: true}, track.Sample{Time: au.Time})
+	}
+	c.secureKept()
+	for i, au := range keys {
+		if k := c.best[uint64(i)]; k.jpeg != nil {
+			t.Errorf("the keyframe %v in was copied while the history lets nothing go for another %v", au.Time.Sub(start), keep-aus[len(aus)-1].Time.Sub(au.Time))
+		}
+	}
+}

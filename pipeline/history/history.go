@@ -111,6 +111,7 @@ type History struct {
 	writing   bool
 	stalled   bool // dropping GOPs because the writer is behind; logged once
 	dropped   int  // GOPs lost because the disk fell behind or failed
+	letGo     bool // some video was let go (by Keep, the bounds or a failure)
 	lastLen   int
 	closed    bool
 

@@ -309,6 +309,28 @@ func TestHistoryWithoutSpillDirDropsOldestGOPs(t *testing.T) {
 		t.Fatalf("err %v, %d units; want the clip from the oldest keyframe and evidence.ErrShortHistory", err, len(aus))
 	}
 	playableClip(t, aus)
+	// RAM let video go long before Keep (10 min): what may go next is
+	// within the margin of the oldest keyframe, not Keep before the newest.
+	if got, want := h.LetGoWithin(5*time.Second), h.Oldest().Add(5*time.Second); !got.Equal(want) {
+		t.Errorf("LetGoWithin(5s) = %v in, want %v (5 s after the oldest keyframe)", got.Sub(streamtest.Epoch), want.Sub(streamtest.Epoch))
+	}
+}
+
+// A history that has let nothing go keeps all it has for Keep: video may
+// go within d only once it is older than d less than Keep.
+func TestHistoryStillFillingUpLetsGoOnlyByKeep(t *testing.T) {
+	s := streamtest.Load(t, "h264_640x360.mp4") // 10 s
+	h, _ := newTestHistory(t, Config{Keep: time.Minute})
+	if !h.LetGoWithin(time.Second).IsZero() {
+		t.Error("an empty history lets video go")
+	}
+	feed(t, h, s.AUs, nil)
+	if !h.Oldest().Equal(streamtest.Epoch) {
+		t.Fatalf("oldest %v in, want the start", h.Oldest().Sub(streamtest.Epoch))
+	}
+	if got, want := h.LetGoWithin(55*time.Second), h.Newest().Add(-5*time.Second); !got.Equal(want) {
+		t.Errorf("LetGoWithin(55s) = %v in, want %v (5 s before the newest picture)", got.Sub(streamtest.Epoch), want.Sub(streamtest.Epoch))
+	}
 }
 
 func TestHistoryDropsAGOPLargerThanMaxMemory(t *testing.T) {

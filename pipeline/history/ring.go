@@ -202,6 +202,7 @@ func (h *History) drop(g *gop) {
 	}
 	g.state = gopDropped
 	g.aus = nil
+	h.letGo = true
 }
 
 // dropMiddle drops a GOP anywhere in the index; the next one starts after a break.
@@ -245,6 +246,26 @@ func (h *History) Newest() time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.newest
+}
+
+// LetGoWithin is the time before which the history's video may be let go
+// within d (zero when empty): video older than d less than Keep before the
+// newest picture; once the history has let some go (RAM or disk bounds
+// bite before Keep), video within d of its oldest keyframe. A history
+// still filling up keeps everything it has for about Keep.
+func (h *History) LetGoWithin(d time.Duration) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.newest.IsZero() {
+		return time.Time{}
+	}
+	before := h.newest.Add(d - h.cfg.Keep)
+	if h.letGo && len(h.gops) > 0 {
+		if o := h.gops[0].key.Add(d); o.After(before) {
+			before = o
+		}
+	}
+	return before
 }
 
 // Oldest is the Time of the oldest keyframe: the earliest a clip can start
