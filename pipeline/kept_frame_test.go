@@ -28,12 +28,7 @@ import (
 // its 2.7 MiB of BGR, and the picture the evidence stage gets back is the
 // frame (mean error under 3 of 255 per channel on a noisy picture).
 func TestKeptFramesAreSharedJPEGThatDecodeToTheFrame(t *testing.T) {
-	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
-	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c, cam := keptTestConfirmer(t)
 	// A street-like picture: smooth noise with edges.
 	mat := gocv.NewMatWithSize(720, 1280, gocv.MatTypeCV8UC3)
 	defer mat.Close()
@@ -111,12 +106,7 @@ func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
 		// share one buffer).
 		h.Add(streamtest.NewAU(au.Codec, au.NALUs, au.PTS, au.Key, au.Width, au.Height, au.Session))
 	}
-	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
-	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c, cam := keptTestConfirmer(t)
 	c.history = h
 
 	key := keys[1]
@@ -180,17 +170,8 @@ func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
 // reference, decoding nothing.
 func TestAKeptKeyframeTheHistoryIsAboutToLetGoIsCopied(t *testing.T) {
 	aus := streamtest.Looped(streamtest.Load(t, "h264_640x360.mp4").AUs, 16)
-	h, err := history.New("cam", history.Config{Keep: 40 * time.Second}, history.NewMetrics(nil), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
-	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c, cam := keptTestConfirmer(t)
+	h := memoryHistory(t, 40 * time.Second)
 	c.history = h
 
 	start := aus[0].Time
@@ -247,17 +228,8 @@ func TestAKeptKeyframeTheHistoryIsAboutToLetGoIsCopied(t *testing.T) {
 func TestAYoungHistoryHasKeptKeyframesCopiedNever(t *testing.T) {
 	aus := streamtest.Looped(streamtest.Load(t, "h264_640x360.mp4").AUs, 3)
 	const keep = 60 * time.Second // over 30 s of video plus keptMargin
-	h, err := history.New("cam", history.Config{Keep: keep}, history.NewMetrics(nil), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
-	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c, cam := keptTestConfirmer(t)
+	h := memoryHistory(t, keep)
 	c.history = h
 	start := aus[0].Time
 	var keys []*media.AccessUnit
@@ -279,4 +251,29 @@ func TestAYoungHistoryHasKeptKeyframesCopiedNever(t *testing.T) {
 			t.Errorf("the keyframe %v in was copied while the history lets nothing go for another %v", au.Time.Sub(start), keep-aus[len(aus)-1].Time.Sub(au.Time))
 		}
 	}
+}
+
+// keptTestConfirmer is a confirmer for camera "cam" with one zone over
+// the whole picture, closed when the test ends.
+func keptTestConfirmer(t *testing.T) (*confirmer, config.Camera) {
+	t.Helper()
+	cam := config.Camera{ID: "cam", Zones: []config.Zone{{Name: "all", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}}}}
+	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.close)
+	return c, cam
+}
+
+// memoryHistory is camera "cam"'s history in RAM alone, reaching keep
+// back, closed when the test ends.
+func memoryHistory(t *testing.T, keep time.Duration) *history.History {
+	t.Helper()
+	h, err := history.New("cam", history.Config{Keep: keep}, history.NewMetrics(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
 }
