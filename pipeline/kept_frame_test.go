@@ -171,7 +171,7 @@ func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
 func TestAKeptKeyframeTheHistoryIsAboutToLetGoIsCopied(t *testing.T) {
 	aus := streamtest.Looped(streamtest.Load(t, "h264_640x360.mp4").AUs, 16)
 	c, cam := keptTestConfirmer(t)
-	h := memoryHistory(t, 40 * time.Second)
+	h := memoryHistory(t, 40*time.Second)
 	c.history = h
 
 	start := aus[0].Time
