@@ -25,12 +25,18 @@ var shanghai = func() *time.Location {
 	return loc
 }()
 
-// stationDay is the test's day: today in Shanghai (the page's clock is
-// the real one: sessions and cookies expire by it).
+// stationDay is the test's day, whose events (08:00 to 12:00) must all be
+// past (the page's clock is the real one: sessions and cookies expire by
+// it, and the API refuses weighings from the future): today in Shanghai
+// from 13:00, else yesterday. It was today always, and the test failed
+// every night in Shanghai until 08:03.
 var stationDay = func() time.Time {
-	now := time.Now().In(shanghai)
+	now := time.Now().In(shanghai).Add(-13 * time.Hour)
 	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, shanghai)
 }()
+
+// today is the date in Shanghai now.
+func today() string { return time.Now().In(shanghai).Format(time.DateOnly) }
 
 // at is a time on the test's day.
 func at(hour, minute int) time.Time {
@@ -234,9 +240,9 @@ func TestStationViewListsDaysVisitsAndRecordsWithEvidenceLinks(t *testing.T) {
 	}
 	// Without a day the page shows today; the next day is offered only
 	// for past days.
-	if today := c.get("/stations/baiyun-07"); !strings.Contains(row(t, today.body, "data-day", day(0)), `class="current"`) ||
-		strings.Contains(today.body, `rel="next"`) {
-		t.Errorf("today's page: %s", today.body)
+	if now := c.get("/stations/baiyun-07"); !strings.Contains(row(t, now.body, "data-day", today()), `class="current"`) ||
+		strings.Contains(now.body, `rel="next"`) {
+		t.Errorf("today's page: %s", now.body)
 	}
 	if prev := c.get("/stations/baiyun-07?day=" + day(-1)); !strings.Contains(prev.body, `href="/stations/baiyun-07?day=`+day(0)+`" rel="next"`) ||
 		!strings.Contains(prev.body, `id="visits"`) || strings.Contains(prev.body, `data-visit=`) {
