@@ -91,8 +91,8 @@ type confirmer struct {
 	// keyframes are kept by reference into it (see keptFrame).
 	history *history.History
 	// pictures lends the memory keyframes kept by reference are decoded
-	// into again (nil: allocated): the pipeline's frame pool, to which
-	// the evidence stage gives them back.
+	// into again (nil: allocated, see frame.Pool.Picture): the pipeline's
+	// frame pool, to which the evidence stage gives them back.
 	pictures *frame.Pool
 }
 
@@ -357,9 +357,10 @@ func (c *confirmer) picture(k keptFrame) gocv.Mat {
 }
 
 // keptMargin: a keyframe kept by reference is copied as JPEG once the
-// history may let its video go within this (history.LetGoWithin). Tracks seldom live longer than the history reaches (it
-// covers every dwell), but one can: a pile standing all night in a zone
-// whose schedule starts in the morning.
+// history may let its video go within this (history.LetGoWithin).
+// Tracks seldom live longer than the history reaches (it covers every
+// dwell), but one can: a pile standing all night in a zone whose schedule
+// starts in the morning.
 const keptMargin = 30 * time.Second
 
 // secureKept copies the keyframes kept by reference that the history is
@@ -389,7 +390,7 @@ func (c *confirmer) secureKept() {
 					k.jpeg = append([]byte(nil), buf.GetBytes()...)
 					buf.Close()
 				}
-				c.giveBack(pic)
+				c.pictures.Recycle(pic)
 			}
 			if err != nil {
 				// It stays a reference: the picture is read back while
@@ -423,25 +424,14 @@ func (c *confirmer) keyframePicture(k keptFrame) (gocv.Mat, error) {
 	}
 	// The Mat goes to the evidence stage, which gives it back to the pool.
 	f := &frame.Frame{}
-	if c.pictures != nil && k.key.w > 0 && k.key.h > 0 {
+	if k.key.w > 0 && k.key.h > 0 {
 		f.Mat = c.pictures.Picture(k.key.w, k.key.h)
 	}
 	if _, err := decode.Keyframe(aus[i].Codec, 1, aus[i], f); err != nil {
-		c.giveBack(f.Mat)
+		c.pictures.Recycle(f.Mat)
 		return gocv.Mat{}, err
 	}
 	return f.Mat, nil
-}
-
-// giveBack frees a picture keyframePicture made that goes no further.
-func (c *confirmer) giveBack(m gocv.Mat) {
-	switch {
-	case m.Ptr() == nil:
-	case c.pictures != nil:
-		c.pictures.Recycle(m)
-	default:
-		m.Close()
-	}
 }
 
 // keepActors keeps the frame of each person or vehicle seen now beside a

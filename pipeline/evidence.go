@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/confirm/rules"
@@ -47,8 +46,8 @@ type evidenceStage struct {
 	stateDir string
 	hm       *history.Metrics
 	metrics  *evidence.Metrics
-	// pictures takes back the events' pictures once recorded (nil: the
-	// recorder closes them): the frame pool they came from.
+	// pictures takes back the events' pictures once recorded (a nil pool
+	// closes them): the frame pool they came from.
 	pictures *frame.Pool
 }
 
@@ -276,15 +275,6 @@ func (s *evidenceStage) record(ev ViolationEvent, width, height int) error {
 	return s.recorder.Record(s.event(ev, width, height))
 }
 
-// recycle is what the recorder hands the pictures to when done (nil:
-// it closes them).
-func (s *evidenceStage) recycle() func(gocv.Mat) {
-	if s.pictures == nil {
-		return nil
-	}
-	return s.pictures.Recycle
-}
-
 // actorSlack is how far from the picture's time an actor's sample may be
 // taken and still be drawn on it: a fraction of a second, in which a
 // person moves less than a step.
@@ -305,7 +295,7 @@ func (s *evidenceStage) event(ev ViolationEvent, width, height int) *evidence.Ev
 		TimeZone:    zoneTimezone(cam, v.Zone),
 		BestFrame:   ev.BestFrame,
 		AppearFrame: ev.AppearFrame,
-		Recycle:     s.recycle(),
+		Recycle:     s.pictures.Recycle,
 	}
 	label := func(class string, score float32) string { return fmt.Sprintf("%s %.2f", class, score) }
 	rec.BestMarks = []evidence.Mark{{Rect: v.Best.Box.Rect(), Label: label(v.Class, v.Best.Score), Color: evidence.ColorObject}}

@@ -205,7 +205,7 @@ func (s *evidenceStage) visitEvent(ev VisitEvent, width, height int) *evidence.E
 		Zone:      pixels(cam.Station.Bay, width, height),
 		TimeZone:  zoneTimezone(cam, ""),
 		BestFrame: ev.BestFrame,
-		Recycle:   s.recycle(),
+		Recycle:   s.pictures.Recycle,
 		BestMarks: []evidence.Mark{{Rect: ev.Best.Box.Rect(), Label: fmt.Sprintf("%s %.2f", v.VehicleClass, ev.Best.Score), Color: evidence.ColorObject}},
 		Extra:     map[string]any{extraStation: v.Station, extraStop: v.Stop.UTC().Format(time.RFC3339Nano)},
 	}

@@ -168,8 +168,11 @@ func (p *Pool) GetSized(width, height int) *Frame {
 // frame flow (evidence decoding a kept keyframe again), from the memory of
 // a free frame when the pool has one of that size: a 720p picture freshly
 // allocated and first written costs more than decoding into a warm one.
-// Give it back with Recycle, or Close it.
+// Give it back with Recycle, or Close it. A nil pool allocates it.
 func (p *Pool) Picture(width, height int) gocv.Mat {
+	if p == nil {
+		return gocv.NewMatWithSize(height, width, gocv.MatTypeCV8UC3)
+	}
 	f := p.GetSized(width, height)
 	f.Ensure(width, height)
 	m := f.Mat
@@ -179,13 +182,13 @@ func (p *Pool) Picture(width, height int) gocv.Mat {
 
 // Recycle takes back a picture the caller owns (from Picture, or any
 // Mat) as a free frame; the pool closes it when it keeps enough, or when
-// it is not a continuous BGR picture like a frame's. The caller must not
-// use m after.
+// it is not a continuous BGR picture like a frame's, or when the pool is
+// nil. The caller must not use m after.
 func (p *Pool) Recycle(m gocv.Mat) {
 	if m.Ptr() == nil {
 		return
 	}
-	if m.Empty() || m.Type() != gocv.MatTypeCV8UC3 || !m.IsContinuous() {
+	if p == nil || m.Empty() || m.Type() != gocv.MatTypeCV8UC3 || !m.IsContinuous() {
 		m.Close()
 		return
 	}
