@@ -382,13 +382,14 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 // findActor looks for a person or vehicle that was near the object around
 // the moment it appeared. A vehicle that stood there is preferred to the
 // nearest person: its rider got off to unload it and rides away on it.
+// A parked vehicle is no actor (see parked).
 func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	ox, oy := obj.Box.BottomCenter()
 	from, to := obj.FirstSeen.Add(-actorWindow), obj.FirstSeen.Add(actorSearch)
 	var best, vehicle *track.Track
 	bestD, vehicleD := math.MaxFloat64, math.MaxFloat64
 	consider := func(a *track.Track) {
-		if a.ID == obj.ID || !violation.IsActor(a.Class()) {
+		if a.ID == obj.ID || !violation.IsActor(a.Class()) || e.parked(a, from) {
 			return
 		}
 		stopped := a.Class() == violation.ClassVehicle && stood(a, from, to)
@@ -419,6 +420,20 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 		return vehicle
 	}
 	return best
+}
+
+// parked tells whether a vehicle has stood where it stands since before
+// the object's window opened, or was never seen moving since the camera's
+// first frames (it was there before StreetWatch looked): a parked car, or a shop front or a
+// bus shelter the model takes for a vehicle. It did not bring the object,
+// and as the actor it would hold the dumping back for as long as it stays.
+// A vehicle that arrived and stopped to unload is not parked.
+func (e *Engine) parked(a *track.Track, from time.Time) bool {
+	if a.Class() != violation.ClassVehicle || !a.Stationary {
+		return false
+	}
+	alwaysThere := a.StationarySince.Equal(a.FirstSeen) && a.FirstSeen.Before(e.since.Add(alreadyThere))
+	return a.StationarySince.Before(from) || alwaysThere
 }
 
 // stood tells whether a track stayed in place (its box within IoU 0.6) for

@@ -351,6 +351,70 @@ func TestTheVehicleARiderUnloadsIsTheActor(t *testing.T) {
 	}
 }
 
+// A car is parked from the first frame, near enough to the place where a
+// passer-by puts a bag down at 10 s and walks off (out of reach at 19 s).
+// The car did not bring the bag: the person is the actor, and the dumping
+// does not wait for the car to leave. The same car arriving 3 s before
+// the bag (a rider stopping to unload) is the actor, as before.
+func TestAParkedCarIsNoActor(t *testing.T) {
+	tests := []struct {
+		name   string
+		parkAt int
+		want   []int
+		wantBy string
+	}{
+		{"parked from the start: the passer-by, 60 s after they left", 0, []int{79}, "person"},
+		{"parked 20 s before the bag, seen driving in: the passer-by", -20, []int{79}, "person"},
+		{"stopped 3 s before the bag and stays: nothing (its rider has not left)", 7, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := start
+			if tt.parkAt < 0 {
+				from = start.Add(time.Duration(tt.parkAt) * time.Second)
+			}
+			e, tr := engine(lowerHalf)
+			sc := func(s int) []detectors.Detection {
+				out := walker(s, 10, 0)
+				if s >= max(tt.parkAt, 0) {
+					out = append(out, d("vehicle", 400, 380, 550, 560))
+				} else if tt.parkAt > 0 {
+					x := float32(400 - 60*(tt.parkAt-s))
+					out = append(out, d("vehicle", x, 380, x+150, 560))
+				}
+				return out
+			}
+			shift := 0
+			if tt.parkAt < 0 {
+				shift = -tt.parkAt
+				// The car drives in during the camera's first seconds and
+				// stands from -20 s; the walker's clock starts at 0 s.
+				inner := sc
+				sc = func(s int) []detectors.Detection {
+					if s < shift {
+						if s < 3 {
+							x := float32(100 + 100*s)
+							return []detectors.Detection{d("vehicle", x, 380, x+150, 560)}
+						}
+						return []detectors.Detection{d("vehicle", 400, 380, 550, 560)}
+					}
+					return inner(s - shift)
+				}
+			}
+			vs, at := play(t, e, tr, from, 200+shift, sc)
+			for i := range at {
+				at[i] -= shift
+			}
+			if len(at) != len(tt.want) || (len(at) > 0 && (at[0] < tt.want[0] || at[0] > tt.want[0]+2)) {
+				t.Fatalf("confirmed at %v s, want %v", at, tt.want)
+			}
+			if len(vs) == 1 && (vs[0].Type != IllegalDumping || vs[0].ActorClass != tt.wantBy) {
+				t.Fatalf("%s credited to a %q, want a dumping by a %s", vs[0].Type, vs[0].ActorClass, tt.wantBy)
+			}
+		})
+	}
+}
+
 func TestObjectAlreadyThereAtStartIsNoDumping(t *testing.T) {
 	// The bag is there from the first frame; a passer-by walks past it and
 	// on. Nobody was seen leaving it: at most a pile, never a dumping.
