@@ -113,6 +113,7 @@ type Track struct {
 	votes  map[string]float32
 	class  string
 	anchor Sample     // the position stationarity is measured against
+	moved  bool       // it left its first position at least once
 	vel    [2]float32 // box centre velocity, pixels per second (smoothed)
 }
 
@@ -157,6 +158,17 @@ func (t *Track) vote(class string, score float32) {
 		best = violation.ClassLeftObject
 	}
 	t.class = best
+}
+
+// putDown tells whether the track is an object (not a person or vehicle)
+// seen more than once that has not moved since it appeared: a bag put
+// down. It is at rest from its first sight, and keeps its identity through
+// occlusion as a stationary track does: on a busy pavement the next
+// passers-by hide it before StationaryAfter has passed, and a new track
+// when it is seen again would lose the moment it appeared, and so who
+// left it.
+func (t *Track) putDown() bool {
+	return !t.moved && t.Hits >= 2 && !violation.IsActor(t.class)
 }
 
 // Tracker tracks one camera's objects.
@@ -215,7 +227,7 @@ func (tr *Tracker) Update(now time.Time, dets []detectors.Detection) (ended []*T
 		}
 		t.Missed = true
 		limit := cfg.MaxLost
-		if t.Stationary {
+		if t.Stationary || t.putDown() {
 			limit = cfg.StationaryMaxLost
 		}
 		if now.Sub(t.LastSeen) > limit {
@@ -332,6 +344,11 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 		}
 	}
 	t.Box, t.Score, t.LastSeen = d.Box, d.Score, now
+	if !d.Since.IsZero() && d.Since.Before(t.FirstSeen) {
+		// The left-object detector knows when the object appeared: earlier
+		// than the model first saw it (half hidden by whoever put it down).
+		t.FirstSeen = d.Since
+	}
 	t.Hits++
 	t.Missed = false
 	t.Signals |= d.Of()
@@ -349,7 +366,7 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 			t.Stationary, t.StationarySince = true, t.anchor.Time
 		}
 	} else {
-		t.anchor = s
+		t.anchor, t.moved = s, true
 		t.Stationary, t.StationarySince = false, time.Time{}
 	}
 }

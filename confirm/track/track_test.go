@@ -48,6 +48,41 @@ func TestStationaryObjectKeepsItsIdentityThroughOcclusion(t *testing.T) {
 	}
 }
 
+// A bag put down is hidden by passers-by 2 s after it appeared, before it
+// counts as stationary: it keeps its track (and so the moment it appeared).
+// A bag carried past, lost as long, does not linger: its track ends.
+func TestAnObjectPutDownKeepsItsIdentityBeforeItIsStationary(t *testing.T) {
+	tests := []struct {
+		name     string
+		step     float32 // pixels the bag moves per sample
+		wantSame bool
+	}{
+		{"put down", 0, true},
+		{"carried past", 30, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := New(Config{}, 1)
+			x := float32(100)
+			now, _ := step(tr, t0, 2*time.Second, func(time.Time) []detectors.Detection {
+				x += tt.step
+				return []detectors.Detection{det("garbage_bag", 0.8, x, 200, x+40, 240)}
+			})
+			id := tr.Tracks()[0].ID
+			now, ended := step(tr, now, 10*time.Second, func(time.Time) []detectors.Detection { return nil })
+			if tt.wantSame != (len(ended) == 0) {
+				t.Fatalf("lost for 10 s: %d tracks ended", len(ended))
+			}
+			step(tr, now, time.Second, func(time.Time) []detectors.Detection {
+				return []detectors.Detection{det("garbage_bag", 0.8, x, 200, x+40, 240)}
+			})
+			if got := tr.Tracks()[0].ID; tt.wantSame != (got == id) {
+				t.Fatalf("seen again as track %d (first %d)", got, id)
+			}
+		})
+	}
+}
+
 func TestMovingObjectEndsSoonAfterItIsLost(t *testing.T) {
 	tr := New(Config{}, 1)
 	x := float32(0)
@@ -174,5 +209,26 @@ func TestLeftObjectTrackTakesTheModelsClassAndKeepsBothSignals(t *testing.T) {
 	}
 	if tk.Class() != "garbage_bag" || tk.Signals != detectors.SignalModel|detectors.SignalLeftObject {
 		t.Fatalf("after the model: class %q signals %v, want garbage_bag with both", tk.Class(), tk.Signals.Names())
+	}
+}
+
+// The model sees a bag first (late: its dropper stood in front of it); the
+// left-object detector, reporting it later, knows it appeared earlier. The
+// track's first sight moves back to then.
+func TestALeftObjectDatesTheModelsTrackBack(t *testing.T) {
+	tr := New(Config{}, 1)
+	bag := det("garbage_bag", 0.6, 100, 200, 140, 240)
+	now, _ := step(tr, t0, 5*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{bag} })
+	merged := bag
+	merged.Signals, merged.Since = detectors.SignalModel|detectors.SignalLeftObject, t0.Add(-1500*time.Millisecond)
+	step(tr, now, time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{merged} })
+	if len(tr.Tracks()) != 1 || !tr.Tracks()[0].FirstSeen.Equal(merged.Since) {
+		t.Fatalf("%d tracks, first seen %v, want one from %v", len(tr.Tracks()), tr.Tracks()[0].FirstSeen, merged.Since)
+	}
+	later := merged
+	later.Since = t0.Add(time.Second)
+	step(tr, now, time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{later} })
+	if !tr.Tracks()[0].FirstSeen.Equal(merged.Since) {
+		t.Fatalf("a later Since moved the first sight to %v", tr.Tracks()[0].FirstSeen)
 	}
 }
