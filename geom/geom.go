@@ -26,13 +26,30 @@ func (b Box) Area() float32 {
 
 // IoU is intersection over union.
 func (b Box) IoU(o Box) float32 {
+	inter := b.intersection(o)
+	if inter == 0 {
+		return 0
+	}
+	return inter / (b.Area() + o.Area() - inter)
+}
+
+// Within is the share of b that lies inside o: 1 for a box inside
+// another, however much smaller (where IoU is small).
+func (b Box) Within(o Box) float32 {
+	inter := b.intersection(o)
+	if inter == 0 {
+		return 0
+	}
+	return inter / b.Area()
+}
+
+func (b Box) intersection(o Box) float32 {
 	ix := min(b.X2, o.X2) - max(b.X1, o.X1)
 	iy := min(b.Y2, o.Y2) - max(b.Y1, o.Y1)
 	if ix <= 0 || iy <= 0 {
 		return 0
 	}
-	inter := ix * iy
-	return inter / (b.Area() + o.Area() - inter)
+	return ix * iy
 }
 
 // BottomCenter is where an object touches the ground: what zones test.

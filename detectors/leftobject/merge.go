@@ -6,8 +6,15 @@ import (
 )
 
 // mergeIoU: a left object overlapping a model's detection this much is the
-// same object.
-const mergeIoU = 0.3
+// same object. So is one lying mostly inside it (mergeWithin): the
+// background model often finds only part of an object (the side of a bag
+// that differs from the pavement), and that part must not become a second
+// object beside the model's (the tracker would follow both, and the two
+// tracks would share the object's detections between them).
+const (
+	mergeIoU    = 0.3
+	mergeWithin = 0.7
+)
 
 // Merge adds the left objects of one frame to the model's detections of
 // the same frame. A left object the model also found (an object class
@@ -25,16 +32,16 @@ func Merge(model, left []detectors.Detection) []detectors.Detection {
 	}
 next:
 	for _, l := range left {
-		best, bestIoU := -1, float32(mergeIoU)
+		best, bestIoU := -1, float32(-1)
 		for i, m := range out[:len(model)] {
 			iou := m.Box.IoU(l.Box)
-			if iou < mergeIoU {
+			if iou < mergeIoU && l.Box.Within(m.Box) < mergeWithin {
 				continue
 			}
 			if violation.IsActor(m.Class) {
 				continue next
 			}
-			if violation.IsObject(m.Class) && iou >= bestIoU {
+			if violation.IsObject(m.Class) && iou > bestIoU {
 				best, bestIoU = i, iou
 			}
 		}
