@@ -382,14 +382,16 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 // findActor looks for a person or vehicle that was near the object around
 // the moment it appeared. A vehicle that stood there is preferred to the
 // nearest person: its rider got off to unload it and rides away on it.
-// A parked vehicle is no actor (see parked).
+// A parked vehicle is no actor (see parked), nor is a track seen only
+// once: on real footage a single detection is as often the model's noise
+// (a doorway, a shadow) as anyone, and a track keeps it for recentActors.
 func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	ox, oy := obj.Box.BottomCenter()
 	from, to := obj.FirstSeen.Add(-actorWindow), obj.FirstSeen.Add(actorSearch)
 	var best, vehicle *track.Track
 	bestD, vehicleD := math.MaxFloat64, math.MaxFloat64
 	consider := func(a *track.Track) {
-		if a.ID == obj.ID || !violation.IsActor(a.Class()) || e.parked(a, from) {
+		if a.ID == obj.ID || !violation.IsActor(a.Class()) || a.Hits < 2 || e.parked(a, from) {
 			return
 		}
 		stopped := a.Class() == violation.ClassVehicle && stood(a, from, to)

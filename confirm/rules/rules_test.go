@@ -241,6 +241,15 @@ func TestIllegalDumping(t *testing.T) {
 			}
 			return nil
 		}, nil},
+		{"a bag appears with nobody near, a vehicle detected once beside it 8 s before (noise): nothing", func(s int) []detectors.Detection {
+			switch {
+			case s == 2:
+				return []detectors.Detection{d("vehicle", 560, 380, 710, 560)}
+			case s >= 10:
+				return []detectors.Detection{d("garbage_bag", 650, 500, 700, 560)}
+			}
+			return nil
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
