@@ -24,6 +24,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
 	"github.com/streetwatch/streetwatch/internal/backoff"
@@ -272,7 +273,7 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	for {
 		select {
 		case err := <-done:
-			return st.flowing.Load(), err
+			return st.flowing.Load(), stalled(err, s.stall)
 		case <-tick.C:
 			if since := time.Since(time.Unix(0, st.lastUnit.Load())); since > s.stall {
 				c.Close()
@@ -281,6 +282,18 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 			}
 		}
 	}
+}
+
+// stalled reports gortsplib's read timeout (ReadTimeout is the stall
+// timeout too) as the watchdog's ErrStalled: whichever of the two notices a
+// silent camera first, status and logs give the same reason.
+func stalled(err error, after time.Duration) error {
+	var tcp liberrors.ErrClientTCPTimeout
+	var udp liberrors.ErrClientUDPTimeout
+	if errors.As(err, &tcp) || errors.As(err, &udp) {
+		return fmt.Errorf("%w for %v (%v)", ErrStalled, after, err)
+	}
+	return err
 }
 
 func isIncomplete(err error) bool {
