@@ -17,7 +17,7 @@ pipeline sampled. The ratio pipeline CPU / limit CPU says what the rest of
 the pipeline (RTSP ingest of every packet, history, letterboxing,
 scheduling, tracking, evidence) costs on top of decode + inference.
 
-usage: [FRAME_QUEUE=n] [PPROF=seconds] bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
+usage: [FRAME_QUEUE=n] [PPROF=seconds] [LEFT_OBJECTS=1] bench_scale.py BIN SECONDS N [N ...]   (writes BENCH_OUT/scale.json and scale.png)
        bench_scale.py --plot scale.json out.png
 
 Environment knobs (scripts/gpu-bench.sh sets them): VIDEO (another H.264/H.265 file to serve),
@@ -79,8 +79,10 @@ def run_n(binary, n, seconds, zone):
     detect = os.environ.get("DETECT", "1") != "0"
     confirm = (f", zones: [{{name: pavement, polygon: {json.dumps(zone)}}}],"
                f" rules: {{illegal_dumping: {{min_dwell: 30s, min_score: 0.35}}}}" if detect else "")
+    # LEFT_OBJECTS=1: every camera also runs the left-object detector (off by default).
+    left = ", left_objects: {enabled: true}" if detect and os.environ.get("LEFT_OBJECTS") == "1" else ""
     cams = "".join(
-        f"  - {{id: cam{i}, url: rtsp://{rtsp}/cam{i}, transport: tcp, sampling: {sampling}{decoder}{confirm}}}\n"
+        f"  - {{id: cam{i}, url: rtsp://{rtsp}/cam{i}, transport: tcp, sampling: {sampling}{decoder}{confirm}{left}}}\n"
         for i in range(n))
     queue = os.environ.get("FRAME_QUEUE")  # pipeline.frame_queue (default: from the cameras)
     provider = os.environ.get("PROVIDER", "")
