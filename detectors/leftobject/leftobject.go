@@ -30,7 +30,9 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -107,37 +109,65 @@ func (c Config) withDefaults() Config {
 
 // Detector is one camera's left-object detector. It is not safe for
 // concurrent use: one camera's frames come one at a time.
+//
+// It holds only what it learns between frames: two backgrounds and two
+// clocks per working pixel, about 0.7 MiB at the default width. The
+// pictures and buffers one frame needs are borrowed from a pool shared by
+// every camera (see work), so 128 cameras do not keep 128 sets of them.
 type Detector struct {
 	cfg Config
 
-	// Working picture, reused: the frame shrunk, in grey, blurred.
-	small, gray, blur gocv.Mat
-	kernel, joiner    gocv.Mat
-	mask              gocv.Mat // static pixels (255), then opened
-	labels, stats     gocv.Mat
-	centroids         gocv.Mat
-
 	w, h, nativeW, nativeH int
-	long, short            []float32 // backgrounds
-	still                  []float32 // seconds each pixel has been still and new
-	born                   []float32 // seconds each pixel has differed from the long-term background
-	diff                   []float32 // this frame's difference from the long-term background
-	excluded               []bool    // under a person or vehicle this frame
-	staticPix              []byte
-	ages                   []float32 // scratch for measure
-	lab                    []int32   // the labels Mat's pixels, valid in regions
+	long, short            []float32 // backgrounds (grey levels, at the baseline's light)
+	still                  []uint16  // ticks each pixel has been still and new
+	born                   []uint16  // ticks each pixel has differed from the long-term background
+	carry                  float64   // the part of a tick the last frames left over
 	gain                   float32   // light now, against the long-term background's
 	last                   time.Time
 	started                bool
 }
 
+// A tick is the unit of the per-pixel clocks: an eighth of a second, so a
+// uint16 counts to 2 h 16 min, beyond AbsorbAfter's default 30 min.
+const ticksPerSecond = 8
+
+// ticks converts a duration to clock ticks, at most what a clock holds.
+func ticks(d time.Duration) uint16 {
+	return uint16(min(math.Round(d.Seconds()*ticksPerSecond), math.MaxUint16))
+}
+
 // New returns a detector; Close frees it.
 func New(cfg Config) *Detector {
-	return &Detector{
-		cfg:       cfg.withDefaults(),
-		small:     gocv.NewMat(),
-		gray:      gocv.NewMat(),
-		blur:      gocv.NewMat(),
+	return &Detector{cfg: cfg.withDefaults()}
+}
+
+// Close frees the detector. It holds no C memory between frames (its
+// pictures are borrowed per frame), so there is nothing to free today;
+// callers close it all the same, as any detector.
+func (d *Detector) Close() {}
+
+// Reset forgets everything learnt: the next frame starts a new baseline.
+func (d *Detector) Reset() { d.started = false }
+
+// work is what one Detect call needs and nothing keeps: the frame shrunk,
+// in grey, blurred; the masks and labels of the still regions. At most a
+// few cameras detect at once (one per confirmation worker), so a few of
+// these serve every camera.
+type work struct {
+	small, gray, blur gocv.Mat
+	kernel, joiner    gocv.Mat
+	mask              gocv.Mat // static pixels (255), then opened
+	labels, stats     gocv.Mat
+	centroids         gocv.Mat
+	excluded          []bool // under a person or vehicle this frame
+	staticPix         []byte
+	ages              []uint16 // scratch for measure
+	lab               []int32  // the labels Mat's pixels, valid in regions
+}
+
+func newWork() *work {
+	return &work{
+		small: gocv.NewMat(), gray: gocv.NewMat(), blur: gocv.NewMat(),
 		kernel:    gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
 		joiner:    gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(9, 9)),
 		mask:      gocv.NewMat(),
@@ -147,15 +177,47 @@ func New(cfg Config) *Detector {
 	}
 }
 
-// Close frees the detector's pictures.
-func (d *Detector) Close() {
-	for _, m := range []*gocv.Mat{&d.small, &d.gray, &d.blur, &d.kernel, &d.joiner, &d.mask, &d.labels, &d.stats, &d.centroids} {
+func (w *work) close() {
+	for _, m := range []*gocv.Mat{&w.small, &w.gray, &w.blur, &w.kernel, &w.joiner, &w.mask, &w.labels, &w.stats, &w.centroids} {
 		m.Close()
 	}
 }
 
-// Reset forgets everything learnt: the next frame starts a new baseline.
-func (d *Detector) Reset() { d.started = false }
+// sized readies the per-pixel buffers for n working pixels.
+func (w *work) sized(n int) {
+	if cap(w.excluded) < n {
+		w.excluded, w.staticPix = make([]bool, n), make([]byte, n)
+	}
+	w.excluded, w.staticPix = w.excluded[:n], w.staticPix[:n]
+}
+
+// spare is the pool of work: a free list, not a sync.Pool, because a
+// gocv.Mat the garbage collector drops is never freed.
+var spare struct {
+	sync.Mutex
+	free []*work
+}
+
+func borrow() *work {
+	spare.Lock()
+	defer spare.Unlock()
+	if n := len(spare.free); n > 0 {
+		w := spare.free[n-1]
+		spare.free = spare.free[:n-1]
+		return w
+	}
+	return newWork()
+}
+
+func giveBack(w *work) {
+	spare.Lock()
+	defer spare.Unlock()
+	if len(spare.free) < max(4, 2*runtime.GOMAXPROCS(0)) {
+		spare.free = append(spare.free, w)
+		return
+	}
+	w.close()
+}
 
 // Detect takes one sampled BGR frame at stream time at, with the boxes (in
 // the frame's pixels) of the people and vehicles the model found in it, and
@@ -165,10 +227,12 @@ func (d *Detector) Detect(img gocv.Mat, at time.Time, exclude []geom.Box) ([]det
 	if img.Empty() || img.Channels() != 3 {
 		return nil, fmt.Errorf("left-object detector: want a BGR picture, got %dx%d with %d channels", img.Cols(), img.Rows(), img.Channels())
 	}
-	if err := d.prepare(img); err != nil {
+	w := borrow()
+	defer giveBack(w)
+	if err := d.prepare(w, img); err != nil {
 		return nil, err
 	}
-	px, err := d.blur.DataPtrUint8()
+	px, err := w.blur.DataPtrUint8()
 	if err != nil {
 		return nil, fmt.Errorf("left-object detector: %w", err)
 	}
@@ -177,33 +241,36 @@ func (d *Detector) Detect(img gocv.Mat, at time.Time, exclude []geom.Box) ([]det
 		d.last, d.started = at, true
 		return nil, nil
 	}
-	dt := float32(at.Sub(d.last).Seconds())
+	dt := at.Sub(d.last)
 	d.last = at
-	d.rasterize(exclude)
-	if !d.update(px, dt) {
+	d.carry += dt.Seconds() * ticksPerSecond
+	step := uint16(min(math.Floor(d.carry), math.MaxUint16))
+	d.carry -= float64(step)
+	d.rasterize(w, exclude)
+	if !d.update(w, px, float32(dt.Seconds()), step) {
 		d.baseline(px) // the light or the camera changed: start again
 		return nil, nil
 	}
-	return d.regions(at, px)
+	return d.regions(w, at, px)
 }
 
 // prepare shrinks the frame to the working size, in grey, blurred; a new
 // frame size starts a new baseline.
-func (d *Detector) prepare(img gocv.Mat) error {
-	w := min(d.cfg.Width, img.Cols())
-	h := max(1, int(math.Round(float64(img.Rows())*float64(w)/float64(img.Cols()))))
-	if w != d.w || h != d.h || img.Cols() != d.nativeW || img.Rows() != d.nativeH {
-		d.w, d.h, d.nativeW, d.nativeH = w, h, img.Cols(), img.Rows()
-		n := w * h
-		d.long, d.short, d.still, d.diff = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
-		d.born = make([]float32, n)
-		d.excluded, d.staticPix = make([]bool, n), make([]byte, n)
+func (d *Detector) prepare(w *work, img gocv.Mat) error {
+	ww := min(d.cfg.Width, img.Cols())
+	h := max(1, int(math.Round(float64(img.Rows())*float64(ww)/float64(img.Cols()))))
+	if ww != d.w || h != d.h || img.Cols() != d.nativeW || img.Rows() != d.nativeH {
+		d.w, d.h, d.nativeW, d.nativeH = ww, h, img.Cols(), img.Rows()
+		n := ww * h
+		d.long, d.short = make([]float32, n), make([]float32, n)
+		d.still, d.born = make([]uint16, n), make([]uint16, n)
 		d.started = false
 	}
-	gocv.Resize(img, &d.small, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
-	gocv.CvtColor(d.small, &d.gray, gocv.ColorBGRToGray)
-	gocv.GaussianBlur(d.gray, &d.blur, image.Pt(5, 5), 0, 0, gocv.BorderReplicate)
-	if !d.blur.IsContinuous() {
+	w.sized(d.w * d.h)
+	gocv.Resize(img, &w.small, image.Pt(ww, h), 0, 0, gocv.InterpolationLinear)
+	gocv.CvtColor(w.small, &w.gray, gocv.ColorBGRToGray)
+	gocv.GaussianBlur(w.gray, &w.blur, image.Pt(5, 5), 0, 0, gocv.BorderReplicate)
+	if !w.blur.IsContinuous() {
 		return fmt.Errorf("left-object detector: working picture is not continuous")
 	}
 	return nil
@@ -213,19 +280,19 @@ func (d *Detector) baseline(px []uint8) {
 	for i, v := range px {
 		d.long[i], d.short[i], d.still[i], d.born[i] = float32(v), float32(v), 0, 0
 	}
-	d.gain = 1
+	d.gain, d.carry = 1, 0
 }
 
 // rasterize marks the working pixels under people and vehicles.
-func (d *Detector) rasterize(exclude []geom.Box) {
-	clear(d.excluded)
+func (d *Detector) rasterize(w *work, exclude []geom.Box) {
+	clear(w.excluded)
 	sx, sy := float32(d.w)/float32(d.nativeW), float32(d.h)/float32(d.nativeH)
 	for _, b := range exclude {
 		mx, my := b.W()*d.cfg.MaskMargin, b.H()*d.cfg.MaskMargin
 		x1, y1 := clampInt(int((b.X1-mx)*sx), d.w), clampInt(int((b.Y1-my)*sy), d.h)
 		x2, y2 := clampInt(int((b.X2+mx)*sx+1), d.w), clampInt(int((b.Y2+my)*sy+1), d.h)
 		for y := y1; y < y2; y++ {
-			row := d.excluded[y*d.w : (y+1)*d.w]
+			row := w.excluded[y*d.w : (y+1)*d.w]
 			for x := x1; x < x2; x++ {
 				row[x] = true
 			}
@@ -236,15 +303,16 @@ func (d *Detector) rasterize(exclude []geom.Box) {
 func clampInt(v, n int) int { return min(max(v, 0), n) }
 
 // update compares the frame with both backgrounds, ages the still pixels
-// and learns. It returns false when so much changed at once that the
-// change is global (light, exposure, camera), not an object.
-func (d *Detector) update(px []uint8, dt float32) bool {
+// by step ticks and learns (dt seconds passed). It returns false when so
+// much changed at once that the change is global (light, exposure,
+// camera), not an object.
+func (d *Detector) update(w *work, px []uint8, dt float32, step uint16) bool {
 	// Gain correction: a uniform change of light scales every grey level.
 	// The backgrounds keep the light of their baseline; a gradual change
 	// (dusk, clouds) is followed, a sudden one (exposure, IR) starts again.
 	var sumI, sumL float64
 	for i, v := range px {
-		if !d.excluded[i] {
+		if !w.excluded[i] {
 			sumI += float64(v)
 			sumL += float64(d.long[i])
 		}
@@ -253,33 +321,31 @@ func (d *Detector) update(px []uint8, dt float32) bool {
 	if sumL > 0 {
 		gain = float32(sumI / sumL)
 	}
-	if step := gain / d.gain; step < 0.8 || step > 1.25 || gain < 0.05 {
+	if ratio := gain / d.gain; ratio < 0.8 || ratio > 1.25 || gain < 0.05 {
 		return false
 	}
 	d.gain = gain
 	aS := float32(1 - math.Exp(-float64(dt)/d.cfg.ShortTerm.Seconds()))
 	aL := float32(1 - math.Exp(-float64(dt)/d.cfg.LongTerm.Seconds()))
 	thr := d.cfg.Threshold
-	absorb := float32(d.cfg.AbsorbAfter.Seconds())
+	absorb := ticks(d.cfg.AbsorbAfter)
 	changed, counted := 0, 0
 	for i, v := range px {
 		f := float32(v)
-		dl := abs32(f - gain*d.long[i])
-		ds := abs32(f - gain*d.short[i])
-		d.diff[i] = dl
-		fl, fs := dl > thr, ds > thr
+		fl := abs32(f-gain*d.long[i]) > thr
+		fs := abs32(f-gain*d.short[i]) > thr
 		switch {
-		case d.excluded[i]:
+		case w.excluded[i]:
 			// Someone stands in front: keep what was there, learn nothing.
 			continue
 		case !fl:
 			d.still[i], d.born[i] = 0, 0
 			d.long[i] += aL * (f/gain - d.long[i])
 		case !fs:
-			d.still[i] += dt // new, and still
-			d.born[i] += dt
+			d.still[i] = addSat(d.still[i], step) // new, and still
+			d.born[i] = addSat(d.born[i], step)
 		default:
-			d.born[i] += dt
+			d.born[i] = addSat(d.born[i], step)
 		}
 		counted++
 		if fl {
@@ -293,6 +359,14 @@ func (d *Detector) update(px []uint8, dt float32) bool {
 	return counted == 0 || float64(changed) < d.cfg.GlobalChange*float64(counted)
 }
 
+// addSat adds without wrapping: a clock that is full stays full.
+func addSat(a, b uint16) uint16 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint16
+}
+
 func abs32(v float32) float32 {
 	if v < 0 {
 		return -v
@@ -301,49 +375,49 @@ func abs32(v float32) float32 {
 }
 
 // regions turns the pixels still for StaticFor into boxes in native pixels.
-func (d *Detector) regions(at time.Time, px []uint8) ([]detectors.Detection, error) {
-	staticFor := float32(d.cfg.StaticFor.Seconds())
+func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detection, error) {
+	staticFor := ticks(d.cfg.StaticFor)
 	any := false
 	for i, s := range d.still {
-		if s >= staticFor && !d.excluded[i] {
-			d.staticPix[i] = 255
+		if s >= staticFor && !w.excluded[i] {
+			w.staticPix[i] = 255
 			any = true
 		} else {
-			d.staticPix[i] = 0
+			w.staticPix[i] = 0
 		}
 	}
 	if !any {
 		return nil, nil
 	}
-	raw, err := gocv.NewMatFromBytes(d.h, d.w, gocv.MatTypeCV8U, d.staticPix)
+	raw, err := gocv.NewMatFromBytes(d.h, d.w, gocv.MatTypeCV8U, w.staticPix)
 	if err != nil {
 		return nil, fmt.Errorf("left-object detector: %w", err)
 	}
 	defer raw.Close()
 	// Specks go (noise, rain); the parts of one object that settled at
 	// slightly different times are joined.
-	gocv.MorphologyEx(raw, &d.mask, gocv.MorphOpen, d.kernel)
-	gocv.MorphologyEx(d.mask, &d.mask, gocv.MorphClose, d.joiner)
-	n := gocv.ConnectedComponentsWithStats(d.mask, &d.labels, &d.stats, &d.centroids)
-	raw32, err := d.labels.DataPtrUint8()
+	gocv.MorphologyEx(raw, &w.mask, gocv.MorphOpen, w.kernel)
+	gocv.MorphologyEx(w.mask, &w.mask, gocv.MorphClose, w.joiner)
+	n := gocv.ConnectedComponentsWithStats(w.mask, &w.labels, &w.stats, &w.centroids)
+	raw32, err := w.labels.DataPtrUint8()
 	if err != nil || len(raw32) < 4*d.w*d.h {
 		return nil, fmt.Errorf("left-object detector: labels: %v", err)
 	}
-	d.lab = unsafe.Slice((*int32)(unsafe.Pointer(&raw32[0])), d.w*d.h)
+	w.lab = unsafe.Slice((*int32)(unsafe.Pointer(&raw32[0])), d.w*d.h)
 	total := float64(d.w * d.h)
 	sx, sy := float32(d.nativeW)/float32(d.w), float32(d.nativeH)/float32(d.h)
 	var out []detectors.Detection
 	for l := 1; l < n; l++ { // 0 is the background
-		x, y := int(d.stats.GetIntAt(l, 0)), int(d.stats.GetIntAt(l, 1))
-		bw, bh := int(d.stats.GetIntAt(l, 2)), int(d.stats.GetIntAt(l, 3))
-		area := float64(d.stats.GetIntAt(l, 4))
+		x, y := int(w.stats.GetIntAt(l, 0)), int(w.stats.GetIntAt(l, 1))
+		bw, bh := int(w.stats.GetIntAt(l, 2)), int(w.stats.GetIntAt(l, 3))
+		area := float64(w.stats.GetIntAt(l, 4))
 		if area < d.cfg.MinArea*total || area > d.cfg.MaxArea*total {
 			continue
 		}
-		if d.ghost(px, x, y, bw, bh, int32(l)) {
+		if d.ghost(w, px, x, y, bw, bh, int32(l)) {
 			continue
 		}
-		score, age := d.measure(x, y, bw, bh, l)
+		score, age := d.measure(w, px, x, y, bw, bh, int32(l))
 		out = append(out, detectors.Detection{
 			Box:   geom.Box{X1: float32(x) * sx, Y1: float32(y) * sy, X2: float32(x+bw) * sx, Y2: float32(y+bh) * sy},
 			Class: Class, Score: score, Model: Model, Signals: detectors.SignalLeftObject,
@@ -358,11 +432,11 @@ func (d *Detector) regions(at time.Time, px []uint8) ([]detectors.Detection, err
 // the long-term background. A real object has its outline in the current
 // picture; a ghost has it in the background only. A ghost is learnt into
 // the long-term background at once and not reported.
-func (d *Detector) ghost(px []uint8, x, y, bw, bh int, label int32) bool {
+func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
 	var cur, bg float32
 	w := d.w
 	in := func(xx, yy int) bool {
-		return xx >= 0 && yy >= 0 && xx < w && yy < d.h && d.lab[yy*w+xx] == label
+		return xx >= 0 && yy >= 0 && xx < w && yy < d.h && wk.lab[yy*w+xx] == label
 	}
 	for yy := max(y, 1); yy < min(y+bh, d.h-1); yy++ {
 		for xx := max(x, 1); xx < min(x+bw, w-1); xx++ {
@@ -379,7 +453,7 @@ func (d *Detector) ghost(px []uint8, x, y, bw, bh int, label int32) bool {
 	}
 	for yy := y; yy < y+bh; yy++ {
 		for xx := x; xx < x+bw; xx++ {
-			if i := yy*w + xx; d.lab[i] == label {
+			if i := yy*w + xx; wk.lab[i] == label {
 				d.long[i], d.still[i], d.born[i] = float32(px[i])/d.gain, 0, 0
 			}
 		}
@@ -390,28 +464,28 @@ func (d *Detector) ghost(px []uint8, x, y, bw, bh int, label int32) bool {
 // measure scores a region — from 0.4 to 1, growing with its contrast
 // against the background and with how long it has stayed — and says how
 // long ago it appeared (seconds, the median pixel's).
-func (d *Detector) measure(x, y, bw, bh, label int) (score, age float32) {
+func (d *Detector) measure(w *work, px []uint8, x, y, bw, bh int, label int32) (score, age float32) {
 	var diff, still float32
-	d.ages = d.ages[:0]
+	w.ages = w.ages[:0]
 	n := 0
 	for yy := y; yy < y+bh; yy++ {
 		for xx := x; xx < x+bw; xx++ {
-			if int(d.lab[yy*d.w+xx]) != label {
+			i := yy*d.w + xx
+			if w.lab[i] != label {
 				continue
 			}
-			i := yy*d.w + xx
-			diff += d.diff[i]
-			still += d.still[i]
-			d.ages = append(d.ages, d.born[i])
+			diff += abs32(float32(px[i]) - d.gain*d.long[i])
+			still += float32(d.still[i])
+			w.ages = append(w.ages, d.born[i])
 			n++
 		}
 	}
 	if n == 0 {
 		return 0.4, 0
 	}
-	slices.Sort(d.ages)
-	age = d.ages[n/2]
+	slices.Sort(w.ages)
+	age = float32(w.ages[n/2]) / ticksPerSecond
 	contrast := min(1, diff/float32(n)/(3*d.cfg.Threshold))
-	persistence := min(1, still/float32(n)/(3*float32(d.cfg.StaticFor.Seconds())))
+	persistence := min(1, still/ticksPerSecond/float32(n)/(3*float32(d.cfg.StaticFor.Seconds())))
 	return 0.4 + 0.3*contrast + 0.3*persistence, age
 }
