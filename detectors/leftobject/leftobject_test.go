@@ -42,6 +42,9 @@ func newScene(t testing.TB, w, h int) *scene {
 type thing struct {
 	r   image.Rectangle
 	col color.RGBA
+	// shade, when set, darkens the ground by this factor instead of
+	// painting it: a shadow.
+	shade float64
 }
 
 // frame renders the scene with things on it, light scaled by gain.
@@ -49,7 +52,15 @@ func (s *scene) frame(t testing.TB, gain float64, things ...thing) gocv.Mat {
 	t.Helper()
 	m := s.base.Clone()
 	for _, th := range things {
-		gocv.Rectangle(&m, th.r, th.col, -1)
+		if th.shade == 0 {
+			gocv.Rectangle(&m, th.r, th.col, -1)
+			continue
+		}
+		for y := th.r.Min.Y; y < th.r.Max.Y; y++ {
+			for x := th.r.Min.X * 3; x < th.r.Max.X*3; x++ {
+				m.SetUCharAt(y, x, uint8(float64(m.GetUCharAt(y, x))*th.shade))
+			}
+		}
 	}
 	if gain != 1 {
 		m.ConvertToWithParams(&m, gocv.MatTypeCV8UC3, float32(gain), 0)
@@ -222,6 +233,30 @@ func TestLeftObject(t *testing.T) {
 					if len(frames[i]) != 1 || frames[i][0].IoU(box(bag.r)) < 0.6 {
 						t.Fatalf("frame %d (light at %.0f %%): %v, want only the bag", i, 100-40*float64(i-10)/150, frames[i])
 					}
+				}
+			},
+		},
+		{
+			// Someone standing just out of the model's box (or out of view)
+			// casts a shadow on the paving for a minute: the ground is still
+			// there, darker, joints and all.
+			name: "a shadow on paving: nothing", every: time.Second, noise: 3,
+			steps: func() []step {
+				shadow := thing{r: image.Rect(300, 250, 400, 330), shade: 0.6}
+				return append(repeat(10, step{}), repeat(50, step{things: []thing{shadow}})...)
+			},
+			check: noDetections,
+		},
+		{
+			name: "a dark bag beside a shadow: the bag only", every: time.Second, noise: 3,
+			steps: func() []step {
+				shadow := thing{r: image.Rect(420, 250, 520, 330), shade: 0.6}
+				dark := thing{r: bag.r, col: color.RGBA{R: 40, G: 45, B: 50}}
+				return append(repeat(10, step{}), repeat(50, step{things: []thing{dark, shadow}})...)
+			},
+			check: func(t *testing.T, frames [][]geom.Box) {
+				if last := frames[len(frames)-1]; len(last) != 1 || last[0].IoU(box(bag.r)) < 0.6 {
+					t.Fatalf("last frame: %v, want the bag %v only", last, box(bag.r))
 				}
 			},
 		},
