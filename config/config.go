@@ -100,15 +100,23 @@ type Zone struct {
 
 // LeftObjects configures a camera's left-object detector.
 type LeftObjects struct {
-	// Enabled turns it on (default off until real-scene numbers say
-	// otherwise; see models/README.md).
-	Enabled bool `yaml:"enabled"`
+	// Enabled turns it on or off (default on: on real footage it finds
+	// what the class model misses, see models/README.md). Use On to read it.
+	Enabled *bool `yaml:"enabled"`
 	// MinArea is the smallest object, as a fraction of the picture
 	// (default 0.001: about 30x30 pixels at 1280x720).
 	MinArea float64 `yaml:"min_area"`
 	// StaticFor is how long something new must stay still before it is
 	// reported (default 6s); the rules then want their min_dwell.
 	StaticFor Duration `yaml:"static_for"`
+}
+
+// On tells whether the detector runs: unless switched off, it does.
+func (l LeftObjects) On() bool { return l.Enabled == nil || *l.Enabled }
+
+// Same tells whether two settings make the same detector.
+func (l LeftObjects) Same(o LeftObjects) bool {
+	return l.On() == o.On() && l.MinArea == o.MinArea && l.StaticFor == o.StaticFor
 }
 
 // Schedule is a zone's enforcement hours.

@@ -184,3 +184,31 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 }
+
+// Left objects run unless a camera switches them off, and two settings
+// that say the same make the same detector (a reload keeps what it learnt).
+func TestLeftObjectsAreOnUnlessSwitchedOff(t *testing.T) {
+	t.Setenv("CAM_PASSWORD", "pa55")
+	cfg, err := Parse([]byte(good + "    left_objects: {enabled: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on, off := cfg.Cameras[0].LeftObjects, cfg.Cameras[1].LeftObjects; !on.On() || off.On() {
+		t.Errorf("left objects: unset camera on=%v, enabled: false on=%v; want true, false", on.On(), off.On())
+	}
+	same := LeftObjects{Enabled: new(true), MinArea: 0.002}
+	for _, tc := range []struct {
+		o    LeftObjects
+		want bool
+	}{
+		{LeftObjects{MinArea: 0.002}, true}, // unset is on
+		{LeftObjects{Enabled: new(true), MinArea: 0.002}, true},
+		{LeftObjects{Enabled: new(false), MinArea: 0.002}, false},
+		{LeftObjects{Enabled: new(true), MinArea: 0.003}, false},
+		{LeftObjects{Enabled: new(true), MinArea: 0.002, StaticFor: Duration(time.Second)}, false},
+	} {
+		if got := same.Same(tc.o); got != tc.want {
+			t.Errorf("%+v Same %+v = %v, want %v", same, tc.o, got, tc.want)
+		}
+	}
+}

@@ -105,7 +105,7 @@ func newConfirmer(cam config.Camera, open rules.Store, m *rules.Metrics, log *sl
 	c := &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
 		best: map[uint64]keptFrame{}, appear: map[uint64]keptFrame{}, actors: map[uint64]keptFrame{}, leftErrs: lograte.Limiter{Every: time.Minute},
 		keepErrs: lograte.Limiter{Every: time.Minute}}
-	if lo := cam.LeftObjects; lo.Enabled {
+	if lo := cam.LeftObjects; lo.On() {
 		c.left, c.leftCfg = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()}), lo
 	}
 	if cam.Station != nil {

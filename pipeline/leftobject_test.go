@@ -15,7 +15,7 @@ import (
 // actor.
 func leftObjectsOnly(cfg *config.Config) {
 	cam := &cfg.Cameras[0]
-	cam.LeftObjects.Enabled = true
+	cam.LeftObjects.Enabled = new(true)
 	cam.Thresholds = map[string]float32{"garbage_bag": 1, "garbage_pile": 1, "vending_stall": 1}
 }
 
@@ -46,7 +46,7 @@ func TestLeftObjectAloneConfirmsTheDumping(t *testing.T) {
 // and stand, nothing is left behind, nothing is reported.
 func TestLeftObjectsOnRealPedestrianFootageRaiseNothing(t *testing.T) {
 	run := runScenario(t, mediatest.File(t, "vtest_h264.mp4"), [][2]float32{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, t.TempDir(),
-		func(cfg *config.Config) { cfg.Cameras[0].LeftObjects.Enabled = true })
+		func(cfg *config.Config) { cfg.Cameras[0].LeftObjects.Enabled = new(true) })
 	if got, t0 := run.violations, run.t0; len(got) != 0 {
 		t.Fatalf("violations on footage with none: %s", describe(got, t0))
 	}

@@ -72,8 +72,8 @@ func TestRealSceneEvaluation(t *testing.T) {
 		name  string
 		tweak func(*config.Config)
 	}{
-		{"class model", func(*config.Config) {}},
-		{"class model + left objects", func(c *config.Config) { c.Cameras[0].LeftObjects.Enabled = true }},
+		{"class model", func(c *config.Config) { c.Cameras[0].LeftObjects.Enabled = new(false) }},
+		{"class model + left objects (the default)", func(*config.Config) {}},
 	}
 	var table []evalRow
 	for _, c := range configs {

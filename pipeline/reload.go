@@ -324,10 +324,10 @@ func (c *confirmer) applyPending() {
 	c.engine.Params, c.engine.Zones = params, zones
 	lo := cam.LeftObjects
 	switch {
-	case !lo.Enabled:
+	case !lo.On():
 		c.left, c.leftCfg = nil, lo
-	case c.left == nil || lo != c.leftCfg:
+	case c.left == nil || !lo.Same(c.leftCfg):
 		c.left, c.leftCfg = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()}), lo
 	}
-	c.log.Info("reloaded", "camera", c.camera, "zones", len(zones), "left_objects", lo.Enabled)
+	c.log.Info("reloaded", "camera", c.camera, "zones", len(zones), "left_objects", lo.On())
 }

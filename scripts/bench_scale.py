@@ -79,8 +79,9 @@ def run_n(binary, n, seconds, zone):
     detect = os.environ.get("DETECT", "1") != "0"
     confirm = (f", zones: [{{name: pavement, polygon: {json.dumps(zone)}}}],"
                f" rules: {{illegal_dumping: {{min_dwell: 30s, min_score: 0.35}}}}" if detect else "")
-    # LEFT_OBJECTS=1: every camera also runs the left-object detector (off by default).
-    left = ", left_objects: {enabled: true}" if detect and os.environ.get("LEFT_OBJECTS") == "1" else ""
+    # LEFT_OBJECTS=0: no camera runs the left-object detector (on by default); =1 says it is on.
+    lo = os.environ.get("LEFT_OBJECTS", "")
+    left = f", left_objects: {{enabled: {'false' if lo == '0' else 'true'}}}" if detect and lo in ("0", "1") else ""
     cams = "".join(
         f"  - {{id: cam{i}, url: rtsp://{rtsp}/cam{i}, transport: tcp, sampling: {sampling}{decoder}{confirm}{left}}}\n"
         for i in range(n))
