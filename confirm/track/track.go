@@ -325,12 +325,42 @@ func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 	if !d.Since.IsZero() && d.Since.Before(now) {
 		first = d.Since // it was there before it could be reported
 	}
+	if grew := tr.grewFrom(d); !grew.IsZero() && grew.Before(first) {
+		first = grew
+	}
 	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: first, LastSeen: now, Hits: 1, Frames: 1,
 		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of()}
 	t.vote(d.Class, d.Score)
 	tr.nextID++
 	tr.tracks = append(tr.tracks, t)
 }
+
+// grewFrom tells when the object a new detection shows began, if it is
+// what objects already lying there grew into: a pile first named when
+// several bags lie together, a left object's region covering a bag seen
+// before. Objects of a related class at rest (stationary, or put down and
+// not moved since), each mostly inside the new box, are its beginning; it
+// began when the first of them appeared (zero: no such object). The
+// earlier tracks go on; only the new one's first sight moves.
+func (tr *Tracker) grewFrom(d detectors.Detection) time.Time {
+	var first time.Time
+	if violation.IsActor(d.Class) {
+		return first
+	}
+	for _, o := range tr.tracks {
+		if violation.IsActor(o.class) || !tr.related(o.class, d.Class) || !(o.Stationary || o.putDown()) {
+			continue
+		}
+		if o.Box.Within(d.Box) >= grownWithin && (first.IsZero() || o.FirstSeen.Before(first)) {
+			first = o.FirstSeen
+		}
+	}
+	return first
+}
+
+// grownWithin is how much of an earlier object must lie inside a new
+// detection for the new one to be what it grew into.
+const grownWithin = 0.7
 
 func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 	s := Sample{Time: now, Box: d.Box, Score: d.Score}

@@ -232,3 +232,50 @@ func TestALeftObjectDatesTheModelsTrackBack(t *testing.T) {
 		t.Fatalf("a later Since moved the first sight to %v", tr.Tracks()[0].FirstSeen)
 	}
 }
+
+// A pile the model first names when several bags lie together began when
+// the first bag was put down: its track takes that moment. A bag that
+// moved (carried through) or lies outside the pile's box does not date it,
+// nor does anything date a person.
+func TestAPileBeganWithTheBagsItGrewFrom(t *testing.T) {
+	tr := New(Config{}, 1)
+	bag1 := det("garbage_bag", 0.6, 100, 200, 140, 240)
+	bag2 := det("garbage_bag", 0.6, 150, 205, 190, 245)
+	away := det("garbage_bag", 0.6, 400, 200, 440, 240) // lies elsewhere, since before the pile's first bag
+	now, _ := step(tr, t0, 2*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{away} })
+	bag1At := now
+	now, _ = step(tr, now, 4*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{bag1, away} })
+	now, _ = step(tr, now, 4*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{bag1, bag2, away} })
+	pile := det("garbage_pile", 0.7, 90, 190, 200, 250)
+	step(tr, now, time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{bag1, bag2, away, pile} })
+	var got *Track
+	for _, tk := range tr.Tracks() {
+		if tk.Class() == "garbage_pile" {
+			got = tk
+		}
+	}
+	if got == nil {
+		t.Fatalf("no pile track among %d", len(tr.Tracks()))
+	}
+	if !got.FirstSeen.Equal(bag1At) {
+		t.Errorf("pile first seen %v after t0, want %v (the first bag in it)", got.FirstSeen.Sub(t0), bag1At.Sub(t0))
+	}
+	if len(tr.Tracks()) != 4 {
+		t.Errorf("%d tracks, want the three bags and the pile", len(tr.Tracks()))
+	}
+
+	// A bag carried across the spot (it moves) was not put down there.
+	tr2 := New(Config{}, 1)
+	carried := func(now time.Time) []detectors.Detection {
+		x := float32(40 + 8*int(now.Sub(t0)/(500*time.Millisecond)))
+		return []detectors.Detection{det("garbage_bag", 0.6, x, 200, x+40, 240)}
+	}
+	wide := det("garbage_pile", 0.7, 40, 170, 260, 270)
+	now, _ = step(tr2, t0, 4*time.Second, carried)
+	step(tr2, now, time.Second, func(now time.Time) []detectors.Detection { return append(carried(now), wide) })
+	for _, tk := range tr2.Tracks() {
+		if tk.Class() == "garbage_pile" && tk.FirstSeen.Before(now) {
+			t.Errorf("the pile took the carried bag's first sight %v", tk.FirstSeen.Sub(t0))
+		}
+	}
+}
