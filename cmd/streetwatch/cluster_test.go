@@ -96,6 +96,27 @@ func (n *node) framesOf(camera string) float64 {
 	return metricValue(string(page), `streetwatch_frames_processed_total{camera="`+camera+`"}`)
 }
 
+var cameraMetric = regexp.MustCompile(`^streetwatch_(frames|detections|tracks|camera|violations|decode_errors|access_units)`)
+
+// cameraMetrics returns the node's per-camera counters (frames, drops,
+// detections, tracks), for a failure to say where a camera's frames stopped.
+func (n *node) cameraMetrics() string {
+	resp, err := http.Get("http://" + n.api + "/metrics")
+	if err != nil {
+		return "metrics: " + err.Error()
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	var b strings.Builder
+	for line := range strings.Lines(string(page)) {
+		if strings.Contains(line, `camera="`) && !strings.Contains(line, "_bucket{") &&
+			cameraMetric.MatchString(line) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
 var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // signIn signs in with the review page's form at api and returns the
@@ -263,7 +284,7 @@ cameras:
 	dump := func() string {
 		var b strings.Builder
 		for _, n := range nodes {
-			fmt.Fprintf(&b, "--- node %d:\n%s\n", n.index, n.logs)
+			fmt.Fprintf(&b, "--- node %d:\n%s\n%s\n", n.index, n.logs, n.cameraMetrics())
 		}
 		return b.String()
 	}
