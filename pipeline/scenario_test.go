@@ -655,3 +655,43 @@ func TestDumpingScenarioWithProductionDefaults(t *testing.T) {
 	checkActor(t, run, v, want.Actor, want.StartS)
 	checkEvidence(t, run, v)
 }
+
+// A camera that starts while the person is already walking in with the
+// bag (its stream cut at 8 s: the first frame shows them mid-way, the bag
+// is left 2.5 s later) still sees a dumping. The class model alone would
+// hold the bag for one that was there before StreetWatch looked (first
+// seen in the first 5 s); the left-object detector, whose background is
+// that first frame, saw it arrive. A node that takes over a camera, or one
+// restarted, meets this whenever someone is in view.
+func TestDumpingSeenFromTheCameraFirstSeconds(t *testing.T) {
+	file, gt := loadScenario(t, "dumping")
+	const cut = 8.0 // a keyframe: the cut copies the stream as it is
+	late := filepath.Join(t.TempDir(), "dumping-from-8s.mp4")
+	if out, err := exec.Command(mediatest.Tool(t, "ffmpeg"), "-v", "error", "-nostdin", "-y", "-ss", fmt.Sprint(cut), "-i", file,
+		"-c", "copy", late).CombinedOutput(); err != nil {
+		t.Fatalf("cutting %s: %v\n%s", file, err, out)
+	}
+	want := gt.Violations[0]
+	want.StartS -= cut
+	actor := *want.Actor
+	actor.Track = nil
+	for _, p := range want.Actor.Track {
+		if p.T >= cut {
+			p.T -= cut
+			actor.Track = append(actor.Track, p)
+		}
+	}
+	run := runScenario(t, late, gt.SuggestedZone, t.TempDir())
+	got, t0 := run.violations, run.t0
+	if len(got) != 1 || got[0].Type != rules.IllegalDumping {
+		t.Fatalf("%d violations %s, want the one dumping", len(got), describe(got, t0))
+	}
+	v := got[0]
+	if first := v.FirstSeen.Sub(t0).Seconds(); abs(first-want.StartS) > firstSeenTolerance[want.Type] {
+		t.Errorf("first seen at %.1f s, want %.1f s ± %.1f", first, want.StartS, firstSeenTolerance[want.Type])
+	}
+	if iou := v.Box.IoU(box(want.Box)); iou < 0.3 {
+		t.Errorf("violation at %v, the bag is at %v (IoU %.2f)", v.Box, want.Box, iou)
+	}
+	checkActor(t, run, v, &actor, want.StartS)
+}

@@ -58,9 +58,14 @@ const (
 	recentActors = 60 * time.Second
 	// placeIoU: boxes overlapping this much are the same place.
 	placeIoU = 0.3
-	// alreadyThere: an object first seen this soon after the camera's
-	// first frame was there before StreetWatch looked; it cannot be a
-	// dumping (nobody was seen leaving it), only a pile.
+	// alreadyThere: an object the class model first saw this soon after
+	// the camera's first frame may have been there before StreetWatch
+	// looked (the model misses an object in some frames); it cannot be a
+	// dumping (nobody was seen leaving it), only a pile. The left-object
+	// detector's word overrides it: its background is learnt from the
+	// first frame, so an object it reports appeared after it, in view —
+	// a camera that starts while someone walks in with a bag still sees
+	// the bag left.
 	alreadyThere = 5 * time.Second
 	// loadRetry: how soon a failed load of the open violations is tried
 	// again (each try may wait for the database's timeout).
@@ -327,7 +332,7 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 	case StreetVending:
 		ok = t.Stationary && dwell >= p.MinDwell && ratio >= 0.6
 	case IllegalDumping:
-		if c.noActor || t.FirstSeen.Before(e.since.Add(alreadyThere)) {
+		if c.noActor || (t.FirstSeen.Before(e.since.Add(alreadyThere)) && t.Signals&detectors.SignalLeftObject == 0) {
 			return nil, false
 		}
 		if c.actor == nil {

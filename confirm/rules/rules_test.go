@@ -441,6 +441,44 @@ func TestObjectAlreadyThereAtStartIsNoDumping(t *testing.T) {
 	}
 }
 
+func TestObjectSeenArrivingInTheFirstSecondsIsADumping(t *testing.T) {
+	// The camera starts as a person walks in with a bag; they leave it at
+	// 3 s and walk on. The class model alone cannot tell that bag from one
+	// that was there before the first frame; the left-object detector,
+	// whose background is the first frame, saw it arrive.
+	for _, tc := range []struct {
+		name string
+		of   detectors.Signal
+		want int
+	}{
+		{"class model only: maybe already there", detectors.SignalModel, 0},
+		{"the left-object detector saw it arrive", detectors.SignalModel | detectors.SignalLeftObject, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, tr := engine(lowerHalf)
+			vs, at := play(t, e, tr, start, 200, func(s int) []detectors.Detection {
+				var out []detectors.Detection
+				if s >= 3 {
+					bag := d("garbage_bag", 650, 500, 700, 560)
+					bag.Signals = tc.of
+					out = append(out, bag)
+				}
+				if s < 15 {
+					x := float32(560 + 60*max(s-3, 0))
+					out = append(out, d("person", x, 380, x+60, 560))
+				}
+				return out
+			})
+			if len(vs) != tc.want {
+				t.Fatalf("%d violations (at %v s), want %d", len(vs), at, tc.want)
+			}
+			if len(vs) == 1 && (vs[0].Type != IllegalDumping || vs[0].ActorClass != "person" || !vs[0].FirstSeen.Equal(start.Add(3*time.Second))) {
+				t.Fatalf("%s by %q first seen %v, want a dumping by a person first seen at 3 s", vs[0].Type, vs[0].ActorClass, vs[0].FirstSeen.Sub(start))
+			}
+		})
+	}
+}
+
 func TestRestartDoesNotReportTheSameObjectAgain(t *testing.T) {
 	store := FileStore{Dir: t.TempDir()}
 	e, tr := engine(lowerHalf)
