@@ -307,19 +307,26 @@ func clampInt(v, n int) int { return min(max(v, 0), n) }
 // much changed at once that the change is global (light, exposure,
 // camera), not an object.
 func (d *Detector) update(w *work, px []uint8, dt float32, step uint16) bool {
+	// One length for every per-pixel slice: the loops run without bounds
+	// checks.
+	n := len(px)
+	long, short, still, born, excluded := d.long[:n], d.short[:n], d.still[:n], d.born[:n], w.excluded[:n]
 	// Gain correction: a uniform change of light scales every grey level.
 	// The backgrounds keep the light of their baseline; a gradual change
 	// (dusk, clouds) is followed, a sudden one (exposure, IR) starts again.
-	var sumI, sumL float64
+	var sumI uint64
+	var sumL float64
+	counted := 0
 	for i, v := range px {
-		if !w.excluded[i] {
-			sumI += float64(v)
-			sumL += float64(d.long[i])
+		if !excluded[i] {
+			sumI += uint64(v)
+			sumL += float64(long[i])
+			counted++
 		}
 	}
 	gain := float32(1)
 	if sumL > 0 {
-		gain = float32(sumI / sumL)
+		gain = float32(float64(sumI) / sumL)
 	}
 	if ratio := gain / d.gain; ratio < 0.8 || ratio > 1.25 || gain < 0.05 {
 		return false
@@ -327,33 +334,32 @@ func (d *Detector) update(w *work, px []uint8, dt float32, step uint16) bool {
 	d.gain = gain
 	aS := float32(1 - math.Exp(-float64(dt)/d.cfg.ShortTerm.Seconds()))
 	aL := float32(1 - math.Exp(-float64(dt)/d.cfg.LongTerm.Seconds()))
-	thr := d.cfg.Threshold
+	// Compared in the backgrounds' light: |v - gain·bg| > threshold is
+	// |v/gain - bg| > threshold/gain (gain > 0).
+	inv := 1 / gain
+	thr := d.cfg.Threshold * inv
 	absorb := ticks(d.cfg.AbsorbAfter)
-	changed, counted := 0, 0
+	changed := 0
 	for i, v := range px {
-		f := float32(v)
-		fl := abs32(f-gain*d.long[i]) > thr
-		fs := abs32(f-gain*d.short[i]) > thr
+		if excluded[i] {
+			continue // someone stands in front: keep what was there, learn nothing
+		}
+		f := float32(v) * inv
 		switch {
-		case w.excluded[i]:
-			// Someone stands in front: keep what was there, learn nothing.
-			continue
-		case !fl:
-			d.still[i], d.born[i] = 0, 0
-			d.long[i] += aL * (f/gain - d.long[i])
-		case !fs:
-			d.still[i] = addSat(d.still[i], step) // new, and still
-			d.born[i] = addSat(d.born[i], step)
-		default:
-			d.born[i] = addSat(d.born[i], step)
-		}
-		counted++
-		if fl {
+		case abs32(f-long[i]) <= thr:
+			still[i], born[i] = 0, 0
+			long[i] += aL * (f - long[i])
+		case abs32(f-short[i]) <= thr:
 			changed++
+			still[i] = addSat(still[i], step) // new, and still
+			born[i] = addSat(born[i], step)
+		default:
+			changed++
+			born[i] = addSat(born[i], step)
 		}
-		d.short[i] += aS * (f/gain - d.short[i])
-		if d.still[i] > absorb {
-			d.long[i], d.still[i], d.born[i] = f/gain, 0, 0 // here for good: background now
+		short[i] += aS * (f - short[i])
+		if still[i] > absorb {
+			long[i], still[i], born[i] = f, 0, 0 // here for good: background now
 		}
 	}
 	return counted == 0 || float64(changed) < d.cfg.GlobalChange*float64(counted)
