@@ -87,13 +87,22 @@ func (n *node) tickets() []clusterTicket {
 
 // framesOf is how many sampled frames of camera the node has processed.
 func (n *node) framesOf(camera string) float64 {
-	resp, err := http.Get("http://" + n.api + "/metrics")
+	page, err := n.metrics()
 	if err != nil {
 		return 0
 	}
+	return metricValue(page, `streetwatch_frames_processed_total{camera="`+camera+`"}`)
+}
+
+// metrics returns the node's /metrics page.
+func (n *node) metrics() (string, error) {
+	resp, err := http.Get("http://" + n.api + "/metrics")
+	if err != nil {
+		return "", err
+	}
 	defer resp.Body.Close()
-	page, _ := io.ReadAll(resp.Body)
-	return metricValue(string(page), `streetwatch_frames_processed_total{camera="`+camera+`"}`)
+	page, err := io.ReadAll(resp.Body)
+	return string(page), err
 }
 
 var cameraMetric = regexp.MustCompile(`^streetwatch_(frames|detections|tracks|camera|violations|decode_errors|access_units)`)
@@ -101,14 +110,12 @@ var cameraMetric = regexp.MustCompile(`^streetwatch_(frames|detections|tracks|ca
 // cameraMetrics returns the node's per-camera counters (frames, drops,
 // detections, tracks), for a failure to say where a camera's frames stopped.
 func (n *node) cameraMetrics() string {
-	resp, err := http.Get("http://" + n.api + "/metrics")
+	page, err := n.metrics()
 	if err != nil {
 		return "metrics: " + err.Error()
 	}
-	defer resp.Body.Close()
-	page, _ := io.ReadAll(resp.Body)
 	var b strings.Builder
-	for line := range strings.Lines(string(page)) {
+	for line := range strings.Lines(page) {
 		if strings.Contains(line, `camera="`) && !strings.Contains(line, "_bucket{") &&
 			cameraMetric.MatchString(line) {
 			b.WriteString(line)
