@@ -191,6 +191,27 @@ func TestCameraIsUpFromTheFirstPictureBeforeAnyKeyframe(t *testing.T) {
 	}
 }
 
+// A camera that sends a picture every 0.6 s never goes 1 s without one:
+// with a 1 s stall timeout it must stay connected. gortsplib's own read
+// timeout counts in whole seconds; were it the stall timeout, it would fire
+// whenever its once-a-second check fell just after a second's boundary
+// following a picture, a few times in these 8 s.
+func TestCameraJustInsideTheStallTimeoutStaysConnected(t *testing.T) {
+	running := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, running) })
+	sps, pps, units := rtsptest.H264(t)
+	const stall, every = time.Second, 600 * time.Millisecond
+	cam := rtsptest.Start(t, &rtsptest.Camera{SPS: sps, PPS: pps, Interval: every,
+		Unit: func(i int) ([][]byte, uint32) { return units[i%len(units)], uint32(i) * uint32(every.Seconds()*90000) }})
+	r := startSource(t, cam.URL(), ingest.TransportTCP, stall)
+	r.waitStatus(t, "up", func(st ingest.Status) bool { return st.Up })
+	time.Sleep(8 * time.Second)
+	if st := r.src.Status(); !st.Up || st.Reconnects != 0 {
+		t.Errorf("a picture every %v, stall timeout %v: after 8 s up %t, %d reconnects (%s); want up, none",
+			every, stall, st.Up, st.Reconnects, st.LastError)
+	}
+}
+
 // The log and the status say which transport the camera and StreetWatch
 // agreed on, not only what the configuration asked for.
 func TestStatusAndLogNameTheNegotiatedTransport(t *testing.T) {

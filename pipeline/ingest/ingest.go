@@ -170,11 +170,16 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	guard := &credentialGuard{host: u.Hostname(), plain: u.Scheme == "rtsp",
 		anyHost: s.AllowRedirectsToOtherHosts, basic: s.AllowBasicAuth}
 	c := &gortsplib.Client{
-		Scheme:       u.Scheme,
-		Host:         u.Host,
-		DialContext:  guard.dial,
-		OnRequest:    guard.onRequest,
-		ReadTimeout:  s.stall,
+		Scheme:      u.Scheme,
+		Host:        u.Host,
+		DialContext: guard.dial,
+		OnRequest:   guard.onRequest,
+		// gortsplib keeps the last packet's time in whole seconds, so its
+		// read timeout can fire up to a second early: with a 1 s stall it
+		// would drop a camera that sends every 0.6 s. The watchdog below
+		// times the stall to the nanosecond; gortsplib's timeout is only the
+		// backstop, a second later.
+		ReadTimeout:  s.stall + time.Second,
 		WriteTimeout: s.stall,
 		// Keyframes of 4K cameras arrive as MB-sized bursts: the OS default
 		// UDP buffer would drop packets.
@@ -284,8 +289,8 @@ func (s *Source) connect(ctx context.Context, m *cameraMetrics, log *slog.Logger
 	}
 }
 
-// stalled reports gortsplib's read timeout (ReadTimeout is the stall
-// timeout too) as the watchdog's ErrStalled: whichever of the two notices a
+// stalled reports gortsplib's read timeout (the backstop, a second after
+// the stall timeout) as the watchdog's ErrStalled: whichever of the two notices a
 // silent camera first, status and logs give the same reason.
 func stalled(err error, after time.Duration) error {
 	var tcp liberrors.ErrClientTCPTimeout
