@@ -109,22 +109,30 @@ func TestLeftObjectCamerasShareNothing(t *testing.T) {
 	s.noise = 4
 	other := newScene(t, 320, 240) // another size, so every buffer is resized in turn
 	box := thing{r: image.Rect(100, 100, 150, 150), col: color.RGBA{R: 200, G: 200, B: 40}}
-	frame := func(sc *scene, i int) gocv.Mat {
-		switch {
-		case i < 5:
-			return sc.frame(t, 1)
-		case sc == s:
-			return sc.frame(t, 1, bag)
+	// Each scene's frames are drawn once: the noise comes from OpenCV's
+	// random generator, so frames drawn again (or in another order) would
+	// differ, and so could the frame an object is first reported in.
+	frames := map[*scene][]gocv.Mat{}
+	for _, sc := range []*scene{s, other} {
+		for i := range 30 {
+			var m gocv.Mat
+			switch {
+			case i < 5:
+				m = sc.frame(t, 1)
+			case sc == s:
+				m = sc.frame(t, 1, bag)
+			default:
+				m = sc.frame(t, 1, box)
+			}
+			t.Cleanup(func() { m.Close() })
+			frames[sc] = append(frames[sc], m)
 		}
-		return sc.frame(t, 1, box)
 	}
 	play := func(ds []*Detector, scenes []*scene) [][]int {
 		out := make([][]int, len(ds))
 		for i := range 30 {
 			for k, d := range ds {
-				m := frame(scenes[k], i)
-				dets, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), nil)
-				m.Close()
+				dets, err := d.Detect(frames[scenes[k]][i], epoch.Add(time.Duration(i)*time.Second), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
