@@ -180,7 +180,7 @@ func (s *Batcher) Run(ctx context.Context) error {
 					continue
 				}
 				in := j.m.Manifest.Input
-				*j.err = p.fill(j.dst, j.frame.Mat, j.lb, in.Width, in.Height, float32(in.Letterbox.PadValue)/255)
+				*j.err = p.fill(j.dst, j.frame, j.lb, in.Width, in.Height, float32(in.Letterbox.PadValue)/255)
 				j.wg.Done()
 			}
 		}()

@@ -1,12 +1,12 @@
 package detectors
 
 import (
-	"image"
 	"math"
 
 	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // letterbox maps a frame into the model input: scaled to fit, keeping the
@@ -58,12 +58,13 @@ func newPreprocessor() *preprocessor {
 
 func (p *preprocessor) close() { p.resized.Close() }
 
-// fill writes one image into dst (3·W·H floats, planes R, G, B).
-func (p *preprocessor) fill(dst []float32, src gocv.Mat, lb letterbox, w, h int, pad float32) error {
-	img := src
-	if lb.newW != src.Cols() || lb.newH != src.Rows() {
-		gocv.Resize(src, &p.resized, image.Pt(lb.newW, lb.newH), 0, 0, gocv.InterpolationLinear)
-		img = p.resized
+// fill writes one frame's picture into dst (3·W·H floats, planes R, G,
+// B). The picture is shrunk by the frame (frame.Shrunk), which keeps it for
+// the left-object detector.
+func (p *preprocessor) fill(dst []float32, f *frame.Frame, lb letterbox, w, h int, pad float32) error {
+	img := f.Mat
+	if lb.newW != img.Cols() || lb.newH != img.Rows() {
+		img = f.Shrunk(lb.newW, lb.newH, &p.resized)
 	}
 	pix, err := img.DataPtrUint8()
 	if err != nil {

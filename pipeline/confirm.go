@@ -242,7 +242,7 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 			actors = append(actors, d.Box)
 		}
 	}
-	left, err := c.left.Detect(f.Mat, f.Time, actors)
+	left, err := c.left.DetectFrame(f, actors)
 	if err != nil {
 		if ok, held := c.leftErrs.Allow(time.Now()); ok {
 			c.log.Error("left-object detection failed", "camera", c.camera, "err", err, "suppressed", held)

@@ -40,6 +40,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/media/frame"
 )
 
 // Class is the class name of the detections, and Model their model name.
@@ -224,12 +225,28 @@ func giveBack(w *work) {
 // returns the regions that appeared and have stayed still, in the frame's
 // pixels.
 func (d *Detector) Detect(img gocv.Mat, at time.Time, exclude []geom.Box) ([]detectors.Detection, error) {
+	return d.detect(img, at, exclude, func(w, h int, into *gocv.Mat) gocv.Mat {
+		gocv.Resize(img, into, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
+		return *into
+	})
+}
+
+// DetectFrame is Detect on a pipeline frame: the working picture is the
+// frame's shrunk one (frame.Shrunk), which the model's letterbox has
+// usually made already at the same size.
+func (d *Detector) DetectFrame(f *frame.Frame, exclude []geom.Box) ([]detectors.Detection, error) {
+	return d.detect(f.Mat, f.Time, exclude, f.Shrunk)
+}
+
+// detect is Detect with shrink making the working picture (w×h) from img,
+// in into or elsewhere.
+func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink func(w, h int, into *gocv.Mat) gocv.Mat) ([]detectors.Detection, error) {
 	if img.Empty() || img.Channels() != 3 {
 		return nil, fmt.Errorf("left-object detector: want a BGR picture, got %dx%d with %d channels", img.Cols(), img.Rows(), img.Channels())
 	}
 	w := borrow()
 	defer giveBack(w)
-	if err := d.prepare(w, img); err != nil {
+	if err := d.prepare(w, img.Cols(), img.Rows(), shrink); err != nil {
 		return nil, err
 	}
 	px, err := w.blur.DataPtrUint8()
@@ -254,21 +271,20 @@ func (d *Detector) Detect(img gocv.Mat, at time.Time, exclude []geom.Box) ([]det
 	return d.regions(w, at, px)
 }
 
-// prepare shrinks the frame to the working size, in grey, blurred; a new
-// frame size starts a new baseline.
-func (d *Detector) prepare(w *work, img gocv.Mat) error {
-	ww := min(d.cfg.Width, img.Cols())
-	h := max(1, int(math.Round(float64(img.Rows())*float64(ww)/float64(img.Cols()))))
-	if ww != d.w || h != d.h || img.Cols() != d.nativeW || img.Rows() != d.nativeH {
-		d.w, d.h, d.nativeW, d.nativeH = ww, h, img.Cols(), img.Rows()
+// prepare shrinks the frame (cols×rows) to the working size, in grey,
+// blurred; a new frame size starts a new baseline.
+func (d *Detector) prepare(w *work, cols, rows int, shrink func(w, h int, into *gocv.Mat) gocv.Mat) error {
+	ww := min(d.cfg.Width, cols)
+	h := max(1, int(math.Round(float64(rows)*float64(ww)/float64(cols))))
+	if ww != d.w || h != d.h || cols != d.nativeW || rows != d.nativeH {
+		d.w, d.h, d.nativeW, d.nativeH = ww, h, cols, rows
 		n := ww * h
 		d.long, d.short = make([]float32, n), make([]float32, n)
 		d.still, d.born = make([]uint16, n), make([]uint16, n)
 		d.started = false
 	}
 	w.sized(d.w * d.h)
-	gocv.Resize(img, &w.small, image.Pt(ww, h), 0, 0, gocv.InterpolationLinear)
-	gocv.CvtColor(w.small, &w.gray, gocv.ColorBGRToGray)
+	gocv.CvtColor(shrink(ww, h, &w.small), &w.gray, gocv.ColorBGRToGray)
 	gocv.GaussianBlur(w.gray, &w.blur, image.Pt(5, 5), 0, 0, gocv.BorderReplicate)
 	if !w.blur.IsContinuous() {
 		return fmt.Errorf("left-object detector: working picture is not continuous")

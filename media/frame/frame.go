@@ -4,6 +4,7 @@
 package frame
 
 import (
+	"image"
 	"sync"
 	"time"
 
@@ -27,6 +28,12 @@ type Frame struct {
 	pool *Pool
 	// load makes the picture of a pending frame (see Pool.Pending).
 	load func(*Frame) error
+
+	// small is the picture shrunk by Shrunk, this picture's while smallOK;
+	// its memory stays with the frame from picture to picture.
+	smallMu sync.Mutex
+	small   gocv.Mat
+	smallOK bool
 }
 
 // Width of the picture in pixels (0 without one: a pending frame).
@@ -46,8 +53,10 @@ func (f *Frame) Height() int {
 }
 
 // Ensure makes Mat a continuous BGR matrix of the given size, reusing the
-// current one when it already is.
+// current one when it already is. It is called before a new picture is
+// written into Mat.
 func (f *Frame) Ensure(width, height int) {
+	f.smallOK = false
 	if f.Mat.Ptr() != nil && !f.Mat.Empty() && f.Mat.Cols() == width && f.Mat.Rows() == height {
 		return
 	}
@@ -55,6 +64,44 @@ func (f *Frame) Ensure(width, height int) {
 		f.Mat.Close()
 	}
 	f.Mat = gocv.NewMatWithSize(height, width, gocv.MatTypeCV8UC3)
+}
+
+// Shrunk returns the picture resized to width×height (linear
+// interpolation, as gocv.Resize), made once per picture and shared: the
+// detector's letterbox and the left-object detector both shrink a 720p
+// frame to 320×180, and the second gets the first's. The first size asked
+// for a picture is the one kept; another size is resized into into (the
+// caller's) and returned. Safe for concurrent use while the picture does
+// not change; the returned Mat belongs to the frame (or to into) and is
+// read only.
+func (f *Frame) Shrunk(width, height int, into *gocv.Mat) gocv.Mat {
+	if f.Mat.Cols() == width && f.Mat.Rows() == height {
+		return f.Mat
+	}
+	f.smallMu.Lock()
+	defer f.smallMu.Unlock()
+	if f.smallOK {
+		if f.small.Cols() == width && f.small.Rows() == height {
+			return f.small
+		}
+		gocv.Resize(f.Mat, into, image.Pt(width, height), 0, 0, gocv.InterpolationLinear)
+		return *into
+	}
+	if f.small.Ptr() == nil {
+		f.small = gocv.NewMat()
+	}
+	gocv.Resize(f.Mat, &f.small, image.Pt(width, height), 0, 0, gocv.InterpolationLinear)
+	f.smallOK = true
+	return f.small
+}
+
+// dropSmall frees the shrunk picture of a frame about to be dropped.
+func (f *Frame) dropSmall() {
+	if f.small.Ptr() != nil {
+		f.small.Close()
+		f.small = gocv.Mat{}
+	}
+	f.smallOK = false
 }
 
 // Pending reports whether the frame's picture is still to be made by Load.
@@ -86,6 +133,11 @@ func (f *Frame) Reuse(width, height int) {
 		if g.Mat.Ptr() != nil && !g.Mat.Empty() && g.Mat.Cols() == width && g.Mat.Rows() == height {
 			f.pool.free = append(f.pool.free[:i], f.pool.free[i+1:]...)
 			f.Mat, g.Mat = g.Mat, gocv.Mat{}
+			if f.small.Ptr() == nil {
+				f.small, g.small = g.small, gocv.Mat{}
+			}
+			g.dropSmall()
+			f.smallOK = false
 			return
 		}
 	}
@@ -104,6 +156,7 @@ func (f *Frame) close() {
 	if f.Mat.Ptr() != nil {
 		f.Mat.Close()
 	}
+	f.dropSmall()
 }
 
 // Pool recycles frames (and their Mats). Get never blocks: when every
@@ -177,6 +230,7 @@ func (p *Pool) Picture(width, height int) gocv.Mat {
 	f.Ensure(width, height)
 	m := f.Mat
 	f.Mat = gocv.Mat{}
+	f.dropSmall() // f itself is dropped
 	return m
 }
 
@@ -207,6 +261,7 @@ func (p *Pool) put(f *Frame) {
 		f.load = nil
 		return // a pending frame dropped unloaded: no memory worth keeping
 	}
+	f.smallOK = false // the next picture is another
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.free) >= p.max {

@@ -1,6 +1,8 @@
 package frame
 
 import (
+	"image"
+	"image/color"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -143,5 +145,71 @@ func TestPicturesAreLentFromTheFreeFramesAndRecycled(t *testing.T) {
 		t.Fatal("the recycled picture is not handed out again")
 	} else {
 		g.Release()
+	}
+}
+
+// The picture shrunk once serves every stage that asks for that size, is
+// exactly what gocv.Resize makes, and belongs to one picture only: a new
+// picture in the frame (written after Ensure, or in a frame back from
+// the pool) is shrunk again.
+func TestShrunkIsMadeOncePerPicture(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	paint := func(f *Frame, v float64) {
+		f.Ensure(640, 360)
+		f.Mat.SetTo(gocv.NewScalar(v, v+1, v+2, 0))
+		gocv.Rectangle(&f.Mat, image.Rect(100, 100, 300, 200), color.RGBA{R: uint8(v) + 50, A: 255}, -1)
+	}
+	same := func(a, b gocv.Mat) bool {
+		d := gocv.NewMat()
+		defer d.Close()
+		gocv.AbsDiff(a, b, &d)
+		return a.Cols() == b.Cols() && a.Rows() == b.Rows() && d.Sum().Val1+d.Sum().Val2+d.Sum().Val3 == 0
+	}
+	want := gocv.NewMat()
+	defer want.Close()
+	into := gocv.NewMat()
+	defer into.Close()
+
+	f := p.Get()
+	paint(f, 10)
+	gocv.Resize(f.Mat, &want, image.Pt(160, 90), 0, 0, gocv.InterpolationLinear)
+	first := f.Shrunk(160, 90, &into)
+	if !same(first, want) {
+		t.Fatal("Shrunk(160, 90) is not gocv.Resize's linear 160x90 picture")
+	}
+	// The same picture, asked again: the kept one, not a new resize (the
+	// Mat is changed behind the frame's back to tell them apart).
+	f.Mat.SetTo(gocv.NewScalar(200, 200, 200, 0))
+	if again := f.Shrunk(160, 90, &into); again.Ptr() != first.Ptr() || !same(again, want) {
+		t.Error("a second Shrunk of the same picture shrank it again")
+	}
+	// Another size: made into the caller's Mat, the kept one untouched.
+	if other := f.Shrunk(320, 180, &into); other.Ptr() != into.Ptr() || other.Cols() != 320 {
+		t.Errorf("Shrunk(320, 180) after (160, 90): %dx%d, not in the caller's Mat", other.Cols(), other.Rows())
+	}
+	if !same(f.Shrunk(160, 90, &into), want) {
+		t.Error("another size replaced the kept picture")
+	}
+	// The picture's own size: the picture itself.
+	if m := f.Shrunk(640, 360, &into); m.Ptr() != f.Mat.Ptr() {
+		t.Error("Shrunk to the picture's size is not the picture")
+	}
+
+	// A new picture in the same frame.
+	paint(f, 90)
+	gocv.Resize(f.Mat, &want, image.Pt(160, 90), 0, 0, gocv.InterpolationLinear)
+	if !same(f.Shrunk(160, 90, &into), want) {
+		t.Error("after Ensure and a new picture, Shrunk gave the old picture's")
+	}
+	// The frame back from the pool with a picture written straight into
+	// its Mat (as a decoder of the same size does, Ensure reusing it).
+	f.Release()
+	g := p.GetSized(640, 360)
+	defer g.Release()
+	g.Mat.SetTo(gocv.NewScalar(30, 60, 90, 0))
+	gocv.Resize(g.Mat, &want, image.Pt(160, 90), 0, 0, gocv.InterpolationLinear)
+	if !same(g.Shrunk(160, 90, &into), want) {
+		t.Error("a frame from the pool gave the shrunk picture of its previous life")
 	}
 }
