@@ -11,7 +11,10 @@
 // one belongs to something that arrived and stopped; once such a region has
 // been still for Config.StaticFor it is reported as a left_object
 // detection. People and vehicles the model sees are masked out, so a person
-// standing still is not a left object.
+// standing still is not a left object. Where a reported object has gone
+// (its place shows the long-term background again), Removed says so: the
+// tracker ends its track there, and what is left at that spot next is a
+// new object.
 //
 // What real cameras do is part of the design: light that changes slowly is
 // followed (both backgrounds learn, and differences are taken after a global
@@ -126,7 +129,23 @@ type Detector struct {
 	gain                   float32   // light now, against the long-term background's
 	last                   time.Time
 	started                bool
+	// reported are the regions the last frame reported (working pixels),
+	// and removed the places the last frame found emptied (native pixels;
+	// see Removed).
+	reported []reportedRegion
+	removed  []geom.Box
 }
+
+// reportedRegion is a region reported as a left object: its box in
+// working pixels and how many pixels it had.
+type reportedRegion struct {
+	r    image.Rectangle
+	area int
+}
+
+// goneShare: a reported region is gone when this share of its pixels show
+// the long-term background again.
+const goneShare = 0.6
 
 // A tick is the unit of the per-pixel clocks: an eighth of a second, so a
 // uint16 counts to 2 h 16 min, beyond AbsorbAfter's default 30 min.
@@ -150,6 +169,14 @@ func (d *Detector) Close() {}
 // Reset forgets everything learnt: the next frame starts a new baseline.
 func (d *Detector) Reset() { d.started = false }
 
+// Removed is where the last Detect found an object gone: a region
+// reported before whose pixels show the long-term background again (the
+// bag was taken away), or something that stood there from before the
+// background was learnt and has left (a ghost). Boxes in the frame's
+// pixels. Someone standing in front of an object (masked, or not) does
+// not make it gone: what is hidden is not compared.
+func (d *Detector) Removed() []geom.Box { return d.removed }
+
 // work is what one Detect call needs and nothing keeps: the frame shrunk,
 // in grey, blurred; the masks and labels of the still regions. At most a
 // few cameras detect at once (one per confirmation worker), so a few of
@@ -161,6 +188,7 @@ type work struct {
 	labels, stats     gocv.Mat
 	centroids         gocv.Mat
 	excluded          []bool // under a person or vehicle this frame
+	cleared           []bool // still for StaticFor until this frame, the background again now
 	staticPix         []byte
 	ages              []uint16 // scratch for measure
 	lab               []int32  // the labels Mat's pixels, valid in regions
@@ -187,9 +215,9 @@ func (w *work) close() {
 // sized readies the per-pixel buffers for n working pixels.
 func (w *work) sized(n int) {
 	if cap(w.excluded) < n {
-		w.excluded, w.staticPix = make([]bool, n), make([]byte, n)
+		w.excluded, w.cleared, w.staticPix = make([]bool, n), make([]bool, n), make([]byte, n)
 	}
-	w.excluded, w.staticPix = w.excluded[:n], w.staticPix[:n]
+	w.excluded, w.cleared, w.staticPix = w.excluded[:n], w.cleared[:n], w.staticPix[:n]
 }
 
 // spare is the pool of work: a free list, not a sync.Pool, because a
@@ -244,6 +272,7 @@ func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink
 	if img.Empty() || img.Channels() != 3 {
 		return nil, fmt.Errorf("left-object detector: want a BGR picture, got %dx%d with %d channels", img.Cols(), img.Rows(), img.Channels())
 	}
+	d.removed = d.removed[:0]
 	w := borrow()
 	defer giveBack(w)
 	if err := d.prepare(w, img.Cols(), img.Rows(), shrink); err != nil {
@@ -268,7 +297,32 @@ func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink
 		d.baseline(px) // the light or the camera changed: start again
 		return nil, nil
 	}
+	d.gone(w)
 	return d.regions(w, at, px)
+}
+
+// gone adds to removed the regions reported last frame that mostly show
+// the long-term background again.
+func (d *Detector) gone(w *work) {
+	for _, r := range d.reported {
+		n := 0
+		for y := r.r.Min.Y; y < r.r.Max.Y; y++ {
+			for _, c := range w.cleared[y*d.w+r.r.Min.X : y*d.w+r.r.Max.X] {
+				if c {
+					n++
+				}
+			}
+		}
+		if float64(n) >= goneShare*float64(r.area) {
+			d.removed = append(d.removed, d.native(r.r))
+		}
+	}
+}
+
+// native is a box of working pixels in the frame's pixels.
+func (d *Detector) native(r image.Rectangle) geom.Box {
+	sx, sy := float32(d.nativeW)/float32(d.w), float32(d.nativeH)/float32(d.h)
+	return geom.Box{X1: float32(r.Min.X) * sx, Y1: float32(r.Min.Y) * sy, X2: float32(r.Max.X) * sx, Y2: float32(r.Max.Y) * sy}
 }
 
 // prepare shrinks the frame (cols×rows) to the working size, in grey,
@@ -297,6 +351,7 @@ func (d *Detector) baseline(px []uint8) {
 		d.long[i], d.short[i], d.still[i], d.born[i] = float32(v), float32(v), 0, 0
 	}
 	d.gain, d.carry = 1, 0
+	d.reported = d.reported[:0]
 }
 
 // rasterize marks the working pixels under people and vehicles.
@@ -354,7 +409,9 @@ func (d *Detector) update(w *work, px []uint8, dt float32, step uint16) bool {
 	// |v/gain - bg| > threshold/gain (gain > 0).
 	inv := 1 / gain
 	thr := d.cfg.Threshold * inv
-	absorb := ticks(d.cfg.AbsorbAfter)
+	absorb, staticFor := ticks(d.cfg.AbsorbAfter), ticks(d.cfg.StaticFor)
+	cleared := w.cleared[:n]
+	clear(cleared)
 	changed := 0
 	for i, v := range px {
 		if excluded[i] {
@@ -363,6 +420,9 @@ func (d *Detector) update(w *work, px []uint8, dt float32, step uint16) bool {
 		f := float32(v) * inv
 		switch {
 		case abs32(f-long[i]) <= thr:
+			if still[i] >= staticFor {
+				cleared[i] = true // what stood here has gone
+			}
 			still[i], born[i] = 0, 0
 			long[i] += aL * (f - long[i])
 		case abs32(f-short[i]) <= thr:
@@ -408,6 +468,7 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 			w.staticPix[i] = 0
 		}
 	}
+	d.reported = d.reported[:0]
 	if !any {
 		return nil, nil
 	}
@@ -436,9 +497,15 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 		if area < d.cfg.MinArea*total || area > d.cfg.MaxArea*total {
 			continue
 		}
-		if d.ghost(w, px, x, y, bw, bh, int32(l)) || d.shadow(w, px, x, y, bw, bh, int32(l)) {
+		r := image.Rect(x, y, x+bw, y+bh)
+		if d.ghost(w, px, x, y, bw, bh, int32(l)) {
+			d.removed = append(d.removed, d.native(r)) // what stood here from the start has left
 			continue
 		}
+		if d.shadow(w, px, x, y, bw, bh, int32(l)) {
+			continue
+		}
+		d.reported = append(d.reported, reportedRegion{r: r, area: int(area)})
 		score, age := d.measure(w, px, x, y, bw, bh, int32(l))
 		out = append(out, detectors.Detection{
 			Box:   geom.Box{X1: float32(x) * sx, Y1: float32(y) * sy, X2: float32(x+bw) * sx, Y2: float32(y+bh) * sy},

@@ -458,3 +458,70 @@ func TestDetectFrameOnTheLetterboxPictureFindsWhatDetectFinds(t *testing.T) {
 		t.Fatal("the bag was never found: the comparison proves nothing")
 	}
 }
+
+// Removed says where an object went: the frame a reported bag is taken
+// away, or once the place a cart stood on from the start is found empty
+// (a ghost, learnt piece by piece: it may take more than one frame).
+// Passers-by walking over the bag, and someone the model sees standing in
+// front of it, hide it without making it gone.
+func TestLeftObjectRemovedSaysWhereAnObjectWent(t *testing.T) {
+	walker := func(i int) thing { // crosses the bag's place, 40 px a frame
+		x := 200 + 40*i
+		return thing{r: image.Rect(x, 200, x+50, 330), col: color.RGBA{R: 180, G: 60, B: 60}}
+	}
+	person := thing{r: image.Rect(290, 150, 370, 330), col: color.RGBA{R: 20, G: 25, B: 30}}
+	cart := thing{r: image.Rect(300, 200, 380, 300), col: color.RGBA{R: 20, G: 20, B: 20}}
+	for _, tc := range []struct {
+		name        string
+		steps       func() []step
+		first, last int // the first frame with a removed box is in [first, last] (-1: none)
+		where       image.Rectangle
+	}{
+		{"bag taken away", func() []step {
+			return append(append(repeat(10, step{}), repeat(30, step{things: []thing{bag}})...), repeat(15, step{})...)
+		}, 40, 40, bag.r},
+		{"passers-by and someone standing in front: not gone", func() []step {
+			st := append(repeat(10, step{}), repeat(20, step{things: []thing{bag}})...)
+			for i := range 6 {
+				st = append(st, step{things: []thing{bag, walker(i)}})
+			}
+			st = append(st, repeat(5, step{things: []thing{bag}})...)
+			st = append(st, repeat(15, step{things: []thing{bag, person}, exclude: []geom.Box{box(person.r)}})...)
+			return append(st, repeat(10, step{things: []thing{bag}})...)
+		}, -1, -1, bag.r},
+		{"a cart there from the start leaves", func() []step {
+			return append(repeat(20, step{things: []thing{cart}}), repeat(20, step{})...)
+		}, 20, 35, cart.r},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScene(t, 640, 360)
+			s.noise = 3
+			d := New(Config{})
+			defer d.Close()
+			first, covered := -1, false
+			for i, st := range tc.steps() {
+				m := s.frame(t, 1, st.things...)
+				_, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), st.exclude)
+				m.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, g := range d.Removed() {
+					if first < 0 {
+						first = i
+					}
+					if g.Within(box(tc.where.Inset(-4))) < 0.9 {
+						t.Errorf("frame %d: removed %v, not on %v", i, g, box(tc.where))
+					}
+					covered = covered || g.IoU(box(tc.where)) >= 0.6
+				}
+			}
+			if first < tc.first || first > tc.last {
+				t.Errorf("first removed at frame %d, want in [%d, %d]", first, tc.first, tc.last)
+			}
+			if first >= 0 && !covered {
+				t.Errorf("no removed box covers %v", box(tc.where))
+			}
+		})
+	}
+}
