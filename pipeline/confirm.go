@@ -188,6 +188,11 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) ([]Violat
 		dets = c.addLeftObjects(f, dets)
 	}
 	ended := c.tracker.Update(f.Time, dets)
+	if c.left != nil {
+		// An object missing where its place shows the background again has
+		// gone: the next one left there is another object.
+		ended = append(ended, c.tracker.Gone(c.left.Removed())...)
+	}
 	live := c.tracker.Tracks()
 	c.metrics.TracksActive.WithLabelValues(c.camera).Set(float64(len(live)))
 	for _, t := range ended {

@@ -695,3 +695,62 @@ func TestDumpingSeenFromTheCameraFirstSeconds(t *testing.T) {
 	}
 	checkActor(t, run, v, &actor, want.StartS)
 }
+
+// A bag lies on the pavement when the camera starts (never a dumping: it
+// was there before StreetWatch looked). Someone takes it away; 16 s later
+// another person leaves a bag at the same spot and walks off. The first
+// bag's stationary track would outlive the 26 s it was missing and take
+// the second bag for the first come back, with its "already there"; the
+// left-object detector sees the spot empty again and ends that track, so
+// the second bag is a dumping by the person who left it.
+//
+// The video is cut from the dumping scenario with ffmpeg, at keyframes,
+// without re-encoding: 20 s with the bag lying (from 30 s), 16 s of the
+// empty street (its first 4 s, four times), then the scenario from the
+// start.
+func TestBagReplacedAtTheSameSpotIsANewDumping(t *testing.T) {
+	file, gt := loadScenario(t, "dumping")
+	ffmpeg := mediatest.Tool(t, "ffmpeg")
+	dir := t.TempDir()
+	cut := func(name string, from, to float64) string {
+		out := filepath.Join(dir, name)
+		if b, err := exec.Command(ffmpeg, "-v", "error", "-nostdin", "-y", "-ss", fmt.Sprint(from), "-to", fmt.Sprint(to), "-i", file,
+			"-c", "copy", "-an", out).CombinedOutput(); err != nil {
+			t.Fatalf("cutting %s: %v\n%s", file, err, b)
+		}
+		return out
+	}
+	lying, empty, scene := cut("lying.mp4", 30, 50), cut("empty.mp4", 0, 4), cut("scene.mp4", 0, 60)
+	list := filepath.Join(dir, "list.txt")
+	parts := fmt.Sprintf("file '%s'\nfile '%s'\nfile '%s'\nfile '%s'\nfile '%s'\nfile '%s'\n", lying, empty, empty, empty, empty, scene)
+	if err := os.WriteFile(list, []byte(parts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	video := filepath.Join(dir, "replaced.mp4")
+	if b, err := exec.Command(ffmpeg, "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", list,
+		"-c", "copy", video).CombinedOutput(); err != nil {
+		t.Fatalf("joining the cuts: %v\n%s", err, b)
+	}
+	const offset = 36.0 // where the scenario starts in the joined video
+	want := gt.Violations[0]
+	want.StartS += offset
+	actor := *want.Actor
+	actor.Track = nil
+	for _, p := range want.Actor.Track {
+		p.T += offset
+		actor.Track = append(actor.Track, p)
+	}
+	run := runScenario(t, video, gt.SuggestedZone, t.TempDir())
+	got, t0 := run.violations, run.t0
+	if len(got) != 1 || got[0].Type != rules.IllegalDumping {
+		t.Fatalf("%d violations %s, want one dumping, of the second bag", len(got), describe(got, t0))
+	}
+	v := got[0]
+	if first := v.FirstSeen.Sub(t0).Seconds(); abs(first-want.StartS) > firstSeenTolerance[want.Type] {
+		t.Errorf("first seen at %.1f s, want %.1f s ± %.1f (the second bag)", first, want.StartS, firstSeenTolerance[want.Type])
+	}
+	if iou := v.Box.IoU(box(want.Box)); iou < 0.3 {
+		t.Errorf("violation at %v, the bag is at %v (IoU %.2f)", v.Box, want.Box, iou)
+	}
+	checkActor(t, run, v, &actor, want.StartS)
+}

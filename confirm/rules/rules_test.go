@@ -479,6 +479,57 @@ func TestObjectSeenArrivingInTheFirstSecondsIsADumping(t *testing.T) {
 	}
 }
 
+// A bag lies there from the camera's first frame (never a dumping: it
+// was there before StreetWatch looked). At 20 s it is taken away; at 30 s
+// someone drops another at the same spot and walks off. A stationary
+// track outlives 30 s of absence (an object hidden by passers-by must
+// keep its track), so the tracker alone takes the new bag for the old one
+// come back, refusal and all. The left-object detector sees the spot
+// empty at 22 s (tracker.Gone): the old bag's track ends there, and the
+// new bag is a dumping by the person who left it.
+func TestObjectReplacedAtTheSameSpotIsANewObject(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gone bool
+		want int
+	}{
+		{"the left-object detector saw the spot emptied", true, 1},
+		{"class model only: the old bag come back", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, tr := engine(lowerHalf)
+			place := geom.Box{X1: 645, Y1: 495, X2: 705, Y2: 565}
+			var vs []Violation
+			for s := range 200 {
+				now := start.Add(time.Duration(s) * time.Second)
+				var dets []detectors.Detection
+				if s < 20 || s >= 30 {
+					dets = append(dets, d("garbage_bag", 650, 500, 700, 560))
+				}
+				if s >= 24 && s < 42 {
+					x := float32(560 + 60*max(s-30, 0))
+					dets = append(dets, d("person", x, 380, x+60, 560))
+				}
+				ended := tr.Update(now, dets)
+				if tc.gone && s == 22 {
+					ended = append(ended, tr.Gone([]geom.Box{place})...)
+				}
+				got, err := e.Update(now, 1280, 720, tr.Tracks(), ended)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vs = append(vs, got...)
+			}
+			if len(vs) != tc.want {
+				t.Fatalf("%d violations, want %d", len(vs), tc.want)
+			}
+			if len(vs) == 1 && (vs[0].Type != IllegalDumping || vs[0].ActorClass != "person" || !vs[0].FirstSeen.Equal(start.Add(30*time.Second))) {
+				t.Fatalf("%s by %q first seen %v, want a dumping by a person first seen at 30 s", vs[0].Type, vs[0].ActorClass, vs[0].FirstSeen.Sub(start))
+			}
+		})
+	}
+}
+
 func TestRestartDoesNotReportTheSameObjectAgain(t *testing.T) {
 	store := FileStore{Dir: t.TempDir()}
 	e, tr := engine(lowerHalf)

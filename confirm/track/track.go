@@ -251,6 +251,41 @@ func (tr *Tracker) Update(now time.Time, dets []detectors.Detection) (ended []*T
 	return ended
 }
 
+// Gone ends, after this frame's Update, the tracks of objects (not people
+// or vehicles) that Update found missing where the left-object detector
+// found the place emptied (leftobject's Removed: the background shows
+// again). Without it a stationary object's track outlives StationaryMaxLost
+// of absence, as it must when passers-by hide the object; but a bag taken
+// away and another left at the same spot within that time would be taken
+// for the first one come back, with its first sighting and its history.
+// It returns the tracks it ended.
+func (tr *Tracker) Gone(boxes []geom.Box) (ended []*Track) {
+	if len(boxes) == 0 {
+		return nil
+	}
+	live := tr.tracks[:0]
+	for _, t := range tr.tracks {
+		if t.Missed && !violation.IsActor(t.class) && emptied(t.Box, boxes) {
+			ended = append(ended, t)
+			continue
+		}
+		live = append(live, t)
+	}
+	tr.tracks = live
+	return ended
+}
+
+// emptied tells whether an object's box lies on a place found emptied:
+// overlapping it, or mostly inside it.
+func emptied(b geom.Box, boxes []geom.Box) bool {
+	for _, g := range boxes {
+		if b.IoU(g) >= 0.3 || b.Within(g) >= 0.5 {
+			return true
+		}
+	}
+	return false
+}
+
 func contains(ts []*Track, t *Track) bool {
 	for _, x := range ts {
 		if x == t {

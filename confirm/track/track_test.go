@@ -48,6 +48,51 @@ func TestStationaryObjectKeepsItsIdentityThroughOcclusion(t *testing.T) {
 	}
 }
 
+// A stationary bag missing where the left-object detector found its place
+// emptied is gone now, not in 30 s: the next object at that spot starts a
+// track of its own. Gone ends nothing the model still sees, no person or
+// vehicle, and nothing elsewhere.
+func TestGoneEndsAMissingObjectWhosePlaceIsEmpty(t *testing.T) {
+	tr := New(Config{}, 1)
+	bag := det("garbage_bag", 0.8, 100, 200, 140, 240)
+	other := det("garbage_bag", 0.8, 400, 200, 440, 240)
+	person := det("person", 0.8, 600, 100, 640, 240)
+	now, _ := step(tr, t0, 10*time.Second, func(time.Time) []detectors.Detection {
+		return []detectors.Detection{bag, other, person}
+	})
+	ids0 := ids(tr.Tracks())
+	place := geom.Box{X1: 96, Y1: 196, X2: 144, Y2: 244}
+	// The model still sees all three: nothing ends, whatever Gone says.
+	tr.Update(now, []detectors.Detection{bag, other, person})
+	if ended := tr.Gone([]geom.Box{place, other.Box, person.Box}); len(ended) != 0 {
+		t.Fatalf("Gone ended %v while the model sees them", ids(ended))
+	}
+	// The bag is taken away and the person hidden: missing, both. Only the
+	// bag's place is empty.
+	now = now.Add(500 * time.Millisecond)
+	tr.Update(now, []detectors.Detection{other})
+	ended := tr.Gone([]geom.Box{place, person.Box})
+	if len(ended) != 1 || ended[0].ID != ids0[0] {
+		t.Fatalf("Gone ended %v, want the bag's track %d only (tracks were %v)", ids(ended), ids0[0], ids0)
+	}
+	// Another bag at the same spot: a new track, first seen now.
+	now = now.Add(500 * time.Millisecond)
+	tr.Update(now, []detectors.Detection{bag, other})
+	found := false
+	for _, tk := range tr.Tracks() {
+		if tk.Box != bag.Box {
+			continue
+		}
+		found = true
+		if tk.ID == ids0[0] || !tk.FirstSeen.Equal(now) {
+			t.Fatalf("the new bag is on track %d first seen %v, want a new track first seen now", tk.ID, tk.FirstSeen.Sub(t0))
+		}
+	}
+	if !found {
+		t.Fatal("no track for the new bag")
+	}
+}
+
 // A bag put down is hidden by passers-by 2 s after it appeared, before it
 // counts as stationary: it keeps its track (and so the moment it appeared).
 // A bag carried past, lost as long, does not linger: its track ends.
