@@ -671,17 +671,24 @@ func TestDumpingSeenFromTheCameraFirstSeconds(t *testing.T) {
 		"-c", "copy", late).CombinedOutput(); err != nil {
 		t.Fatalf("cutting %s: %v\n%s", file, err, out)
 	}
+	checkOneDumping(t, late, gt, -cut)
+}
+
+// checkOneDumping plays video, the dumping scenario's shifted by offset
+// seconds (negative: cut at its start), and checks that it gives exactly
+// the scenario's dumping at the shifted time and place, by its actor.
+func checkOneDumping(t *testing.T, video string, gt groundTruth, offset float64) {
+	t.Helper()
 	want := gt.Violations[0]
-	want.StartS -= cut
+	want.StartS += offset
 	actor := *want.Actor
 	actor.Track = nil
 	for _, p := range want.Actor.Track {
-		if p.T >= cut {
-			p.T -= cut
+		if p.T += offset; p.T >= 0 {
 			actor.Track = append(actor.Track, p)
 		}
 	}
-	run := runScenario(t, late, gt.SuggestedZone, t.TempDir())
+	run := runScenario(t, video, gt.SuggestedZone, t.TempDir())
 	got, t0 := run.violations, run.t0
 	if len(got) != 1 || got[0].Type != rules.IllegalDumping {
 		t.Fatalf("%d violations %s, want the one dumping", len(got), describe(got, t0))
@@ -731,26 +738,5 @@ func TestBagReplacedAtTheSameSpotIsANewDumping(t *testing.T) {
 		"-c", "copy", video).CombinedOutput(); err != nil {
 		t.Fatalf("joining the cuts: %v\n%s", err, b)
 	}
-	const offset = 36.0 // where the scenario starts in the joined video
-	want := gt.Violations[0]
-	want.StartS += offset
-	actor := *want.Actor
-	actor.Track = nil
-	for _, p := range want.Actor.Track {
-		p.T += offset
-		actor.Track = append(actor.Track, p)
-	}
-	run := runScenario(t, video, gt.SuggestedZone, t.TempDir())
-	got, t0 := run.violations, run.t0
-	if len(got) != 1 || got[0].Type != rules.IllegalDumping {
-		t.Fatalf("%d violations %s, want one dumping, of the second bag", len(got), describe(got, t0))
-	}
-	v := got[0]
-	if first := v.FirstSeen.Sub(t0).Seconds(); abs(first-want.StartS) > firstSeenTolerance[want.Type] {
-		t.Errorf("first seen at %.1f s, want %.1f s ± %.1f (the second bag)", first, want.StartS, firstSeenTolerance[want.Type])
-	}
-	if iou := v.Box.IoU(box(want.Box)); iou < 0.3 {
-		t.Errorf("violation at %v, the bag is at %v (IoU %.2f)", v.Box, want.Box, iou)
-	}
-	checkActor(t, run, v, &actor, want.StartS)
+	checkOneDumping(t, video, gt, 36) // the scenario starts at 36 s in the joined video
 }
