@@ -239,16 +239,22 @@ func (tr *Tracker) Update(now time.Time, dets []detectors.Detection) (ended []*T
 			tr.start(now, dets[i])
 		}
 	}
-	if len(ended) > 0 {
-		live := tr.tracks[:0]
-		for _, t := range tr.tracks {
-			if !contains(ended, t) {
-				live = append(live, t)
-			}
-		}
-		tr.tracks = live
-	}
+	tr.remove(ended)
 	return ended
+}
+
+// remove takes the ended tracks out of the live ones.
+func (tr *Tracker) remove(ended []*Track) {
+	if len(ended) == 0 {
+		return
+	}
+	live := tr.tracks[:0]
+	for _, t := range tr.tracks {
+		if !contains(ended, t) {
+			live = append(live, t)
+		}
+	}
+	tr.tracks = live
 }
 
 // Gone ends, after this frame's Update, the tracks of objects (not people
@@ -263,15 +269,12 @@ func (tr *Tracker) Gone(boxes []geom.Box) (ended []*Track) {
 	if len(boxes) == 0 {
 		return nil
 	}
-	live := tr.tracks[:0]
 	for _, t := range tr.tracks {
 		if t.Missed && !violation.IsActor(t.class) && emptied(t.Box, boxes) {
 			ended = append(ended, t)
-			continue
 		}
-		live = append(live, t)
 	}
-	tr.tracks = live
+	tr.remove(ended)
 	return ended
 }
 

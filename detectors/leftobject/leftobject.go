@@ -488,7 +488,6 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 	}
 	w.lab = unsafe.Slice((*int32)(unsafe.Pointer(&raw32[0])), d.w*d.h)
 	total := float64(d.w * d.h)
-	sx, sy := float32(d.nativeW)/float32(d.w), float32(d.nativeH)/float32(d.h)
 	var out []detectors.Detection
 	for l := 1; l < n; l++ { // 0 is the background
 		x, y := int(w.stats.GetIntAt(l, 0)), int(w.stats.GetIntAt(l, 1))
@@ -508,7 +507,7 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 		d.reported = append(d.reported, reportedRegion{r: r, area: int(area)})
 		score, age := d.measure(w, px, x, y, bw, bh, int32(l))
 		out = append(out, detectors.Detection{
-			Box:   geom.Box{X1: float32(x) * sx, Y1: float32(y) * sy, X2: float32(x+bw) * sx, Y2: float32(y+bh) * sy},
+			Box:   d.native(r),
 			Class: Class, Score: score, Model: Model, Signals: detectors.SignalLeftObject,
 			Since: at.Add(-time.Duration(age * float32(time.Second))),
 		})

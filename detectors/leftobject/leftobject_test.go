@@ -1,6 +1,7 @@
 package leftobject
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"math/rand/v2"
@@ -152,11 +153,7 @@ func TestLeftObject(t *testing.T) {
 				if first < 10 || first > 10+20 {
 					t.Fatalf("first detection at frame %d, want within 20 s of the bag appearing at 10", first)
 				}
-				for i := first; i < len(frames); i++ {
-					if len(frames[i]) != 1 || frames[i][0].IoU(box(bag.r)) < 0.6 {
-						t.Fatalf("frame %d: %v, want one box on the bag %v", i, frames[i], box(bag.r))
-					}
-				}
+				onlyTheBagFrom(t, frames, first, func(int) string { return "bag there" })
 			},
 		},
 		{
@@ -208,11 +205,7 @@ func TestLeftObject(t *testing.T) {
 				if first < 10 || first > 25 {
 					t.Fatalf("first detection at frame %d, want before the bus comes at 25", first)
 				}
-				for i := first; i < len(frames); i++ {
-					if len(frames[i]) != 1 || frames[i][0].IoU(box(bag.r)) < 0.6 {
-						t.Fatalf("frame %d (bus there from 25 to 44): %v, want only the bag %v", i, frames[i], box(bag.r))
-					}
-				}
+				onlyTheBagFrom(t, frames, first, func(int) string { return "bus there from 25 to 44" })
 			},
 		},
 		{
@@ -256,11 +249,7 @@ func TestLeftObject(t *testing.T) {
 				if first < 10 || first > 20 {
 					t.Fatalf("first detection at frame %d, want within 20 s of frame 10", first)
 				}
-				for i := first; i < len(frames); i++ {
-					if len(frames[i]) != 1 || frames[i][0].IoU(box(bag.r)) < 0.6 {
-						t.Fatalf("frame %d (light at %.0f %%): %v, want only the bag", i, 100-40*float64(i-10)/150, frames[i])
-					}
-				}
+				onlyTheBagFrom(t, frames, first, func(i int) string { return fmt.Sprintf("light at %.0f %%", 100-40*float64(i-10)/150) })
 			},
 		},
 		{
@@ -330,6 +319,17 @@ func TestLeftObjectNoGhostOfWhatWasThereAtTheStart(t *testing.T) {
 	cart := thing{r: image.Rect(300, 200, 380, 300), col: color.RGBA{R: 20, G: 20, B: 20}}
 	steps := append(repeat(45, step{things: []thing{cart}}), repeat(45, step{})...)
 	noDetections(t, run(t, d, s, time.Second, steps))
+}
+
+// onlyTheBagFrom checks that every frame from first on has one box, on
+// the bag; when describes frame i in the failure.
+func onlyTheBagFrom(t *testing.T, frames [][]geom.Box, first int, when func(i int) string) {
+	t.Helper()
+	for i := first; i < len(frames); i++ {
+		if len(frames[i]) != 1 || frames[i][0].IoU(box(bag.r)) < 0.6 {
+			t.Fatalf("frame %d (%s): %v, want only the bag %v", i, when(i), frames[i], box(bag.r))
+		}
+	}
 }
 
 func noDetections(t *testing.T, frames [][]geom.Box) {
