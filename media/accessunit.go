@@ -114,6 +114,34 @@ func IsKey(codec Codec, nalus [][]byte) bool {
 	return false
 }
 
+// StartsPicture tells whether the NAL units hold their picture's first
+// slice (H.264: first_mb_in_slice is 0; H.265:
+// first_slice_segment_in_pic_flag). A receiver that joins a stream while a
+// picture is on the wire gets only its last slices; a keyframe without its
+// first ones decodes to a picture missing its top, and is no place to start.
+func StartsPicture(codec Codec, nalus [][]byte) bool {
+	for _, n := range nalus {
+		switch codec {
+		case CodecH264:
+			if len(n) < 2 {
+				continue
+			}
+			switch n[0] & 0x1F {
+			case 1, 2, 5: // slice, partition A, IDR slice: the slice header follows
+				return n[1]&0x80 != 0 // first_mb_in_slice, ue(v): 0 is the single bit 1
+			}
+		case CodecH265:
+			if len(n) < 3 {
+				continue
+			}
+			if (n[0]>>1)&0x3F < 32 { // a slice segment
+				return n[2]&0x80 != 0
+			}
+		}
+	}
+	return false
+}
+
 // SplitAnnexB splits an Annex-B byte stream into NAL units (sharing buf).
 func SplitAnnexB(buf []byte) ([][]byte, error) {
 	var a h264.AnnexB

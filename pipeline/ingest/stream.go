@@ -36,8 +36,11 @@ func (st *stream) handle(nalus [][]byte, pts int64) {
 	}
 	key := media.IsKey(st.params.Codec, nalus)
 	if !st.started {
-		if !key || !st.params.Complete() {
-			return // a decoder can only start at a keyframe with its parameter sets
+		// A decoder can only start at a keyframe with its parameter sets,
+		// and a whole one: joined while a keyframe's packets were on the
+		// wire, the first unit is its last slices only.
+		if !key || !st.params.Complete() || !media.StartsPicture(st.params.Codec, nalus) {
+			return
 		}
 		st.begin(pts)
 	}
