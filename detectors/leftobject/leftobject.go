@@ -134,6 +134,7 @@ type Detector struct {
 	// see Removed).
 	reported []reportedRegion
 	removed  []geom.Box
+	held     []reportedRegion // scratch for hidden
 }
 
 // reportedRegion is a region reported as a left object: its box in
@@ -146,6 +147,10 @@ type reportedRegion struct {
 // goneShare: a reported region is gone when this share of its pixels show
 // the long-term background again.
 const goneShare = 0.6
+
+// hiddenShare: a reported region is hidden when this share of its box is
+// under a person or vehicle.
+const hiddenShare = 0.5
 
 // A tick is the unit of the per-pixel clocks: an eighth of a second, so a
 // uint16 counts to 2 h 16 min, beyond AbsorbAfter's default 30 min.
@@ -319,6 +324,27 @@ func (d *Detector) gone(w *work) {
 	}
 }
 
+// hidden returns the regions reported last frame that someone now stands
+// in front of (see hiddenShare). Someone who picks a bag up stands in
+// front of it first: the frame before it went did not see it.
+func (d *Detector) hidden(w *work) []reportedRegion {
+	d.held = d.held[:0]
+	for _, r := range d.reported {
+		n := 0
+		for y := r.r.Min.Y; y < r.r.Max.Y; y++ {
+			for _, e := range w.excluded[y*d.w+r.r.Min.X : y*d.w+r.r.Max.X] {
+				if e {
+					n++
+				}
+			}
+		}
+		if float64(n) >= hiddenShare*float64(r.r.Dx()*r.r.Dy()) {
+			d.held = append(d.held, r)
+		}
+	}
+	return d.held
+}
+
 // native is a box of working pixels in the frame's pixels.
 func (d *Detector) native(r image.Rectangle) geom.Box {
 	sx, sy := float32(d.nativeW)/float32(d.w), float32(d.nativeH)/float32(d.h)
@@ -468,7 +494,18 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 			w.staticPix[i] = 0
 		}
 	}
+	hidden := d.hidden(w)
 	d.reported = d.reported[:0]
+	defer func() {
+		// Hidden regions stay reported (not detected: nothing is seen of
+		// them), so the frame after the person leaves still finds them
+		// gone if the person took the object along.
+		for _, h := range hidden {
+			if !slices.ContainsFunc(d.reported, func(r reportedRegion) bool { return r.r.Overlaps(h.r) }) {
+				d.reported = append(d.reported, h)
+			}
+		}
+	}()
 	if !any {
 		return nil, nil
 	}

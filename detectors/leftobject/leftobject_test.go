@@ -489,6 +489,18 @@ func TestLeftObjectRemovedSaysWhereAnObjectWent(t *testing.T) {
 			st = append(st, repeat(15, step{things: []thing{bag, person}, exclude: []geom.Box{box(person.r)}})...)
 			return append(st, repeat(10, step{things: []thing{bag}})...)
 		}, -1, -1, bag.r},
+		{"picked up by someone standing in front of it", func() []step {
+			// Hidden (masked) in the frames before it went, then the
+			// person leaves with it.
+			st := append(repeat(10, step{}), repeat(30, step{things: []thing{bag}})...)
+			st = append(st, repeat(5, step{things: []thing{bag, person}, exclude: []geom.Box{box(person.r)}})...)
+			return append(st, repeat(15, step{})...)
+		}, 45, 45, bag.r},
+		{"hidden for a minute, then picked up", func() []step {
+			st := append(repeat(10, step{}), repeat(30, step{things: []thing{bag}})...)
+			st = append(st, repeat(60, step{things: []thing{bag, person}, exclude: []geom.Box{box(person.r)}})...)
+			return append(st, repeat(15, step{})...)
+		}, 100, 100, bag.r},
 		{"a cart there from the start leaves", func() []step {
 			return append(repeat(20, step{things: []thing{cart}}), repeat(20, step{})...)
 		}, 20, 35, cart.r},
