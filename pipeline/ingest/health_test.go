@@ -191,16 +191,17 @@ func TestCameraIsUpFromTheFirstPictureBeforeAnyKeyframe(t *testing.T) {
 	}
 }
 
-// A camera that sends a picture every 0.6 s never goes 1 s without one:
-// with a 1 s stall timeout it must stay connected. gortsplib's own read
-// timeout counts in whole seconds; were it the stall timeout, it would fire
-// whenever its once-a-second check fell just after a second's boundary
-// following a picture, a few times in these 8 s.
+// A camera that sends a picture every 0.4 s never goes 1 s without one:
+// with a 1 s stall timeout it must stay connected (0.6 s to spare for a
+// loaded machine). gortsplib's own read timeout counts in whole seconds;
+// were it the stall timeout, it would fire whenever its once-a-second check
+// fell just after a second's boundary following a picture, a few times in
+// these 8 s.
 func TestCameraJustInsideTheStallTimeoutStaysConnected(t *testing.T) {
 	running := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, running) })
 	sps, pps, units := rtsptest.H264(t)
-	const stall, every = time.Second, 600 * time.Millisecond
+	const stall, every = time.Second, 400 * time.Millisecond
 	cam := rtsptest.Start(t, &rtsptest.Camera{SPS: sps, PPS: pps, Interval: every,
 		Unit: func(i int) ([][]byte, uint32) { return units[i%len(units)], uint32(i) * uint32(every.Seconds()*90000) }})
 	r := startSource(t, cam.URL(), ingest.TransportTCP, stall)
