@@ -49,6 +49,7 @@ type Server struct {
 	mu         sync.Mutex
 	setups     []string // lower transport of each SETUP asked for
 	cameras    map[string]*camera
+	answering  map[*gortsplib.ServerConn]*camera // a PLAY being answered
 	clips      map[string]*clip
 	server     *gortsplib.Server
 	listenAddr string
@@ -97,6 +98,10 @@ func (s *Server) Start() error {
 	s.server = &gortsplib.Server{
 		Handler:     (*handler)(s),
 		RTSPAddress: s.Addr,
+		// A camera late on a loaded machine sends what is due in a burst:
+		// 256 packets (gortsplib's default) are 8 pictures of a 32-slice
+		// stream, and the rest would be dropped before the socket.
+		WriteQueueSize: 4096,
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
 			if err == nil {
@@ -184,7 +189,7 @@ type camera struct {
 	clip    *clip
 	media   *description.Media
 	stream  *gortsplib.ServerStream
-	played  chan struct{} // closed on the first PLAY
+	played  chan struct{} // closed when the first PLAY is answered
 	playing sync.Once
 }
 
@@ -230,8 +235,6 @@ func (c *camera) play(ctx context.Context, s *Server) {
 			return
 		case <-c.played:
 		}
-		// gortsplib activates the reader right after OnPlay returns.
-		time.Sleep(200 * time.Millisecond)
 	}
 	start := time.Now()
 	timer := time.NewTimer(0)
@@ -330,10 +333,25 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 
 func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	h.mu.Lock()
-	c, ok := h.cameras[strings.Trim(ctx.Path, "/")]
-	h.mu.Unlock()
-	if ok {
-		c.playing.Do(func() { close(c.played) })
+	defer h.mu.Unlock()
+	if c, ok := h.cameras[strings.Trim(ctx.Path, "/")]; ok {
+		if h.answering == nil {
+			h.answering = map[*gortsplib.ServerConn]*camera{}
+		}
+		h.answering[ctx.Conn] = c
 	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnResponse sees the answer to a PLAY after gortsplib made the session a
+// reader of the stream (it does so after OnPlay returns): from then on no
+// packet written is lost to it, so a waiting camera may start.
+func (h *handler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
+	h.mu.Lock()
+	c := h.answering[sc]
+	delete(h.answering, sc)
+	h.mu.Unlock()
+	if c != nil && res.StatusCode == base.StatusOK {
+		c.playing.Do(func() { close(c.played) })
+	}
 }

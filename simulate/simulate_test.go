@@ -70,8 +70,9 @@ func TestFFmpegDecodesTheSimulatedCameraWithoutErrors(t *testing.T) {
 }
 
 // rtpTimestamps reads a camera for a while and returns the RTP timestamp of
-// each access unit (the marker packet) and its arrival time.
-func rtpTimestamps(t *testing.T, url string, n int) (ts []uint32, arrivals []time.Time) {
+// each access unit (the marker packet), its arrival time, and when PLAY was
+// sent: the camera cannot pace its pictures from any earlier.
+func rtpTimestamps(t *testing.T, url string, n int) (ts []uint32, arrivals []time.Time, played time.Time) {
 	t.Helper()
 	u, err := base.ParseURL(url)
 	if err != nil {
@@ -107,6 +108,7 @@ func rtpTimestamps(t *testing.T, url string, n int) (ts []uint32, arrivals []tim
 			close(done)
 		}
 	})
+	played = time.Now()
 	if _, err := c.Play(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -117,21 +119,22 @@ func rtpTimestamps(t *testing.T, url string, n int) (ts []uint32, arrivals []tim
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return ts, arrivals
+	return ts, arrivals, played
 }
 
 func TestLoopsKeepRTPTimestampsContinuousAtAnySpeed(t *testing.T) {
 	file := mediatest.File(t, "h264_640x360.mp4") // 10 s, 250 pictures at 25 fps
 	s := start(t, &simulate.Server{Speed: 8, WaitForReader: true}, "cam", file)
-	ts, arrivals := rtpTimestamps(t, s.URL("cam"), 300) // crosses the loop at 250
+	ts, arrivals, played := rtpTimestamps(t, s.URL("cam"), 300) // crosses the loop at 250
 	for i := 1; i < len(ts); i++ {
 		if d := ts[i] - ts[i-1]; d != 3600 {
 			t.Fatalf("access unit %d: RTP timestamp step %d, want 3600 (25 fps) — loop at 250", i, d)
 		}
 	}
-	// 300 pictures are 12 s of stream; at speed 8 they take 1.5 s.
-	if el := arrivals[len(arrivals)-1].Sub(arrivals[0]); el < time.Second || el > 5*time.Second {
-		t.Fatalf("300 pictures at speed 8 took %v, want about 1.5 s", el)
+	// The 300th picture is 11.96 s into the stream: at speed 8 it is due
+	// 1.495 s after PLAY, not sooner (a loaded machine may send it later).
+	if el := arrivals[len(arrivals)-1].Sub(played); el < 1490*time.Millisecond || el > 10*time.Second {
+		t.Fatalf("300 pictures at speed 8 took %v after PLAY, want about 1.5 s", el)
 	}
 }
 
@@ -139,16 +142,16 @@ func TestTimestampsThatRestartInTheFileStayContinuous(t *testing.T) {
 	// Two 4 s recordings concatenated, both starting at 0: 200 pictures.
 	file := mediatest.File(t, "h264_restart.ts")
 	s := start(t, &simulate.Server{Speed: 8, WaitForReader: true}, "cam", file)
-	ts, arrivals := rtpTimestamps(t, s.URL("cam"), 250) // crosses the restart at 100 and the loop at 200
+	ts, arrivals, played := rtpTimestamps(t, s.URL("cam"), 250) // crosses the restart at 100 and the loop at 200
 	for i := 1; i < len(ts); i++ {
 		if d := ts[i] - ts[i-1]; d != 3600 {
 			t.Fatalf("access unit %d: RTP timestamp step %d, want 3600 (25 fps)", i, d)
 		}
 	}
-	// 250 pictures are 10 s of stream, 1.25 s at speed 8: the second half is
-	// paced, not sent in one burst.
-	if el := arrivals[len(arrivals)-1].Sub(arrivals[0]); el < 900*time.Millisecond {
-		t.Fatalf("250 pictures at speed 8 took %v, want about 1.25 s", el)
+	// The 250th picture is 9.96 s into the stream, due 1.245 s after PLAY at
+	// speed 8: the second half is paced, not sent in one burst.
+	if el := arrivals[len(arrivals)-1].Sub(played); el < 1240*time.Millisecond {
+		t.Fatalf("250 pictures at speed 8 took %v after PLAY, want about 1.25 s", el)
 	}
 }
 
