@@ -30,7 +30,7 @@ func TestLongGOPCameraIsUpBeforeItsFirstKeyframe(t *testing.T) {
 	r := runPipeline(t, config.Camera{ID: "cam", URL: sim.URL("cam"), Transport: "tcp",
 		Sampling: config.Sampling{Mode: config.SampleFPS, FPS: 5}})
 	joined := time.Now()
-	waitFor(t, 3*time.Second, "camera_up 1", func() bool {
+	waitFor(t, 5*time.Second, "camera_up 1", func() bool { // the keyframe is 7 s away
 		return metric(t, r.reg, "streetwatch_camera_up", "camera", "cam") == 1
 	})
 	st := r.p.Cameras()[0].Status()

@@ -482,7 +482,11 @@ func TestWithoutUsersThePagesAreOffAndTheRestIsOpen(t *testing.T) {
 
 func TestCamerasPageShowsStateAndSampledFPS(t *testing.T) {
 	count := uint64(100)
+	// The page's clock stands still: the rate is 60 frames over exactly
+	// 30 s however long the page takes on a loaded machine.
+	start := time.Now()
 	f := newFixture(t, func(s *Server) {
+		s.now = func() time.Time { return start }
 		cams := s.Cameras
 		s.Cameras = func() []CameraStatus {
 			out := cams()
@@ -491,7 +495,6 @@ func TestCamerasPageShowsStateAndSampledFPS(t *testing.T) {
 				CameraStatus{ID: "street-4", Name: "Street 4", Up: true, State: "starting"})
 		}
 	})
-	start := time.Now()
 	f.rev.fps.sample(start.Add(-30 * time.Second))
 	count = 160 // 60 frames in 30 s
 	c := f.client()
