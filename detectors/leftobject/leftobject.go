@@ -310,15 +310,7 @@ func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink
 // the long-term background again.
 func (d *Detector) gone(w *work) {
 	for _, r := range d.reported {
-		n := 0
-		for y := r.r.Min.Y; y < r.r.Max.Y; y++ {
-			for _, c := range w.cleared[y*d.w+r.r.Min.X : y*d.w+r.r.Max.X] {
-				if c {
-					n++
-				}
-			}
-		}
-		if float64(n) >= goneShare*float64(r.area) {
+		if float64(d.count(w.cleared, r.r)) >= goneShare*float64(r.area) {
 			d.removed = append(d.removed, d.native(r.r))
 		}
 	}
@@ -330,19 +322,24 @@ func (d *Detector) gone(w *work) {
 func (d *Detector) hidden(w *work) []reportedRegion {
 	d.held = d.held[:0]
 	for _, r := range d.reported {
-		n := 0
-		for y := r.r.Min.Y; y < r.r.Max.Y; y++ {
-			for _, e := range w.excluded[y*d.w+r.r.Min.X : y*d.w+r.r.Max.X] {
-				if e {
-					n++
-				}
-			}
-		}
-		if float64(n) >= hiddenShare*float64(r.r.Dx()*r.r.Dy()) {
+		if float64(d.count(w.excluded, r.r)) >= hiddenShare*float64(r.r.Dx()*r.r.Dy()) {
 			d.held = append(d.held, r)
 		}
 	}
 	return d.held
+}
+
+// count is the number of working pixels within r set in mask.
+func (d *Detector) count(mask []bool, r image.Rectangle) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for _, set := range mask[y*d.w+r.Min.X : y*d.w+r.Max.X] {
+			if set {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // native is a box of working pixels in the frame's pixels.
