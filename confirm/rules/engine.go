@@ -106,6 +106,7 @@ type candKey struct {
 type cand struct {
 	zone         int
 	start        time.Time
+	floor        time.Time // nothing before it counts: the enforcement hours began
 	frames, hits int
 	actor        *track.Track
 	leftAt       time.Time // when the actor left (zero while it is beside the object)
@@ -319,7 +320,15 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 		return nil, false
 	}
 	if c.start.IsZero() {
-		c.start = now
+		c.start, c.floor = now, now
+	}
+	if typ == StreetVending {
+		// Vending began when the stall came to rest here, not while it was
+		// pushed in (nor when the model first named it, if the left-object
+		// detector saw it stand there before).
+		if r := t.StandingSince(); !r.IsZero() {
+			c.start = later(r, c.floor)
+		}
 	}
 	c.frames++
 	c.hits++
@@ -572,4 +581,12 @@ func thin(s []track.Sample, n int) []track.Sample {
 func sameObject(a, b Type) bool {
 	garbage := func(t Type) bool { return t == GarbagePile || t == IllegalDumping }
 	return a == b || garbage(a) && garbage(b)
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }

@@ -148,6 +148,40 @@ func TestStreetVendingOnlyDuringEnforcementHours(t *testing.T) {
 	}
 }
 
+// Street vending begins when the stall stops where it stands, not while
+// it is pushed along the pavement, though it opens (its box grows) after;
+// and when the left-object detector saw it stand there before the model
+// named it, it began then.
+func TestStreetVendingBeginsWhenTheStallStops(t *testing.T) {
+	pushed := func(s int) []detectors.Detection {
+		x := float32(100 + 60*min(s, 10)) // pushed in for 10 s, then set up
+		open := float32(min(max(s-10, 0), 6) * 10)
+		return []detectors.Detection{d("vending_stall", x-open/2, 400-open, x+200+open/2, 560)}
+	}
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 240, pushed)
+	if len(vs) != 1 {
+		t.Fatalf("%d violations, want 1", len(vs))
+	}
+	if got := vs[0].FirstSeen.Sub(start); got != 10*time.Second || at[0] != 190 {
+		t.Errorf("first seen at %v, confirmed at %d s; want 10s and 190 s (3 min after it stopped)", got, at[0])
+	}
+
+	e, tr = engine(lowerHalf)
+	stood := func(s int) []detectors.Detection {
+		st := d("vending_stall", 300, 400, 500, 560)
+		if s >= 5 {
+			st.Signals, st.Since = detectors.SignalModel|detectors.SignalLeftObject, start
+		}
+		return []detectors.Detection{st}
+	}
+	vs, _ = play(t, e, tr, start.Add(4*time.Second), 240, stood)
+	if len(vs) != 1 || !vs[0].FirstSeen.Equal(start) {
+		t.Fatalf("%d violations (first seen %v), want one first seen at the start, when the left-object detector saw the stall arrive",
+			len(vs), firstSeen(vs))
+	}
+}
+
 // A person walks to x=600, the bag appears beside them at 10 s.
 func walker(s int, leaveAt, pickupAt int) []detectors.Detection {
 	var out []detectors.Detection
@@ -680,4 +714,12 @@ func TestLeftObjects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func firstSeen(vs []Violation) []time.Time {
+	var out []time.Time
+	for _, v := range vs {
+		out = append(out, v.FirstSeen)
+	}
+	return out
 }

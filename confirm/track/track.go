@@ -108,13 +108,93 @@ type Track struct {
 	Missed bool
 	// Signals are every source that has seen the object (class model,
 	// left-object detector).
-	Signals detectors.Signal
+	Signals   detectors.Signal
+	leftSince time.Time // the earliest appearance the left-object detector gave
 
 	votes  map[string]float32
 	class  string
 	anchor Sample     // the position stationarity is measured against
 	moved  bool       // it left its first position at least once
 	vel    [2]float32 // box centre velocity, pixels per second (smoothed)
+}
+
+// StandingSince is when the object came to stand where it stands now:
+// the oldest of its latest samples whose ground point (the bottom centre
+// of the box) lies, in an unbroken run, within standTolerance of the
+// newest one's, or when the left-object detector saw it appear, if that
+// was after the sample before the run. Its shape may change meanwhile (a
+// stall opened, a pile grown); its place does not. When the run reaches
+// back to the first sample it is its first sight, which the left-object
+// detector may date before the model named it. Zero when the run fills a history that has
+// dropped older samples: it stands there since before the oldest, and
+// the caller keeps what it knew.
+func (t *Track) StandingSince() time.Time {
+	if len(t.History) == 0 {
+		return time.Time{}
+	}
+	last := t.History[len(t.History)-1].Box
+	lx, ly := last.BottomCenter()
+	tolX, tolY := standTolerance*(last.X2-last.X1), standTolerance*(last.Y2-last.Y1)
+	for i := len(t.History) - 2; i >= 0; i-- {
+		x, y := t.History[i].Box.BottomCenter()
+		if abs(x-lx) > tolX || abs(y-ly) > tolY {
+			// It was elsewhere at sample i. The left-object detector may
+			// have seen it arrive here before the model's next sample.
+			if here := t.History[i+1].Time; t.leftSince.After(t.History[i].Time) && t.leftSince.Before(here) {
+				return t.leftSince
+			}
+			return t.History[i+1].Time
+		}
+	}
+	if t.Hits > len(t.History) {
+		return time.Time{}
+	}
+	return t.FirstSeen
+}
+
+// standTolerance is how far, as a fraction of the box's size, an object's
+// ground point may wander (the model's boxes jitter) while it stands still.
+const standTolerance = 0.15
+
+func abs(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// stillWindow is how many recent boxes (the new one included) a box's
+// jitter is smoothed over, once there are three.
+const stillWindow = 5
+
+// still tells whether box (just appended to History) is where the track
+// came to rest. A model's box jitters on an object that does not move (the
+// top of a stall's awning comes and goes, a bag is half hidden): a box off
+// its place still counts when the median of the recent boxes is on it, as
+// Frigate's stationary check does. A moving object's recent boxes trail
+// behind it, so their median leaves the place two samples after it.
+func (t *Track) still(box geom.Box, minIoU float32) bool {
+	if box.IoU(t.anchor.Box) >= minIoU {
+		return true
+	}
+	if len(t.History) < 3 {
+		return false
+	}
+	return medianBox(t.History[max(0, len(t.History)-stillWindow):]).IoU(t.anchor.Box) >= minIoU
+}
+
+// medianBox is the per-edge median of the samples' boxes.
+func medianBox(ss []Sample) geom.Box {
+	edge := func(f func(geom.Box) float32) float32 {
+		v := make([]float32, len(ss))
+		for i, s := range ss {
+			v[i] = f(s.Box)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return geom.Box{X1: edge(func(b geom.Box) float32 { return b.X1 }), Y1: edge(func(b geom.Box) float32 { return b.Y1 }),
+		X2: edge(func(b geom.Box) float32 { return b.X2 }), Y2: edge(func(b geom.Box) float32 { return b.Y2 })}
 }
 
 // maxPredict caps how far ahead a lost track's motion is extrapolated.
@@ -417,6 +497,9 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 		// than the model first saw it (half hidden by whoever put it down).
 		t.FirstSeen = d.Since
 	}
+	if !d.Since.IsZero() && (t.leftSince.IsZero() || d.Since.Before(t.leftSince)) {
+		t.leftSince = d.Since
+	}
 	t.Hits++
 	t.Missed = false
 	t.Signals |= d.Of()
@@ -429,7 +512,7 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 		t.History = append(t.History[:0], t.History[len(t.History)-tr.cfg.History:]...)
 	}
 	// Stationary: still overlapping where it came to rest; moving resets.
-	if d.Box.IoU(t.anchor.Box) >= tr.cfg.StationaryIoU {
+	if t.still(d.Box, tr.cfg.StationaryIoU) {
 		if !t.Stationary && now.Sub(t.anchor.Time) >= tr.cfg.StationaryAfter {
 			t.Stationary, t.StationarySince = true, t.anchor.Time
 		}
