@@ -134,7 +134,7 @@ func (t *Track) StandingSince() time.Time {
 	}
 	last := t.History[len(t.History)-1].Box
 	lx, ly := last.BottomCenter()
-	tolX, tolY := standTolerance*(last.X2-last.X1), standTolerance*(last.Y2-last.Y1)
+	tolX, tolY := standTolerance*last.W(), standTolerance*last.H()
 	for i := len(t.History) - 2; i >= 0; i-- {
 		x, y := t.History[i].Box.BottomCenter()
 		if abs(x-lx) > tolX || abs(y-ly) > tolY {
