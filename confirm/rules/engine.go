@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/streetwatch/streetwatch/confirm/track"
@@ -227,9 +228,14 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 		}
 	}
 	// Live tracks not seen this frame still count towards presence ratios.
+	// A pile the model names a bag in this frame (a bag of it, seen inside
+	// it) was seen.
 	for k, c := range e.cands {
 		if tr := find(live, k.track); tr != nil && tr.Missed {
 			c.frames++
+			if k.typ == GarbagePile && garbageSeenIn(tr, live) {
+				c.hits++
+			}
 		}
 	}
 	// Close violations whose object has been gone long enough.
@@ -248,6 +254,21 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 	}
 	return out, e.Commit()
 }
+
+// garbageSeenIn tells whether garbage (a bag, a pile, a left object) seen
+// in this frame lies within the pile's box: the model named a part of it.
+func garbageSeenIn(pile *track.Track, live []*track.Track) bool {
+	for _, o := range live {
+		if o != pile && !o.Missed && slices.Contains(violation.TypesOf(o.Class()), IllegalDumping) &&
+			o.Box.Within(pile.Box) >= partWithin {
+			return true
+		}
+	}
+	return false
+}
+
+// partWithin is how much of an object must lie inside a pile to be part of it.
+const partWithin = 0.7
 
 // Forget undoes a confirmation the caller could not record (e.g. a full
 // disk): the violation is no longer open and its object may confirm again

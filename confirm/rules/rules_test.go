@@ -74,6 +74,20 @@ func TestGarbagePile(t *testing.T) {
 			}
 			return pile(s)
 		}, 360, nil},
+		{"named a pile in half the samples, a bag in it in all: confirmed", []Zone{lowerHalf}, func(s int) []detectors.Detection {
+			bag := d("garbage_bag", 610, 520, 650, 580)
+			if s%2 == 0 {
+				return []detectors.Detection{bag}
+			}
+			return append(pile(s), bag)
+		}, 360, []int{300}},
+		{"a pile in half the samples, a bag beside it in all: nothing", []Zone{lowerHalf}, func(s int) []detectors.Detection {
+			bag := d("garbage_bag", 720, 520, 760, 580)
+			if s%2 == 0 {
+				return []detectors.Detection{bag}
+			}
+			return append(pile(s), bag)
+		}, 360, nil},
 		{"outside the zone: nothing", []Zone{lowerHalf}, func(int) []detectors.Detection {
 			return []detectors.Detection{d("garbage_pile", 600, 100, 700, 200)}
 		}, 360, nil},
