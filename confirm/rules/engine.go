@@ -228,8 +228,8 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 		}
 	}
 	// Live tracks not seen this frame still count towards presence ratios.
-	// A pile the model names a bag in this frame (a bag of it, seen inside
-	// it) was seen.
+	// A pile is seen in a frame where garbage lying within it is (the
+	// model named only a bag of it).
 	for k, c := range e.cands {
 		if tr := find(live, k.track); tr != nil && tr.Missed {
 			c.frames++

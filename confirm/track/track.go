@@ -186,7 +186,8 @@ func (t *Track) still(box geom.Box, minIoU float32) bool {
 // medianBox is the per-edge median of the samples' boxes.
 func medianBox(ss []Sample) geom.Box {
 	edge := func(f func(geom.Box) float32) float32 {
-		v := make([]float32, len(ss))
+		var buf [stillWindow]float32 // no allocation per frame
+		v := buf[:len(ss)]
 		for i, s := range ss {
 			v[i] = f(s.Box)
 		}
