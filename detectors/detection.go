@@ -22,6 +22,37 @@ type Detection struct {
 	// was earlier than this frame (the left-object detector reports an
 	// object only once it has stayed still); zero otherwise.
 	Since time.Time
+	// Place says how the object's place compares with the scene the
+	// left-object detector learnt before it (PlaceUnknown when none runs).
+	Place Place
+}
+
+// Place is how an object's place compares with the background the
+// left-object detector learnt: the scene as it was before.
+type Place uint8
+
+// Places.
+const (
+	// PlaceUnknown: no left-object detector runs, the place was hidden,
+	// or it was neither clearly new nor clearly as before.
+	PlaceUnknown Place = iota
+	// PlaceNew: the place differs from the background: something new
+	// stands there.
+	PlaceNew
+	// PlaceOld: the place looks as it did when the background was learnt:
+	// what the model names there was part of the scene (a parked car, a
+	// shop front), not something put down since.
+	PlaceOld
+)
+
+func (p Place) String() string {
+	switch p {
+	case PlaceNew:
+		return "new"
+	case PlaceOld:
+		return "old"
+	}
+	return "unknown"
 }
 
 // Signal is a source of detections, as a bit set.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"image/color"
 	"log/slog"
 	"slices"
 	"testing"
@@ -40,13 +41,11 @@ var (
 // evidence event the evidence stage makes of it.
 func (sc dumpingScene) run(t *testing.T) (ViolationEvent, *evidence.Event) {
 	t.Helper()
-	cam := config.Camera{ID: "kerb-1",
-		Zones: []config.Zone{{Name: "kerb", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, Types: []string{"illegal_dumping"}}},
-		Rules: map[string]config.RuleParams{"illegal_dumping": {MinDwell: config.Duration(5 * time.Second)}}}
-	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The pictures show no bag (each is one grey level, its sample
+	// number), so the left-object detector is off: it would find the
+	// model's bag where the picture never changed (see
+	// TestAnObjectPartOfTheSceneIsNoDumping).
+	cam, c := kerbConfirmer(t, false)
 	defer c.close()
 	var got []ViolationEvent
 	for i := 0; i <= 60; i++ {
@@ -72,6 +71,21 @@ func (sc dumpingScene) run(t *testing.T) (ViolationEvent, *evidence.Event) {
 	}
 	s := &evidenceStage{cameras: map[string]config.Camera{cam.ID: cam}}
 	return got[0], s.event(got[0], 640, 360)
+}
+
+// kerbConfirmer is a real confirmer for a camera whose whole picture is a
+// kerb zone watched for dumping (5 s wait), its left-object detector on or
+// off.
+func kerbConfirmer(t *testing.T, leftObjects bool) (config.Camera, *confirmer) {
+	t.Helper()
+	cam := config.Camera{ID: "kerb-1", LeftObjects: config.LeftObjects{Enabled: new(leftObjects)},
+		Zones: []config.Zone{{Name: "kerb", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, Types: []string{"illegal_dumping"}}},
+		Rules: map[string]config.RuleParams{"illegal_dumping": {MinDwell: config.Duration(5 * time.Second)}}}
+	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cam, c
 }
 
 // sampleAt is the time of the scene's sample at second s.
@@ -160,5 +174,51 @@ func TestActorSampleWithinAFractionOfASecondIsDrawn(t *testing.T) {
 		if _, ok := actorMark(rec.AppearMarks); ok != tc.want || !rec.Violation.ActorAt.Equal(at) {
 			t.Errorf("actor sample %v from the picture: drawn %v, want %v (ActorAt %v)", tc.off, ok, tc.want, rec.Violation.ActorAt)
 		}
+	}
+}
+
+// With the camera's left-object detector on, what the model names where
+// the picture looks as it did from the first frame (parked cars it reads
+// as a bag) is no dumping, though a passer-by stops beside it and leaves;
+// the same detection where a bag was put down is one.
+func TestAnObjectPartOfTheSceneIsNoDumping(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		drawnAt float64 // when the object appears in the picture
+		want    int
+	}{
+		{"in the picture from the first frame, named from 8 s: nothing", 0, 0},
+		{"put down at 8 s: a dumping", 8, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cam, c := kerbConfirmer(t, true)
+			defer c.close()
+			t0 := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+			var got []ViolationEvent
+			for i := 0; i <= 60; i++ {
+				s := float64(i) * sceneStep.Seconds()
+				m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(100, 100, 100, 0), 360, 640, gocv.MatTypeCV8UC3)
+				if s >= tc.drawnAt {
+					gocv.Rectangle(&m, bagBox.Rect(), color.RGBA{R: 30, G: 30, B: 200}, -1)
+				}
+				f := &frame.Frame{Camera: cam.ID, Time: t0.Add(time.Duration(i) * sceneStep), Seq: uint64(i + 1), Mat: m}
+				var dets []detectors.Detection
+				if s >= 6 && s <= 10 {
+					dets = append(dets, detectors.Detection{Box: personBox, Class: "person", Score: 0.9, Signals: detectors.SignalModel})
+				}
+				if s >= 8 {
+					dets = append(dets, detectors.Detection{Box: bagBox, Class: "garbage_bag", Score: 0.8, Signals: detectors.SignalModel})
+				}
+				vs, _ := c.update(f, dets)
+				got = append(got, vs...)
+				m.Close()
+			}
+			for _, ev := range got {
+				ev.Close()
+			}
+			if len(got) != tc.want || (len(got) == 1 && got[0].Type != rules.IllegalDumping) {
+				t.Fatalf("confirmed %d violations (%+v), want %d dumping", len(got), got, tc.want)
+			}
+		})
 	}
 }

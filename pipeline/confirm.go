@@ -254,6 +254,22 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 		}
 		return dets
 	}
+	// Where the model names an object, the left-object detector tells
+	// whether its place changed since the background was learnt (see
+	// rules: a dumped object was not there before).
+	var marked []detectors.Detection
+	for i, d := range dets {
+		if !violation.IsObject(d.Class) || d.Of()&detectors.SignalModel == 0 {
+			continue
+		}
+		if marked == nil {
+			marked = slices.Clone(dets) // the caller's slice is shared
+		}
+		marked[i].Place = c.left.Place(d.Box)
+	}
+	if marked != nil {
+		dets = marked
+	}
 	return leftobject.Merge(dets, left)
 }
 

@@ -365,6 +365,14 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 		if c.noActor || (t.FirstSeen.Before(e.since.Add(alreadyThere)) && t.Signals&detectors.SignalLeftObject == 0) {
 			return nil, false
 		}
+		if t.Place() == detectors.PlaceOld {
+			// Where the model names it, the left-object detector sees the
+			// scene as it learnt it before: the object was not put down,
+			// it is part of the scene the model misreads (parked cars
+			// called a pile, a shop front a bag), however often people
+			// walk past it. It may still be a pile.
+			return nil, false
+		}
 		if c.actor == nil {
 			c.actor = e.findActor(t, live)
 			if c.actor == nil {

@@ -527,6 +527,45 @@ func TestObjectSeenArrivingInTheFirstSecondsIsADumping(t *testing.T) {
 	}
 }
 
+// The model names a "bag" at 10 s where nothing was put down (a parked
+// car it misreads; a person walks up to it and on, as passers-by do): the
+// left-object detector sees that place as it learnt it before, so it is no
+// dumping, though it may still be a pile. An object whose place changed, or
+// where the detector could not tell (hidden, or no detector), is judged as
+// before.
+func TestAnObjectWhosePlaceIsUnchangedIsNoDumping(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		place []detectors.Place // per second from 10 s, the last repeated
+		want  int
+	}{
+		{"its place shows the background learnt before: nothing", []detectors.Place{detectors.PlaceOld}, 0},
+		{"as before, once hidden first: nothing", []detectors.Place{detectors.PlaceUnknown, detectors.PlaceOld}, 0},
+		{"its place changed, then the background learnt it: a dumping", []detectors.Place{detectors.PlaceNew, detectors.PlaceOld}, 1},
+		{"as before once, then changed: a dumping", []detectors.Place{detectors.PlaceOld, detectors.PlaceNew}, 1},
+		{"no left-object detector: a dumping", []detectors.Place{detectors.PlaceUnknown}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, tr := engine(lowerHalf)
+			vs, at := play(t, e, tr, start, 200, func(s int) []detectors.Detection {
+				out := walker(s, 20, 0)
+				for i := range out {
+					if out[i].Class == "garbage_bag" {
+						out[i].Place = tc.place[min(s-10, len(tc.place)-1)]
+					}
+				}
+				return out
+			})
+			if len(vs) != tc.want {
+				t.Fatalf("%d violations (at %v s), want %d", len(vs), at, tc.want)
+			}
+			if len(vs) == 1 && vs[0].Type != IllegalDumping {
+				t.Fatalf("a %s, want a dumping", vs[0].Type)
+			}
+		})
+	}
+}
+
 // A bag lies there from the camera's first frame (never a dumping: it
 // was there before StreetWatch looked). At 20 s it is taken away; at 30 s
 // someone drops another at the same spot and walks off. A stationary

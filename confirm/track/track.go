@@ -110,12 +110,39 @@ type Track struct {
 	// left-object detector).
 	Signals   detectors.Signal
 	leftSince time.Time // the earliest appearance the left-object detector gave
+	// newPlace: a detection found the object's place changed from the
+	// learnt background; oldPlaces counts those that found it as before.
+	newPlace  bool
+	oldPlaces int
 
 	votes  map[string]float32
 	class  string
 	anchor Sample     // the position stationarity is measured against
 	moved  bool       // it left its first position at least once
 	vel    [2]float32 // box centre velocity, pixels per second (smoothed)
+}
+
+// Place is how the object's place compared with the scene the
+// left-object detector learnt before it (detectors.Place): PlaceNew once
+// any detection found it changed, PlaceOld once two found it as before and
+// none changed, PlaceUnknown until then (or with no left-object detector).
+func (t *Track) Place() detectors.Place {
+	switch {
+	case t.newPlace:
+		return detectors.PlaceNew
+	case t.oldPlaces >= 2:
+		return detectors.PlaceOld
+	}
+	return detectors.PlaceUnknown
+}
+
+func (t *Track) place(p detectors.Place) {
+	switch p {
+	case detectors.PlaceNew:
+		t.newPlace = true
+	case detectors.PlaceOld:
+		t.oldPlaces++
+	}
 }
 
 // StandingSince is when the object came to stand where it stands now:
@@ -450,6 +477,7 @@ func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: first, LastSeen: now, Hits: 1, Frames: 1,
 		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of()}
 	t.vote(d.Class, d.Score)
+	t.place(d.Place)
 	tr.nextID++
 	tr.tracks = append(tr.tracks, t)
 }
@@ -505,6 +533,7 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 	t.Missed = false
 	t.Signals |= d.Of()
 	t.vote(d.Class, d.Score)
+	t.place(d.Place)
 	if d.Score > t.Best.Score {
 		t.Best = s
 	}

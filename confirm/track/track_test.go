@@ -412,3 +412,35 @@ func TestStandingSince(t *testing.T) {
 		t.Errorf("standing for longer than its history: %v after t0, want zero", got.Sub(t0))
 	}
 }
+
+// A track's place is new once any of its detections found it changed
+// from the learnt background, old once two found it as before and none
+// changed: one comparison is not enough to call an object part of the
+// scene.
+func TestPlace(t *testing.T) {
+	O, N, U := detectors.PlaceOld, detectors.PlaceNew, detectors.PlaceUnknown
+	for _, tc := range []struct {
+		seen []detectors.Place
+		want detectors.Place
+	}{
+		{[]detectors.Place{U, U, U}, U},
+		{[]detectors.Place{U, O, U}, U},
+		{[]detectors.Place{O, U, O}, O},
+		{[]detectors.Place{O, O, N}, N},
+		{[]detectors.Place{N, O, O, O}, N},
+	} {
+		tr := New(Config{}, 1)
+		for i, p := range tc.seen {
+			d := det("garbage_bag", 0.8, 600, 500, 660, 560)
+			d.Place = p
+			tr.Update(t0.Add(time.Duration(i)*time.Second), []detectors.Detection{d})
+		}
+		ts := tr.Tracks()
+		if len(ts) != 1 {
+			t.Fatalf("%v: %d tracks", tc.seen, len(ts))
+		}
+		if got := ts[0].Place(); got != tc.want {
+			t.Errorf("places %v: track's place %v, want %v", tc.seen, got, tc.want)
+		}
+	}
+}

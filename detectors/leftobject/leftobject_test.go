@@ -537,3 +537,52 @@ func TestLeftObjectRemovedSaysWhereAnObjectWent(t *testing.T) {
 		})
 	}
 }
+
+// Compare tells an object put down (its place differs from the learnt
+// background) from part of the scene the model misnames (a parked car there
+// from the first frame), and says nothing of a place hidden by a person,
+// nor before the background has settled.
+func TestCompare(t *testing.T) {
+	s := newScene(t, 640, 360)
+	car := thing{r: image.Rect(480, 20, 620, 100), col: color.RGBA{R: 160, G: 160, B: 170}}
+	d := New(Config{})
+	if _, ok := d.Compare(box(bag.r)); ok {
+		t.Fatal("a comparison before the first frame")
+	}
+	person := box(image.Rect(280, 150, 380, 320))
+	for i := range 12 {
+		things := []thing{car}
+		var exclude []geom.Box
+		if i >= 4 {
+			things = append(things, bag)
+		}
+		if i >= 4 && i < 6 {
+			exclude = []geom.Box{person} // whoever put it down stands in front
+		}
+		m := s.frame(t, 1, things...)
+		_, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), exclude)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		carShare, ok := d.Compare(box(car.r))
+		if i < 2 {
+			if ok {
+				t.Fatalf("frame %d: compared with a background learnt %d s ago", i, i)
+			}
+			continue
+		}
+		if !ok || carShare > 0.05 {
+			t.Fatalf("frame %d: the car, there from the first frame: share %.2f ok %v, want about 0", i, carShare, ok)
+		}
+		bagShare, ok := d.Compare(box(bag.r))
+		switch {
+		case i < 4 && (!ok || bagShare > 0.05):
+			t.Fatalf("frame %d: the empty pavement: share %.2f ok %v, want about 0", i, bagShare, ok)
+		case i >= 4 && i < 6 && ok:
+			t.Fatalf("frame %d: the bag behind the person was compared (share %.2f)", i, bagShare)
+		case i >= 6 && (!ok || bagShare < 0.9):
+			t.Fatalf("frame %d: the bag put down: share %.2f ok %v, want about 1", i, bagShare, ok)
+		}
+	}
+}
