@@ -644,7 +644,7 @@ func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bo
 			bg += d.gain * (abs32(d.long[i+1]-d.long[i-1]) + abs32(d.long[i+w]-d.long[i-w]))
 		}
 	}
-	if bg <= 1.3*cur {
+	if bg <= 1.3*cur || d.standsOut(wk, px, x, y, bw, bh, label) {
 		return false
 	}
 	for yy := y; yy < y+bh; yy++ {
@@ -656,6 +656,65 @@ func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bo
 	}
 	return true
 }
+
+// standsOut tells whether a region is less like its surroundings in the
+// picture than its place was in the long-term background: something is
+// there now. A smooth object on textured ground (a plain bag on cobbles)
+// hides the ground's edges, so by its outline alone it looks like a
+// ghost; a ghost is the other way round (the object that left was unlike
+// the ground in the background, the ground it uncovered is like the
+// ground around it). Likeness is the difference of mean and of spread
+// (standard deviation) of the grey levels, between what changed in the
+// region's box (the region is often only the part of the object that
+// settled first) and the unchanged ring of ringWidth working pixels
+// around the box.
+func (d *Detector) standsOut(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
+	var in, ring [2]moments // [0] the picture (in the background's light), [1] the background
+	inv := 1 / d.gain
+	for yy := max(y-ringWidth, 0); yy < min(y+bh+ringWidth, d.h); yy++ {
+		for xx := max(x-ringWidth, 0); xx < min(x+bw+ringWidth, d.w); xx++ {
+			i := yy*d.w + xx
+			inBox := xx >= x && yy >= y && xx < x+bw && yy < y+bh
+			switch {
+			case inBox && d.born[i] > 0:
+				in[0].add(float32(px[i]) * inv)
+				in[1].add(d.long[i])
+			case !inBox && d.born[i] == 0:
+				ring[0].add(float32(px[i]) * inv)
+				ring[1].add(d.long[i])
+			}
+		}
+	}
+	if in[0].n == 0 || ring[0].n == 0 {
+		return false
+	}
+	return in[0].unlike(ring[0]) > in[1].unlike(ring[1])
+}
+
+// moments accumulates grey levels' count, sum and sum of squares.
+type moments struct{ n, sum, sq float64 }
+
+func (m *moments) add(v float32) {
+	m.n++
+	m.sum += float64(v)
+	m.sq += float64(v) * float64(v)
+}
+
+func (m moments) meanStd() (mean, std float64) {
+	mean = m.sum / m.n
+	return mean, math.Sqrt(max(m.sq/m.n-mean*mean, 0))
+}
+
+// unlike is how unlike two sets of grey levels are: the difference of
+// their means plus that of their standard deviations.
+func (m moments) unlike(o moments) float64 {
+	m1, s1 := m.meanStd()
+	m2, s2 := o.meanStd()
+	return math.Abs(m1-m2) + math.Abs(s1-s2)
+}
+
+// ringWidth is the width of standsOut's ring, in working pixels.
+const ringWidth = 3
 
 // shadow tells whether a region is the ground under a shadow (of someone
 // standing still, of a parked van) rather than an object: the picture is
