@@ -256,21 +256,21 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 	}
 	// Where the model names an object, the left-object detector tells
 	// whether its place changed since the background was learnt (see
-	// rules: a dumped object was not there before).
-	var marked []detectors.Detection
+	// rules: a dumped object was not there before). Merge's result holds
+	// the model's detections first; it is the caller's (shared) slice
+	// itself when nothing was added, and is copied only then.
+	out := leftobject.Merge(dets, left)
+	copied := len(left) > 0
 	for i, d := range dets {
 		if !violation.IsObject(d.Class) || d.Of()&detectors.SignalModel == 0 {
 			continue
 		}
-		if marked == nil {
-			marked = slices.Clone(dets) // the caller's slice is shared
+		if !copied {
+			out, copied = slices.Clone(dets), true
 		}
-		marked[i].Place = c.left.Place(d.Box)
+		out[i].Place = c.left.Place(d.Box)
 	}
-	if marked != nil {
-		dets = marked
-	}
-	return leftobject.Merge(dets, left)
+	return out
 }
 
 // keptFrame is a frame that may become evidence, and the sample of the

@@ -21,7 +21,9 @@ const (
 // overlapping it) is not a second object: the model's detection carries
 // both signals and the earlier Since. One overlapping a person or vehicle
 // is dropped (what is left behind is reported once they have gone). The
-// model's slice is not modified.
+// model's detections come first in the result, in their order; the model's
+// slice is not modified, and is returned itself when there are no left
+// objects.
 func Merge(model, left []detectors.Detection) []detectors.Detection {
 	if len(left) == 0 {
 		return model
