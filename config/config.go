@@ -302,6 +302,11 @@ type Reconnect struct {
 // Decoder tunes the software decoder.
 type Decoder struct {
 	Threads int `yaml:"threads"`
+	// Deblock runs the codec's in-loop deblocking filter on the keyframes
+	// decoded for detection in keyframes sampling (false: skipped, about a
+	// quarter of their decoding CPU; evidence pictures and fps sampling
+	// always keep it).
+	Deblock bool `yaml:"deblock"`
 	// HWAccel decodes on a hardware device: "cuda" (NVIDIA NVDEC through
 	// FFmpeg), Device naming which GPU ("" the first, or "1", ...). When
 	// the device cannot be used the camera decodes on the CPU, says why in

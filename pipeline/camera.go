@@ -273,8 +273,9 @@ func (c *Camera) decodeLoop(ctx context.Context) {
 				dec.Close()
 			}
 			var err error
-			dec, err = decode.New(decode.Config{Codec: au.Codec, Threads: c.cfg.Decoder.Threads,
-				KeyframesOnly: c.cfg.Sampling.Mode == config.SampleKeyframes, HWAccel: c.cfg.Decoder.HWAccel, Device: c.cfg.Decoder.Device})
+			keys := c.cfg.Sampling.Mode == config.SampleKeyframes
+			dec, err = decode.New(decode.Config{Codec: au.Codec, Threads: c.cfg.Decoder.Threads, KeyframesOnly: keys,
+				SkipLoopFilter: keys && !c.cfg.Decoder.Deblock, HWAccel: c.cfg.Decoder.HWAccel, Device: c.cfg.Decoder.Device})
 			if err != nil {
 				dec = nil
 				c.decodeErrors.Inc()
@@ -361,7 +362,7 @@ func (c *Camera) queueKeyframe(au *media.AccessUnit) {
 func (c *Camera) loadKeyframe(f *frame.Frame, au *media.AccessUnit) error {
 	start := time.Now()
 	f.Reuse(int(c.lastW.Load()), int(c.lastH.Load()))
-	res, err := decode.Keyframe(au.Codec, c.cfg.Decoder.Threads, au, f)
+	res, err := decode.Keyframe(decode.Config{Codec: au.Codec, Threads: c.cfg.Decoder.Threads, SkipLoopFilter: !c.cfg.Decoder.Deblock}, au, f)
 	c.decodeSec.Observe(time.Since(start).Seconds())
 	if res.Corrupt > 0 {
 		c.decodeErrors.Add(float64(res.Corrupt))

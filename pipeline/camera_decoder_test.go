@@ -3,7 +3,9 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,9 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/streetwatch/streetwatch/config"
+	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
+	"github.com/streetwatch/streetwatch/pipeline/decode"
 	"github.com/streetwatch/streetwatch/pipeline/framequeue"
 	"github.com/streetwatch/streetwatch/pipeline/ingest"
 )
@@ -158,5 +162,65 @@ func TestKeyframesWaitForDetectionEncodedAndDroppedOnesAreNeverDecoded(t *testin
 	f.Release()
 	if st := c.Status(); st.DecodeErrors != 1 || st.LastError == "" || st.FramesDecoded != 2 {
 		t.Fatalf("after the junk keyframe: %d decode errors, error %q, %d decoded; want 1, the decoder's, 2", st.DecodeErrors, st.LastError, st.FramesDecoded)
+	}
+}
+
+// A keyframe-sampled camera decodes its keyframes for detection without
+// the loop filter unless cameras[].decoder.deblock says otherwise: the
+// picture a queued keyframe loads is the one decode.Keyframe makes with
+// the camera's setting, and the two settings give different pictures of
+// a street as a camera encodes it.
+func TestDetectionKeyframesSkipTheLoopFilterUnlessDeblock(t *testing.T) {
+	var key *media.AccessUnit
+	for _, au := range streamtest.Demux(t, filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")) {
+		if au.Key {
+			key = au
+			break
+		}
+	}
+	picture := func(cfg decode.Config) [32]byte {
+		f := &frame.Frame{}
+		defer f.Release()
+		if _, err := decode.Keyframe(cfg, key, f); err != nil {
+			t.Fatal(err)
+		}
+		return sha256.Sum256(f.Mat.ToBytes())
+	}
+	want := map[bool][32]byte{
+		false: picture(decode.Config{Codec: key.Codec, SkipLoopFilter: true}),
+		true:  picture(decode.Config{Codec: key.Codec}),
+	}
+	if want[false] == want[true] {
+		t.Fatal("the pictures with and without the loop filter are the same: nothing to tell apart")
+	}
+	for _, deblock := range []bool{false, true} {
+		q := framequeue.NewQueue(2)
+		c := newCamera(config.Camera{ID: "cam", Decoder: config.Decoder{Threads: 1, Deblock: deblock}, Sampling: config.Sampling{Mode: config.SampleKeyframes}},
+			16, q, frame.NewPool(4), newMetrics(nil), ingest.NewMetrics(nil), slog.New(slog.DiscardHandler))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.decodeLoop(ctx)
+		}()
+		c.units <- key
+		deadline := time.Now().Add(10 * time.Second)
+		for q.Len() == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		f, _ := q.TryPop()
+		if f == nil {
+			t.Fatal("the keyframe was not queued")
+		}
+		if err := f.Load(); err != nil {
+			t.Fatal(err)
+		}
+		if sha256.Sum256(f.Mat.ToBytes()) != want[deblock] {
+			t.Errorf("deblock %v: the camera's detection picture is not decode.Keyframe's with the loop filter %s", deblock, map[bool]string{false: "skipped", true: "on"}[deblock])
+		}
+		f.Release()
+		cancel()
+		<-done
+		q.Close()
 	}
 }

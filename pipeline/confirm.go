@@ -448,7 +448,7 @@ func (c *confirmer) keyframePicture(k keptFrame) (gocv.Mat, error) {
 	if k.key.w > 0 && k.key.h > 0 {
 		f.Mat = c.pictures.Picture(k.key.w, k.key.h)
 	}
-	if _, err := decode.Keyframe(aus[i].Codec, 1, aus[i], f); err != nil {
+	if _, err := decode.Keyframe(decode.Config{Codec: aus[i].Codec}, aus[i], f); err != nil {
 		c.pictures.Recycle(f.Mat)
 		return gocv.Mat{}, err
 	}

@@ -112,7 +112,7 @@ func TestKeptKeyframesAreReadBackFromTheHistory(t *testing.T) {
 	key := keys[1]
 	f := &frame.Frame{Camera: cam.ID, Seq: 3, PTS: key.PTS, Time: key.Time, Key: true}
 	defer f.Release()
-	if _, err := decode.Keyframe(key.Codec, 1, key, f); err != nil {
+	if _, err := decode.Keyframe(decode.Config{Codec: key.Codec}, key, f); err != nil {
 		t.Fatal(err)
 	}
 	// The picture read back is decoded into a free frame of the pool,
@@ -188,7 +188,7 @@ func TestAKeptKeyframeTheHistoryIsAboutToLetGoIsCopied(t *testing.T) {
 	old, recent := keyAt(45*time.Second), keyAt(75*time.Second)
 	want := &frame.Frame{}
 	defer want.Release()
-	if _, err := decode.Keyframe(old.Codec, 1, old, want); err != nil {
+	if _, err := decode.Keyframe(decode.Config{Codec: old.Codec}, old, want); err != nil {
 		t.Fatal(err)
 	}
 	for id, au := range map[uint64]*media.AccessUnit{1: old, 2: recent} {

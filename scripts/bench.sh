@@ -11,6 +11,10 @@ echo "== Decoder versus ffmpeg -threads 1 (same 60 s 720p25 H.264 stream, 2 s GO
 go test -run '^$' -bench BenchmarkDecode720p -benchtime 3x -count 3 ./pipeline/decode | grep -E '^Benchmark|^cpu'
 
 echo
+echo "== A detection keyframe (720p street) decoded with the loop filter versus without (the default)"
+go test -run '^$' -bench Keyframe720p -benchtime 100x -count 4 ./pipeline/decode | grep -E '^Benchmark|^cpu'
+
+echo
 echo "== Detector stage versus a raw onnxruntime_go Run loop (demo model, CPU)"
 go test -run '^$' -bench BenchmarkDetector -benchtime 40x -count 2 ./detectors | grep -E '^Benchmark|^cpu'
 

@@ -151,6 +151,9 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 			return err
 		}
 	}
+	if d.shared {
+		d.setLoopFilter() // the pool's contexts serve decoders of both kinds
+	}
 	// The input goes into a C buffer the decoder owns (with the zeroed
 	// padding libavcodec reads past the end), so no Go memory crosses.
 	n := 0
@@ -358,11 +361,21 @@ func (d *avDecoder) openContext() error {
 	if d.hwDevice != nil {
 		C.sw_use_hw(d.ctx, d.hwDevice, d.hwFormat)
 	}
+	d.setLoopFilter()
 	if res := C.avcodec_open2(d.ctx, d.av, nil); res < 0 {
 		C.avcodec_free_context(&d.ctx)
 		return fmt.Errorf("decode: avcodec_open2: %s", averr(res))
 	}
 	return nil
+}
+
+// setLoopFilter sets the context's loop filter to the decoder's setting;
+// libavcodec reads it at every slice.
+func (d *avDecoder) setLoopFilter() {
+	d.ctx.skip_loop_filter = C.AVDISCARD_DEFAULT
+	if d.cfg.SkipLoopFilter {
+		d.ctx.skip_loop_filter = C.AVDISCARD_ALL
+	}
 }
 
 // openDevice makes the decoder decode on a hardware device (accel: an

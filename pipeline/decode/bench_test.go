@@ -3,12 +3,14 @@ package decode
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/streetwatch/streetwatch/internal/mediatest"
+	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/sample"
@@ -91,6 +93,40 @@ func BenchmarkDecode720p(b *testing.B) {
 	// the codec context opened afresh (see BenchmarkIdleDecoderMemory);
 	// against "keyframes", one context kept throughout.
 	b.Run("keyframes-only", func(b *testing.B) { run(b, sample.Keyframes, false, true) })
+}
+
+// BenchmarkKeyframe720p decodes the keyframes of the dumping scenario
+// (720p25, 2 s GOP, about 4 Mbit/s: a street as a camera encodes it) as a
+// keyframe-sampled camera's detection worker does (Keyframe, into BGR),
+// with the loop
+// filter ("deblocked": evidence pictures, cameras[].decoder.deblock) and
+// without ("no-loop-filter": the default for detection), alternated in one
+// run:
+//
+//	go test -run '^$' -bench Keyframe720p -benchtime 200x -count 4 ./pipeline/decode
+func BenchmarkKeyframe720p(b *testing.B) {
+	var keys []*media.AccessUnit
+	for _, au := range streamtest.Demux(b, filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")) {
+		if au.Key {
+			keys = append(keys, au)
+		}
+	}
+	for _, mode := range []struct {
+		name string
+		skip bool
+	}{{"deblocked", false}, {"no-loop-filter", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			f := &frame.Frame{}
+			defer f.Release()
+			cfg := Config{Codec: media.CodecH264, SkipLoopFilter: mode.skip}
+			b.ReportAllocs()
+			for i := range b.N {
+				if _, err := Keyframe(cfg, keys[i%len(keys)], f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkIdleDecoderMemory measures what 128 decoders hold between

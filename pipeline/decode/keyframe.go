@@ -20,7 +20,9 @@ type KeyframeResult struct {
 }
 
 // Keyframe decodes one keyframe by itself into dst (BGR) on a software
-// decoder borrowed from a pool that every keyframe-sampled camera shares,
+// decoder of cfg's codec, threads and loop filter (cfg.KeyframesOnly is
+// implied; cfg.HWAccel is not used) borrowed from a pool that every
+// keyframe-sampled camera shares,
 // so it may run on any goroutine, for any camera, in any order: a
 // keyframe-sampled camera's frames can wait in the detection queue still
 // encoded (tens of KiB instead of a 2.7 MiB 720p picture) and be decoded
@@ -28,11 +30,11 @@ type KeyframeResult struct {
 // puts them in front of every keyframe). A unit marked Gap (pictures lost
 // just before it) returns ErrNeedKeyframe undecoded, as a camera's own
 // decoder would skip it.
-func Keyframe(codec media.Codec, threads int, au *media.AccessUnit, dst *frame.Frame) (res KeyframeResult, err error) {
+func Keyframe(cfg Config, au *media.AccessUnit, dst *frame.Frame) (res KeyframeResult, err error) {
 	if !au.Key || au.Gap {
 		return res, ErrNeedKeyframe
 	}
-	k := keyframeDecoderKey{codec: codec, threads: max(threads, 1)}
+	k := keyframeDecoderKey{codec: cfg.Codec, threads: max(cfg.Threads, 1), skipLoopFilter: cfg.SkipLoopFilter}
 	d, err := keyframeDecoders.take(k)
 	if err != nil {
 		return res, err
@@ -72,8 +74,9 @@ func Keyframe(codec media.Codec, threads int, au *media.AccessUnit, dst *frame.F
 }
 
 type keyframeDecoderKey struct {
-	codec   media.Codec
-	threads int
+	codec          media.Codec
+	threads        int
+	skipLoopFilter bool
 }
 
 // decoderPool keeps idle keyframe-only decoders (each holds its packet,
@@ -97,7 +100,7 @@ func (p *decoderPool) take(k keyframeDecoderKey) (Decoder, error) {
 		return d, nil
 	}
 	p.mu.Unlock()
-	return New(Config{Codec: k.codec, Threads: k.threads, KeyframesOnly: true})
+	return New(Config{Codec: k.codec, Threads: k.threads, KeyframesOnly: true, SkipLoopFilter: k.skipLoopFilter})
 }
 
 func (p *decoderPool) give(k keyframeDecoderKey, d Decoder) {

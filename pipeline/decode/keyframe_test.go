@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
@@ -44,7 +46,7 @@ func TestKeyframeDecodesAnyCamerasKeyframesOnAnyGoroutine(t *testing.T) {
 			defer f.Release()
 			for i := range 3 * len(jobs) {
 				j := jobs[(w+i)%len(jobs)]
-				res, err := Keyframe(media.CodecH264, 1, j.au, f)
+				res, err := Keyframe(Config{Codec: media.CodecH264}, j.au, f)
 				if err != nil {
 					errs <- fmt.Errorf("worker %d: %w", w, err)
 					return
@@ -89,15 +91,15 @@ func TestKeyframeRefusesWhatDoesNotDecodeByItself(t *testing.T) {
 	gap := *key
 	gap.Gap = true
 	for name, au := range map[string]*media.AccessUnit{"not a keyframe": &notKey, "after a gap": &gap} {
-		if _, err := Keyframe(media.CodecH264, 1, au, f); !errors.Is(err, ErrNeedKeyframe) {
+		if _, err := Keyframe(Config{Codec: media.CodecH264}, au, f); !errors.Is(err, ErrNeedKeyframe) {
 			t.Errorf("%s: err %v, want ErrNeedKeyframe", name, err)
 		}
 	}
 	junk := &media.AccessUnit{Codec: media.CodecH264, Key: true, PTS: 9000, NALUs: [][]byte{{0x65, 0xff, 0x00, 0x13}}}
-	if _, err := Keyframe(media.CodecH264, 1, junk, f); err == nil {
+	if _, err := Keyframe(Config{Codec: media.CodecH264}, junk, f); err == nil {
 		t.Error("a keyframe of junk decoded without error")
 	}
-	if _, err := Keyframe(media.CodecH264, 1, key, f); err != nil {
+	if _, err := Keyframe(Config{Codec: media.CodecH264}, key, f); err != nil {
 		t.Fatalf("the keyframe after the junk: %v", err)
 	}
 	if f.Width() == 0 {
@@ -136,11 +138,67 @@ func TestKeyframeReportsACorruptPicture(t *testing.T) {
 	}
 	f := &frame.Frame{}
 	defer f.Release()
-	res, err := Keyframe(media.CodecH264, 1, &half, f)
+	res, err := Keyframe(Config{Codec: media.CodecH264}, &half, f)
 	if res.Corrupt != 1 || !errors.Is(err, ErrNoPicture) {
 		t.Fatalf("a keyframe missing half its slices: corrupt %d, err %v; want 1 and ErrNoPicture", res.Corrupt, err)
 	}
-	if res, err := Keyframe(media.CodecH264, 1, key, f); err != nil || res.Corrupt != 0 {
+	if res, err := Keyframe(Config{Codec: media.CodecH264}, key, f); err != nil || res.Corrupt != 0 {
 		t.Fatalf("the whole keyframe after it: corrupt %d, err %v", res.Corrupt, err)
+	}
+}
+
+// Detection keyframes may skip the loop filter: the picture is another
+// (the deblocking filter's smoothing of block edges is gone) but close to
+// the filtered one, and the contexts the pool shares between both kinds
+// of decoder decode each keyframe as its own decoder asks: a filtered
+// picture after an unfiltered one on the same context is the filtered
+// picture the camera's own decoder makes. Only keyframes-only decoders
+// may skip it.
+func TestKeyframesWithoutTheLoopFilter(t *testing.T) {
+	if _, err := New(Config{Codec: media.CodecH264, SkipLoopFilter: true}); err == nil {
+		t.Error("New made a decoder of every frame that skips the loop filter; its pictures would drift")
+	}
+	var keys []*media.AccessUnit // a street as a camera encodes it (720p, 4 Mbit/s)
+	for _, au := range streamtest.Demux(t, filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")) {
+		if au.Key {
+			keys = append(keys, au)
+		}
+	}
+	d, err := New(Config{Codec: media.CodecH264, KeyframesOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filtered := pictureHash(t, d, keys[1])
+	d.Close()
+
+	plain, fast := &frame.Frame{}, &frame.Frame{}
+	defer plain.Release()
+	defer fast.Release()
+	for range 2 { // each kind after the other on the pool's one context
+		if _, err := Keyframe(Config{Codec: media.CodecH264, SkipLoopFilter: true}, keys[1], fast); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Keyframe(Config{Codec: media.CodecH264}, keys[1], plain); err != nil {
+			t.Fatal(err)
+		}
+		if sha256.Sum256(plain.Mat.ToBytes()) != filtered {
+			t.Fatal("a keyframe decoded with the loop filter after one without it is not the filtered picture")
+		}
+	}
+	a, b := plain.Mat.ToBytes(), fast.Mat.ToBytes()
+	diff, changed := 0, 0
+	for i := range a {
+		if x := int(a[i]) - int(b[i]); x != 0 {
+			changed++
+			diff += max(x, -x)
+		}
+	}
+	mean := float64(diff) / float64(len(a))
+	t.Logf("without the loop filter: %.1f%% of the bytes differ, mean difference %.3f grey levels", 100*float64(changed)/float64(len(a)), mean)
+	if changed == 0 {
+		t.Fatal("the picture without the loop filter is the filtered one: the setting did nothing")
+	}
+	if mean > 1 {
+		t.Errorf("mean difference %.2f grey levels from the filtered picture, want at most 1", mean)
 	}
 }
