@@ -626,8 +626,10 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 // ghost tells whether a region is where something left rather than
 // arrived: the background uncovered by a person or cart that was part of
 // the long-term background. A real object has its outline in the current
-// picture; a ghost has it in the background only. A ghost is learnt into
-// the long-term background at once and not reported.
+// picture; a ghost has it in the background only, and blends into the
+// ground around it where the object did not (againstRing says which wins
+// on textured ground). A ghost is learnt into the long-term background at
+// once and not reported.
 func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
 	var cur, bg float32
 	w := d.w
@@ -644,8 +646,14 @@ func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bo
 			bg += d.gain * (abs32(d.long[i+1]-d.long[i-1]) + abs32(d.long[i+w]-d.long[i-w]))
 		}
 	}
-	if bg <= 1.3*cur || d.standsOut(wk, px, x, y, bw, bh, label) {
-		return false
+	l, ok := d.againstRing(px, x, y, bw, bh)
+	switch {
+	case ok && l.boxNow <= blendsIn*l.boxBefore:
+		// Its place blends into the ground around it far more than it did.
+	case ok && l.now > l.before:
+		return false // it stands out where its place did not: something is there
+	case bg <= 1.3*cur:
+		return false // the outline is the picture's
 	}
 	for yy := y; yy < y+bh; yy++ {
 		for xx := x; xx < x+bw; xx++ {
@@ -657,39 +665,65 @@ func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bo
 	return true
 }
 
-// standsOut tells whether a region is less like its surroundings in the
-// picture than its place was in the long-term background: something is
-// there now. A smooth object on textured ground (a plain bag on cobbles)
-// hides the ground's edges, so by its outline alone it looks like a
-// ghost; a ghost is the other way round (the object that left was unlike
-// the ground in the background, the ground it uncovered is like the
-// ground around it). Likeness is the difference of mean and of spread
-// (standard deviation) of the grey levels, between what changed in the
-// region's box (the region is often only the part of the object that
-// settled first) and the unchanged ring of ringWidth working pixels
-// around the box.
-func (d *Detector) standsOut(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
-	var in, ring [2]moments // [0] the picture (in the background's light), [1] the background
+// againstRing measures how unlike a region is to the unchanged ring of
+// ringWidth working pixels around its box, now (in the picture) and
+// before (in the long-term background); ok is false when it cannot be
+// measured. Unlikeness is the difference of mean and of spread (standard
+// deviation) of the grey levels: of what changed in the region's box (the
+// region is often only the part of the object that settled first), and
+// of the whole box.
+//
+// A region whose box now blends into the ground around it far more than
+// its place did (boxNow ≤ blendsIn·boxBefore) is a ghost: the object that
+// left was unlike the ground, the ground it uncovered is like the ground
+// around it. Its outline cannot say so on textured ground, where the
+// stones' edges run through the outline as strongly as the departed
+// object's did; nor can what changed, for on fine cobbles the pixels that
+// changed are the darkest and brightest of the stones. Otherwise, a region
+// that stands out now where its place did not (now > before) is something
+// there, whatever its outline says: a smooth object on textured ground (a
+// plain bag on cobbles) hides the ground's edges, so by its outline alone
+// it looks like a ghost.
+func (d *Detector) againstRing(px []uint8, x, y, bw, bh int) (l likeness, ok bool) {
+	// [0] the picture (in the background's light), [1] the background;
+	// in: what changed in the box, box: all of it.
+	var in, box, ring [2]moments
 	inv := 1 / d.gain
 	for yy := max(y-ringWidth, 0); yy < min(y+bh+ringWidth, d.h); yy++ {
 		for xx := max(x-ringWidth, 0); xx < min(x+bw+ringWidth, d.w); xx++ {
 			i := yy*d.w + xx
 			inBox := xx >= x && yy >= y && xx < x+bw && yy < y+bh
 			switch {
-			case inBox && d.born[i] > 0:
-				in[0].add(float32(px[i]) * inv)
-				in[1].add(d.long[i])
-			case !inBox && d.born[i] == 0:
+			case inBox:
+				v := float32(px[i]) * inv
+				box[0].add(v)
+				box[1].add(d.long[i])
+				if d.born[i] > 0 {
+					in[0].add(v)
+					in[1].add(d.long[i])
+				}
+			case d.born[i] == 0:
 				ring[0].add(float32(px[i]) * inv)
 				ring[1].add(d.long[i])
 			}
 		}
 	}
 	if in[0].n == 0 || ring[0].n == 0 {
-		return false
+		return l, false
 	}
-	return in[0].unlike(ring[0]) > in[1].unlike(ring[1])
+	l.now, l.before = in[0].unlike(ring[0]), in[1].unlike(ring[1])
+	l.boxNow, l.boxBefore = box[0].unlike(ring[0]), box[1].unlike(ring[1])
+	return l, true
 }
+
+// likeness is how unlike a region is to the unchanged ground around it
+// (againstRing), now and in the background: what changed in its box (now,
+// before) and all of the box (boxNow, boxBefore).
+type likeness struct{ now, before, boxNow, boxBefore float64 }
+
+// blendsIn is how much more like its surroundings than before a region's
+// box must be to be a ghost whatever its outline says (againstRing).
+const blendsIn = 0.5
 
 // moments accumulates grey levels' count, sum and sum of squares.
 type moments struct{ n, sum, sq float64 }
@@ -713,7 +747,7 @@ func (m moments) unlike(o moments) float64 {
 	return math.Abs(m1-m2) + math.Abs(s1-s2)
 }
 
-// ringWidth is the width of standsOut's ring, in working pixels.
+// ringWidth is the width of againstRing's ring, in working pixels.
 const ringWidth = 3
 
 // shadow tells whether a region is the ground under a shadow (of someone

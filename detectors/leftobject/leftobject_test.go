@@ -587,6 +587,24 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// cobbles is a 640x360 scene of square cobbles of period pixels, grey
+// levels 60 and 160.
+func cobbles(t *testing.T, period int) *scene {
+	s := newScene(t, 640, 360)
+	for y := range 360 {
+		for x := range 640 {
+			v := uint8(60)
+			if (x/period+y/period)%2 == 0 {
+				v = 160
+			}
+			for c := range 3 {
+				s.base.SetUCharAt(y, x*3+c, v)
+			}
+		}
+	}
+	return s
+}
+
 // A plain bag on cobbles hides the stones' edges, so by its outline alone
 // it looks like the ghost of something that left; it stands out from the
 // paving around it, which its place did not before, so it is a left
@@ -598,18 +616,7 @@ func TestAPlainBagOnCobblesIsNoGhost(t *testing.T) {
 		grey   uint8 // the bag's grey level; the cobbles are 60 and 160
 	}{{8, 90}, {12, 90}, {12, 110}, {12, 140}, {24, 110}, {32, 90}} {
 		t.Run(fmt.Sprintf("cobbles %d px, bag %d", tc.period, tc.grey), func(t *testing.T) {
-			s := newScene(t, 640, 360)
-			for y := range 360 {
-				for x := range 640 {
-					v := uint8(60)
-					if (x/tc.period+y/tc.period)%2 == 0 {
-						v = 160
-					}
-					for c := range 3 {
-						s.base.SetUCharAt(y, x*3+c, v)
-					}
-				}
-			}
+			s := cobbles(t, tc.period)
 			plain := thing{r: bag.r, col: color.RGBA{R: tc.grey, G: tc.grey, B: tc.grey}}
 			d := New(Config{})
 			defer d.Close()
@@ -637,6 +644,55 @@ func TestAPlainBagOnCobblesIsNoGhost(t *testing.T) {
 			}
 			if found < 20 {
 				t.Fatalf("the bag was found in %d frames, want about 25 (from 6 s after it was put down)", found)
+			}
+		})
+	}
+}
+
+// A cart (or someone) on cobbles from the start that leaves uncovers
+// cobbles: a ghost, though the stones' edges run through its outline as
+// strongly as the cart's did. Its place now blends into the ground around
+// it far more than it did, so it is learnt and said removed, and raises
+// no left object. A sliver of it that settles a frame before the rest may
+// be found in that one frame (learnt with the rest in the next; a case
+// needs it for StaticFor and more). Before the likeness check each of
+// these carts came back as a left object about ten seconds after it left.
+func TestACartLeavingCobblesIsAGhost(t *testing.T) {
+	for _, tc := range []struct {
+		period int   // cobble size, pixels
+		grey   uint8 // the cart's grey level; the cobbles are 60 and 160
+	}{{8, 90}, {12, 20}, {12, 90}, {12, 110}, {12, 140}, {12, 230}, {24, 110}, {32, 90}} {
+		t.Run(fmt.Sprintf("cobbles %d px, cart %d", tc.period, tc.grey), func(t *testing.T) {
+			s := cobbles(t, tc.period)
+			s.noise = 3
+			cart := thing{r: image.Rect(300, 200, 380, 300), col: color.RGBA{R: tc.grey, G: tc.grey, B: tc.grey}}
+			d := New(Config{})
+			defer d.Close()
+			found, removed := 0, false
+			for i := range 90 {
+				var things []thing
+				if i < 45 {
+					things = []thing{cart}
+				}
+				m := s.frame(t, 1, things...)
+				dets, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), nil)
+				m.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range d.Removed() {
+					removed = removed || r.IoU(box(cart.r)) >= 0.5
+				}
+				if len(dets) > 0 {
+					found++
+					t.Logf("frame %d: %v", i, dets[0].Box)
+				}
+			}
+			if found > 1 {
+				t.Errorf("left objects found in %d frames where the cart left, want none (or a sliver in one)", found)
+			}
+			if !removed {
+				t.Error("the cart's place was never said removed")
 			}
 		})
 	}
