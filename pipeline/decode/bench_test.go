@@ -3,14 +3,12 @@ package decode
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/streetwatch/streetwatch/internal/mediatest"
-	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
 	"github.com/streetwatch/streetwatch/pipeline/sample"
@@ -105,12 +103,7 @@ func BenchmarkDecode720p(b *testing.B) {
 //
 //	go test -run '^$' -bench Keyframe720p -benchtime 200x -count 4 ./pipeline/decode
 func BenchmarkKeyframe720p(b *testing.B) {
-	var keys []*media.AccessUnit
-	for _, au := range streamtest.Demux(b, filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")) {
-		if au.Key {
-			keys = append(keys, au)
-		}
-	}
+	keys := streetKeyframes(b)
 	for _, mode := range []struct {
 		name string
 		skip bool

@@ -4,11 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/streetwatch/streetwatch/internal/mediatest"
 	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
@@ -158,12 +156,7 @@ func TestKeyframesWithoutTheLoopFilter(t *testing.T) {
 	if _, err := New(Config{Codec: media.CodecH264, SkipLoopFilter: true}); err == nil {
 		t.Error("New made a decoder of every frame that skips the loop filter; its pictures would drift")
 	}
-	var keys []*media.AccessUnit // a street as a camera encodes it (720p, 4 Mbit/s)
-	for _, au := range streamtest.Demux(t, filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")) {
-		if au.Key {
-			keys = append(keys, au)
-		}
-	}
+	keys := streetKeyframes(t)
 	d, err := New(Config{Codec: media.CodecH264, KeyframesOnly: true})
 	if err != nil {
 		t.Fatal(err)

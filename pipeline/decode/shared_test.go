@@ -3,9 +3,12 @@ package decode
 import (
 	"crypto/sha256"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/streetwatch/streetwatch/internal/mediatest"
+	"github.com/streetwatch/streetwatch/internal/streamtest"
 	"github.com/streetwatch/streetwatch/media"
 	"github.com/streetwatch/streetwatch/media/frame"
 )
@@ -21,6 +24,20 @@ func keyframes(t *testing.T, name string, n int) []*media.AccessUnit {
 	}
 	if len(keys) < n {
 		t.Fatalf("%s: %d keyframes, want %d", name, len(keys), n)
+	}
+	return keys
+}
+
+// streetKeyframes returns the keyframes of the dumping scenario (720p25,
+// about 4 Mbit/s): a street as a camera encodes it, where the loop filter
+// has block edges to smooth (the synthetic bench_720p.h264 has almost none).
+func streetKeyframes(t testing.TB) []*media.AccessUnit {
+	t.Helper()
+	var keys []*media.AccessUnit
+	for _, au := range streamtest.Demux(t, filepath.Join(mediatest.Root(), "testdata", "scenarios", "dumping.mp4")) {
+		if au.Key {
+			keys = append(keys, au)
+		}
 	}
 	return keys
 }
