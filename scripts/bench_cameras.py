@@ -6,7 +6,7 @@ a 720p25 stream (2 s GOP), then `streetwatch run` over them with the given
 sampling mode for a fixed time, and reports the run process's CPU-seconds per
 camera-minute of stream and its resident memory.
 
-usage: [PPROF=S] bench_cameras.py BIN FILE MODE N SECONDS
+usage: [PPROF=S] [DEBLOCK=1] bench_cameras.py BIN FILE MODE N SECONDS
 
 Two figures per camera-minute: the whole process's CPU from its start (start-up
 and the cameras connecting included), and the steady state (from WARMUP
@@ -65,10 +65,12 @@ def main():
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
     sampling = "{mode: keyframes}" if mode == "keyframes" else "{mode: fps, fps: 5}"
+    # DEBLOCK=1: keyframes decoded for detection keep the loop filter (cameras[].decoder.deblock).
+    decoder = ", decoder: {deblock: true}" if os.environ.get("DEBLOCK") == "1" else ""
     profile = int(os.environ.get("PPROF", "0"))
     pprof = ", pprof: true" if profile else ""
     cfg = f"http: {{listen: {http}{pprof}}}\nlog: {{level: warn}}\ncameras:\n" + "".join(
-        f"  - {{id: cam{i}, url: rtsp://{rtsp}/cam{i}, transport: tcp, sampling: {sampling}}}\n" for i in range(n))
+        f"  - {{id: cam{i}, url: rtsp://{rtsp}/cam{i}, transport: tcp, sampling: {sampling}{decoder}}}\n" for i in range(n))
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(cfg)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
