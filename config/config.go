@@ -304,7 +304,7 @@ type Decoder struct {
 	Threads int `yaml:"threads"`
 	// Deblock runs the codec's in-loop deblocking filter on the keyframes
 	// decoded for detection in keyframes sampling (false: skipped, about a
-	// quarter of their decoding CPU; evidence pictures and fps sampling
+	// fifth of their decoding CPU; evidence pictures and fps sampling
 	// always keep it).
 	Deblock bool `yaml:"deblock"`
 	// HWAccel decodes on a hardware device: "cuda" (NVIDIA NVDEC through

@@ -631,6 +631,30 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 // on textured ground). A ghost is learnt into the long-term background at
 // once and not reported.
 func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
+	l, ok := d.againstRing(px, x, y, bw, bh)
+	switch {
+	case ok && l.boxNow <= blendsIn*l.boxBefore:
+		// Its place blends into the ground around it far more than it did.
+	case ok && l.now > l.before:
+		return false // it stands out where its place did not: something is there
+	case !d.outlineInBackground(wk, px, x, y, bw, bh, label):
+		return false // the outline is the picture's
+	}
+	w := d.w
+	for yy := y; yy < y+bh; yy++ {
+		for xx := x; xx < x+bw; xx++ {
+			if i := yy*w + xx; wk.lab[i] == label {
+				d.long[i], d.still[i], d.born[i] = float32(px[i])/d.gain, 0, 0
+			}
+		}
+	}
+	return true
+}
+
+// outlineInBackground tells whether a region's outline is the long-term
+// background's rather than the picture's: its edges there are well over
+// those in the picture.
+func (d *Detector) outlineInBackground(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
 	var cur, bg float32
 	w := d.w
 	in := func(xx, yy int) bool {
@@ -646,23 +670,7 @@ func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bo
 			bg += d.gain * (abs32(d.long[i+1]-d.long[i-1]) + abs32(d.long[i+w]-d.long[i-w]))
 		}
 	}
-	l, ok := d.againstRing(px, x, y, bw, bh)
-	switch {
-	case ok && l.boxNow <= blendsIn*l.boxBefore:
-		// Its place blends into the ground around it far more than it did.
-	case ok && l.now > l.before:
-		return false // it stands out where its place did not: something is there
-	case bg <= 1.3*cur:
-		return false // the outline is the picture's
-	}
-	for yy := y; yy < y+bh; yy++ {
-		for xx := x; xx < x+bw; xx++ {
-			if i := yy*w + xx; wk.lab[i] == label {
-				d.long[i], d.still[i], d.born[i] = float32(px[i])/d.gain, 0, 0
-			}
-		}
-	}
-	return true
+	return bg > 1.3*cur
 }
 
 // againstRing measures how unlike a region is to the unchanged ring of

@@ -151,9 +151,7 @@ func (d *avDecoder) Send(au *media.AccessUnit) error {
 			return err
 		}
 	}
-	if d.shared {
-		d.setLoopFilter() // the pool's contexts serve decoders of both kinds
-	}
+	d.setLoopFilter() // at every unit: the pool's shared contexts serve decoders of both kinds
 	// The input goes into a C buffer the decoder owns (with the zeroed
 	// padding libavcodec reads past the end), so no Go memory crosses.
 	n := 0
@@ -361,7 +359,6 @@ func (d *avDecoder) openContext() error {
 	if d.hwDevice != nil {
 		C.sw_use_hw(d.ctx, d.hwDevice, d.hwFormat)
 	}
-	d.setLoopFilter()
 	if res := C.avcodec_open2(d.ctx, d.av, nil); res < 0 {
 		C.avcodec_free_context(&d.ctx)
 		return fmt.Errorf("decode: avcodec_open2: %s", averr(res))
@@ -369,8 +366,8 @@ func (d *avDecoder) openContext() error {
 	return nil
 }
 
-// setLoopFilter sets the context's loop filter to the decoder's setting;
-// libavcodec reads it at every slice.
+// setLoopFilter sets the context's loop filter to the decoder's setting
+// (libavcodec reads it at every slice).
 func (d *avDecoder) setLoopFilter() {
 	d.ctx.skip_loop_filter = C.AVDISCARD_DEFAULT
 	if d.cfg.SkipLoopFilter {

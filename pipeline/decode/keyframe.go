@@ -34,7 +34,7 @@ func Keyframe(cfg Config, au *media.AccessUnit, dst *frame.Frame) (res KeyframeR
 	if !au.Key || au.Gap {
 		return res, ErrNeedKeyframe
 	}
-	k := keyframeDecoderKey{codec: cfg.Codec, threads: max(cfg.Threads, 1), skipLoopFilter: cfg.SkipLoopFilter}
+	k := Config{Codec: cfg.Codec, Threads: max(cfg.Threads, 1), KeyframesOnly: true, SkipLoopFilter: cfg.SkipLoopFilter}
 	d, err := keyframeDecoders.take(k)
 	if err != nil {
 		return res, err
@@ -73,25 +73,19 @@ func Keyframe(cfg Config, au *media.AccessUnit, dst *frame.Frame) (res KeyframeR
 	return res, nil
 }
 
-type keyframeDecoderKey struct {
-	codec          media.Codec
-	threads        int
-	skipLoopFilter bool
-}
-
 // decoderPool keeps idle keyframe-only decoders (each holds its packet,
 // frames and colour converter, not a codec context: that comes from
 // keyframeContexts for each keyframe). Decoders in use are bounded by the
 // goroutines decoding at once; idle ones by maxIdle per key.
 type decoderPool struct {
 	mu      sync.Mutex
-	free    map[keyframeDecoderKey][]Decoder
+	free    map[Config][]Decoder
 	maxIdle int
 }
 
-var keyframeDecoders = &decoderPool{free: map[keyframeDecoderKey][]Decoder{}, maxIdle: runtime.NumCPU() + 1}
+var keyframeDecoders = &decoderPool{free: map[Config][]Decoder{}, maxIdle: runtime.NumCPU() + 1}
 
-func (p *decoderPool) take(k keyframeDecoderKey) (Decoder, error) {
+func (p *decoderPool) take(k Config) (Decoder, error) {
 	p.mu.Lock()
 	if free := p.free[k]; len(free) > 0 {
 		d := free[len(free)-1]
@@ -100,10 +94,10 @@ func (p *decoderPool) take(k keyframeDecoderKey) (Decoder, error) {
 		return d, nil
 	}
 	p.mu.Unlock()
-	return New(Config{Codec: k.codec, Threads: k.threads, KeyframesOnly: true, SkipLoopFilter: k.skipLoopFilter})
+	return New(k)
 }
 
-func (p *decoderPool) give(k keyframeDecoderKey, d Decoder) {
+func (p *decoderPool) give(k Config, d Decoder) {
 	p.mu.Lock()
 	if len(p.free[k]) < p.maxIdle {
 		p.free[k] = append(p.free[k], d)
