@@ -392,7 +392,7 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 		}
 		ok = !c.leftAt.IsZero() && now.Sub(c.leftAt) >= p.MinDwell && ratio >= 0.6
 	}
-	if !ok || t.Best.Score < p.MinScore {
+	if !ok || !confident(t, typ, p.MinScore) {
 		return nil, false
 	}
 	c.done = true
@@ -403,6 +403,23 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 		e.Metrics.confirmed(e.Camera, typ, v.ConfirmedAt.Sub(v.FirstSeen))
 	}
 	return v, true
+}
+
+// confident tells whether the object's scores reach the rule's min score.
+// A dumping needs its best score there: the act is the rest of its
+// evidence (an actor seen leaving it, its place changed). A pile or a
+// stall must stand for minutes, sampled hundreds of times, and a model
+// that names a static thing a pile now and then (parked cars, a shop
+// front) reaches any score once in so many tries: seen by the class model
+// alone, it needs the score steadily, the median of ten consecutive
+// scores (track.Track.Steady), as Frigate's threshold does. The
+// left-object detector seeing it appear and stay is the second opinion
+// that lets the best score do.
+func confident(t *track.Track, typ Type, minScore float32) bool {
+	if t.Best.Score < minScore {
+		return false
+	}
+	return typ == IllegalDumping || t.Signals&detectors.SignalLeftObject != 0 || t.Steady >= minScore
 }
 
 func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c *cand) *Violation {

@@ -26,7 +26,9 @@ type Params struct {
 	// MinDwell: how long the object must stay before the violation is
 	// confirmed (for a dumping: stay after its actor left).
 	MinDwell time.Duration
-	// MinScore: the track's best detection score must reach this.
+	// MinScore: the track's best detection score must reach this (and,
+	// for a pile or a stall the class model alone sees, its steady score:
+	// see confident).
 	MinScore float32
 	// ClearAfter: a confirmed violation closes when its object has been
 	// gone this long; only then can the same place be reported again.

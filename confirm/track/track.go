@@ -102,6 +102,10 @@ type Track struct {
 	StationarySince time.Time
 	// Best is the highest-scoring sample.
 	Best Sample
+	// Steady is the highest median of steadyWindow consecutive detection
+	// scores the track has had (Frigate's top score): what the model says
+	// of the object when it says it steadily, not its one best frame.
+	Steady float32
 	// History holds the most recent samples, oldest first.
 	History []Sample
 	// Missed is set when the last update had no detection for the track.
@@ -223,6 +227,25 @@ func medianBox(ss []Sample) geom.Box {
 	}
 	return geom.Box{X1: edge(func(b geom.Box) float32 { return b.X1 }), Y1: edge(func(b geom.Box) float32 { return b.Y1 }),
 		X2: edge(func(b geom.Box) float32 { return b.X2 }), Y2: edge(func(b geom.Box) float32 { return b.Y2 })}
+}
+
+// steadyWindow is how many of a track's latest scores Steady takes the
+// median of; under three count the missing ones as 0, so a track seen once
+// or twice is not steady (Frigate pads its score history to three).
+const steadyWindow = 10
+
+// medianScore is the median of the samples' scores.
+func medianScore(ss []Sample) float32 {
+	var buf [steadyWindow]float32 // no allocation per frame
+	v := buf[:max(len(ss), 3)]
+	for i, s := range ss {
+		v[i] = s.Score
+	}
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 // maxPredict caps how far ahead a lost track's motion is extrapolated.
@@ -540,6 +563,9 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 	t.History = append(t.History, s)
 	if len(t.History) > tr.cfg.History {
 		t.History = append(t.History[:0], t.History[len(t.History)-tr.cfg.History:]...)
+	}
+	if m := medianScore(t.History[max(0, len(t.History)-steadyWindow):]); m > t.Steady {
+		t.Steady = m
 	}
 	// Stationary: still overlapping where it came to rest; moving resets.
 	if t.still(d.Box, tr.cfg.StationaryIoU) {

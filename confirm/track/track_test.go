@@ -444,3 +444,45 @@ func TestPlace(t *testing.T) {
 		}
 	}
 }
+
+// Steady is the best the model says of an object steadily: the highest
+// median of ten consecutive scores, not the one best frame.
+func TestSteadyIsTheBestMedianOfTenScores(t *testing.T) {
+	repeat := func(n int, s ...float32) []float32 {
+		var out []float32
+		for i := 0; i < n; i++ {
+			out = append(out, s...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		scores []float32
+		best   float32
+		steady float32
+	}{
+		{"seen once: not steady", []float32{0.9}, 0.9, 0},
+		{"seen twice: the lower", []float32{0.9, 0.7}, 0.9, 0.7},
+		{"steady at 0.55", repeat(30, 0.55), 0.55, 0.55},
+		{"0.35, above 0.5 one frame in ten", repeat(10, 0.35, 0.35, 0.35, 0.35, 0.6, 0.35, 0.35, 0.35, 0.35, 0.35), 0.6, 0.35},
+		{"high in every other frame: between", repeat(20, 0.3, 0.7), 0.7, 0.5},
+		{"weak, then named well for ten frames", append(repeat(20, 0.3), repeat(10, 0.7)...), 0.7, 0.7},
+		{"named well, then weak: it was steady once", append(repeat(10, 0.7), repeat(20, 0.3)...), 0.7, 0.7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New(Config{}, 1)
+			i := 0
+			step(tr, t0, time.Duration(len(tc.scores))*500*time.Millisecond, func(time.Time) []detectors.Detection {
+				i++
+				return []detectors.Detection{det("garbage_pile", tc.scores[i-1], 100, 200, 200, 260)}
+			})
+			if len(tr.Tracks()) != 1 {
+				t.Fatalf("%d tracks, want 1", len(tr.Tracks()))
+			}
+			got := tr.Tracks()[0]
+			if abs(got.Best.Score-tc.best) > 1e-6 || abs(got.Steady-tc.steady) > 1e-6 {
+				t.Fatalf("best %.3f steady %.3f, want %.3f and %.3f", got.Best.Score, got.Steady, tc.best, tc.steady)
+			}
+		})
+	}
+}
