@@ -536,7 +536,7 @@ func Near(actor, obj geom.Box) bool {
 // they wait for) or swap their track with a passer-by's: a track standing
 // still where the actor stood still beside the object is the actor.
 func (e *Engine) actorPresent(c *cand, obj *track.Track, live []*track.Track) bool {
-	if a := find(live, c.actor.ID); a != nil && besideObject(a.Box, obj.Box) {
+	if a := find(live, c.actor.ID); a != nil && Beside(a.Box, obj.Box) {
 		if a.Stationary && !a.Missed {
 			c.stood = a.Box
 		}
@@ -547,7 +547,7 @@ func (e *Engine) actorPresent(c *cand, obj *track.Track, live []*track.Track) bo
 	}
 	for _, s := range live {
 		if s.Stationary && !s.Missed && s.Class() == c.actor.Class() && s.Box.IoU(c.stood) >= placeIoU &&
-			besideObject(s.Box, obj.Box) {
+			Beside(s.Box, obj.Box) {
 			c.actor = s
 			return true
 		}
@@ -555,8 +555,10 @@ func (e *Engine) actorPresent(c *cand, obj *track.Track, live []*track.Track) bo
 	return false
 }
 
-// besideObject: an actor within twice its reach has not left the object.
-func besideObject(actor, obj geom.Box) bool {
+// Beside tells whether an actor with box actor is still beside an object
+// with box obj: within twice its reach it has not left it (the wait of a
+// dumping starts once it has).
+func Beside(actor, obj geom.Box) bool {
 	ax, ay := actor.BottomCenter()
 	ox, oy := obj.BottomCenter()
 	return math.Hypot(float64(ax-ox), float64(ay-oy)) <= 2*reach(actor, obj)

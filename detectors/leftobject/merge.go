@@ -19,7 +19,9 @@ const (
 // Merge adds the left objects of one frame to the model's detections of
 // the same frame. A left object the model also found (an object class
 // overlapping it) is not a second object: the model's detection carries
-// both signals and the earlier Since. One overlapping a person or vehicle
+// both signals, the earlier Since and the higher of the two scores (the
+// model may name a bag it sees only dimly, the background model seeing it
+// clearly new: two witnesses, and the case is as sure as the surer). One overlapping a person or vehicle
 // is dropped (what is left behind is reported once they have gone). The
 // model's detections come first in the result, in their order; the model's
 // slice is not modified, and is returned itself when there are no left
@@ -53,6 +55,7 @@ next:
 		}
 		m := &out[best]
 		m.Signals |= detectors.SignalLeftObject
+		m.Score = max(m.Score, l.Score)
 		if m.Since.IsZero() || (!l.Since.IsZero() && l.Since.Before(m.Since)) {
 			m.Since = l.Since
 		}

@@ -23,12 +23,12 @@ func TestMerge(t *testing.T) {
 		want  []detectors.Detection
 	}{
 		{"nothing from the model: the left object", nil, []detectors.Detection{left}},
-		{"the model found the same bag: one detection, both signals",
+		{"the model found the same bag, surer than the background: one detection, both signals, the model's score",
 			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7}},
 			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since}}},
-		{"the model found the whole bag, the background only its side: one detection, both signals",
+		{"the model found the whole bag dimly, the background its side: one detection, both signals, the background's score",
 			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.4}},
-			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.4, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since}}},
+			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.6, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since}}},
 		{"a person stands there: dropped",
 			[]detectors.Detection{{Box: b(95, 60, 155, 155), Class: "person", Score: 0.9}},
 			[]detectors.Detection{{Box: b(95, 60, 155, 155), Class: "person", Score: 0.9, Signals: detectors.SignalModel}}},
