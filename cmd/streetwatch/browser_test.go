@@ -332,7 +332,7 @@ cameras:
     transport: tcp
     location: {lat: 23.2, lon: 113.3, address: 广州市白云区同和街 12 号}
     zones: [{name: pavement, polygon: %s}]
-    rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
+    rules: {illegal_dumping: {min_dwell: 30s}}
 evidence: {post_roll: 5s}
 dispatch:
   districts:

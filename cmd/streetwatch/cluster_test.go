@@ -243,7 +243,7 @@ func TestTwoNodesShareCamerasTicketsAndDeliveries(t *testing.T) {
     url: %q
     transport: tcp
     zones: [{name: pavement, polygon: %s}]
-    rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
+    rules: {illegal_dumping: {min_dwell: 30s}}
 `, id, sim.URL(id), zone)
 	}
 	// The webhook timeout outlasts the held delivery (the test kills its

@@ -186,7 +186,7 @@ cameras:
     url: %q
     transport: tcp
     zones: [{name: pavement, polygon: %s}]
-    rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
+    rules: {illegal_dumping: {min_dwell: 30s}}
 dispatch:
   review: {illegal_dumping: auto}
   webhook: {url: %q, secret: %q, backoff: {min: 200ms, max: 1s}}

@@ -58,10 +58,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sim := &simulate.Server{Addr: *rtsp}
 	cfg := &config.Config{HTTP: config.HTTP{Listen: *listen}, StateDir: *state,
 		Detectors: config.Detectors{Models: []config.ModelRef{{Name: "demo", Manifest: *model}}}}
-	// Shortened waits so something happens within minutes; the demo model
-	// scores dropped bags 0.33-0.45 (README "How a violation is confirmed").
+	// Shortened waits so something happens within minutes; the scores are
+	// the production ones.
 	rules := map[string]config.RuleParams{
-		"illegal_dumping": {MinDwell: config.Duration(30 * time.Second), MinScore: 0.35},
+		"illegal_dumping": {MinDwell: config.Duration(30 * time.Second)},
 		"garbage_pile":    {MinDwell: config.Duration(30 * time.Second)},
 		"street_vending":  {MinDwell: config.Duration(30 * time.Second)},
 	}

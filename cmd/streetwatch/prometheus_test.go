@@ -69,7 +69,7 @@ cameras:
     url: %q
     transport: tcp
     zones: [{name: pavement, polygon: %s}]
-    rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
+    rules: {illegal_dumping: {min_dwell: 30s}}
   - id: plaza
     url: %q
     transport: tcp

@@ -72,7 +72,7 @@ cameras:
     transport: tcp
     sampling: %s
     zones: [{name: pavement, polygon: %s}]
-    rules: {illegal_dumping: {min_dwell: 30s, min_score: 0.35}}
+    rules: {illegal_dumping: {min_dwell: 30s}}
 %sevidence: {jpeg_quality: %d}
 %sreview:
   users:
