@@ -21,11 +21,11 @@ const (
 // overlapping it) is not a second object: the model's detection carries
 // both signals, the earlier Since and the higher of the two scores (the
 // model may name a bag it sees only dimly, the background model seeing it
-// clearly new: two witnesses, and the case is as sure as the surer). One overlapping a person or vehicle
-// is dropped (what is left behind is reported once they have gone). The
-// model's detections come first in the result, in their order; the model's
-// slice is not modified, and is returned itself when there are no left
-// objects.
+// clearly new: two witnesses, and the case is as sure as the surer). One
+// overlapping a person or vehicle is dropped (what is left behind is
+// reported once they have gone). The model's detections come first in the
+// result, in their order; the model's slice is not modified, and is
+// returned itself when there are no left objects.
 func Merge(model, left []detectors.Detection) []detectors.Detection {
 	if len(left) == 0 {
 		return model
