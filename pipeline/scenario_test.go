@@ -86,8 +86,8 @@ func loadScenario(t *testing.T, name string) (string, groundTruth) {
 // longer than the dumping (whose wait starts when its actor left), so a
 // dumping is not first confirmed as a pile. The demo model scores some
 // dropped bags under the default min_score of 0.5 (TestScenarios logs the
-// scores); the left-object detector, on by default, sees them clearly new,
-// and a case is as sure as the surer of the two.
+// scores); the left-object detector, on by default, sees them clearly new
+// (a track's best score is its best detection's, the detector's included).
 var scenarioRules = map[string]config.RuleParams{
 	"illegal_dumping": {MinDwell: config.Duration(30 * time.Second)},
 	"garbage_pile":    {MinDwell: config.Duration(60 * time.Second)},
@@ -624,8 +624,9 @@ func TestScenarioToTicketWithEvidenceInMinIOAndADeliveredWebhook(t *testing.T) {
 // video; a pile (5 min) or a stall (3 min) would need videos of several
 // minutes. The demo model scores the dropped bag under 0.5 (0.30-0.45,
 // see TestScenarios' log); the left-object detector, on by default, sees
-// it clearly new, and the case is as sure as the surer of the two: the
-// shipped model and configuration need no lower min_score.
+// it clearly new (0.98), and the track's best score is its best
+// detection's, the detector's included: the shipped model and
+// configuration need no lower min_score.
 func TestDumpingScenarioWithProductionDefaults(t *testing.T) {
 	file, gt := loadScenario(t, "dumping")
 	run := runScenario(t, file, gt.SuggestedZone, t.TempDir(),
