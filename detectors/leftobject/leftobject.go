@@ -136,6 +136,8 @@ type Detector struct {
 	reported []reportedRegion
 	removed  []geom.Box
 	held     []reportedRegion // scratch for hidden
+	prev     []reportedRegion // scratch: the last frame's reported, in regions
+	objects  []reportedRegion // scratch for split
 	// masked are the working pixels under people and vehicles in the last
 	// frame (see rasterize), for Compare.
 	masked []image.Rectangle
@@ -146,7 +148,17 @@ type Detector struct {
 type reportedRegion struct {
 	r    image.Rectangle
 	area int
+	// frames is how many frames in a row reported it (or a region it
+	// overlaps); strikes, how many frames in a row since then judged it a
+	// ghost or a shadow (it is held, not reported, meanwhile).
+	frames, strikes int
 }
+
+// established is how many frames in a row must have reported an object
+// for its place to be judged over several frames (see split), and how
+// many frames in a row must then judge it a ghost or a shadow for it to
+// be one.
+const established = 3
 
 // goneShare: a reported region is gone when this share of its pixels show
 // the long-term background again.
@@ -566,6 +578,7 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 		}
 	}
 	hidden := d.hidden(w)
+	d.prev = append(d.prev[:0], d.reported...)
 	d.reported = d.reported[:0]
 	defer func() {
 		// Hidden regions stay reported (not detected: nothing is seen of
@@ -605,15 +618,50 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 			continue
 		}
 		r := image.Rect(x, y, x+bw, y+bh)
-		if d.ghost(w, px, x, y, bw, bh, int32(l)) {
-			d.removed = append(d.removed, d.native(r)) // what stood here from the start has left
+		label, spare := int32(l), int32(n+l)
+		var frames int
+		kept, rest, ok := d.split(w, r, label, spare)
+		if ok && rest.area > 0 && d.together(w, kept.r, label, rest.r, spare) {
+			// Both parts appeared at once: one thing (a ghost's sliver
+			// that settled a frame before the rest of it), judged whole.
+			relabel(w, d.w, rest.r, spare, label)
+			ok = false
+		}
+		if ok {
+			// An object reported for established frames, and what joined
+			// it since (see split). What joined it is judged on its own
+			// once it is as large as a region reported alone
+			// (Config.MinArea; a sliver of an edge that settled late
+			// looks like anything): unless a ghost, it is more of the
+			// object, or its shade. The object is judged again, and is a
+			// ghost or a shadow only when established frames in a row
+			// say so: one look at part of a stall in a crowd took it for
+			// a ghost, and the stall was learnt into the background.
+			grown := rest.area > 0 && float64(rest.area) >= d.cfg.MinArea*total && !d.left(w, px, rest.r, spare)
+			if !d.judge(w, px, kept.r, label, kept.strikes+1 >= established) {
+				if kept.strikes+1 < established {
+					kept.strikes++
+					d.reported = append(d.reported, kept) // held
+				}
+				continue
+			}
+			if grown {
+				relabel(w, d.w, rest.r, spare, label)
+			} else {
+				r, area = kept.r, float64(kept.area)
+			}
+			x, y, bw, bh = r.Min.X, r.Min.Y, r.Dx(), r.Dy()
+			frames = kept.frames + 1
+		} else if !d.judge(w, px, r, label, true) {
 			continue
 		}
-		if d.shadow(w, px, x, y, bw, bh, int32(l)) {
-			continue
+		for _, p := range d.prev {
+			if p.r.Overlaps(r) {
+				frames = max(frames, p.frames+1)
+			}
 		}
-		d.reported = append(d.reported, reportedRegion{r: r, area: int(area)})
-		score, age := d.measure(w, px, x, y, bw, bh, int32(l))
+		d.reported = append(d.reported, reportedRegion{r: r, area: int(area), frames: max(frames, 1)})
+		score, age := d.measure(w, px, x, y, bw, bh, label)
 		out = append(out, detectors.Detection{
 			Box:   d.native(r),
 			Class: Class, Score: score, Model: Model, Signals: detectors.SignalLeftObject,
@@ -623,13 +671,123 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 	return out, nil
 }
 
+// judge tells whether a region (the pixels labelled label within r) is an
+// object: not a ghost nor a shadow. When final, a ghost is learnt into the
+// background at once and its place said removed (see left).
+func (d *Detector) judge(w *work, px []uint8, r image.Rectangle, label int32, final bool) bool {
+	if final && d.left(w, px, r, label) {
+		return false
+	}
+	if !final && d.ghost(w, px, r.Min.X, r.Min.Y, r.Dx(), r.Dy(), label) {
+		return false
+	}
+	return !d.shadow(w, px, r.Min.X, r.Min.Y, r.Dx(), r.Dy(), label)
+}
+
+// left tells whether a region is a ghost: then it is learnt into the
+// background at once, and its place said removed.
+func (d *Detector) left(w *work, px []uint8, r image.Rectangle, label int32) bool {
+	if !d.ghost(w, px, r.Min.X, r.Min.Y, r.Dx(), r.Dy(), label) {
+		return false
+	}
+	d.learn(w, px, r, label)
+	d.removed = append(d.removed, d.native(r)) // what stood here from the start has left
+	return true
+}
+
+// together tells whether two parts of a region appeared within
+// togetherWithin of each other: the median times their pixels have
+// differed from the long-term background.
+func (d *Detector) together(w *work, a image.Rectangle, la int32, b image.Rectangle, lb int32) bool {
+	ta, tb := d.bornMedian(w, a, la), d.bornMedian(w, b, lb)
+	return max(ta, tb)-min(ta, tb) <= ticks(togetherWithin)
+}
+
+// togetherWithin: see together.
+const togetherWithin = 2 * time.Second
+
+// bornMedian is the median of the born clocks of the pixels labelled label
+// within r.
+func (d *Detector) bornMedian(w *work, r image.Rectangle, label int32) uint16 {
+	w.ages = w.ages[:0]
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if i := y*d.w + x; w.lab[i] == label {
+				w.ages = append(w.ages, d.born[i])
+			}
+		}
+	}
+	if len(w.ages) == 0 {
+		return 0
+	}
+	slices.Sort(w.ages)
+	return w.ages[len(w.ages)/2]
+}
+
+// split parts a region that holds an object reported for established
+// frames in a row (in d.prev) from what joined it since: more of the
+// object (a pile a bag bigger, its shade), or the ghost of a passer-by who
+// stood beside it when the background was learnt and has left. Judged as
+// one, the ghost and a pile it joined were learnt into the background
+// together, and the pile was never reported again (or, judged no ghost,
+// the ghost was reported with the pile for as long as the pile stood). A
+// sliver of a ghost that settled a frame before the rest of it was
+// reported once, not for established frames: it is judged with the rest.
+// The joined pixels are relabelled spare; kept carries the objects' frames
+// and strikes. ok is false, and nothing relabelled, when the region holds
+// no such object.
+func (d *Detector) split(w *work, r image.Rectangle, label, spare int32) (kept, rest reportedRegion, ok bool) {
+	objects := d.objects[:0]
+	for _, p := range d.prev {
+		if p.frames >= established && p.r.Overlaps(r) {
+			objects = append(objects, p)
+		}
+	}
+	d.objects = objects
+	if len(objects) == 0 {
+		return kept, rest, false
+	}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			i := y*d.w + x
+			if w.lab[i] != label {
+				continue
+			}
+			at := image.Rect(x, y, x+1, y+1)
+			if j := slices.IndexFunc(objects, func(p reportedRegion) bool { return at.In(p.r) }); j >= 0 {
+				kept.r, kept.area = kept.r.Union(at), kept.area+1
+				kept.frames, kept.strikes = max(kept.frames, objects[j].frames), max(kept.strikes, objects[j].strikes)
+				continue
+			}
+			w.lab[i] = spare
+			rest.r, rest.area = rest.r.Union(at), rest.area+1
+		}
+	}
+	if kept.area == 0 {
+		relabel(w, d.w, rest.r, spare, label)
+		return kept, rest, false
+	}
+	return kept, rest, true
+}
+
+// relabel gives the pixels labelled from within r the label to.
+func relabel(wk *work, w int, r image.Rectangle, from, to int32) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if i := y*w + x; wk.lab[i] == from {
+				wk.lab[i] = to
+			}
+		}
+	}
+}
+
 // ghost tells whether a region is where something left rather than
 // arrived: the background uncovered by a person or cart that was part of
 // the long-term background. A real object has its outline in the current
 // picture; a ghost has it in the background only, and blends into the
 // ground around it where the object did not (againstRing says which wins
 // on textured ground). A ghost is learnt into the long-term background at
-// once and not reported.
+// once and not reported (judge).
 func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
 	l, ok := d.againstRing(px, x, y, bw, bh)
 	switch {
@@ -640,15 +798,19 @@ func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bo
 	case !d.outlineInBackground(wk, px, x, y, bw, bh, label):
 		return false // the outline is the picture's
 	}
-	w := d.w
-	for yy := y; yy < y+bh; yy++ {
-		for xx := x; xx < x+bw; xx++ {
-			if i := yy*w + xx; wk.lab[i] == label {
+	return true
+}
+
+// learn takes the pixels labelled label within r into the long-term
+// background at once (a ghost's place: the ground as it is now).
+func (d *Detector) learn(wk *work, px []uint8, r image.Rectangle, label int32) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if i := y*d.w + x; wk.lab[i] == label {
 				d.long[i], d.still[i], d.born[i] = float32(px[i])/d.gain, 0, 0
 			}
 		}
 	}
-	return true
 }
 
 // outlineInBackground tells whether a region's outline is the long-term
