@@ -153,8 +153,9 @@ func (t *Track) place(p detectors.Place) {
 // the oldest of its latest samples whose ground point (the bottom centre
 // of the box) lies, in an unbroken run, within standTolerance of the
 // newest one's, or when the left-object detector saw it appear, if that
-// was after the sample before the run. Its shape may change meanwhile (a
-// stall opened, a pile grown); its place does not. When the run reaches
+// was after the sample before the run (the time of that sample, if the
+// detector dates it before). Its shape may change meanwhile (a stall
+// opened, a pile grown); its place does not. When the run reaches
 // back to the first sample it is its first sight, which the left-object
 // detector may date before the model named it. Zero when the run fills a history that has
 // dropped older samples: it stands there since before the oldest, and
@@ -169,12 +170,21 @@ func (t *Track) StandingSince() time.Time {
 	for i := len(t.History) - 2; i >= 0; i-- {
 		x, y := t.History[i].Box.BottomCenter()
 		if abs(x-lx) > tolX || abs(y-ly) > tolY {
-			// It was elsewhere at sample i. The left-object detector may
-			// have seen it arrive here before the model's next sample.
-			if here := t.History[i+1].Time; t.leftSince.After(t.History[i].Time) && t.leftSince.Before(here) {
+			// It was elsewhere at sample i and here at i+1. The
+			// left-object detector may have seen it arrive here between
+			// the two: then it stands since then. If it dates it before
+			// sample i, it arrived just after i: something pushed slowly
+			// into place (a stall) looks still inside as it rolls, its
+			// colour staying where its edges move, and so its pixels'
+			// clocks start before it stopped.
+			before, here := t.History[i].Time, t.History[i+1].Time
+			switch {
+			case t.leftSince.IsZero() || !t.leftSince.Before(here):
+				return here
+			case t.leftSince.After(before):
 				return t.leftSince
 			}
-			return t.History[i+1].Time
+			return before
 		}
 	}
 	if t.Hits > len(t.History) {

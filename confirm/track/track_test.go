@@ -397,6 +397,24 @@ func TestStandingSince(t *testing.T) {
 		t.Errorf("seen arriving by the left-object detector: standing since %v after t0, want %v", got.Sub(t0), arrived.Sub(t0))
 	}
 
+	// The same, the left-object detector dating it before the model's
+	// last sample elsewhere (its inside looked still as it rolled in
+	// slowly): it stopped just after that sample.
+	tr = New(Config{}, 1)
+	x = 0
+	now, _ = step(tr, t0, 4*time.Second, func(time.Time) []detectors.Detection {
+		x += 30
+		return []detectors.Detection{det("vending_stall", 0.7, x, 100, x+100, 200)}
+	})
+	lastElsewhere := now.Add(-500 * time.Millisecond)
+	now = now.Add(2 * time.Second)
+	here.Box = det("vending_stall", 0.7, x+30, 100, x+130, 200).Box
+	here.Since = lastElsewhere.Add(-time.Second)
+	step(tr, now, 2*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{here} })
+	if got := tr.Tracks()[0].StandingSince(); !got.Equal(lastElsewhere) {
+		t.Errorf("dated early by the left-object detector: standing since %v after t0, want %v (the last sample elsewhere)", got.Sub(t0), lastElsewhere.Sub(t0))
+	}
+
 	tr = New(Config{}, 1)
 	stall := det("vending_stall", 0.7, 100, 100, 200, 200)
 	now, _ = step(tr, t0, 6*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{stall} })
