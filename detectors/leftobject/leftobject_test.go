@@ -627,12 +627,7 @@ func TestAPlainBagOnCobblesIsNoGhost(t *testing.T) {
 				if i >= 5 {
 					things = []thing{plain}
 				}
-				m := s.frame(t, 1, things...)
-				dets, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), nil)
-				m.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				dets := detectSecond(t, d, s, i, things...)
 				if len(d.Removed()) > 0 {
 					t.Fatalf("frame %d: the bag's place taken for a ghost: %v", i, d.Removed())
 				}
@@ -675,12 +670,7 @@ func TestACartLeavingCobblesIsAGhost(t *testing.T) {
 				if i < 45 {
 					things = []thing{cart}
 				}
-				m := s.frame(t, 1, things...)
-				dets, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), nil)
-				m.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				dets := detectSecond(t, d, s, i, things...)
 				for _, r := range d.Removed() {
 					removed = removed || r.IoU(box(cart.r)) >= 0.5
 				}
@@ -732,12 +722,7 @@ func TestABagJoinedByAGhostStaysReportedAlone(t *testing.T) {
 				case i < 25:
 					things = append(things, stander)
 				}
-				m := s.frame(t, 1, things...)
-				dets, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), nil)
-				m.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				dets := detectSecond(t, d, s, i, things...)
 				for _, r := range d.Removed() {
 					removed = removed || r.Within(box(tc.stander)) >= 0.8
 					if r.IoU(box(tc.thing)) >= 0.3 {
@@ -766,4 +751,17 @@ func boxesOf(dets []detectors.Detection) []geom.Box {
 		out = append(out, d.Box)
 	}
 	return out
+}
+
+// detectSecond renders the scene with things on it and runs the detector
+// on it as the frame of second i.
+func detectSecond(t *testing.T, d *Detector, s *scene, i int, things ...thing) []detectors.Detection {
+	t.Helper()
+	m := s.frame(t, 1, things...)
+	defer m.Close()
+	dets, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dets
 }
