@@ -149,15 +149,12 @@ type reportedRegion struct {
 	r    image.Rectangle
 	area int
 	// frames is how many frames in a row reported it (or a region it
-	// overlaps); strikes, how many frames in a row since then judged it a
-	// ghost or a shadow (it is held, not reported, meanwhile).
-	frames, strikes int
+	// overlaps).
+	frames int
 }
 
 // established is how many frames in a row must have reported an object
-// for its place to be judged over several frames (see split), and how
-// many frames in a row must then judge it a ghost or a shadow for it to
-// be one.
+// for what joins it to be judged on its own (see split).
 const established = 3
 
 // goneShare: a reported region is gone when this share of its pixels show
@@ -629,20 +626,13 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 		}
 		if ok {
 			// An object reported for established frames, and what joined
-			// it since (see split). What joined it is judged on its own
-			// once it is as large as a region reported alone
+			// it since (see split), each judged on its own. What joined
+			// it waits until it is as large as a region reported alone
 			// (Config.MinArea; a sliver of an edge that settled late
-			// looks like anything): unless a ghost, it is more of the
-			// object, or its shade. The object is judged again, and is a
-			// ghost or a shadow only when established frames in a row
-			// say so: one look at part of a stall in a crowd took it for
-			// a ghost, and the stall was learnt into the background.
+			// looks like anything); then, unless a ghost, it is more of
+			// the object, or its shade.
 			grown := rest.area > 0 && float64(rest.area) >= d.cfg.MinArea*total && !d.left(w, px, rest.r, spare)
-			if !d.judge(w, px, kept.r, label, kept.strikes+1 >= established) {
-				if kept.strikes+1 < established {
-					kept.strikes++
-					d.reported = append(d.reported, kept) // held
-				}
+			if !d.judge(w, px, kept.r, label) {
 				continue
 			}
 			if grown {
@@ -652,7 +642,7 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 			}
 			x, y, bw, bh = r.Min.X, r.Min.Y, r.Dx(), r.Dy()
 			frames = kept.frames + 1
-		} else if !d.judge(w, px, r, label, true) {
+		} else if !d.judge(w, px, r, label) {
 			continue
 		}
 		for _, p := range d.prev {
@@ -672,16 +662,9 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 }
 
 // judge tells whether a region (the pixels labelled label within r) is an
-// object: not a ghost nor a shadow. When final, a ghost is learnt into the
-// background at once and its place said removed (see left).
-func (d *Detector) judge(w *work, px []uint8, r image.Rectangle, label int32, final bool) bool {
-	if final && d.left(w, px, r, label) {
-		return false
-	}
-	if !final && d.ghost(w, px, r.Min.X, r.Min.Y, r.Dx(), r.Dy(), label) {
-		return false
-	}
-	return !d.shadow(w, px, r.Min.X, r.Min.Y, r.Dx(), r.Dy(), label)
+// object: not a ghost (see left) nor a shadow.
+func (d *Detector) judge(w *work, px []uint8, r image.Rectangle, label int32) bool {
+	return !d.left(w, px, r, label) && !d.shadow(w, px, r.Min.X, r.Min.Y, r.Dx(), r.Dy(), label)
 }
 
 // left tells whether a region is a ghost: then it is learnt into the
@@ -733,8 +716,8 @@ func (d *Detector) bornMedian(w *work, r image.Rectangle, label int32) uint16 {
 // the ghost was reported with the pile for as long as the pile stood). A
 // sliver of a ghost that settled a frame before the rest of it was
 // reported once, not for established frames: it is judged with the rest.
-// The joined pixels are relabelled spare; kept carries the objects' frames
-// and strikes. ok is false, and nothing relabelled, when the region holds
+// The joined pixels are relabelled spare; kept carries the objects' frames.
+// ok is false, and nothing relabelled, when the region holds
 // no such object.
 func (d *Detector) split(w *work, r image.Rectangle, label, spare int32) (kept, rest reportedRegion, ok bool) {
 	objects := d.objects[:0]
@@ -756,7 +739,7 @@ func (d *Detector) split(w *work, r image.Rectangle, label, spare int32) (kept, 
 			at := image.Rect(x, y, x+1, y+1)
 			if j := slices.IndexFunc(objects, func(p reportedRegion) bool { return at.In(p.r) }); j >= 0 {
 				kept.r, kept.area = kept.r.Union(at), kept.area+1
-				kept.frames, kept.strikes = max(kept.frames, objects[j].frames), max(kept.strikes, objects[j].strikes)
+				kept.frames = max(kept.frames, objects[j].frames)
 				continue
 			}
 			w.lab[i] = spare
