@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -72,7 +73,13 @@ func (s *scene) frame(t testing.TB, gain float64, things ...thing) gocv.Mat {
 	if s.noise > 0 {
 		n := gocv.NewMatWithSize(s.h, s.w, gocv.MatTypeCV16SC3)
 		defer n.Close()
+		// OpenCV's generator is per thread, and goroutines move between
+		// threads: seeded from the scene's own, on one thread, the noise
+		// (and the test) is the same on every run.
+		runtime.LockOSThread()
+		gocv.SetRNGSeed(int(s.rng.Int32()))
 		gocv.RandN(&n, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(s.noise, s.noise, s.noise, 0))
+		runtime.UnlockOSThread()
 		m16 := gocv.NewMat()
 		defer m16.Close()
 		m.ConvertTo(&m16, gocv.MatTypeCV16SC3)
