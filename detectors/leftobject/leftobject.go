@@ -149,8 +149,11 @@ type reportedRegion struct {
 	r    image.Rectangle
 	area int
 	// frames is how many frames in a row reported it (or a region it
-	// overlaps).
+	// overlaps), and extent the union of its boxes over those frames: a
+	// part hidden a moment ago (under a passer-by, masked) is still the
+	// object's when it shows again.
 	frames int
+	extent image.Rectangle
 }
 
 // established is how many frames in a row must have reported an object
@@ -616,14 +619,7 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 		}
 		r := image.Rect(x, y, x+bw, y+bh)
 		label, spare := int32(l), int32(n+l)
-		var frames int
 		kept, rest, ok := d.split(w, r, label, spare)
-		if ok && rest.area > 0 && d.together(w, kept.r, label, rest.r, spare) {
-			// Both parts appeared at once: one thing (a ghost's sliver
-			// that settled a frame before the rest of it), judged whole.
-			relabel(w, d.w, rest.r, spare, label)
-			ok = false
-		}
 		if ok {
 			// An object reported for established frames, and what joined
 			// it since (see split), each judged on its own. What joined
@@ -641,16 +637,17 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 				r, area = kept.r, float64(kept.area)
 			}
 			x, y, bw, bh = r.Min.X, r.Min.Y, r.Dx(), r.Dy()
-			frames = kept.frames + 1
 		} else if !d.judge(w, px, r, label) {
 			continue
 		}
+		reported := reportedRegion{r: r, area: int(area), frames: 1, extent: r}
 		for _, p := range d.prev {
-			if p.r.Overlaps(r) {
-				frames = max(frames, p.frames+1)
+			if p.extent.Overlaps(r) {
+				reported.frames = max(reported.frames, p.frames+1)
+				reported.extent = reported.extent.Union(p.extent)
 			}
 		}
-		d.reported = append(d.reported, reportedRegion{r: r, area: int(area), frames: max(frames, 1)})
+		d.reported = append(d.reported, reported)
 		score, age := d.measure(w, px, x, y, bw, bh, label)
 		out = append(out, detectors.Detection{
 			Box:   d.native(r),
@@ -678,51 +675,21 @@ func (d *Detector) left(w *work, px []uint8, r image.Rectangle, label int32) boo
 	return true
 }
 
-// together tells whether two parts of a region appeared within
-// togetherWithin of each other: the median times their pixels have
-// differed from the long-term background.
-func (d *Detector) together(w *work, a image.Rectangle, la int32, b image.Rectangle, lb int32) bool {
-	ta, tb := d.bornMedian(w, a, la), d.bornMedian(w, b, lb)
-	return max(ta, tb)-min(ta, tb) <= ticks(togetherWithin)
-}
-
-// togetherWithin: see together.
-const togetherWithin = 2 * time.Second
-
-// bornMedian is the median of the born clocks of the pixels labelled label
-// within r.
-func (d *Detector) bornMedian(w *work, r image.Rectangle, label int32) uint16 {
-	w.ages = w.ages[:0]
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			if i := y*d.w + x; w.lab[i] == label {
-				w.ages = append(w.ages, d.born[i])
-			}
-		}
-	}
-	if len(w.ages) == 0 {
-		return 0
-	}
-	slices.Sort(w.ages)
-	return w.ages[len(w.ages)/2]
-}
-
 // split parts a region that holds an object reported for established
 // frames in a row (in d.prev) from what joined it since: more of the
 // object (a pile a bag bigger, its shade), or the ghost of a passer-by who
 // stood beside it when the background was learnt and has left. Judged as
 // one, the ghost and a pile it joined were learnt into the background
 // together, and the pile was never reported again (or, judged no ghost,
-// the ghost was reported with the pile for as long as the pile stood). A
-// sliver of a ghost that settled a frame before the rest of it was
-// reported once, not for established frames: it is judged with the rest.
-// The joined pixels are relabelled spare; kept carries the objects' frames.
-// ok is false, and nothing relabelled, when the region holds
-// no such object.
+// the ghost was reported with the pile for as long as the pile stood). The
+// object is all of its extent: a part of it that was hidden for a frame
+// and shows again has not joined it. The joined pixels are relabelled
+// spare. ok is false, and nothing relabelled, when the region holds no
+// such object.
 func (d *Detector) split(w *work, r image.Rectangle, label, spare int32) (kept, rest reportedRegion, ok bool) {
 	objects := d.objects[:0]
 	for _, p := range d.prev {
-		if p.frames >= established && p.r.Overlaps(r) {
+		if p.frames >= established && p.extent.Overlaps(r) {
 			objects = append(objects, p)
 		}
 	}
@@ -737,9 +704,8 @@ func (d *Detector) split(w *work, r image.Rectangle, label, spare int32) (kept, 
 				continue
 			}
 			at := image.Rect(x, y, x+1, y+1)
-			if j := slices.IndexFunc(objects, func(p reportedRegion) bool { return at.In(p.r) }); j >= 0 {
+			if within(image.Pt(x, y), objects) {
 				kept.r, kept.area = kept.r.Union(at), kept.area+1
-				kept.frames = max(kept.frames, objects[j].frames)
 				continue
 			}
 			w.lab[i] = spare
@@ -751,6 +717,16 @@ func (d *Detector) split(w *work, r image.Rectangle, label, spare int32) (kept, 
 		return kept, rest, false
 	}
 	return kept, rest, true
+}
+
+// within tells whether p lies in one of the objects' extents.
+func within(p image.Point, objects []reportedRegion) bool {
+	for _, o := range objects {
+		if p.In(o.extent) {
+			return true
+		}
+	}
+	return false
 }
 
 // relabel gives the pixels labelled from within r the label to.
