@@ -219,7 +219,7 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 		if t.Missed {
 			continue // an object not seen now neither refreshes nor confirms
 		}
-		for _, typ := range violation.TypesOf(t.Class()) {
+		for _, typ := range e.typesOf(t) {
 			v, ch := e.consider(now, t, typ, live)
 			changed = changed || ch
 			if v != nil {
@@ -254,6 +254,29 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 	}
 	return out, e.Commit()
 }
+
+// typesOf returns the types a live track can become: its class's
+// (violation.TypesOf), and a garbage pile for a bag the left-object
+// detector saw arrive once the dumping rule found nobody near it when it
+// appeared. A left object the model names a bag is no less a pile than one
+// it does not name: left to stand in a garbage zone, it is reported as
+// one. A bag with an actor stays a dumping case alone (the more specific
+// finding, and with the production dwells the earlier one), and a bag only
+// the model sees, with no actor, stays nothing: on real footage the model
+// names bags where there are none.
+func (e *Engine) typesOf(t *track.Track) []Type {
+	types := violation.TypesOf(t.Class())
+	if t.Class() != violation.ClassGarbageBag || t.Signals&detectors.SignalLeftObject == 0 {
+		return types
+	}
+	if c := e.cands[candKey{t.ID, IllegalDumping}]; c != nil && c.noActor {
+		return unclaimedBag
+	}
+	return types
+}
+
+// unclaimedBag: see typesOf.
+var unclaimedBag = []Type{IllegalDumping, GarbagePile}
 
 // garbageSeenIn tells whether garbage (a bag, a pile, a left object) seen
 // in this frame lies within the pile's box: the model named a part of it.
