@@ -102,10 +102,11 @@ type realTruth struct {
 	Video      string  `json:"video"`
 	DurationS  float64 `json:"duration_s"`
 	Violations []struct {
-		Type   string     `json:"type"`
-		Box    [4]float32 `json:"box"`
-		StartS float64    `json:"start_s"`
-		EndS   float64    `json:"end_s"`
+		Type   string      `json:"type"`
+		Box    [4]float32  `json:"box"`
+		StartS float64     `json:"start_s"`
+		EndS   float64     `json:"end_s"`
+		Actor  *actorTruth `json:"actor"`
 	} `json:"violations"`
 }
 
@@ -126,9 +127,11 @@ var falseDetectionClasses = []string{"garbage_bag", "garbage_pile", "vending_sta
 
 // add scores one video: a report matches a ground-truth violation when the
 // type is the same, it was first seen within the scenario tests' tolerance
-// of the violation's start (firstSeenTolerance) and its box has IoU ≥ 0.3
-// with the object's. A second report of the same violation is a duplicate
-// ticket: it counts against precision.
+// of the violation's start (firstSeenTolerance), its box has IoU ≥ 0.3
+// with the object's and, for a dumping, it names the true actor (as the
+// scenario tests check it: a dumping ticket names its author). A second
+// report of the same violation is a duplicate ticket: it counts against
+// precision.
 func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) {
 	t.Helper()
 	if r.perType == nil {
@@ -140,16 +143,25 @@ func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) 
 	var notes []string
 	for _, v := range run.violations {
 		first := v.FirstSeen.Sub(run.t0).Seconds()
-		hit := -1
+		hit, wrongActor := -1, ""
 		for i, w := range gt.Violations {
 			wb := geom.Box{X1: w.Box[0], Y1: w.Box[1], X2: w.Box[2], Y2: w.Box[3]}
 			tol := firstSeenTolerance[w.Type]
-			if string(v.Type) == w.Type && first >= w.StartS-tol && first <= w.StartS+tol && v.Box.IoU(wb) >= 0.3 {
-				hit = i
-				break
+			if string(v.Type) != w.Type || first < w.StartS-tol || first > w.StartS+tol || v.Box.IoU(wb) < 0.3 {
+				continue
 			}
+			if w.Type == "illegal_dumping" {
+				if bad, _ := actorMismatch(run, v, w.Actor, w.StartS); bad != "" {
+					wrongActor = bad
+					continue
+				}
+			}
+			hit = i
+			break
 		}
 		switch {
+		case hit < 0 && wrongActor != "":
+			notes = append(notes, "false (wrong actor: "+wrongActor+") "+reportString(v, run))
 		case hit < 0:
 			notes = append(notes, "false "+reportString(v, run))
 		case used[hit]:
@@ -188,7 +200,11 @@ func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) 
 }
 
 func reportString(v rules.Violation, run scenarioRun) string {
-	return fmt.Sprintf("%s of %s (signals %v) first seen %.1f s at [%.0f %.0f %.0f %.0f]", v.Type, v.Class, v.Signals,
+	by := ""
+	if v.ActorClass != "" {
+		by = " by a " + v.ActorClass
+	}
+	return fmt.Sprintf("%s of %s%s (signals %v) first seen %.1f s at [%.0f %.0f %.0f %.0f]", v.Type, v.Class, by, v.Signals,
 		v.FirstSeen.Sub(run.t0).Seconds(), v.Box.X1, v.Box.Y1, v.Box.X2, v.Box.Y2)
 }
 

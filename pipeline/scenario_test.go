@@ -307,19 +307,30 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-// checkActor checks a violation's actor against the ground truth's: the
-// same class, and at the time of the act the actor's box overlaps the true
-// actor's.
+// checkActor checks a violation's actor against the ground truth's (see
+// actorMismatch).
 func checkActor(t *testing.T, run scenarioRun, v rules.Violation, want *actorTruth, act float64) {
 	t.Helper()
+	if bad, good := actorMismatch(run, v, want, act); bad != "" {
+		t.Error(bad)
+	} else if good != "" {
+		t.Log(good)
+	}
+}
+
+// actorMismatch compares a violation's actor with the ground truth's: the
+// same class, and at the time of the act the actor's box overlaps the true
+// actor's (none, when the truth has none). bad says how they differ, ""
+// when they do not; good then says how well they agree.
+func actorMismatch(run scenarioRun, v rules.Violation, want *actorTruth, act float64) (bad, good string) {
 	if want == nil {
 		if v.ActorClass != "" || len(v.Actor) > 0 {
-			t.Errorf("%s credited to a %s, the truth has no actor", v.Type, v.ActorClass)
+			return fmt.Sprintf("%s credited to a %s, the truth has no actor", v.Type, v.ActorClass), ""
 		}
-		return
+		return "", ""
 	}
 	if v.ActorClass != want.Class {
-		t.Errorf("%s credited to a %q, want a %s", v.Type, v.ActorClass, want.Class)
+		return fmt.Sprintf("%s credited to a %q, want a %s", v.Type, v.ActorClass, want.Class), ""
 	}
 	// The actor's sample nearest the act, and the true box nearest it.
 	best, bestD := -1, 0.0
@@ -329,8 +340,7 @@ func checkActor(t *testing.T, run scenarioRun, v rules.Violation, want *actorTru
 		}
 	}
 	if best < 0 || bestD > 2 {
-		t.Errorf("%s: no actor sample within 2 s of the act at %.1f s (%d samples)", v.Type, act, len(v.Actor))
-		return
+		return fmt.Sprintf("%s: no actor sample within 2 s of the act at %.1f s (%d samples)", v.Type, act, len(v.Actor)), ""
 	}
 	s := v.Actor[best]
 	at := s.Time.Sub(run.t0).Seconds()
@@ -341,14 +351,13 @@ func checkActor(t *testing.T, run scenarioRun, v rules.Violation, want *actorTru
 		}
 	}
 	if truthD < 0 || truthD > 0.5 {
-		t.Errorf("%s: the true actor is not in view at %.1f s", v.Type, at)
-		return
+		return fmt.Sprintf("%s: the true actor is not in view at %.1f s", v.Type, at), ""
 	}
-	if iou := s.Box.IoU(truth); iou < 0.3 {
-		t.Errorf("%s: at %.1f s the actor is at %v, the true %s at %v (IoU %.2f)", v.Type, at, s.Box, want.Class, truth, iou)
-	} else {
-		t.Logf("%s: at %.1f s the actor's box overlaps the true %s's (IoU %.2f)", v.Type, at, want.Class, iou)
+	iou := s.Box.IoU(truth)
+	if iou < 0.3 {
+		return fmt.Sprintf("%s: at %.1f s the actor is at %v, the true %s at %v (IoU %.2f)", v.Type, at, s.Box, want.Class, truth, iou), ""
 	}
+	return "", fmt.Sprintf("%s: at %.1f s the actor's box overlaps the true %s's (IoU %.2f)", v.Type, at, want.Class, iou)
 }
 
 // checkNotViolations checks that the events a scenario must not report
