@@ -437,6 +437,41 @@ func jumpingBox(s int) []detectors.Detection {
 	return out
 }
 
+// crouchingUnseen: someone (of class) walks in at 70 px/s and reaches a
+// spot at 8 s, where the model loses them while they crouch (9 and 10 s);
+// a bag is there from 10 s; they stand up where they were last seen (11 s)
+// and walk on (back, with back -1) at 70 px/s. Every sample the model has
+// of them is of someone walking.
+func crouchingUnseen(class string, back float32) scene {
+	return func(s int) []detectors.Detection {
+		var out []detectors.Detection
+		x := float32(580 + 70*(s-8))
+		switch {
+		case s > 10 && back < 0:
+			x = 580 - 70*float32(s-11)
+		case s > 10:
+			x = 580 + 70*float32(s-11)
+		}
+		if s < 9 || s > 10 {
+			out = append(out, d(class, x, 380, x+60, 560))
+		}
+		if s >= 10 {
+			out = append(out, d("garbage_bag", 650, 500, 700, 560))
+		}
+		return out
+	}
+}
+
+// passingUnseen: someone walks past at 70 px/s as a bag appears at 10 s,
+// unseen by the model (behind a passing van, say) from 9 to 10 s.
+func passingUnseen(s int) []detectors.Detection {
+	out := passingBy("person", 60, 70)(s)
+	if s == 9 || s == 10 {
+		out = out[1:]
+	}
+	return out
+}
+
 // Whoever leaves something stops to put it down. Seen at a frame a second,
 // someone who walked or rode past as a bag appeared did not leave it (on a
 // busy pavement the nearest passer-by was taken for the author of a pile
@@ -454,6 +489,10 @@ func TestAPasserByIsNoActor(t *testing.T) {
 		{"a tricycle riding past, a keyframe every 2 s: a dumping", 2, passingBy("vehicle", 200, 120), "vehicle"},
 		{"a person walking slowly towards the camera past it, a frame a second: nothing", 1, walkingDown, ""},
 		{"the model's vehicle box jumping between two sizes on one spot, then gone: nothing", 1, jumpingBox, ""},
+		{"a person unseen while crouching to put it down, walking on: a dumping", 1, crouchingUnseen("person", 0), "person"},
+		{"a person unseen while crouching to put it down, walking back: a dumping", 1, crouchingUnseen("person", -1), "person"},
+		{"the model's vehicle box lost for 2 s in the same pattern: nothing (a vehicle does not crouch)", 1, crouchingUnseen("vehicle", 0), ""},
+		{"a person unseen for 2 s as they walk past: nothing", 1, passingUnseen, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, tr := engine(lowerHalf)
@@ -463,6 +502,49 @@ func TestAPasserByIsNoActor(t *testing.T) {
 				t.Fatalf("%d violations, first %s by a %s, want none", len(vs), vs[0].Type, vs[0].ActorClass)
 			case tc.want != "" && (len(vs) != 1 || vs[0].Type != IllegalDumping || vs[0].ActorClass != tc.want):
 				t.Fatalf("violations %+v, want one dumping by the %s", vs, tc.want)
+			}
+		})
+	}
+}
+
+// The model's phantom vehicle on the real-scene set's vtest_pile_2 (its
+// boxes as traced, 200 px lower to stand in the zone), at 2 samples a
+// second: its box jumps by 0.24-0.48 of its height every half second, is
+// lost for 1.5 s and seen again 0.24 of its height off where it was last
+// seen, its box IoU 0.52 with that one. Seen again that far off after a
+// gap is no stop any more than it is between two samples: the small pile
+// that appeared under it (at 6 s) has no actor, whether the model calls
+// the phantom a vehicle or a person (only a person seen again in place
+// after a gap stood there unseen).
+func TestAPhantomSeenAgainIsNoActor(t *testing.T) {
+	phantom := map[int]geom.Box{ // sample (half seconds) -> box
+		12: {X1: 183.6, Y1: 154.8, X2: 283.1, Y2: 219.4},
+		13: {X1: 153.0, Y1: 152.3, X2: 247.4, Y2: 222.1},
+		14: {X1: 183.7, Y1: 163.6, X2: 273.7, Y2: 231.3},
+		15: {X1: 187.0, Y1: 166.9, X2: 307.4, Y2: 266.8},
+		16: {X1: 206.8, Y1: 170.0, X2: 334.1, Y2: 274.8},
+		19: {X1: 221.1, Y1: 180.0, X2: 320.1, Y2: 249.7},
+	}
+	for _, class := range []string{"vehicle", "person"} {
+		t.Run(class, func(t *testing.T) {
+			e, tr := engine(lowerHalf)
+			for i := 0; i < 240; i++ {
+				now := start.Add(time.Duration(i) * 500 * time.Millisecond)
+				var dets []detectors.Detection
+				if b, ok := phantom[i]; ok {
+					dets = append(dets, d(class, b.X1, b.Y1+200, b.X2, b.Y2+200))
+				}
+				if i >= 12 {
+					dets = append(dets, d("garbage_bag", 190, 421, 216, 457))
+				}
+				ended := tr.Update(now, dets)
+				vs, err := e.Update(now, 1280, 720, tr.Tracks(), ended)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range vs {
+					t.Fatalf("%s by a %s at %.1f s, want none", v.Type, v.ActorClass, float64(i)/2)
+				}
 			}
 		})
 	}
