@@ -99,6 +99,12 @@ type step struct {
 	things  []thing
 	exclude []geom.Box
 	gain    float64
+	// shift moves the whole picture by this many pixels (the camera shook
+	// or turned), the edge it uncovers repeating the border.
+	shift image.Point
+	// rain draws this many raindrop streaks, new ones every frame; drops
+	// this many that stay where they are (on the lens), the same every frame.
+	rain, drops int
 }
 
 // run plays steps at the given interval and returns each frame's boxes.
@@ -111,6 +117,17 @@ func run(t *testing.T, d *Detector, s *scene, every time.Duration, steps []step)
 			g = 1
 		}
 		m := s.frame(t, g, st.things...)
+		if st.shift != (image.Point{}) {
+			shift := gocv.NewMatWithSize(2, 3, gocv.MatTypeCV64F)
+			shift.SetDoubleAt(0, 0, 1)
+			shift.SetDoubleAt(0, 2, float64(st.shift.X))
+			shift.SetDoubleAt(1, 1, 1)
+			shift.SetDoubleAt(1, 2, float64(st.shift.Y))
+			gocv.WarpAffineWithParams(m, &m, shift, image.Pt(s.w, s.h), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
+			shift.Close()
+		}
+		streaks(&m, s.rng, st.rain)
+		streaks(&m, rand.New(rand.NewPCG(5, 6)), st.drops)
 		dets, err := d.Detect(m, epoch.Add(time.Duration(i)*every), st.exclude)
 		m.Close()
 		if err != nil {
@@ -124,6 +141,42 @@ func run(t *testing.T, d *Detector, s *scene, every time.Duration, steps []step)
 			boxes = append(boxes, det.Box)
 		}
 		out = append(out, boxes)
+	}
+	return out
+}
+
+// streaks draws n streaks of rain falling slantwise, lighter than what is
+// behind them, at places drawn from rng: large enough to be reported where
+// they stay.
+func streaks(m *gocv.Mat, rng *rand.Rand, n int) {
+	for range n {
+		x, y := rng.IntN(m.Cols()), rng.IntN(m.Rows())
+		l := 15 + rng.IntN(15)
+		gocv.Line(m, image.Pt(x, y), image.Pt(x+l/4, y+l), color.RGBA{R: 200, G: 200, B: 210}, 2)
+	}
+}
+
+// bagFoundAloneFrom10 checks a bag put down at frame 10 (of 50, a second
+// apart): found within 20 s, and found alone over the last 20 frames.
+func bagFoundAloneFrom10(t *testing.T, frames [][]geom.Box) {
+	t.Helper()
+	if first := firstWith(frames); first < 10 || first > 10+20 {
+		t.Fatalf("first detection at frame %d, want within 20 s of the bag appearing at 10", first)
+	}
+	for i, f := range frames[30:] {
+		if len(f) != 1 || f[0].IoU(box(bag.r)) < 0.5 {
+			t.Fatalf("frame %d: %v, want the bag alone", 30+i, f)
+		}
+	}
+}
+
+// shaking is n steps with things in view, the picture moved by up to max
+// pixels each way, a new offset every frame (from a fixed seed).
+func shaking(n, max int, things []thing) []step {
+	rng := rand.New(rand.NewPCG(3, 4))
+	out := make([]step, n)
+	for i := range out {
+		out[i] = step{things: things, shift: image.Pt(rng.IntN(2*max+1)-max, rng.IntN(2*max+1)-max)}
 	}
 	return out
 }
@@ -304,6 +357,55 @@ func TestLeftObject(t *testing.T) {
 			name: "sensor noise: nothing", every: time.Second, noise: 8,
 			steps: func() []step { return repeat(60, step{}) },
 			check: noDetections,
+		},
+		{
+			name: "small camera shake (the pole in the wind, up to 2 px every frame; 4 px holds too, 6 px loses a bag): nothing", every: time.Second, noise: 3,
+			steps: func() []step { return shaking(60, 2, nil) },
+			check: noDetections,
+		},
+		{
+			name: "a bag put down while the camera shakes: found", every: time.Second, noise: 3,
+			steps: func() []step { return append(shaking(10, 2, nil), shaking(40, 2, []thing{bag})...) },
+			check: bagFoundAloneFrom10,
+		},
+		{
+			name: "rain (150 streaks a frame): nothing", every: time.Second, noise: 3,
+			steps: func() []step { return repeat(60, step{rain: 150}) },
+			check: noDetections,
+		},
+		{
+			// Not a fault of rain: marks that stay are new and still.
+			name: "the same streaks every frame (drops on the lens): reported", every: time.Second, noise: 3,
+			steps: func() []step { return append(repeat(10, step{}), repeat(30, step{drops: 150})...) },
+			check: func(t *testing.T, frames [][]geom.Box) {
+				if len(frames[len(frames)-1]) == 0 {
+					t.Fatal("nothing reported, want the drops that stayed")
+				}
+			},
+		},
+		{
+			name: "a bag put down in the rain: found", every: time.Second, noise: 3,
+			steps: func() []step {
+				return append(repeat(10, step{rain: 150}), repeat(40, step{things: []thing{bag}, rain: 150})...)
+			},
+			check: bagFoundAloneFrom10,
+		},
+		{
+			name: "the camera turned (40 px, and stays): nothing", every: time.Second, noise: 3,
+			steps: func() []step {
+				return append(repeat(20, step{}), repeat(40, step{shift: image.Pt(40, 0)})...)
+			},
+			check: noDetections,
+		},
+		{
+			name: "a bag put down after the camera turned: found", every: time.Second, noise: 3,
+			steps: func() []step {
+				// Turned at 5 s; the bag (where the picture shows it) at 10 s.
+				turned := image.Pt(40, 0)
+				return append(append(repeat(5, step{}), repeat(5, step{shift: turned})...),
+					repeat(40, step{shift: turned, things: []thing{{r: bag.r.Sub(turned), col: bag.col}}})...)
+			},
+			check: bagFoundAloneFrom10,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
