@@ -548,12 +548,15 @@ func (e *Engine) parked(a *track.Track, from time.Time) bool {
 // every 2 s) a stop cannot be seen, and being within reach must do: it
 // then returns true.
 func stopped(a *track.Track, obj geom.Box, from, to time.Time) bool {
+	longest := stopGap // the widest gap between two samples that can show a stop
+	if a.Class() == violation.ClassPerson {
+		longest = lostGap
+	}
 	seen := false
 	for i := 1; i < len(a.History); i++ {
 		p, s := &a.History[i-1], &a.History[i]
 		dt := s.Time.Sub(p.Time)
-		if p.Time.Before(from) || s.Time.After(to) || dt > lostGap || (dt > stopGap && a.Class() != violation.ClassPerson) ||
-			!Near(p.Box, obj) || !Near(s.Box, obj) {
+		if p.Time.Before(from) || s.Time.After(to) || dt > longest || !Near(p.Box, obj) || !Near(s.Box, obj) {
 			continue
 		}
 		seen = seen || dt <= stopGap
