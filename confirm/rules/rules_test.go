@@ -487,6 +487,7 @@ func TestAPasserByIsNoActor(t *testing.T) {
 		{"a person walking past, a frame a second: nothing", 1, passingBy("person", 60, 70), ""},
 		{"a tricycle riding past, a frame a second: nothing", 1, passingBy("vehicle", 200, 120), ""},
 		{"a tricycle riding past, a keyframe every 2 s: a dumping", 2, passingBy("vehicle", 200, 120), "vehicle"},
+		{"a person walking past, a keyframe every 2 s: a dumping", 2, passingBy("person", 60, 30), "person"},
 		{"a person walking slowly towards the camera past it, a frame a second: nothing", 1, walkingDown, ""},
 		{"the model's vehicle box jumping between two sizes on one spot, then gone: nothing", 1, jumpingBox, ""},
 		{"a person unseen while crouching to put it down, walking on: a dumping", 1, crouchingUnseen("person", 0), "person"},
