@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/config"
@@ -75,6 +76,9 @@ type confirmer struct {
 	left     *leftobject.Detector
 	leftCfg  config.LeftObjects // what left was made with
 	leftErrs lograte.Limiter
+	// viewMoved shows how far left has seen the camera's view move (nil:
+	// not shown).
+	viewMoved prometheus.Gauge
 	// pending is a reloaded config for the worker to apply before the
 	// next frame (applyPending); nil when none.
 	pending atomic.Pointer[config.Camera]
@@ -237,6 +241,14 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) ([]Violat
 	return out, visits
 }
 
+// noViewMoved shows no move of the view: a new left-object detector
+// learns its background from the view as it is, and none sees none.
+func (c *confirmer) noViewMoved() {
+	if c.viewMoved != nil {
+		c.viewMoved.Set(0)
+	}
+}
+
 // addLeftObjects runs the left-object detector on the frame, with the
 // people and vehicles the model found masked out, and merges what it finds
 // with the model's detections.
@@ -253,6 +265,10 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 			c.log.Error("left-object detection failed", "camera", c.camera, "err", err, "suppressed", held)
 		}
 		return dets
+	}
+	if c.viewMoved != nil {
+		dx, dy := c.left.Moved()
+		c.viewMoved.Set(float64(max(dx, -dx, dy, -dy)))
 	}
 	// Where the model names an object, the left-object detector tells
 	// whether its place changed since the background was learnt (see

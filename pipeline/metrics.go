@@ -18,6 +18,7 @@ type metrics struct {
 	decodeSec prometheus.Histogram
 	decoding  *prometheus.GaugeVec
 	hardware  *prometheus.GaugeVec
+	viewMoved *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "streetwatch_decoder_hardware",
 			Help: "1 while the camera decodes on its decoder.hwaccel device, 0 when it decodes on the CPU (none configured, or the device cannot be used: see the log).",
 		}, []string{"camera"}),
+		viewMoved: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streetwatch_camera_view_moved_pixels",
+			Help: "How far the camera's view has moved from where its left-object detector learnt the background, in pixels of the picture (the larger of the two directions), which the detector follows up to 3% of the width. It comes and goes while a pole sways; if it stays after a knock, the camera points elsewhere and its zones may no longer match the scene. A larger move starts the background again (0).",
+		}, []string{"camera"}),
 		decodeSec: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "streetwatch_decode_seconds",
 			Help:    "Time to decode one access unit, including the BGR conversion of sampled pictures.",
@@ -53,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec, m.decoding, m.hardware)
+		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec, m.decoding, m.hardware, m.viewMoved)
 	}
 	return m
 }

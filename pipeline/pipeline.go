@@ -152,6 +152,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 			return nil, err
 		}
 		c.pictures = p.pool
+		c.viewMoved = p.m.viewMoved.WithLabelValues(cc.ID)
 		p.confirm[cc.ID] = c
 	}
 	if len(p.confirm) == 0 {

@@ -116,6 +116,7 @@ func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 					return r, err
 				}
 				c.pictures = p.pool
+				c.viewMoved = p.m.viewMoved.WithLabelValues(now.ID)
 				if cam.history, err = p.evidence.addCamera(now); err != nil {
 					c.close()
 					return r, err
@@ -326,8 +327,10 @@ func (c *confirmer) applyPending() {
 	switch {
 	case !lo.On():
 		c.left, c.leftCfg = nil, lo
+		c.noViewMoved()
 	case c.left == nil || !lo.Same(c.leftCfg):
 		c.left, c.leftCfg = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()}), lo
+		c.noViewMoved()
 	}
 	c.log.Info("reloaded", "camera", c.camera, "zones", len(zones), "left_objects", lo.On())
 }

@@ -198,6 +198,19 @@ func (d *Detector) Close() {}
 // Reset forgets everything learnt: the next frame starts a new baseline.
 func (d *Detector) Reset() { d.started = false }
 
+// Moved is how far the camera's view has moved from where the backgrounds
+// were learnt, in the frame's pixels: zero while the camera is still,
+// changing from frame to frame while it sways, and the same for long after
+// a knock (the camera points elsewhere, and zones drawn on its old view no
+// longer match the scene). A move beyond what is followed starts the
+// backgrounds again, and Moved is zero again.
+func (d *Detector) Moved() (dx, dy float32) {
+	if d.w == 0 {
+		return 0, 0
+	}
+	return float32(d.off.X) * float32(d.nativeW) / float32(d.w), float32(d.off.Y) * float32(d.nativeH) / float32(d.h)
+}
+
 // Removed is where the last Detect found an object gone: a region
 // reported before whose pixels show the long-term background again (the
 // bag was taken away), or something that stood there from before the

@@ -516,6 +516,31 @@ func TestLeftObjectRefusesAGreyPicture(t *testing.T) {
 	}
 }
 
+// TestLeftObjectSaysHowFarTheViewMoved: Moved is the view's move in the
+// frame's pixels, while it lasts.
+func TestLeftObjectSaysHowFarTheViewMoved(t *testing.T) {
+	s := newScene(t, 640, 360)
+	s.noise = 3
+	d := New(Config{})
+	defer d.Close()
+	run(t, d, s, time.Second, append(repeat(10, step{}), repeat(5, step{shift: knocked})...))
+	if dx, dy := d.Moved(); dx != float32(knocked.X) || dy != float32(knocked.Y) {
+		t.Fatalf("after a knock of %v: Moved() = %v, %v", knocked, dx, dy)
+	}
+	// The view back in place, the clock going on.
+	for i := 15; i < 18; i++ {
+		m := s.frame(t, 1)
+		_, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), nil)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dx, dy := d.Moved(); dx != 0 || dy != 0 {
+		t.Fatalf("the view back in place: Moved() = %v, %v, want 0, 0", dx, dy)
+	}
+}
+
 // BenchmarkDetect720p is the per-frame cost on a 1280x720 camera with a
 // bag in view (the budget: 2 ms on one core). "mat" shrinks the
 // frame itself (Detect); "frame-shrunk" is the pipeline's case

@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"gocv.io/x/gocv"
+
+	"github.com/streetwatch/streetwatch/media/frame"
+)
+
+// A camera knocked aside shows in streetwatch_camera_view_moved_pixels as
+// long as its view stays moved, and as 0 once the view is back (the
+// left-object detector follows it; the alert StreetWatchCameraViewMoved
+// reads the gauge).
+func TestAKnockedCameraShowsInTheViewMovedGauge(t *testing.T) {
+	_, c := kerbConfirmer(t, true)
+	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "moved"})
+	c.viewMoved = gauge
+	street := blotches(t, 640, 360)
+	knocked := shifted(t, street, image.Pt(16, -6))
+	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	show := func(s int, m gocv.Mat) {
+		t.Helper()
+		f := &frame.Frame{Camera: c.camera, Mat: m, Time: t0.Add(time.Duration(s) * time.Second)}
+		c.addLeftObjects(f, nil)
+		f.Mat = gocv.Mat{} // the test's: Release frees only the frame's shrunk picture
+		f.Release()
+	}
+	for s := range 5 {
+		show(s, street)
+	}
+	if got := testutil.ToFloat64(gauge); got != 0 {
+		t.Fatalf("still camera: gauge %v, want 0", got)
+	}
+	for s := 5; s < 10; s++ {
+		show(s, knocked)
+	}
+	if got := testutil.ToFloat64(gauge); got != 16 {
+		t.Fatalf("camera knocked 16 px across and 6 up: gauge %v, want 16", got)
+	}
+	for s := 10; s < 12; s++ {
+		show(s, street)
+	}
+	if got := testutil.ToFloat64(gauge); got != 0 {
+		t.Fatalf("camera back in place: gauge %v, want 0", got)
+	}
+}
+
+// blotches is a street-like picture with no repeating pattern: random grey
+// levels on a coarse grid, smoothly interpolated, from a fixed seed.
+func blotches(t *testing.T, w, h int) gocv.Mat {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 8))
+	coarse := gocv.NewMatWithSize(h/8, w/8, gocv.MatTypeCV8UC3)
+	defer coarse.Close()
+	for y := range h / 8 {
+		for x := range w / 8 {
+			v := uint8(60 + rng.IntN(120))
+			for ch := range 3 {
+				coarse.SetUCharAt(y, x*3+ch, v)
+			}
+		}
+	}
+	m := gocv.NewMat()
+	t.Cleanup(func() { m.Close() })
+	gocv.Resize(coarse, &m, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
+	return m
+}
+
+// shifted is m with its content moved by by (the edge it uncovers
+// repeating the border), as a camera knocked aside sees the same street.
+func shifted(t *testing.T, m gocv.Mat, by image.Point) gocv.Mat {
+	t.Helper()
+	tr := gocv.Zeros(2, 3, gocv.MatTypeCV64F)
+	defer tr.Close()
+	tr.SetDoubleAt(0, 0, 1)
+	tr.SetDoubleAt(0, 2, float64(by.X))
+	tr.SetDoubleAt(1, 1, 1)
+	tr.SetDoubleAt(1, 2, float64(by.Y))
+	out := gocv.NewMat()
+	t.Cleanup(func() { out.Close() })
+	gocv.WarpAffineWithParams(m, &out, tr, image.Pt(m.Cols(), m.Rows()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
+	return out
+}
