@@ -19,7 +19,7 @@ import (
 // left-object detector follows it; the alert StreetWatchCameraViewMoved
 // reads the gauge).
 func TestAKnockedCameraShowsInTheViewMovedGauge(t *testing.T) {
-	_, c := kerbConfirmer(t, true)
+	cam, c := kerbConfirmer(t, true)
 	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "moved"})
 	c.viewMoved = gauge
 	street := blotches(t, 640, 360)
@@ -49,6 +49,21 @@ func TestAKnockedCameraShowsInTheViewMovedGauge(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(gauge); got != 0 {
 		t.Fatalf("camera back in place: gauge %v, want 0", got)
+	}
+	// Knocked again, then a reload turns the detector off: nothing
+	// measures the move any more, and the gauge says none.
+	for s := 12; s < 15; s++ {
+		show(s, knocked)
+	}
+	if got := testutil.ToFloat64(gauge); got != 16 {
+		t.Fatalf("knocked again: gauge %v, want 16", got)
+	}
+	off := cam
+	off.LeftObjects.Enabled = new(false)
+	c.pending.Store(&off)
+	c.applyPending()
+	if c.left != nil || testutil.ToFloat64(gauge) != 0 {
+		t.Fatalf("reloaded without left objects: detector %v, gauge %v; want none and 0", c.left != nil, testutil.ToFloat64(gauge))
 	}
 }
 
