@@ -25,39 +25,25 @@ func TestAKnockedCameraShowsInTheViewMovedGauge(t *testing.T) {
 	street := blotches(t, 640, 360)
 	knocked := shifted(t, street, image.Pt(16, -6))
 	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	show := func(s int, m gocv.Mat) {
+	// show plays m from second from to second to, then checks the gauge.
+	show := func(from, to int, m gocv.Mat, want float64, what string) {
 		t.Helper()
-		f := &frame.Frame{Camera: c.camera, Mat: m, Time: t0.Add(time.Duration(s) * time.Second)}
-		c.addLeftObjects(f, nil)
-		f.Mat = gocv.Mat{} // the test's: Release frees only the frame's shrunk picture
-		f.Release()
+		for s := from; s < to; s++ {
+			f := &frame.Frame{Camera: c.camera, Mat: m, Time: t0.Add(time.Duration(s) * time.Second)}
+			c.addLeftObjects(f, nil)
+			f.Mat = gocv.Mat{} // the test's: Release frees only the frame's shrunk picture
+			f.Release()
+		}
+		if got := testutil.ToFloat64(gauge); got != want {
+			t.Fatalf("%s: gauge %v, want %v", what, got, want)
+		}
 	}
-	for s := range 5 {
-		show(s, street)
-	}
-	if got := testutil.ToFloat64(gauge); got != 0 {
-		t.Fatalf("still camera: gauge %v, want 0", got)
-	}
-	for s := 5; s < 10; s++ {
-		show(s, knocked)
-	}
-	if got := testutil.ToFloat64(gauge); got != 16 {
-		t.Fatalf("camera knocked 16 px across and 6 up: gauge %v, want 16", got)
-	}
-	for s := 10; s < 12; s++ {
-		show(s, street)
-	}
-	if got := testutil.ToFloat64(gauge); got != 0 {
-		t.Fatalf("camera back in place: gauge %v, want 0", got)
-	}
+	show(0, 5, street, 0, "still camera")
+	show(5, 10, knocked, 16, "camera knocked 16 px across and 6 up")
+	show(10, 12, street, 0, "camera back in place")
 	// Knocked again, then a reload turns the detector off: nothing
 	// measures the move any more, and the gauge says none.
-	for s := 12; s < 15; s++ {
-		show(s, knocked)
-	}
-	if got := testutil.ToFloat64(gauge); got != 16 {
-		t.Fatalf("knocked again: gauge %v, want 16", got)
-	}
+	show(12, 15, knocked, 16, "knocked again")
 	off := cam
 	off.LeftObjects.Enabled = new(false)
 	c.pending.Store(&off)
