@@ -122,16 +122,7 @@ func run(t *testing.T, d *Detector, s *scene, every time.Duration, steps []step)
 		}
 		m := s.frame(t, g, st.things...)
 		if st.shift != (image.Point{}) {
-			// A translation: the matrix zeroed first (a new Mat's memory is
-			// not), into a new picture (warpAffine does not work in place).
-			shift := gocv.Zeros(2, 3, gocv.MatTypeCV64F)
-			shift.SetDoubleAt(0, 0, 1)
-			shift.SetDoubleAt(0, 2, float64(st.shift.X))
-			shift.SetDoubleAt(1, 1, 1)
-			shift.SetDoubleAt(1, 2, float64(st.shift.Y))
-			moved := gocv.NewMat()
-			gocv.WarpAffineWithParams(m, &moved, shift, image.Pt(s.w, s.h), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
-			shift.Close()
+			moved := translated(m, st.shift)
 			m.Close()
 			m = moved
 		}
@@ -151,6 +142,22 @@ func run(t *testing.T, d *Detector, s *scene, every time.Duration, steps []step)
 		}
 		out = append(out, boxes)
 	}
+	return out
+}
+
+// translated is a new picture of m with its content moved by by, the edge
+// it uncovers repeating the border (a camera's view moved). The matrix is
+// zeroed first (a new Mat's memory is not), and warpAffine does not work
+// in place.
+func translated(m gocv.Mat, by image.Point) gocv.Mat {
+	shift := gocv.Zeros(2, 3, gocv.MatTypeCV64F)
+	defer shift.Close()
+	shift.SetDoubleAt(0, 0, 1)
+	shift.SetDoubleAt(0, 2, float64(by.X))
+	shift.SetDoubleAt(1, 1, 1)
+	shift.SetDoubleAt(1, 2, float64(by.Y))
+	out := gocv.NewMat()
+	gocv.WarpAffineWithParams(m, &out, shift, image.Pt(m.Cols(), m.Rows()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
 	return out
 }
 
@@ -576,14 +583,8 @@ func BenchmarkDetect720p(b *testing.B) {
 		// The camera's view moves back and forth by 24 px (of 1280) every
 		// frame: each frame is followed (moved, align, steady twice), and
 		// the bag is reported where each frame shows it.
-		swayed := gocv.NewMat()
+		swayed := translated(frames[1], image.Pt(24, 0))
 		defer swayed.Close()
-		shift := gocv.Zeros(2, 3, gocv.MatTypeCV64F)
-		defer shift.Close()
-		shift.SetDoubleAt(0, 0, 1)
-		shift.SetDoubleAt(1, 1, 1)
-		shift.SetDoubleAt(0, 2, 24)
-		gocv.WarpAffineWithParams(frames[1], &swayed, shift, image.Pt(1280, 720), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
 		d := warm(b)
 		defer d.Close()
 		b.ReportAllocs()
