@@ -1057,3 +1057,67 @@ func TestABagPartlyHiddenWhenAGhostJoinsIt(t *testing.T) {
 		}
 	}
 }
+
+// TestAGrowingPileBeganWithItsFirstBag: bags put down one beside the other
+// every 2 s from second 5 make one region, dated by the bulk of its pixels
+// (Since, a middle bag) and begun with its first bag (Began); a bag put
+// down at once begins when it is dated. (The detector dates what appears
+// by the last frame without it, second 4 here: it came in between.)
+func TestAGrowingPileBeganWithItsFirstBag(t *testing.T) {
+	within := func(t *testing.T, what string, got time.Time, want time.Duration) {
+		t.Helper()
+		if d := got.Sub(epoch) - want; d < -time.Second/2 || d > time.Second/2 {
+			t.Errorf("%s at +%v, want +%v", what, got.Sub(epoch), want)
+		}
+	}
+	t.Run("six bags, one every 2 s", func(t *testing.T) {
+		s := newScene(t, 640, 360)
+		s.noise = 3
+		d := New(Config{})
+		defer d.Close()
+		var bags []thing
+		for k := range 6 {
+			bags = append(bags, thing{r: image.Rect(300+24*k, 270, 324+24*k, 300), col: color.RGBA{R: 30, G: 30, B: 200}})
+		}
+		all := box(image.Rect(300, 270, 444, 300))
+		for i := range 36 {
+			n := 0
+			if i >= 5 {
+				n = min(6, (i-5)/2+1)
+			}
+			dets := detectSecond(t, d, s, i, bags[:n]...)
+			if i < 30 {
+				continue
+			}
+			if len(dets) != 1 || dets[0].Box.IoU(all) < 0.6 {
+				t.Fatalf("second %d: %v, want the pile %v", i, boxesOf(dets), all)
+			}
+			within(t, "began", dets[0].Began, 4*time.Second)
+			if dets[0].Since.Sub(dets[0].Began) < 3*time.Second {
+				t.Errorf("second %d: dated +%v, began +%v: the bulk of the pile came later than its first bag",
+					i, dets[0].Since.Sub(epoch), dets[0].Began.Sub(epoch))
+			}
+		}
+	})
+	t.Run("one bag", func(t *testing.T) {
+		s := newScene(t, 640, 360)
+		s.noise = 3
+		d := New(Config{})
+		defer d.Close()
+		for i := range 20 {
+			var things []thing
+			if i >= 5 {
+				things = append(things, bag)
+			}
+			dets := detectSecond(t, d, s, i, things...)
+			if i < 18 {
+				continue
+			}
+			if len(dets) != 1 {
+				t.Fatalf("second %d: %v, want the bag", i, boxesOf(dets))
+			}
+			within(t, "dated", dets[0].Since, 4*time.Second)
+			within(t, "began", dets[0].Began, 4*time.Second)
+		}
+	})
+}
