@@ -1050,3 +1050,42 @@ func firstSeen(vs []Violation) []time.Time {
 	}
 	return out
 }
+
+// TestAGrowingPileIsDatedByItsFirstPart: the left-object detector dates a
+// region by the bulk of its pixels (Since) and says when its oldest part
+// appeared (Began). A pile that grew bag by bag began with its first bag;
+// a dumping is the act of putting the object down, dated by the object,
+// whatever stood at its place a moment before.
+func TestAGrowingPileIsDatedByItsFirstPart(t *testing.T) {
+	grown := func(s int) []detectors.Detection {
+		if s < 30 {
+			return nil
+		}
+		det := d("left_object", 600, 500, 700, 580)
+		det.Signals = detectors.SignalLeftObject
+		det.Since, det.Began = start.Add(24*time.Second), start.Add(12*time.Second)
+		return []detectors.Detection{det}
+	}
+	e, tr := engine(lowerHalf)
+	vs, _ := play(t, e, tr, start, 360, grown)
+	if len(vs) != 1 || vs[0].Type != GarbagePile {
+		t.Fatalf("got %+v, want one garbage_pile", vs)
+	}
+	if got := vs[0].FirstSeen.Sub(start); got != 12*time.Second {
+		t.Errorf("pile first seen +%v, want +12s, when its first part appeared", got)
+	}
+
+	e, tr = engine(lowerHalf)
+	vs, _ = play(t, e, tr, start, 200, func(s int) []detectors.Detection {
+		out := leftBehind(s)
+		for i := range out {
+			if out[i].Class == "left_object" {
+				out[i].Began = start.Add(4 * time.Second)
+			}
+		}
+		return out
+	})
+	if len(vs) != 1 || vs[0].Type != IllegalDumping || !vs[0].FirstSeen.Equal(start.Add(10*time.Second)) {
+		t.Fatalf("got %+v, want one illegal_dumping first seen at +10 s", vs)
+	}
+}
