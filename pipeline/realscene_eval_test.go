@@ -32,9 +32,15 @@ import (
 // each rule's default min_score of 0.5); only min_dwell is shortened to 30 s
 // as in the scenario tests, so a 55 s video can confirm. The zone is the
 // whole picture, so a false report anywhere counts. REALSCENES_ONLY=a,b
-// plays only those videos. It reports; it asserts no target.
+// plays only those videos; REALSCENES_SET=b plays the fresh set in
+// testdata/realscenes-b (make eval-realscenes-b: other events on the same
+// backgrounds, never used to develop a rule). It reports; it asserts no
+// target.
 func TestRealSceneEvaluation(t *testing.T) {
 	dir := filepath.Join(mediatest.Root(), "testdata", "realscenes")
+	if set := os.Getenv("REALSCENES_SET"); set != "" && set != "a" {
+		dir += "-" + set
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(files) == 0 {
 		mediatest.Missing(t, "the real-scene set in %s (make realscenes)", dir)
