@@ -22,12 +22,6 @@ type Detection struct {
 	// was earlier than this frame (the left-object detector reports an
 	// object only once it has stayed still); zero otherwise.
 	Since time.Time
-	// Began is when the object's first part appeared, when the detector
-	// knows it was earlier than Since: the left-object detector dates a
-	// region by the bulk of its pixels (Since), and a region that grew
-	// part by part (a pile, bag by bag) began with its oldest part. Zero
-	// otherwise.
-	Began time.Time
 	// Place says how the object's place compares with the scene the
 	// left-object detector learnt before it (PlaceUnknown when none runs).
 	Place Place

@@ -452,14 +452,8 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 			Signals: t.Signals.Names()},
 		Best: t.Best, Timeline: thin(t.History, 32),
 	}
-	switch typ {
-	case StreetVending:
+	if typ == StreetVending {
 		v.FirstSeen = c.start
-	case GarbagePile:
-		// A pile grows: it began with its first bag, where the left-object
-		// detector saw its region grow from (the class model's piles are
-		// dated by their first bag already, track.Tracker.grewFrom).
-		v.FirstSeen = t.Began()
 	}
 	if c.actor != nil {
 		v.ActorTrackID, v.ActorClass = c.actor.ID, c.actor.Class()

@@ -114,7 +114,6 @@ type Track struct {
 	// left-object detector).
 	Signals   detectors.Signal
 	leftSince time.Time // the earliest appearance the left-object detector gave
-	began     time.Time // the earliest first part it gave (detectors.Detection.Began)
 	// newPlace: a detection found the object's place changed from the
 	// learnt background; oldPlaces counts those that found it as before.
 	newPlace  bool
@@ -512,26 +511,8 @@ func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of()}
 	t.vote(d.Class, d.Score)
 	t.place(d.Place)
-	t.begin(d)
 	tr.nextID++
 	tr.tracks = append(tr.tracks, t)
-}
-
-// begin keeps the earliest first part a detection gave.
-func (t *Track) begin(d detectors.Detection) {
-	if !d.Began.IsZero() && (t.began.IsZero() || d.Began.Before(t.began)) {
-		t.began = d.Began
-	}
-}
-
-// Began is when the object's first part appeared: FirstSeen, or earlier
-// where the left-object detector saw its region grow from a part older
-// than the bulk of it (a pile, bag by bag; FirstSeen dates the bulk).
-func (t *Track) Began() time.Time {
-	if !t.began.IsZero() && t.began.Before(t.FirstSeen) {
-		return t.began
-	}
-	return t.FirstSeen
 }
 
 // grewFrom tells when the object a new detection shows began, if it is
@@ -586,7 +567,6 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 	t.Signals |= d.Of()
 	t.vote(d.Class, d.Score)
 	t.place(d.Place)
-	t.begin(d)
 	if d.Score > t.Best.Score {
 		t.Best = s
 	}

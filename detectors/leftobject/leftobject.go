@@ -834,11 +834,11 @@ func (d *Detector) regions(w *work, at time.Time, px []uint8) ([]detectors.Detec
 			}
 		}
 		d.reported = append(d.reported, reported)
-		score, age, oldest := d.measure(w, px, x, y, bw, bh, label)
+		score, age := d.measure(w, px, x, y, bw, bh, label)
 		out = append(out, detectors.Detection{
 			Box:   d.native(r),
 			Class: Class, Score: score, Model: Model, Signals: detectors.SignalLeftObject,
-			Since: at.Add(-seconds(age)), Began: at.Add(-seconds(oldest)), Place: detectors.PlaceNew,
+			Since: at.Add(-time.Duration(age * float32(time.Second))), Place: detectors.PlaceNew,
 		})
 	}
 	return out, nil
@@ -1123,10 +1123,8 @@ const (
 
 // measure scores a region — from 0.4 to 1, growing with its contrast
 // against the background and with how long it has stayed — and says how
-// long ago it appeared (seconds, the median pixel's) and how long ago its
-// oldest part did (the oldest tenth of its pixels: a pile that grew bag by
-// bag began with its first bag, which the median dates late).
-func (d *Detector) measure(w *work, px []uint8, x, y, bw, bh int, label int32) (score, age, oldest float32) {
+// long ago it appeared (seconds, the median pixel's).
+func (d *Detector) measure(w *work, px []uint8, x, y, bw, bh int, label int32) (score, age float32) {
 	var diff, still float32
 	w.ages = w.ages[:0]
 	n := 0
@@ -1143,17 +1141,11 @@ func (d *Detector) measure(w *work, px []uint8, x, y, bw, bh int, label int32) (
 		}
 	}
 	if n == 0 {
-		return 0.4, 0, 0
+		return 0.4, 0
 	}
 	slices.Sort(w.ages)
 	age = float32(w.ages[n/2]) / ticksPerSecond
-	oldest = float32(w.ages[n*9/10]) / ticksPerSecond
 	contrast := min(1, diff/float32(n)/(3*d.cfg.Threshold))
 	persistence := min(1, still/ticksPerSecond/float32(n)/(3*float32(d.cfg.StaticFor.Seconds())))
-	return 0.4 + 0.3*contrast + 0.3*persistence, age, oldest
-}
-
-// seconds is a duration of s seconds.
-func seconds(s float32) time.Duration {
-	return time.Duration(s * float32(time.Second))
+	return 0.4 + 0.3*contrast + 0.3*persistence, age
 }

@@ -19,7 +19,7 @@ const (
 // Merge adds the left objects of one frame to the model's detections of
 // the same frame. A left object the model also found (an object class
 // overlapping it) is not a second object: the model's detection carries
-// both signals, the earlier Since and Began, and the higher of the two scores (the
+// both signals, the earlier Since and the higher of the two scores (the
 // model may name a bag it sees only dimly, the background model seeing it
 // clearly new: two witnesses, and the case is as sure as the surer). One
 // overlapping a person or vehicle is dropped (what is left behind is
@@ -58,9 +58,6 @@ next:
 		m.Score = max(m.Score, l.Score)
 		if m.Since.IsZero() || (!l.Since.IsZero() && l.Since.Before(m.Since)) {
 			m.Since = l.Since
-		}
-		if m.Began.IsZero() || (!l.Began.IsZero() && l.Began.Before(m.Began)) {
-			m.Began = l.Began
 		}
 	}
 	return out

@@ -15,8 +15,8 @@ import (
 
 func TestMerge(t *testing.T) {
 	b := func(x1, y1, x2, y2 float32) geom.Box { return geom.Box{X1: x1, Y1: y1, X2: x2, Y2: y2} }
-	since, began := epoch.Add(-10*time.Second), epoch.Add(-14*time.Second)
-	left := detectors.Detection{Box: b(100, 100, 150, 150), Class: Class, Score: 0.6, Signals: detectors.SignalLeftObject, Since: since, Began: began}
+	since := epoch.Add(-10 * time.Second)
+	left := detectors.Detection{Box: b(100, 100, 150, 150), Class: Class, Score: 0.6, Signals: detectors.SignalLeftObject, Since: since}
 	for _, tc := range []struct {
 		name  string
 		model []detectors.Detection
@@ -25,10 +25,10 @@ func TestMerge(t *testing.T) {
 		{"nothing from the model: the left object", nil, []detectors.Detection{left}},
 		{"the model found the same bag, surer than the background: one detection, both signals, the model's score",
 			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7}},
-			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since, Began: began}}},
+			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since}}},
 		{"the model found the whole bag dimly, the background its side: one detection, both signals, the background's score",
 			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.4}},
-			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.6, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since, Began: began}}},
+			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.6, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since}}},
 		{"a person stands there: dropped",
 			[]detectors.Detection{{Box: b(95, 60, 155, 155), Class: "person", Score: 0.9}},
 			[]detectors.Detection{{Box: b(95, 60, 155, 155), Class: "person", Score: 0.9, Signals: detectors.SignalModel}}},
