@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Fuzz targets run for this long each in `make fuzz`; `make test` runs their seed corpus.
 FUZZTIME ?= 30s
 
-.PHONY: all setup build demo test test-short bench bench-scale fuzz model model-realbg testvideos realscenes eval-realscenes realscenes-b eval-realscenes-b ultralytics-fixtures lint clean
+.PHONY: all setup build demo test test-short bench bench-scale fuzz model model-realbg testvideos realscenes eval-realscenes realscenes-b eval-realscenes-b realscenes-c eval-realscenes-c ultralytics-fixtures lint clean
 
 all: build
 
@@ -67,13 +67,14 @@ realscenes:
 eval-realscenes: setup realscenes
 	$(GO) test -tags eval -count=1 -timeout 30m -run TestRealSceneEvaluation -v ./pipeline
 
-# A second set of twelve violations on the same held-out backgrounds, at other places and times,
-# never used to develop a rule: it measures the rules on events they never met.
-realscenes-b:
-	$(PYTHON) models/train/realscenes.py --set b --out testdata/realscenes-b
+# More sets of twelve violations on the same held-out backgrounds, at other places and times:
+# b (make eval-realscenes-b) measures the rules on events they were not developed on; c is
+# reserved for changes made for b's failures (models/README.md, "Set b").
+realscenes-b realscenes-c: realscenes-%:
+	$(PYTHON) models/train/realscenes.py --set $* --out testdata/realscenes-$*
 
-eval-realscenes-b: setup realscenes-b
-	REALSCENES_SET=b $(GO) test -tags eval -count=1 -timeout 30m -run TestRealSceneEvaluation -v ./pipeline
+eval-realscenes-b eval-realscenes-c: eval-realscenes-%: setup realscenes-%
+	REALSCENES_SET=$* $(GO) test -tags eval -count=1 -timeout 30m -run TestRealSceneEvaluation -v ./pipeline
 
 clean:
 	rm -rf bin

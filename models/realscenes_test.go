@@ -110,23 +110,28 @@ func realScenes(t *testing.T, args ...string) (string, map[string]realScene) {
 // violations, four of each type, on real backgrounds, with boxes in the
 // picture; every dumper leaves; the violation-free footage is opencv-doc's
 // real footage, whole and unlooped.
-// Set b's events are other events: none lies where one of set a's lies on
-// the same background.
+// Each set's events are other events: none lies where one of an earlier
+// set's lies on the same background.
 func TestRealScenesGroundTruthIsWhatTheREADMEClaims(t *testing.T) {
+	names := []string{"a", "b", "c"}
 	sets := map[string]map[string]realScene{}
-	for _, set := range []string{"a", "b"} {
+	for _, set := range names {
 		t.Run("set "+set, func(t *testing.T) {
 			_, sets[set] = realScenes(t, "--json-only", "--set", set)
 			realScenesTruth(t, sets[set])
 		})
 	}
-	for nb, b := range sets["b"] {
-		for na, a := range sets["a"] {
-			if a.Background != b.Background || len(a.Violations) == 0 || len(b.Violations) == 0 {
-				continue
-			}
-			if iou := boxIoU(f32(a.Violations[0].Box), f32(b.Violations[0].Box)); iou > 0.3 {
-				t.Errorf("set b's %s lies where set a's %s does (IoU %.2f)", nb, na, iou)
+	for i, later := range names {
+		for _, earlier := range names[:i] {
+			for nl, l := range sets[later] {
+				for ne, e := range sets[earlier] {
+					if e.Background != l.Background || len(e.Violations) == 0 || len(l.Violations) == 0 {
+						continue
+					}
+					if iou := boxIoU(f32(e.Violations[0].Box), f32(l.Violations[0].Box)); iou > 0.3 {
+						t.Errorf("set %s's %s lies where set %s's %s does (IoU %.2f)", later, nl, earlier, ne, iou)
+					}
+				}
 			}
 		}
 	}
