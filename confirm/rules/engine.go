@@ -263,9 +263,19 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 // one. A bag with an actor stays a dumping case alone (the more specific
 // finding, and with the production dwells the earlier one), and a bag only
 // the model sees, with no actor, stays nothing: on real footage the model
-// names bags where there are none.
+// names bags where there are none. So does an unnamed left object once
+// the dumping rule has found who left it: its pile case is for objects
+// nobody was seen leaving, and with equal dwells (the pile's counting from
+// the drop, the dumping's from the actor leaving) it would be reported as
+// a pile of nobody's before the dumping it is.
 func (e *Engine) typesOf(t *track.Track) []Type {
 	types := violation.TypesOf(t.Class())
+	if t.Class() == violation.ClassLeftObject {
+		if c := e.cands[candKey{t.ID, IllegalDumping}]; c != nil && c.actor != nil {
+			return dumpingOnly
+		}
+		return types
+	}
 	if t.Class() != violation.ClassGarbageBag || t.Signals&detectors.SignalLeftObject == 0 {
 		return types
 	}
@@ -275,8 +285,11 @@ func (e *Engine) typesOf(t *track.Track) []Type {
 	return types
 }
 
-// unclaimedBag: see typesOf.
-var unclaimedBag = []Type{IllegalDumping, GarbagePile}
+// unclaimedBag, dumpingOnly: see typesOf.
+var (
+	unclaimedBag = []Type{IllegalDumping, GarbagePile}
+	dumpingOnly  = []Type{IllegalDumping}
+)
 
 // garbageSeenIn tells whether garbage (a bag, a pile, a left object) seen
 // in this frame lies within the pile's box: the model named a part of it.

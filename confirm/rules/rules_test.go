@@ -934,9 +934,18 @@ func TestAForgottenViolationConfirmsAgain(t *testing.T) {
 // leftBehind is walker's dumping seen by the left-object detector only:
 // the bag is reported from 18 s (once it stayed still), dated back to the
 // drop at 10 s, with no class from the model.
-func leftBehind(s int) []detectors.Detection {
+func leftBehind(s int) []detectors.Detection { return leftBehindBy(20)(s) }
+
+// leftBehindBy is leftBehind with the walker leaving at leaveAt.
+func leftBehindBy(leaveAt int) scene {
+	return func(s int) []detectors.Detection { return leftObjectOf(walker(s, leaveAt, 0), s) }
+}
+
+// leftObjectOf turns walker's bag into what the left-object detector
+// reports of it.
+func leftObjectOf(dets []detectors.Detection, s int) []detectors.Detection {
 	var out []detectors.Detection
-	for _, det := range walker(s, 20, 0) {
+	for _, det := range dets {
 		if det.Class == "garbage_bag" {
 			if s < 18 {
 				continue
@@ -1023,12 +1032,7 @@ func TestLeftObjects(t *testing.T) {
 // would confirm first (equal dwells, as in the scenario tests: the pile's
 // counts from the drop, the dumping's from the owner leaving).
 func TestABagLeftBySomeoneIsNoPile(t *testing.T) {
-	e, tr := engine(lowerHalf)
-	for _, typ := range []Type{GarbagePile, IllegalDumping} {
-		p := e.Params[typ]
-		p.MinDwell = 30 * time.Second
-		e.Params[typ] = p
-	}
+	e, tr := equalDwells()
 	vs, _ := play(t, e, tr, start, 120, func(s int) []detectors.Detection {
 		out := walker(s, 20, 0)
 		for i := range out {
@@ -1041,6 +1045,30 @@ func TestABagLeftBySomeoneIsNoPile(t *testing.T) {
 	if len(vs) != 1 || vs[0].Type != IllegalDumping || vs[0].ActorClass != "person" {
 		t.Fatalf("got %+v, want one illegal_dumping by the person", vs)
 	}
+}
+
+// TestALeftObjectSomeoneLeftIsNoPile: as TestABagLeftBySomeoneIsNoPile, for
+// an object only the left-object detector sees: its owner waits beside it
+// 20 s before walking off; with equal dwells the pile's, counted from the
+// drop, would end first, and the object be reported as a pile nobody left.
+func TestALeftObjectSomeoneLeftIsNoPile(t *testing.T) {
+	e, tr := equalDwells()
+	vs, _ := play(t, e, tr, start, 120, leftBehindBy(40))
+	if len(vs) != 1 || vs[0].Type != IllegalDumping || vs[0].ActorClass != "person" {
+		t.Fatalf("got %+v, want one illegal_dumping by the person", vs)
+	}
+}
+
+// equalDwells is engine on lowerHalf with the pile's and the dumping's
+// dwells both 30 s, as in the scenario tests.
+func equalDwells() (*Engine, *track.Tracker) {
+	e, tr := engine(lowerHalf)
+	for _, typ := range []Type{GarbagePile, IllegalDumping} {
+		p := e.Params[typ]
+		p.MinDwell = 30 * time.Second
+		e.Params[typ] = p
+	}
+	return e, tr
 }
 
 func firstSeen(vs []Violation) []time.Time {
