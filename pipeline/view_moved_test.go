@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"image"
-	"image/color"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gocv.io/x/gocv"
 
+	"github.com/streetwatch/streetwatch/internal/gocvtest"
 	"github.com/streetwatch/streetwatch/media/frame"
 )
 
@@ -78,14 +78,7 @@ func blotches(t *testing.T, w, h int) gocv.Mat {
 // repeating the border), as a camera knocked aside sees the same street.
 func shifted(t *testing.T, m gocv.Mat, by image.Point) gocv.Mat {
 	t.Helper()
-	tr := gocv.Zeros(2, 3, gocv.MatTypeCV64F)
-	defer tr.Close()
-	tr.SetDoubleAt(0, 0, 1)
-	tr.SetDoubleAt(0, 2, float64(by.X))
-	tr.SetDoubleAt(1, 1, 1)
-	tr.SetDoubleAt(1, 2, float64(by.Y))
-	out := gocv.NewMat()
+	out := gocvtest.Translated(m, by)
 	t.Cleanup(func() { out.Close() })
-	gocv.WarpAffineWithParams(m, &out, tr, image.Pt(m.Cols(), m.Rows()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/internal/gocvtest"
 	"github.com/streetwatch/streetwatch/media/frame"
 )
 
@@ -145,21 +146,8 @@ func run(t *testing.T, d *Detector, s *scene, every time.Duration, steps []step)
 	return out
 }
 
-// translated is a new picture of m with its content moved by by, the edge
-// it uncovers repeating the border (a camera's view moved). The matrix is
-// zeroed first (a new Mat's memory is not), and warpAffine does not work
-// in place.
-func translated(m gocv.Mat, by image.Point) gocv.Mat {
-	shift := gocv.Zeros(2, 3, gocv.MatTypeCV64F)
-	defer shift.Close()
-	shift.SetDoubleAt(0, 0, 1)
-	shift.SetDoubleAt(0, 2, float64(by.X))
-	shift.SetDoubleAt(1, 1, 1)
-	shift.SetDoubleAt(1, 2, float64(by.Y))
-	out := gocv.NewMat()
-	gocv.WarpAffineWithParams(m, &out, shift, image.Pt(m.Cols(), m.Rows()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
-	return out
-}
+// translated is gocvtest.Translated: m moved by by.
+func translated(m gocv.Mat, by image.Point) gocv.Mat { return gocvtest.Translated(m, by) }
 
 // streaks draws n streaks of rain falling slantwise, lighter than what is
 // behind them, at places drawn from rng: large enough to be reported where
