@@ -256,7 +256,27 @@ def reserved_scenes():
     ]
 
 
-SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes}
+def later_scenes():
+    """A fourth set (--set d), chosen and committed on 2026-12-06 before any run, after set c was
+    used: set c's failures were traced, and the next change made for what they showed (colour in
+    the left-object detector) is measured here, once."""
+    return [
+        dumping("d_vtest_dumping_1", "vtest", 501, 0.25, 0.58, drop=10.0, offset=10.0),
+        dumping("d_vtest_dumping_2", "vtest", 502, 0.68, 0.40, drop=9.0, offset=24.0, from_left=False),
+        pile("d_vtest_pile_1", "vtest", 503, 0.12, 0.66, first=4.0, every=4.0, offset=2.0),
+        pile("d_vtest_pile_2", "vtest", 504, 0.52, 0.38, first=3.0, every=4.0, n=8, offset=20.0),
+        stall("d_vtest_stall_1", "vtest", 505, 0.30, 0.70, stop=6.0, offset=12.0, from_left=False),
+        stall("d_vtest_stall_2", "vtest", 506, 0.50, 0.52, stop=7.0, offset=0.0),
+        dumping("d_leuvenA_dumping", "leuvenA", 511, 0.80, 0.92, drop=9.0),
+        pile("d_leuvenA_pile", "leuvenA", 512, 0.38, 0.90, first=4.0, every=4.0),
+        stall("d_leuvenA_stall", "leuvenA", 513, 0.85, 0.84, stop=6.0, from_left=False),
+        dumping("d_leuvenB_dumping", "leuvenB", 521, 0.62, 0.93, drop=10.0),
+        pile("d_leuvenB_pile", "leuvenB", 522, 0.88, 0.88, first=3.0, every=4.0, n=8),
+        stall("d_leuvenB_stall", "leuvenB", 523, 0.45, 0.80, stop=7.0),
+    ]
+
+
+SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes}
 
 
 # Real footage with no violation, transcoded as it is.
@@ -376,7 +396,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--set", default="a", choices=sorted(SETS),
                     help="a: the set the rules were developed on; b: fresh events on the same backgrounds; "
-                    "c: reserved for measuring changes made for b's failures")
+                    "c: for measuring changes made for b's failures; d: for changes made for c's")
     a = ap.parse_args()
     missing = [f for f in heldout.HELD_OUT if source(f) is None]
     if missing:
