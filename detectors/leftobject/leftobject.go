@@ -6,12 +6,14 @@
 // It keeps two backgrounds of each camera's sampled frames at a reduced
 // resolution (the "dual background" method for abandoned objects): a
 // short-term one that absorbs anything still for a few seconds, and a
-// long-term one that learns only where nothing is in front of it. A pixel
-// that differs from the long-term background but not from the short-term
-// one belongs to something that arrived and stopped; once such a region has
-// been still for Config.StaticFor it is reported as a left_object
-// detection. People and vehicles the model sees are masked out, so a person
-// standing still is not a left object. Where a reported object has gone
+// long-term one that learns only where nothing is in front of it, each in
+// grey levels and in colour (a bag as bright as the ground it lies on
+// differs in colour only). A pixel that differs from the long-term
+// background but not from the short-term one belongs to something that
+// arrived and stopped; once such a region has been still for
+// Config.StaticFor it is reported as a left_object detection. People and
+// vehicles the model sees are masked out, so a person standing still is
+// not a left object. Where a reported object has gone
 // (its place shows the long-term background again), Removed says so: the
 // tracker ends its track there, and what is left at that spot next is a
 // new object.
@@ -75,6 +77,12 @@ type Config struct {
 	// Threshold is the grey-level difference (0..255) that counts as a
 	// change, after blurring and gain correction (default 22).
 	Threshold float32
+	// ChromaThreshold is the colour difference that counts as a change
+	// where the grey level does not: |ΔCr| + |ΔCb| in YCrCb levels, after
+	// blurring and gain correction (default 12). A yellow bag on a light
+	// grey path, a red one on grey cobbles, can be as bright as the ground
+	// and differ only in colour.
+	ChromaThreshold float32
 	// GlobalChange is the fraction of the picture that, changed at once,
 	// means the light or the camera changed, not the scene (default 0.3).
 	GlobalChange float64
@@ -105,6 +113,9 @@ func (c Config) withDefaults() Config {
 	if c.Threshold <= 0 {
 		c.Threshold = 22
 	}
+	if c.ChromaThreshold <= 0 {
+		c.ChromaThreshold = 12
+	}
 	if c.GlobalChange <= 0 {
 		c.GlobalChange = 0.3
 	}
@@ -118,21 +129,28 @@ func (c Config) withDefaults() Config {
 // concurrent use: one camera's frames come one at a time.
 //
 // It holds only what it learns between frames: two backgrounds and two
-// clocks per working pixel, about 0.7 MiB at the default width. The
-// pictures and buffers one frame needs are borrowed from a pool shared by
-// every camera (see work), so 128 cameras do not keep 128 sets of them.
+// clocks per working pixel, and two colour backgrounds at half the working
+// resolution, about 0.9 MiB at the default width. The pictures and buffers one frame needs are borrowed from a pool
+// shared by every camera (see work), so 128 cameras do not keep 128 sets
+// of them.
 type Detector struct {
 	cfg Config
 
 	w, h, nativeW, nativeH int
 	long, short            []float32 // backgrounds (grey levels, at the baseline's light)
-	still                  []uint16  // ticks each pixel has been still and new
-	born                   []uint16  // ticks each pixel has differed from the long-term background
-	carry                  float64   // the part of a tick the last frames left over
-	gain                   float32   // light now, against the long-term background's
-	last                   time.Time
-	baseAt                 time.Time // when the backgrounds last started again (baseline)
-	started                bool
+	// longC and shortC are the backgrounds' colour, at half the working
+	// resolution (cw×ch blocks of 2×2 working pixels; colour is smooth,
+	// and cameras record it at half resolution too): Cr and Cb of each
+	// block, in turn, less 128 (grey is 0), at the baseline's light.
+	longC, shortC []float32
+	cw, ch        int
+	still         []uint16 // ticks each pixel has been still and new
+	born          []uint16 // ticks each pixel has differed from the long-term background
+	carry         float64  // the part of a tick the last frames left over
+	gain          float32  // light now, against the long-term background's
+	last          time.Time
+	baseAt        time.Time // when the backgrounds last started again (baseline)
+	started       bool
 	// reported are the regions the last frame reported (working pixels),
 	// and removed the places the last frame found emptied (native pixels;
 	// see Removed).
@@ -220,11 +238,12 @@ func (d *Detector) Moved() (dx, dy float32) {
 func (d *Detector) Removed() []geom.Box { return d.removed }
 
 // work is what one Detect call needs and nothing keeps: the frame shrunk,
-// in grey, blurred; the masks and labels of the still regions. At most a
-// few cameras detect at once (one per confirmation worker), so a few of
-// these serve every camera.
+// in grey and in colour, blurred; the masks and labels of the still
+// regions. At most a few cameras detect at once (one per confirmation
+// worker), so a few of these serve every camera.
 type work struct {
 	small, gray, blur gocv.Mat
+	ycc, yccBlur      gocv.Mat // the shrunk frame in YCrCb, blurred
 	kernel, joiner    gocv.Mat
 	mask              gocv.Mat // static pixels (255), then opened
 	labels, stats     gocv.Mat
@@ -232,16 +251,31 @@ type work struct {
 	excluded          []bool // under a person or vehicle this frame
 	cleared           []bool // still for StaticFor until this frame, the background again now
 	staticPix         []byte
-	aligned           []byte   // the picture in the backgrounds' place (align)
-	cur, match        gocv.Mat // for moved: the picture in float, the match
-	noMask            gocv.Mat
-	ages              []uint16 // scratch for measure
-	lab               []int32  // the labels Mat's pixels, valid in regions
+	aligned           []byte // the picture in the backgrounds' place (align)
+	// chroma is the picture's Cr and Cb, block by block in turn (prepare);
+	// chromaAligned it in the backgrounds' place, and c the one of the two
+	// the frame is compared with (align). cflag is what update found of
+	// each block's colour (colourNew, colourStill).
+	half, chroma, chromaAligned, c []byte
+	cflag                          []byte
+	halfBGR                        gocv.Mat
+	// greyNew marks the pixels whose grey level differs from the long-term
+	// background (255), and nearGrey them widened by haloWidth (update).
+	greyNew    []byte
+	nearGrey   gocv.Mat
+	halo       gocv.Mat // the structuring element that widens them
+	cur, match gocv.Mat // for moved: the picture in float, the match
+	noMask     gocv.Mat
+	ages       []uint16 // scratch for measure
+	lab        []int32  // the labels Mat's pixels, valid in regions
 }
 
 func newWork() *work {
 	return &work{
 		small: gocv.NewMat(), gray: gocv.NewMat(), blur: gocv.NewMat(),
+		ycc: gocv.NewMat(), yccBlur: gocv.NewMat(), halfBGR: gocv.NewMat(),
+		nearGrey:  gocv.NewMat(),
+		halo:      gocv.GetStructuringElement(gocv.MorphRect, image.Pt(2*haloWidth+1, 2*haloWidth+1)),
 		kernel:    gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
 		joiner:    gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(9, 9)),
 		mask:      gocv.NewMat(),
@@ -255,17 +289,24 @@ func newWork() *work {
 }
 
 func (w *work) close() {
-	for _, m := range []*gocv.Mat{&w.small, &w.gray, &w.blur, &w.kernel, &w.joiner, &w.mask, &w.labels, &w.stats, &w.centroids, &w.cur, &w.match, &w.noMask} {
+	for _, m := range []*gocv.Mat{&w.small, &w.gray, &w.blur, &w.ycc, &w.yccBlur, &w.halfBGR, &w.nearGrey, &w.halo, &w.kernel, &w.joiner, &w.mask, &w.labels, &w.stats, &w.centroids, &w.cur, &w.match, &w.noMask} {
 		m.Close()
 	}
 }
 
-// sized readies the per-pixel buffers for n working pixels.
-func (w *work) sized(n int) {
+// sized readies the per-pixel buffers for n working pixels and nc colour
+// blocks.
+func (w *work) sized(n, nc int) {
 	if cap(w.excluded) < n {
 		w.excluded, w.cleared, w.staticPix, w.aligned = make([]bool, n), make([]bool, n), make([]byte, n), make([]byte, n)
+		w.greyNew = make([]byte, n)
+	}
+	if cap(w.cflag) < nc {
+		w.chroma, w.chromaAligned, w.cflag = make([]byte, 2*nc), make([]byte, 2*nc), make([]byte, nc)
 	}
 	w.excluded, w.cleared, w.staticPix, w.aligned = w.excluded[:n], w.cleared[:n], w.staticPix[:n], w.aligned[:n]
+	w.greyNew = w.greyNew[:n]
+	w.chroma, w.chromaAligned, w.cflag = w.chroma[:2*nc], w.chromaAligned[:2*nc], w.cflag[:nc]
 }
 
 // spare is the pool of work: a free list, not a sync.Pool, because a
@@ -331,7 +372,7 @@ func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink
 		return nil, fmt.Errorf("left-object detector: %w", err)
 	}
 	if !d.started || at.Before(d.last) {
-		d.baseline(px)
+		d.baseline(px, w.chroma)
 		d.last, d.baseAt, d.started = at, at, true
 		return nil, nil
 	}
@@ -351,11 +392,13 @@ func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink
 	if !ok {
 		// The light changed, or the view beyond what can be followed:
 		// start again.
-		d.baseline(px)
+		d.baseline(px, w.chroma)
 		d.baseAt = at
 		return nil, nil
 	}
-	d.update(w, pic, gain, float32(dt.Seconds()), step)
+	if err := d.update(w, pic, gain, float32(dt.Seconds()), step); err != nil {
+		return nil, fmt.Errorf("left-object detector: %w", err)
+	}
 	d.gone(w)
 	return d.regions(w, at, pic)
 }
@@ -472,8 +515,8 @@ func (d *Detector) native(r image.Rectangle) geom.Box {
 	return geom.Box{X1: float32(r.Min.X) * sx, Y1: float32(r.Min.Y) * sy, X2: float32(r.Max.X) * sx, Y2: float32(r.Max.Y) * sy}
 }
 
-// prepare shrinks the frame (cols×rows) to the working size, in grey,
-// blurred; a new frame size starts a new baseline.
+// prepare shrinks the frame (cols×rows) to the working size, in grey and
+// in colour (chroma), blurred; a new frame size starts a new baseline.
 func (d *Detector) prepare(w *work, cols, rows int, shrink func(w, h int, into *gocv.Mat) gocv.Mat) error {
 	ww := min(d.cfg.Width, cols)
 	h := max(1, int(math.Round(float64(rows)*float64(ww)/float64(cols))))
@@ -481,22 +524,60 @@ func (d *Detector) prepare(w *work, cols, rows int, shrink func(w, h int, into *
 		d.w, d.h, d.nativeW, d.nativeH = ww, h, cols, rows
 		n := ww * h
 		d.long, d.short = make([]float32, n), make([]float32, n)
+		d.cw, d.ch = (ww+1)/2, (h+1)/2
+		d.longC, d.shortC = make([]float32, 2*d.cw*d.ch), make([]float32, 2*d.cw*d.ch)
 		d.still, d.born = make([]uint16, n), make([]uint16, n)
 		d.started = false
 	}
-	w.sized(d.w * d.h)
-	gocv.CvtColor(shrink(ww, h, &w.small), &w.gray, gocv.ColorBGRToGray)
+	w.sized(d.w*d.h, d.cw*d.ch)
+	small := shrink(ww, h, &w.small)
+	gocv.CvtColor(small, &w.gray, gocv.ColorBGRToGray)
 	gocv.GaussianBlur(w.gray, &w.blur, image.Pt(5, 5), 0, 0, gocv.BorderReplicate)
-	if !w.blur.IsContinuous() {
+	// Colour at half the working size, blurred as much as the grey.
+	gocv.Resize(small, &w.halfBGR, image.Pt(d.cw, d.ch), 0, 0, gocv.InterpolationArea)
+	gocv.CvtColor(w.halfBGR, &w.ycc, gocv.ColorBGRToYCrCb)
+	gocv.GaussianBlur(w.ycc, &w.yccBlur, image.Pt(3, 3), 0, 0, gocv.BorderReplicate)
+	if !w.blur.IsContinuous() || !w.yccBlur.IsContinuous() {
 		return fmt.Errorf("left-object detector: working picture is not continuous")
 	}
+	ycc, err := w.yccBlur.DataPtrUint8()
+	if err != nil || len(ycc) < 3*d.cw*d.ch {
+		return fmt.Errorf("left-object detector: colour picture: %v", err)
+	}
+	c := w.chroma
+	for j := range d.cw * d.ch {
+		c[2*j], c[2*j+1] = ycc[3*j+1], ycc[3*j+2]
+	}
+	w.c = c
 	return nil
 }
 
-func (d *Detector) baseline(px []uint8) {
+// block is the colour block of working pixel (x, y).
+func (d *Detector) block(x, y int) int { return (y>>1)*d.cw + x>>1 }
+
+// colourOff is how far the colour of block j of the picture (its Cr and
+// Cb in c, at light inv = 1/gain) is from a background's (bg):
+// |ΔCr| + |ΔCb|, in the background's light.
+func colourOff(c []byte, bg []float32, j int, inv float32) float32 {
+	return abs32((float32(c[2*j])-128)*inv-bg[2*j]) + abs32((float32(c[2*j+1])-128)*inv-bg[2*j+1])
+}
+
+// What update found of a colour block (work.cflag): its colour differs
+// from the long-term background's (and is not a halo, see update), or it
+// is the short-term background's.
+const (
+	colourNew = 1 << iota
+	colourStill
+)
+
+func (d *Detector) baseline(px []uint8, c []byte) {
 	for i, v := range px {
 		d.long[i], d.short[i], d.still[i], d.born[i] = float32(v), float32(v), 0, 0
 	}
+	for j, v := range c[:len(d.longC)] {
+		d.longC[j] = float32(v) - 128
+	}
+	copy(d.shortC, d.longC)
 	d.gain, d.carry, d.off = 1, 0, image.Point{}
 	d.reported, d.masked = d.reported[:0], d.masked[:0]
 }
@@ -508,6 +589,7 @@ func (d *Detector) baseline(px []uint8) {
 // compared or learnt there, and shows the long-term background.
 func (d *Detector) align(w *work, px []uint8, exclude []geom.Box) []uint8 {
 	d.rasterize(w, exclude)
+	w.c = w.chroma
 	if d.off == (image.Point{}) {
 		return px
 	}
@@ -529,6 +611,26 @@ func (d *Detector) align(w *work, px []uint8, exclude []geom.Box) []uint8 {
 			}
 		}
 	}
+	// The colour, by half the move (to the block).
+	ox, oy = ox>>1, oy>>1
+	x0, x1 = clampInt(-ox, d.cw), clampInt(d.cw-ox, d.cw)
+	for y := range d.ch {
+		row := w.chromaAligned[2*y*d.cw : 2*(y+1)*d.cw]
+		lo, hi := x0, x1
+		if sy := y + oy; sy < 0 || sy >= d.ch {
+			lo, hi = 0, 0
+		} else if lo < hi {
+			copy(row[2*lo:2*hi], w.chroma[2*(sy*d.cw+lo+ox):2*(sy*d.cw+hi+ox)])
+		}
+		for x := range d.cw {
+			if x < lo || x >= hi {
+				for k := range 2 {
+					row[2*x+k] = uint8(min(max(d.longC[2*(y*d.cw+x)+k]*d.gain+128.5, 0), 255))
+				}
+			}
+		}
+	}
+	w.c = w.chromaAligned
 	return w.aligned
 }
 
@@ -681,60 +783,138 @@ func (d *Detector) steady(w *work, px []uint8) (gain float32, changed float64, o
 		return gain, 0, false
 	}
 	inv := 1 / gain
-	thr := d.cfg.Threshold * inv
+	thr, cthr := d.cfg.Threshold*inv, d.cfg.ChromaThreshold*inv
 	n = 0
 	for i, v := range px {
 		if !excluded[i] && abs32(float32(v)*inv-long[i]) > thr {
 			n++
 		}
 	}
+	// A colour block whose colour alone changed counts for its four
+	// pixels (a change of white balance changes the colour everywhere).
+	for y := 0; y < d.h; y += 2 {
+		for x := 0; x < d.w; x += 2 {
+			if i := y*d.w + x; !excluded[i] && abs32(float32(px[i])*inv-long[i]) <= thr && colourOff(w.c, d.longC, d.block(x, y), inv) > cthr {
+				n += 4
+			}
+		}
+	}
 	if counted == 0 {
 		return gain, 0, true
 	}
-	changed = float64(n) / float64(counted)
+	changed = min(float64(n)/float64(counted), 1)
 	return gain, changed, changed < d.cfg.GlobalChange
 }
 
 // update compares the frame (in the backgrounds' place, at gain, see
 // steady) with both backgrounds, ages the still pixels by step ticks and
 // learns (dt seconds passed).
-func (d *Detector) update(w *work, px []uint8, gain, dt float32, step uint16) {
+func (d *Detector) update(w *work, px []uint8, gain, dt float32, step uint16) error {
 	n := len(px)
 	long, short, still, born, excluded := d.long[:n], d.short[:n], d.still[:n], d.born[:n], w.excluded[:n]
+	nc := d.cw * d.ch
+	c, longC, shortC, cflag := w.c[:2*nc], d.longC[:2*nc], d.shortC[:2*nc], w.cflag[:nc]
 	d.gain = gain
 	aS := float32(1 - math.Exp(-float64(dt)/d.cfg.ShortTerm.Seconds()))
 	aL := float32(1 - math.Exp(-float64(dt)/d.cfg.LongTerm.Seconds()))
 	// Compared in the backgrounds' light: |v - gain·bg| > threshold is
 	// |v/gain - bg| > threshold/gain (gain > 0).
+	//
+	// A pixel is the background's when both its grey level and its
+	// block's colour are. It is still when its grey level is the
+	// short-term background's, or, where only the colour changed, its
+	// block's colour: an object that differs from the ground in both
+	// settles, as before colour was compared, when its grey level does.
+	// Colour is not compared within haloWidth of a pixel whose grey level
+	// changed: the blur spreads a bright colour further than its grey, and
+	// that halo would settle before the object.
 	inv := 1 / gain
-	thr := d.cfg.Threshold * inv
+	thr, cthr := d.cfg.Threshold*inv, d.cfg.ChromaThreshold*inv
+	greyNew := w.greyNew[:n]
+	for i, v := range px {
+		greyNew[i] = 0
+		if abs32(float32(v)*inv-long[i]) > thr {
+			greyNew[i] = 255
+		}
+	}
+	near, err := gocv.NewMatFromBytes(d.h, d.w, gocv.MatTypeCV8U, greyNew)
+	if err != nil {
+		return err
+	}
+	defer near.Close()
+	gocv.Dilate(near, &w.nearGrey, w.halo)
+	nearGrey, err := w.nearGrey.DataPtrUint8()
+	if err != nil || len(nearGrey) < n {
+		return fmt.Errorf("left-object detector: near grey: %v", err)
+	}
+	nearGrey = nearGrey[:n]
+	// The colour, block by block, judged at the block's first pixel.
+	for y := 0; y < d.h; y += 2 {
+		for x := 0; x < d.w; x += 2 {
+			i, j := y*d.w+x, d.block(x, y)
+			if excluded[i] {
+				cflag[j] = 0
+				continue
+			}
+			cr, cb := (float32(c[2*j])-128)*inv, (float32(c[2*j+1])-128)*inv
+			lr, lb, sr, sb := longC[2*j], longC[2*j+1], shortC[2*j], shortC[2*j+1]
+			var flag byte
+			if nearGrey[i] == 0 && abs32(cr-lr)+abs32(cb-lb) > cthr {
+				flag = colourNew
+			} else if greyNew[i] == 0 {
+				longC[2*j], longC[2*j+1] = lr+aL*(cr-lr), lb+aL*(cb-lb)
+			}
+			if abs32(cr-sr)+abs32(cb-sb) <= cthr {
+				flag |= colourStill
+			}
+			shortC[2*j], shortC[2*j+1] = sr+aS*(cr-sr), sb+aS*(cb-sb)
+			cflag[j] = flag
+		}
+	}
 	absorb, staticFor := ticks(d.cfg.AbsorbAfter), ticks(d.cfg.StaticFor)
 	cleared := w.cleared[:n]
 	clear(cleared)
-	for i, v := range px {
-		if excluded[i] {
-			continue // someone stands in front: keep what was there, learn nothing
-		}
-		f := float32(v) * inv
-		switch {
-		case abs32(f-long[i]) <= thr:
-			if still[i] >= staticFor {
-				cleared[i] = true // what stood here has gone
+	for y := range d.h {
+		// One row of each, of one length: the loop runs without bounds
+		// checks.
+		o := y * d.w
+		pr := px[o : o+d.w]
+		exR, gnR, clR := excluded[o:o+len(pr)], greyNew[o:o+len(pr)], cleared[o:o+len(pr)]
+		lR, sR, stR, bR := long[o:o+len(pr)], short[o:o+len(pr)], still[o:o+len(pr)], born[o:o+len(pr)]
+		flags := cflag[(y>>1)*d.cw : (y>>1)*d.cw+d.cw]
+		for x, v := range pr {
+			if exR[x] {
+				continue // someone stands in front: keep what was there, learn nothing
 			}
-			still[i], born[i] = 0, 0
-			long[i] += aL * (f - long[i])
-		case abs32(f-short[i]) <= thr:
-			still[i] = addSat(still[i], step) // new, and still
-			born[i] = addSat(born[i], step)
-		default:
-			born[i] = addSat(born[i], step)
-		}
-		short[i] += aS * (f - short[i])
-		if still[i] > absorb {
-			long[i], still[i], born[i] = f, 0, 0 // here for good: background now
+			f := float32(v) * inv
+			greyOld, flag := gnR[x] == 0, flags[x>>1]
+			switch {
+			case greyOld && flag&colourNew == 0:
+				if stR[x] >= staticFor {
+					clR[x] = true // what stood here has gone
+				}
+				stR[x], bR[x] = 0, 0
+				lR[x] += aL * (f - lR[x])
+			case !greyOld && abs32(f-sR[x]) <= thr, greyOld && flag&colourStill != 0:
+				stR[x] = addSat(stR[x], step) // new, and still
+				bR[x] = addSat(bR[x], step)
+			default:
+				bR[x] = addSat(bR[x], step)
+			}
+			sR[x] += aS * (f - sR[x])
+			if stR[x] > absorb {
+				lR[x], stR[x], bR[x] = f, 0, 0 // here for good: background now
+				j := d.block(x, y)
+				longC[2*j], longC[2*j+1] = (float32(c[2*j])-128)*inv, (float32(c[2*j+1])-128)*inv
+			}
 		}
 	}
+	return nil
 }
+
+// haloWidth is how far, in working pixels, the blur spreads an object's
+// colour beyond where its grey level differs (see update).
+const haloWidth = 2
 
 // addSat adds without wrapping: a clock that is full stays full.
 func addSat(a, b uint16) uint16 {
@@ -744,11 +924,10 @@ func addSat(a, b uint16) uint16 {
 	return math.MaxUint16
 }
 
+// abs32 is |v|, without a branch: the per-pixel loops' differences have
+// no sign to predict.
 func abs32(v float32) float32 {
-	if v < 0 {
-		return -v
-	}
-	return v
+	return math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
 }
 
 // regions turns the pixels still for StaticFor into boxes in native pixels.
@@ -934,7 +1113,7 @@ func relabel(wk *work, w int, r image.Rectangle, from, to int32) {
 // on textured ground). A ghost is learnt into the long-term background at
 // once and not reported (judge).
 func (d *Detector) ghost(wk *work, px []uint8, x, y, bw, bh int, label int32) bool {
-	l, ok := d.againstRing(px, x, y, bw, bh)
+	l, ok := d.againstRing(wk, px, x, y, bw, bh)
 	switch {
 	case ok && l.boxNow <= blendsIn*l.boxBefore:
 		// Its place blends into the ground around it far more than it did.
@@ -953,6 +1132,10 @@ func (d *Detector) learn(wk *work, px []uint8, r image.Rectangle, label int32) {
 		for x := r.Min.X; x < r.Max.X; x++ {
 			if i := y*d.w + x; wk.lab[i] == label {
 				d.long[i], d.still[i], d.born[i] = float32(px[i])/d.gain, 0, 0
+				j := d.block(x, y)
+				for k := range 2 {
+					d.longC[2*j+k] = (float32(wk.c[2*j+k]) - 128) / d.gain
+				}
 			}
 		}
 	}
@@ -984,9 +1167,9 @@ func (d *Detector) outlineInBackground(wk *work, px []uint8, x, y, bw, bh int, l
 // ringWidth working pixels around its box, now (in the picture) and
 // before (in the long-term background); ok is false when it cannot be
 // measured. Unlikeness is the difference of mean and of spread (standard
-// deviation) of the grey levels: of what changed in the region's box (the
-// region is often only the part of the object that settled first), and
-// of the whole box.
+// deviation) of the grey levels, plus that of the mean colour: of what
+// changed in the region's box (the region is often only the part of the
+// object that settled first), and of the whole box.
 //
 // A region whose box now blends into the ground around it far more than
 // its place did (boxNow ≤ blendsIn·boxBefore) is a ghost: the object that
@@ -999,7 +1182,7 @@ func (d *Detector) outlineInBackground(wk *work, px []uint8, x, y, bw, bh int, l
 // there, whatever its outline says: a smooth object on textured ground (a
 // plain bag on cobbles) hides the ground's edges, so by its outline alone
 // it looks like a ghost.
-func (d *Detector) againstRing(px []uint8, x, y, bw, bh int) (l likeness, ok bool) {
+func (d *Detector) againstRing(wk *work, px []uint8, x, y, bw, bh int) (l likeness, ok bool) {
 	// [0] the picture (in the background's light), [1] the background;
 	// in: what changed in the box, box: all of it.
 	var in, box, ring [2]moments
@@ -1008,18 +1191,21 @@ func (d *Detector) againstRing(px []uint8, x, y, bw, bh int) (l likeness, ok boo
 		for xx := max(x-ringWidth, 0); xx < min(x+bw+ringWidth, d.w); xx++ {
 			i := yy*d.w + xx
 			inBox := xx >= x && yy >= y && xx < x+bw && yy < y+bh
+			v := float32(px[i]) * inv
+			j := d.block(xx, yy)
+			cr, cb := (float32(wk.c[2*j])-128)*inv, (float32(wk.c[2*j+1])-128)*inv
+			lr, lb := d.longC[2*j], d.longC[2*j+1]
 			switch {
 			case inBox:
-				v := float32(px[i]) * inv
-				box[0].add(v)
-				box[1].add(d.long[i])
+				box[0].add(v, cr, cb)
+				box[1].add(d.long[i], lr, lb)
 				if d.born[i] > 0 {
-					in[0].add(v)
-					in[1].add(d.long[i])
+					in[0].add(v, cr, cb)
+					in[1].add(d.long[i], lr, lb)
 				}
 			case d.born[i] == 0:
-				ring[0].add(float32(px[i]) * inv)
-				ring[1].add(d.long[i])
+				ring[0].add(v, cr, cb)
+				ring[1].add(d.long[i], lr, lb)
 			}
 		}
 	}
@@ -1040,13 +1226,16 @@ type likeness struct{ now, before, boxNow, boxBefore float64 }
 // box must be to be a ghost whatever its outline says (againstRing).
 const blendsIn = 0.5
 
-// moments accumulates grey levels' count, sum and sum of squares.
-type moments struct{ n, sum, sq float64 }
+// moments accumulates grey levels' count, sum and sum of squares, and
+// the sums of the colour levels (Cr, Cb).
+type moments struct{ n, sum, sq, cr, cb float64 }
 
-func (m *moments) add(v float32) {
+func (m *moments) add(v, cr, cb float32) {
 	m.n++
 	m.sum += float64(v)
 	m.sq += float64(v) * float64(v)
+	m.cr += float64(cr)
+	m.cb += float64(cb)
 }
 
 func (m moments) meanStd() (mean, std float64) {
@@ -1054,12 +1243,13 @@ func (m moments) meanStd() (mean, std float64) {
 	return mean, math.Sqrt(max(m.sq/m.n-mean*mean, 0))
 }
 
-// unlike is how unlike two sets of grey levels are: the difference of
-// their means plus that of their standard deviations.
+// unlike is how unlike two sets of pixels are: the difference of their
+// grey levels' means plus that of their standard deviations, plus that of
+// their mean colours (|ΔCr| + |ΔCb|).
 func (m moments) unlike(o moments) float64 {
 	m1, s1 := m.meanStd()
 	m2, s2 := o.meanStd()
-	return math.Abs(m1-m2) + math.Abs(s1-s2)
+	return math.Abs(m1-m2) + math.Abs(s1-s2) + math.Abs(m.cr/m.n-o.cr/o.n) + math.Abs(m.cb/m.n-o.cb/o.n)
 }
 
 // ringWidth is the width of againstRing's ring, in working pixels.
@@ -1069,11 +1259,14 @@ const ringWidth = 3
 // standing still, of a parked van) rather than an object: the picture is
 // the background, darker by one factor, with the background's texture
 // (paving joints, kerbs) still in it. An object hides the texture: its
-// pixels do not follow the background's. On ground with no texture the
-// two cannot be told apart, and the region is reported. A shadow is not
-// learnt: it goes when what casts it goes.
+// pixels do not follow the background's. Nor, mostly, its colour: a
+// shadow darkens the ground's colour by the factor it darkens its grey
+// (shadowColour), a dark green bag on grass is another green. On ground
+// with no texture and no colour the two cannot be told apart, and the
+// region is reported. A shadow is not learnt: it goes when what casts it
+// goes.
 func (d *Detector) shadow(w *work, px []uint8, x, y, bw, bh int, label int32) bool {
-	var n, sr, srr, sf, sb, sff, sbb, sfb float64
+	var n, sr, srr, sf, sb, sff, sbb, sfb, off float64
 	for yy := y; yy < y+bh; yy++ {
 		for xx := x; xx < x+bw; xx++ {
 			i := yy*d.w + xx
@@ -1085,6 +1278,10 @@ func (d *Detector) shadow(w *work, px []uint8, x, y, bw, bh int, label int32) bo
 				return false // too dark a background to measure a ratio on
 			}
 			r := f / b
+			// The colour the ground would have, darkened by r.
+			k := float32(r) * d.gain
+			j := d.block(xx, yy)
+			off += float64(abs32(float32(w.c[2*j])-128-k*d.longC[2*j]) + abs32(float32(w.c[2*j+1])-128-k*d.longC[2*j+1]))
 			n++
 			sr += r
 			srr += r * r
@@ -1101,7 +1298,8 @@ func (d *Detector) shadow(w *work, px []uint8, x, y, bw, bh int, label int32) bo
 	mean := sr / n
 	cv := math.Sqrt(max(srr/n-mean*mean, 0)) / mean
 	varF, varB := sff/n-(sf/n)*(sf/n), sbb/n-(sb/n)*(sb/n)
-	if mean < shadowMinRatio || mean > shadowMaxRatio || cv > shadowSpread || varB < shadowTexture*shadowTexture || varF <= 0 {
+	if mean < shadowMinRatio || mean > shadowMaxRatio || cv > shadowSpread || varB < shadowTexture*shadowTexture || varF <= 0 ||
+		off/n > shadowColour*float64(d.cfg.ChromaThreshold) {
 		return false
 	}
 	ncc := (sfb/n - (sf/n)*(sb/n)) / math.Sqrt(varF*varB)
@@ -1113,8 +1311,11 @@ func (d *Detector) shadow(w *work, px []uint8, x, y, bw, bh int, label int32) bo
 // deviation over its mean), on ground whose grey levels vary by at least
 // shadowTexture, and following that texture (correlation shadowCorrelation).
 // A person's shadow on paving measures about 0.62, 0.09, 6.8 and 0.37 at
-// the working size; the bag beside it 0.51, 0.23, 4.9 and -0.09.
+// the working size; the bag beside it 0.51, 0.23, 4.9 and -0.09. Its
+// colour, on average, is at most shadowColour·Config.ChromaThreshold from
+// the ground's darkened by the same factor.
 const (
+	shadowColour                   = 1.0
 	shadowMinRatio, shadowMaxRatio = 0.25, 0.9
 	shadowSpread                   = 0.15
 	shadowTexture                  = 3.0
@@ -1122,19 +1323,21 @@ const (
 )
 
 // measure scores a region — from 0.4 to 1, growing with its contrast
-// against the background and with how long it has stayed — and says how
-// long ago it appeared (seconds, the median pixel's).
+// against the background (in grey, or in colour, whichever is the more in
+// thresholds) and with how long it has stayed — and says how long ago it
+// appeared (seconds, the median pixel's).
 func (d *Detector) measure(w *work, px []uint8, x, y, bw, bh int, label int32) (score, age float32) {
 	var diff, still float32
 	w.ages = w.ages[:0]
 	n := 0
+	inv, toGrey := 1/d.gain, d.cfg.Threshold/d.cfg.ChromaThreshold
 	for yy := y; yy < y+bh; yy++ {
 		for xx := x; xx < x+bw; xx++ {
 			i := yy*d.w + xx
 			if w.lab[i] != label {
 				continue
 			}
-			diff += abs32(float32(px[i]) - d.gain*d.long[i])
+			diff += max(abs32(float32(px[i])-d.gain*d.long[i]), d.gain*toGrey*colourOff(w.c, d.longC, d.block(xx, yy), inv))
 			still += float32(d.still[i])
 			w.ages = append(w.ages, d.born[i])
 			n++

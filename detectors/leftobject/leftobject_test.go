@@ -49,8 +49,10 @@ type thing struct {
 	r   image.Rectangle
 	col color.RGBA
 	// shade, when set, darkens the ground by this factor instead of
-	// painting it: a shadow.
+	// painting it: a shadow. tint, when set, scales the ground's blue,
+	// green and red each by its own factor instead.
 	shade float64
+	tint  [3]float64
 }
 
 // frame renders the scene with things on it, light scaled by gain.
@@ -58,13 +60,17 @@ func (s *scene) frame(t testing.TB, gain float64, things ...thing) gocv.Mat {
 	t.Helper()
 	m := s.base.Clone()
 	for _, th := range things {
-		if th.shade == 0 {
+		if th.shade == 0 && th.tint == [3]float64{} {
 			gocv.Rectangle(&m, th.r, th.col, -1)
 			continue
 		}
 		for y := th.r.Min.Y; y < th.r.Max.Y; y++ {
 			for x := th.r.Min.X * 3; x < th.r.Max.X*3; x++ {
-				m.SetUCharAt(y, x, uint8(float64(m.GetUCharAt(y, x))*th.shade))
+				f := th.shade
+				if f == 0 {
+					f = th.tint[x%3]
+				}
+				m.SetUCharAt(y, x, uint8(min(float64(m.GetUCharAt(y, x))*f, 255)))
 			}
 		}
 	}
