@@ -243,7 +243,7 @@ func (d *Detector) Removed() []geom.Box { return d.removed }
 // worker), so a few of these serve every camera.
 type work struct {
 	small, gray, blur gocv.Mat
-	ycc, yccBlur      gocv.Mat // the shrunk frame in YCrCb, blurred
+	ycc, yccBlur      gocv.Mat // the shrunk frame at half its size (halfBGR), in YCrCb, blurred
 	kernel, joiner    gocv.Mat
 	mask              gocv.Mat // static pixels (255), then opened
 	labels, stats     gocv.Mat
@@ -256,9 +256,9 @@ type work struct {
 	// chromaAligned it in the backgrounds' place, and c the one of the two
 	// the frame is compared with (align). cflag is what update found of
 	// each block's colour (colourNew, colourStill).
-	half, chroma, chromaAligned, c []byte
-	cflag                          []byte
-	halfBGR                        gocv.Mat
+	chroma, chromaAligned, c []byte
+	cflag                    []byte
+	halfBGR                  gocv.Mat
 	// greyNew marks the pixels whose grey level differs from the long-term
 	// background (255), and nearGrey them widened by haloWidth (update).
 	greyNew    []byte
