@@ -276,7 +276,27 @@ def later_scenes():
     ]
 
 
-SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes}
+def fifth_scenes():
+    """A fifth set (--set e), chosen and committed on 2026-12-06 before any run, after set d was
+    used and sets c and d traced: the change made for what they showed (who unloaded a vehicle,
+    when a stall rolled in stood) is measured here, once."""
+    return [
+        dumping("e_vtest_dumping_1", "vtest", 601, 0.15, 0.48, drop=9.0, offset=6.0),
+        dumping("e_vtest_dumping_2", "vtest", 602, 0.90, 0.56, drop=10.0, offset=14.0, from_left=False),
+        pile("e_vtest_pile_1", "vtest", 603, 0.35, 0.72, first=4.0, every=3.0, offset=10.0),
+        pile("e_vtest_pile_2", "vtest", 604, 0.75, 0.40, first=3.0, every=4.0, n=8, offset=22.0),
+        stall("e_vtest_stall_1", "vtest", 605, 0.22, 0.36, stop=7.0, offset=2.0, from_left=False),
+        stall("e_vtest_stall_2", "vtest", 606, 0.92, 0.36, stop=6.0, offset=18.0),
+        dumping("e_leuvenA_dumping", "leuvenA", 611, 0.15, 0.90, drop=10.0),
+        pile("e_leuvenA_pile", "leuvenA", 612, 0.62, 0.84, first=4.0, every=4.0),
+        stall("e_leuvenA_stall", "leuvenA", 613, 0.35, 0.78, stop=6.0, from_left=False),
+        dumping("e_leuvenB_dumping", "leuvenB", 621, 0.35, 0.93, drop=9.0, from_left=False),
+        pile("e_leuvenB_pile", "leuvenB", 622, 0.09, 0.84, first=3.0, every=4.0, n=7),
+        stall("e_leuvenB_stall", "leuvenB", 623, 0.70, 0.78, stop=8.0),
+    ]
+
+
+SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes}
 
 
 # Real footage with no violation, transcoded as it is.
