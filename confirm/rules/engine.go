@@ -476,8 +476,9 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 }
 
 // findActor looks for a person or vehicle that was near the object around
-// the moment it appeared. A vehicle that stood there is preferred to the
-// nearest person: its rider got off to unload it and rides away on it.
+// the moment it appeared. A vehicle standing there as it appeared (see
+// stoodBy) is preferred to the nearest person: its rider got off to
+// unload it and rides away on it.
 // A parked vehicle is no actor (see parked), nor is a track seen only
 // once: on real footage a single detection is as often the model's noise
 // (a doorway, a shadow) as anyone, and a track keeps it for recentActors.
@@ -493,7 +494,7 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 			!stopped(a, obj.Box, from, to) {
 			return
 		}
-		unloading := a.Class() == violation.ClassVehicle && stood(a, from, to)
+		unloading := a.Class() == violation.ClassVehicle && stoodBy(a, obj.FirstSeen)
 		for _, s := range a.History {
 			if s.Time.Before(from) || s.Time.After(to) {
 				continue
@@ -611,25 +612,41 @@ const (
 	lostMoved = 0.1
 )
 
-// stood tells whether a track stayed in place (its box within IoU 0.6) for
-// at least 2 s between from and to.
-func stood(a *track.Track, from, to time.Time) bool {
-	var rest *track.Sample
+// stoodBy tells whether a vehicle stood in place (its box within IoU 0.6
+// of where it stopped) for at least 2 s when an object appeared (at, give
+// or take unloadSlack): a rider unloads a vehicle standing beside what
+// they unload. One that stood there seconds before and moved on did not
+// bring it (on the real-scene set, the model's vehicle on a crowd stood by
+// a bag's place 4 s before the bag was put down and was preferred to the
+// person who put it there).
+func stoodBy(a *track.Track, at time.Time) bool {
+	from, to := at.Add(-unloadSlack), at.Add(unloadSlack)
+	var rest, last *track.Sample
 	for i := range a.History {
 		s := &a.History[i]
-		if s.Time.Before(from) || s.Time.After(to) {
-			continue
-		}
 		if rest != nil && s.Box.IoU(rest.Box) >= 0.6 {
-			if s.Time.Sub(rest.Time) >= 2*time.Second {
-				return true
-			}
+			last = s
 			continue
 		}
-		rest = s
+		if standing(rest, last, from, to) {
+			return true
+		}
+		rest, last = s, s
 	}
-	return false
+	return standing(rest, last, from, to)
 }
+
+// standing tells whether a run of samples in place, from rest to last,
+// lasted 2 s and overlaps from-to.
+func standing(rest, last *track.Sample, from, to time.Time) bool {
+	return rest != nil && last.Time.Sub(rest.Time) >= 2*time.Second && !rest.Time.After(to) && !last.Time.Before(from)
+}
+
+// unloadSlack: how long before the object appeared a vehicle may have
+// moved on, or after it appeared come to stand, and still be the one a
+// rider unloaded it from (the model loses a vehicle for a sample or two
+// and dates a left object within a sample).
+const unloadSlack = 2 * time.Second
 
 // reach is how far from an object its actor may stand: about a body height.
 func reach(actor, obj geom.Box) float64 {

@@ -640,6 +640,37 @@ func TestTheVehicleARiderUnloadsIsTheActor(t *testing.T) {
 	}
 }
 
+// A vehicle stops beside the place for 3 s and drives off; 5 s later a
+// person walks up, puts a bag down there at 10 s and walks off. The
+// vehicle did not bring the bag: a rider unloads a vehicle standing beside
+// what they unload (on the real-scene set, the model's vehicle on a crowd
+// stood by a bag's place seconds before the bag was put down, and was
+// credited with it). The vehicle still standing there when the bag
+// appears is the actor (TestTheVehicleARiderUnloadsIsTheActor).
+func TestAVehicleThatStoodThereBeforeIsNoActor(t *testing.T) {
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 200, func(s int) []detectors.Detection {
+		out := walker(s, 10, 0)
+		switch {
+		case s < 3:
+			x := float32(150 * s)
+			out = append(out, d("vehicle", x, 380, x+150, 560))
+		case s < 6:
+			out = append(out, d("vehicle", 450, 380, 600, 560))
+		case s < 9:
+			x := float32(450 - 150*(s-5))
+			out = append(out, d("vehicle", x, 380, x+150, 560))
+		}
+		return out
+	})
+	if len(vs) != 1 || vs[0].Type != IllegalDumping || at[0] < 79 || at[0] > 81 {
+		t.Fatalf("violations %+v at %v s, want one dumping at 79 s (60 s after the person left)", vs, at)
+	}
+	if vs[0].ActorClass != "person" {
+		t.Fatalf("credited to a %s, want the person who put it down", vs[0].ActorClass)
+	}
+}
+
 // A car is parked from the first frame, near enough to the place where a
 // passer-by puts a bag down at 10 s and walks off (out of reach at 19 s).
 // The car did not bring the bag: the person is the actor, and the dumping

@@ -112,8 +112,13 @@ type Track struct {
 	Missed bool
 	// Signals are every source that has seen the object (class model,
 	// left-object detector).
-	Signals   detectors.Signal
-	leftSince time.Time // the earliest appearance the left-object detector gave
+	Signals detectors.Signal
+	// leftSince is when the left-object detector last said the object
+	// appeared: its latest word, on the region it sees now. Its first
+	// reports are the part of the object that has stood longest: of a
+	// stall rolled in, the part its still inside covered first, before
+	// it stopped.
+	leftSince time.Time
 	// newPlace: a detection found the object's place changed from the
 	// learnt background; oldPlaces counts those that found it as before.
 	newPlace  bool
@@ -157,9 +162,10 @@ func (t *Track) place(p detectors.Place) {
 // detector dates it before). Its shape may change meanwhile (a stall
 // opened, a pile grown); its place does not. When the run reaches
 // back to the first sample it is its first sight, which the left-object
-// detector may date before the model named it. Zero when the run fills a history that has
-// dropped older samples: it stands there since before the oldest, and
-// the caller keeps what it knew.
+// detector may date before the model named it: by its latest word
+// (leftSince), not by the first part of it that it reported. Zero when
+// the run fills a history that has dropped older samples: it stands
+// there since before the oldest, and the caller keeps what it knew.
 func (t *Track) StandingSince() time.Time {
 	if len(t.History) == 0 {
 		return time.Time{}
@@ -190,7 +196,10 @@ func (t *Track) StandingSince() time.Time {
 	if t.Hits > len(t.History) {
 		return time.Time{}
 	}
-	return t.FirstSeen
+	if first := t.History[0].Time; t.leftSince.IsZero() || !t.leftSince.Before(first) {
+		return first
+	}
+	return t.leftSince
 }
 
 // standTolerance is how far, as a fraction of the box's size, an object's
@@ -508,7 +517,7 @@ func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 		first = grew
 	}
 	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: first, LastSeen: now, Hits: 1, Frames: 1,
-		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of()}
+		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of(), leftSince: d.Since}
 	t.vote(d.Class, d.Score)
 	t.place(d.Place)
 	tr.nextID++
@@ -559,7 +568,7 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 		// than the model first saw it (half hidden by whoever put it down).
 		t.FirstSeen = d.Since
 	}
-	if !d.Since.IsZero() && (t.leftSince.IsZero() || d.Since.Before(t.leftSince)) {
+	if !d.Since.IsZero() {
 		t.leftSince = d.Since
 	}
 	t.Hits++

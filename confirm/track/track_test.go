@@ -429,6 +429,21 @@ func TestStandingSince(t *testing.T) {
 	if got := tr.Tracks()[0].StandingSince(); !got.IsZero() {
 		t.Errorf("standing for longer than its history: %v after t0, want zero", got.Sub(t0))
 	}
+
+	// Rolled in and named by the model only once it stood: the left-object
+	// detector first reports the part its still inside covered first (a
+	// fragment, dated 1.5 s before the whole), then the whole. It stands
+	// since the whole's dating, not the fragment's.
+	tr = New(Config{}, 1)
+	whole := merged
+	whole.Since = t0.Add(-500 * time.Millisecond)
+	fragment := whole
+	fragment.Since = t0.Add(-2 * time.Second)
+	now, _ = step(tr, t0, 2*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{fragment} })
+	step(tr, now, 4*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{whole} })
+	if got := tr.Tracks()[0].StandingSince(); !got.Equal(whole.Since) {
+		t.Errorf("a fragment dated first: standing since %v after t0, want %v (the whole's dating)", got.Sub(t0), whole.Since.Sub(t0))
+	}
 }
 
 // A track's place is new once any of its detections found it changed
