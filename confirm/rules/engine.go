@@ -494,7 +494,7 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 			!stopped(a, obj.Box, from, to) {
 			return
 		}
-		unloading := a.Class() == violation.ClassVehicle && stoodBy(a, obj.FirstSeen)
+		unloading := a.Class() == violation.ClassVehicle && stoodBy(a, obj.Box, obj.FirstSeen)
 		for _, s := range a.History {
 			if s.Time.Before(from) || s.Time.After(to) {
 				continue
@@ -613,17 +613,26 @@ const (
 )
 
 // stoodBy tells whether a vehicle stood in place (its box within IoU 0.6
-// of where it stopped) for at least 2 s when an object appeared (at, give
-// or take unloadSlack): a rider unloads a vehicle standing beside what
-// they unload. One that stood there seconds before and moved on did not
-// bring it (on the real-scene set, the model's vehicle on a crowd stood by
-// a bag's place 4 s before the bag was put down and was preferred to the
-// person who put it there).
-func stoodBy(a *track.Track, at time.Time) bool {
+// of where it stopped) for at least 2 s within reach of an object (box
+// obj) when the object appeared (at, give or take unloadSlack): a rider
+// unloads a vehicle standing beside what they unload. One that stood
+// there seconds before and moved on did not bring it, nor one standing
+// out of reach meanwhile (on the real-scene set, the model's vehicle on a
+// crowd stood by a bag's place 4 s before the bag was put down, and out
+// of its reach as it was, and was preferred to the person who put it
+// there).
+func stoodBy(a *track.Track, obj geom.Box, at time.Time) bool {
 	from, to := at.Add(-unloadSlack), at.Add(unloadSlack)
 	var rest, last *track.Sample
 	for i := range a.History {
 		s := &a.History[i]
+		if !Near(s.Box, obj) {
+			if standing(rest, last, from, to) {
+				return true
+			}
+			rest, last = nil, nil
+			continue
+		}
 		if rest != nil && s.Box.IoU(rest.Box) >= 0.6 {
 			last = s
 			continue
