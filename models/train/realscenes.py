@@ -296,7 +296,27 @@ def fifth_scenes():
     ]
 
 
-SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes}
+def sixth_scenes():
+    """A sixth set (--set f), chosen and committed on 2026-12-06 before any run, after set e was
+    used and traced: the change made for what it showed (a vehicle is an actor only where it stood
+    to be unloaded) is measured here, once."""
+    return [
+        dumping("f_vtest_dumping_1", "vtest", 701, 0.55, 0.36, drop=9.0, offset=8.0, from_left=False),
+        dumping("f_vtest_dumping_2", "vtest", 702, 0.20, 0.68, drop=10.0, offset=22.0),
+        pile("f_vtest_pile_1", "vtest", 703, 0.75, 0.80, first=4.0, every=4.0, offset=4.0),
+        pile("f_vtest_pile_2", "vtest", 704, 0.42, 0.54, first=3.0, every=3.0, n=9, offset=16.0),
+        stall("f_vtest_stall_1", "vtest", 705, 0.10, 0.56, stop=6.0, offset=0.0),
+        stall("f_vtest_stall_2", "vtest", 706, 0.55, 0.80, stop=7.0, offset=12.0, from_left=False),
+        dumping("f_leuvenA_dumping", "leuvenA", 711, 0.90, 0.90, drop=9.0, from_left=False),
+        pile("f_leuvenA_pile", "leuvenA", 712, 0.88, 0.97, first=3.0, every=4.0, n=7),
+        stall("f_leuvenA_stall", "leuvenA", 713, 0.30, 0.70, stop=7.0),
+        dumping("f_leuvenB_dumping", "leuvenB", 721, 0.55, 0.94, drop=10.0),
+        pile("f_leuvenB_pile", "leuvenB", 722, 0.55, 0.97, first=4.0, every=3.0),
+        stall("f_leuvenB_stall", "leuvenB", 723, 0.52, 0.70, stop=6.0, from_left=False),
+    ]
+
+
+SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes}
 
 
 # Real footage with no violation, transcoded as it is.
