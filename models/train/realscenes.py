@@ -316,7 +316,27 @@ def sixth_scenes():
     ]
 
 
-SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes}
+def seventh_scenes():
+    """A seventh set (--set g), chosen and committed on 2026-12-06 before any run, after set f was
+    used: the change made for what sets d and f showed (a bag or piece of a reported pile reported
+    as a pile of its own) is measured here, once."""
+    return [
+        dumping("g_vtest_dumping_1", "vtest", 801, 0.30, 0.76, drop=10.0, offset=4.0, from_left=False),
+        dumping("g_vtest_dumping_2", "vtest", 802, 0.62, 0.30, drop=9.0, offset=18.0),
+        pile("g_vtest_pile_1", "vtest", 803, 0.50, 0.90, first=3.0, every=4.0, offset=12.0),
+        pile("g_vtest_pile_2", "vtest", 804, 0.92, 0.70, first=4.0, every=3.0, n=8, offset=0.0),
+        stall("g_vtest_stall_1", "vtest", 805, 0.75, 0.30, stop=6.0, offset=6.0, from_left=False),
+        stall("g_vtest_stall_2", "vtest", 806, 0.25, 0.88, stop=7.0, offset=20.0),
+        dumping("g_leuvenA_dumping", "leuvenA", 811, 0.50, 0.97, drop=10.0, from_left=False),
+        pile("g_leuvenA_pile", "leuvenA", 812, 0.60, 0.74, first=3.0, every=4.0, n=7),
+        stall("g_leuvenA_stall", "leuvenA", 813, 0.48, 0.60, stop=6.0, from_left=False),
+        dumping("g_leuvenB_dumping", "leuvenB", 821, 0.93, 0.97, drop=9.0),
+        pile("g_leuvenB_pile", "leuvenB", 822, 0.62, 0.74, first=4.0, every=4.0),
+        stall("g_leuvenB_stall", "leuvenB", 823, 0.40, 0.66, stop=7.0, from_left=False),
+    ]
+
+
+SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes, "g": seventh_scenes}
 
 
 # Real footage with no violation, transcoded as it is.
