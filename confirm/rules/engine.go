@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -91,6 +92,7 @@ type Engine struct {
 	cands   map[candKey]*cand
 	open    []*OpenViolation
 	recent  []*track.Track
+	order   []*track.Track // live tracks, largest first (see Update)
 	size    [2]int
 	scaled  []geom.Polygon
 	started bool
@@ -215,7 +217,12 @@ func (e *Engine) Update(now time.Time, w, h int, live, ended []*track.Track) ([]
 
 	var out []Violation
 	changed := false
-	for _, t := range live {
+	// The largest objects first: of a pile and a bag lying in it that
+	// confirm at the same frame, the pile is reported, and the bag is
+	// part of it (see openAt).
+	e.order = append(e.order[:0], live...)
+	slices.SortStableFunc(e.order, func(a, b *track.Track) int { return cmp.Compare(b.Box.Area(), a.Box.Area()) })
+	for _, t := range e.order {
 		if t.Missed {
 			continue // an object not seen now neither refreshes nor confirms
 		}
@@ -722,10 +729,18 @@ func find(ts []*track.Track, id uint64) *track.Track {
 
 // openAt finds the open violation of the same object: one of the same type
 // at the same place. A garbage pile and a dumping are the same garbage
-// object: whichever was reported first stands for both.
+// object: whichever was reported first stands for both. A pile (box b)
+// lying mostly within a reported one is a part of it, not another pile:
+// the model and the left-object detector each see a bag of a pile, or a
+// piece of it, as an object of its own (on the real-scene set, a bag and
+// a piece inside a reported pile were reported as two more). A bag put
+// down on a reported pile is still a dumping of its own: someone else's act.
 func (e *Engine) openAt(typ Type, b geom.Box) *OpenViolation {
 	for _, o := range e.open {
-		if sameObject(o.Type, typ) && o.Box.IoU(b) >= placeIoU {
+		if !sameObject(o.Type, typ) {
+			continue
+		}
+		if o.Box.IoU(b) >= placeIoU || typ == GarbagePile && b.Within(o.Box) >= partWithin {
 			return o
 		}
 	}

@@ -1154,3 +1154,33 @@ func firstSeen(vs []Violation) []time.Time {
 	}
 	return out
 }
+
+// A pile and a bag lying in it, both named by the model and seen arriving
+// by the left-object detector from 20 s, nobody near (the bag's detection
+// listed first): the pile is reported once, with its own box; the bag is
+// part of it, not a second pile, though both confirm at the same frame.
+// Someone who later puts a bag down on the reported pile and walks off has
+// dumped it: a dumping of its own.
+func TestABagInAReportedPileIsThatPile(t *testing.T) {
+	pileBox := geom.Box{X1: 600, Y1: 500, X2: 760, Y2: 580}
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 430, func(s int) []detectors.Detection {
+		var out []detectors.Detection
+		if s >= 330 {
+			out = walker(s-330, 10, 0)
+		}
+		if s >= 20 {
+			bag, pile := d("garbage_bag", 705, 515, 745, 565), d("garbage_pile", 600, 500, 760, 580)
+			bag.Signals = detectors.SignalModel | detectors.SignalLeftObject
+			pile.Signals = bag.Signals
+			out = append(out, bag, pile)
+		}
+		return out
+	})
+	if len(vs) != 2 || vs[0].Type != GarbagePile || vs[0].Box != pileBox || at[0] != 320 {
+		t.Fatalf("violations %+v at %v s, want the pile (box %v) at 320 s, then a dumping", vs, at, pileBox)
+	}
+	if vs[1].Type != IllegalDumping || vs[1].ActorClass != "person" {
+		t.Fatalf("second violation %s by %q, want the person's dumping on the pile", vs[1].Type, vs[1].ActorClass)
+	}
+}
