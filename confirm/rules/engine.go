@@ -730,7 +730,8 @@ func find(ts []*track.Track, id uint64) *track.Track {
 // openAt finds the open violation of the same object: one of the same type
 // at the same place. A garbage pile and a dumping are the same garbage
 // object: whichever was reported first stands for both. A pile (box b)
-// lying mostly within a reported one is a part of it, not another pile:
+// lying mostly within a reported pile or dumped object is a part of it,
+// not another pile:
 // the model and the left-object detector each see a bag of a pile, or a
 // piece of it, as an object of its own (on the real-scene set, a bag and
 // a piece inside a reported pile were reported as two more). A bag put
