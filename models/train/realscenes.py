@@ -336,7 +336,27 @@ def seventh_scenes():
     ]
 
 
-SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes, "g": seventh_scenes}
+def eighth_scenes():
+    """An eighth set (--set h), chosen and committed on 2026-12-06 before any run, after set g was
+    used and traced: the change made for what it showed (a phantom vehicle the model sees on the
+    scene from the camera's first seconds taken for a dumper) is measured here, once."""
+    return [
+        dumping("h_vtest_dumping_1", "vtest", 901, 0.08, 0.62, drop=9.0, offset=14.0),
+        dumping("h_vtest_dumping_2", "vtest", 902, 0.45, 0.86, drop=10.0, offset=2.0, from_left=False),
+        pile("h_vtest_pile_1", "vtest", 903, 0.28, 0.60, first=4.0, every=3.0, offset=20.0),
+        pile("h_vtest_pile_2", "vtest", 904, 0.65, 0.92, first=3.0, every=4.0, n=8, offset=8.0),
+        stall("h_vtest_stall_1", "vtest", 905, 0.40, 0.30, stop=7.0, offset=16.0, from_left=False),
+        stall("h_vtest_stall_2", "vtest", 906, 0.92, 0.84, stop=6.0, offset=4.0),
+        dumping("h_leuvenA_dumping", "leuvenA", 911, 0.38, 0.98, drop=9.0),
+        pile("h_leuvenA_pile", "leuvenA", 912, 0.55, 0.66, first=4.0, every=3.0),
+        stall("h_leuvenA_stall", "leuvenA", 913, 0.12, 0.96, stop=7.0, from_left=False),
+        dumping("h_leuvenB_dumping", "leuvenB", 921, 0.70, 0.98, drop=10.0, from_left=False),
+        pile("h_leuvenB_pile", "leuvenB", 922, 0.25, 0.72, first=3.0, every=4.0, n=7),
+        stall("h_leuvenB_stall", "leuvenB", 923, 0.60, 0.64, stop=6.0),
+    ]
+
+
+SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes, "g": seventh_scenes, "h": eighth_scenes}
 
 
 # Real footage with no violation, transcoded as it is.
