@@ -1184,3 +1184,28 @@ func TestABagInAReportedPileIsThatPile(t *testing.T) {
 		t.Fatalf("second violation %s by %q, want the person's dumping on the pile", vs[1].Type, vs[1].ActorClass)
 	}
 }
+
+// The model sees a vehicle on a façade from the camera's first second, in
+// one place (as on the real-scene set); a left object appears below it at
+// 3 s, nobody near. The "vehicle" was there before anything happened and
+// never moved: parked from its first samples, though the tracker calls it
+// stationary only after 5 s. It is no dumper; the object, nobody seen
+// leaving it, becomes a garbage pile.
+func TestAVehicleThereFromTheStartIsNoActor(t *testing.T) {
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 400, func(s int) []detectors.Detection {
+		var out []detectors.Detection
+		if s >= 1 && s < 30 {
+			out = append(out, d("vehicle", 300, 100, 800, 470))
+		}
+		if s >= 3 {
+			obj := d("left_object", 600, 500, 700, 580)
+			obj.Signals, obj.Since = detectors.SignalLeftObject, start.Add(3*time.Second)
+			out = append(out, obj)
+		}
+		return out
+	})
+	if len(vs) != 1 || vs[0].Type != GarbagePile {
+		t.Fatalf("violations %+v at %v s, want a garbage pile alone (no dumping by the vehicle)", vs, at)
+	}
+}

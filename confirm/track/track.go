@@ -287,6 +287,10 @@ func (t *Track) Predicted(now time.Time) geom.Box {
 // "something", the model says what.
 func (t *Track) Class() string { return t.class }
 
+// Moved tells whether the track left its first position (StationaryIoU)
+// at least once.
+func (t *Track) Moved() bool { return t.moved }
+
 // Votes returns the score-weighted class votes.
 func (t *Track) Votes() map[string]float32 { return t.votes }
 
