@@ -737,11 +737,11 @@ func find(ts []*track.Track, id uint64) *track.Track {
 // at the same place. A garbage pile and a dumping are the same garbage
 // object: whichever was reported first stands for both. A pile (box b)
 // lying mostly within a reported pile or dumped object is a part of it,
-// not another pile:
-// the model and the left-object detector each see a bag of a pile, or a
-// piece of it, as an object of its own (on the real-scene set, a bag and
-// a piece inside a reported pile were reported as two more). A bag put
-// down on a reported pile is still a dumping of its own: someone else's act.
+// not another pile: the model and the left-object detector each see a
+// bag of a pile, or a piece of it, as an object of its own (on the
+// real-scene set, a bag and a piece inside a reported pile were reported
+// as two more). A bag put down on a reported pile is still a dumping of
+// its own: someone else's act.
 func (e *Engine) openAt(typ Type, b geom.Box) *OpenViolation {
 	for _, o := range e.open {
 		if !sameObject(o.Type, typ) {
