@@ -356,7 +356,27 @@ def eighth_scenes():
     ]
 
 
-SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes, "g": seventh_scenes, "h": eighth_scenes}
+def ninth_scenes():
+    """A ninth set (--set i), chosen and committed on 2026-12-07 before any run, after set h was
+    used and traced: the change made for what it showed (a pile put down item by item reported with
+    the box of its first item) is measured here, once."""
+    return [
+        dumping("i_vtest_dumping_1", "vtest", 1001, 0.62, 0.74, drop=8.0, offset=6.0),
+        dumping("i_vtest_dumping_2", "vtest", 1002, 0.18, 0.50, drop=9.0, offset=18.0, from_left=False),
+        pile("i_vtest_pile_1", "vtest", 1003, 0.50, 0.70, first=3.0, every=3.0, offset=12.0),
+        pile("i_vtest_pile_2", "vtest", 1004, 0.85, 0.48, first=4.0, every=4.0, n=7, offset=0.0),
+        stall("i_vtest_stall_1", "vtest", 1005, 0.08, 0.40, stop=6.0, offset=10.0),
+        stall("i_vtest_stall_2", "vtest", 1006, 0.65, 0.40, stop=7.0, offset=22.0, from_left=False),
+        dumping("i_leuvenA_dumping", "leuvenA", 1011, 0.08, 0.97, drop=10.0, from_left=False),
+        pile("i_leuvenA_pile", "leuvenA", 1012, 0.10, 0.70, first=3.0, every=4.0),
+        stall("i_leuvenA_stall", "leuvenA", 1013, 0.78, 0.72, stop=6.0),
+        dumping("i_leuvenB_dumping", "leuvenB", 1021, 0.06, 0.98, drop=9.0),
+        pile("i_leuvenB_pile", "leuvenB", 1022, 0.80, 0.66, first=4.0, every=3.0),
+        stall("i_leuvenB_stall", "leuvenB", 1023, 0.20, 0.80, stop=7.0, from_left=False),
+    ]
+
+
+SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes, "g": seventh_scenes, "h": eighth_scenes, "i": ninth_scenes}
 
 
 # Real footage with no violation, transcoded as it is.
