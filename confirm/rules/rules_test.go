@@ -1209,3 +1209,44 @@ func TestAVehicleThereFromTheStartIsNoActor(t *testing.T) {
 		t.Fatalf("violations %+v at %v s, want a garbage pile alone (no dumping by the vehicle)", vs, at)
 	}
 }
+
+// A pile is put down item by item, nobody seen leaving it (as on the
+// real-scene set): the left-object detector finds three items as objects
+// of their own, 10 px apart, at 20, 60 and 100 s, and misses the second in
+// the frame where the first confirms as a pile, at 320 s. The pile is
+// reported with the extent of all three; the other two are
+// parts of it, not piles of their own. A bag carried past the pile as it
+// confirms is not part of it, nor is an object put down elsewhere, which
+// is a pile of its own.
+func TestAPileGrownItemByItemIsReportedWhole(t *testing.T) {
+	left := func(x1, y1, x2, y2 float32, since int) detectors.Detection {
+		o := d("left_object", x1, y1, x2, y2)
+		o.Signals, o.Since = detectors.SignalLeftObject, start.Add(time.Duration(since)*time.Second)
+		return o
+	}
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 400, func(s int) []detectors.Detection {
+		var out []detectors.Detection
+		for _, item := range []struct {
+			x1, y1, x2, y2 float32
+			at             int
+		}{{600, 500, 660, 560, 20}, {670, 505, 720, 560, 60}, {730, 510, 790, 565, 100}, {100, 500, 150, 560, 30}} {
+			if s >= item.at && (s != 320 || item.at != 60) { // the second not found as the first confirms
+				out = append(out, left(item.x1, item.y1, item.x2, item.y2, item.at))
+			}
+		}
+		if s >= 314 && s <= 326 {
+			x := 680 + 20*float32(s-314) // carried past, just below and beside the pile
+			out = append(out, d("garbage_bag", x, 570, x+40, 610))
+		}
+		return out
+	})
+	whole := geom.Box{X1: 600, Y1: 500, X2: 790, Y2: 565}
+	elsewhere := geom.Box{X1: 100, Y1: 500, X2: 150, Y2: 560}
+	if len(vs) != 2 || vs[0].Type != GarbagePile || at[0] != 320 || vs[0].Box != whole {
+		t.Fatalf("violations %+v at %v s, want first the pile at 320 s with the box of its three items %v", vs, at, whole)
+	}
+	if vs[1].Type != GarbagePile || at[1] != 330 || vs[1].Box != elsewhere {
+		t.Fatalf("second violation %s at %d s box %v, want the pile elsewhere at 330 s box %v", vs[1].Type, at[1], vs[1].Box, elsewhere)
+	}
+}
