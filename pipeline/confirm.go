@@ -31,7 +31,13 @@ import (
 // receiver owns the Mats and must Close them.
 type ViolationEvent struct {
 	rules.Violation
+	// BestFrame is the snapshot's picture, taken at BestAt: the frame of
+	// the best sample (Violation.Best), or for a pile seen as several
+	// objects (Parts > 0) the frame it was confirmed in, where every part
+	// lies within the box reported (the best sample may show the first
+	// bag alone, before the rest was put down).
 	BestFrame gocv.Mat
+	BestAt    time.Time
 	// AppearFrame (dumping only; empty otherwise) is the actor's picture:
 	// the last frame the actor was seen in beside the object when one was
 	// kept, else the frame the object was first detected in. AppearAt is
@@ -228,8 +234,11 @@ func (c *confirmer) update(f *frame.Frame, dets []detectors.Detection) ([]Violat
 	var out []ViolationEvent
 	for _, v := range vs {
 		ev := ViolationEvent{Violation: v}
-		if k, ok := c.best[v.TrackID]; ok {
-			ev.BestFrame = c.picture(k)
+		if v.Parts > 0 && f.Width() > 0 {
+			ev.BestFrame, ev.BestAt = c.pictures.Picture(f.Width(), f.Height()), f.Time
+			f.Mat.CopyTo(&ev.BestFrame)
+		} else if k, ok := c.best[v.TrackID]; ok {
+			ev.BestFrame, ev.BestAt = c.picture(k), k.sample.Time
 		}
 		if v.Type == rules.IllegalDumping {
 			c.actorPicture(&ev)

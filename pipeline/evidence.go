@@ -287,7 +287,7 @@ func (s *evidenceStage) event(ev ViolationEvent, width, height int) *evidence.Ev
 	v := ev.Violation
 	cam := s.camera(v.Camera)
 	rec := &evidence.Event{
-		Violation: evidence.ViolationRecord{Record: v.Record, BestAt: v.Best.Time},
+		Violation: evidence.ViolationRecord{Record: v.Record, BestAt: ev.BestAt},
 		Camera: evidence.CameraRecord{ID: cam.ID, Name: cam.Name, Location: cam.Location.Address,
 			LatLon: [2]float64{cam.Location.Lat, cam.Location.Lon}},
 		Models:      s.models,
@@ -297,8 +297,16 @@ func (s *evidenceStage) event(ev ViolationEvent, width, height int) *evidence.Ev
 		AppearFrame: ev.AppearFrame,
 		Recycle:     s.pictures.Recycle,
 	}
+	if rec.Violation.BestAt.IsZero() { // no picture kept
+		rec.Violation.BestAt = v.Best.Time
+	}
 	label := func(class string, score float32) string { return fmt.Sprintf("%s %.2f", class, score) }
 	rec.BestMarks = []evidence.Mark{{Rect: v.Best.Box.Rect(), Label: label(v.Class, v.Best.Score), Color: evidence.ColorObject}}
+	if v.Parts > 0 {
+		// The picture is the confirming frame (see ViolationEvent): the
+		// pile's whole box, as the ticket carries it.
+		rec.BestMarks = []evidence.Mark{{Rect: v.Box.Rect(), Label: fmt.Sprintf("%s %.2f + %d next to it", v.Class, v.Best.Score, v.Parts), Color: evidence.ColorObject}}
+	}
 	if len(v.Timeline) == 0 || v.Type != rules.IllegalDumping || ev.AppearFrame.Ptr() == nil || ev.AppearFrame.Empty() {
 		return rec
 	}

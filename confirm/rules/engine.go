@@ -24,6 +24,10 @@ type Violation struct {
 	// Actor is, for dumping, the samples of the person or vehicle that
 	// left the object.
 	Actor []track.Sample `json:"actor,omitempty"`
+	// Parts is, for a pile, how many other objects lying next to it were
+	// taken into its box (see pileExtent): 0 when the pile is one object
+	// and Box is its own.
+	Parts int `json:"parts,omitempty"`
 }
 
 // OpenViolation is a confirmed violation whose object is still there.
@@ -326,9 +330,9 @@ const partWithin = 0.7
 // whose place changed (not PlaceOld: part of the scene the model
 // misreads), in the pile's zone, and within partGap of the pile's box as
 // grown so far. The parts lie within the box reported, and so are this
-// pile (see openAt).
-func (e *Engine) pileExtent(pile *track.Track, zone int, live []*track.Track) geom.Box {
-	b := pile.Box
+// pile (see openAt). parts is how many were taken in.
+func (e *Engine) pileExtent(pile *track.Track, zone int, live []*track.Track) (b geom.Box, parts int) {
+	b = pile.Box
 	for grown := true; grown; {
 		grown = false
 		for _, o := range live {
@@ -341,9 +345,10 @@ func (e *Engine) pileExtent(pile *track.Track, zone int, live []*track.Track) ge
 			}
 			b = geom.Box{X1: min(b.X1, o.Box.X1), Y1: min(b.Y1, o.Box.Y1), X2: max(b.X2, o.Box.X2), Y2: max(b.Y2, o.Box.Y2)}
 			grown = true
+			parts++
 		}
 	}
-	return b
+	return b, parts
 }
 
 // nextTo tells whether object box o lies next to box b: the gap between
@@ -484,7 +489,7 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 	c.done = true
 	v := e.violation(now, t, typ, zone, c)
 	if typ == GarbagePile {
-		v.Box = e.pileExtent(t, zone, live)
+		v.Box, v.Parts = e.pileExtent(t, zone, live)
 	}
 	o := Opened(v.Record)
 	e.open = append(e.open, &o)

@@ -1243,10 +1243,10 @@ func TestAPileGrownItemByItemIsReportedWhole(t *testing.T) {
 	})
 	whole := geom.Box{X1: 600, Y1: 500, X2: 790, Y2: 565}
 	elsewhere := geom.Box{X1: 100, Y1: 500, X2: 150, Y2: 560}
-	if len(vs) != 2 || vs[0].Type != GarbagePile || at[0] != 320 || vs[0].Box != whole {
-		t.Fatalf("violations %+v at %v s, want first the pile at 320 s with the box of its three items %v", vs, at, whole)
+	if len(vs) != 2 || vs[0].Type != GarbagePile || at[0] != 320 || vs[0].Box != whole || vs[0].Parts != 2 {
+		t.Fatalf("violations %+v at %v s, want first the pile at 320 s with the box of its three items %v (two parts beside the first)", vs, at, whole)
 	}
-	if vs[1].Type != GarbagePile || at[1] != 330 || vs[1].Box != elsewhere {
-		t.Fatalf("second violation %s at %d s box %v, want the pile elsewhere at 330 s box %v", vs[1].Type, at[1], vs[1].Box, elsewhere)
+	if vs[1].Type != GarbagePile || at[1] != 330 || vs[1].Box != elsewhere || vs[1].Parts != 0 {
+		t.Fatalf("second violation %s at %d s box %v (%d parts), want the pile elsewhere at 330 s box %v, one object", vs[1].Type, at[1], vs[1].Box, vs[1].Parts, elsewhere)
 	}
 }
