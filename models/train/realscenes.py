@@ -376,7 +376,29 @@ def ninth_scenes():
     ]
 
 
-SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes, "g": seventh_scenes, "h": eighth_scenes, "i": ninth_scenes}
+def tenth_scenes():
+    """A tenth set (--set j), chosen and committed on 2026-12-07 before any run, after set i was
+    used and traced: the change made for what it showed (the model's phantom person on a façade
+    credited with a pile, which it then held back for good) is measured here, once. Placements
+    were drawn at random among those clear of sets a-i (IoU at most 0.15; 0.28 for vtest's stalls,
+    where no place was that clear)."""
+    return [
+        dumping("j_vtest_dumping_1", "vtest", 1101, 0.18, 0.74, drop=8.0, offset=4.0),
+        dumping("j_vtest_dumping_2", "vtest", 1102, 0.26, 0.68, drop=10.0, offset=20.0, from_left=False),
+        pile("j_vtest_pile_1", "vtest", 1103, 0.34, 0.50, first=3.0, every=3.5, offset=8.0),
+        pile("j_vtest_pile_2", "vtest", 1104, 0.74, 0.44, first=4.0, every=4.0, n=7, offset=16.0),
+        stall("j_vtest_stall_1", "vtest", 1105, 0.90, 0.48, stop=6.0, offset=2.0),
+        stall("j_vtest_stall_2", "vtest", 1106, 0.26, 0.36, stop=7.0, offset=14.0, from_left=False),
+        dumping("j_leuvenA_dumping", "leuvenA", 1111, 0.82, 0.68, drop=9.0),
+        pile("j_leuvenA_pile", "leuvenA", 1112, 0.18, 0.62, first=3.0, every=3.0),
+        stall("j_leuvenA_stall", "leuvenA", 1113, 0.82, 0.56, stop=6.0, from_left=False),
+        dumping("j_leuvenB_dumping", "leuvenB", 1121, 0.26, 0.62, drop=10.0, from_left=False),
+        pile("j_leuvenB_pile", "leuvenB", 1122, 0.82, 0.56, first=4.0, every=4.0),
+        stall("j_leuvenB_stall", "leuvenB", 1123, 0.18, 0.62, stop=7.0),
+    ]
+
+
+SETS = {"a": violation_scenes, "b": fresh_scenes, "c": reserved_scenes, "d": later_scenes, "e": fifth_scenes, "f": sixth_scenes, "g": seventh_scenes, "h": eighth_scenes, "i": ninth_scenes, "j": tenth_scenes}
 
 
 # Real footage with no violation, transcoded as it is.
