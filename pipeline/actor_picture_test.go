@@ -81,11 +81,18 @@ func kerbConfirmer(t *testing.T, leftObjects bool) (config.Camera, *confirmer) {
 	cam := config.Camera{ID: "kerb-1", LeftObjects: config.LeftObjects{Enabled: new(leftObjects)},
 		Zones: []config.Zone{{Name: "kerb", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, Types: []string{"illegal_dumping"}}},
 		Rules: map[string]config.RuleParams{"illegal_dumping": {MinDwell: config.Duration(5 * time.Second)}}}
+	return cam, testConfirmer(t, cam)
+}
+
+// testConfirmer is a real confirmer for cam, its rules' state in a
+// temporary directory.
+func testConfirmer(t *testing.T, cam config.Camera) *confirmer {
+	t.Helper()
 	c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cam, c
+	return c
 }
 
 // sampleAt is the time of the scene's sample at second s.

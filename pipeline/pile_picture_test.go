@@ -1,11 +1,9 @@
 package pipeline
 
 import (
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"gocv.io/x/gocv"
 
 	"github.com/streetwatch/streetwatch/config"
@@ -36,10 +34,7 @@ func TestAPileOfSeveralObjectsIsPicturedWhole(t *testing.T) {
 			cam := config.Camera{ID: "lane-1", LeftObjects: config.LeftObjects{Enabled: new(false)},
 				Zones: []config.Zone{{Name: "lane", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, Types: []string{"garbage_pile"}}},
 				Rules: map[string]config.RuleParams{"garbage_pile": {MinDwell: config.Duration(10 * time.Second)}}}
-			c, err := newConfirmer(cam, rules.FileStore{Dir: t.TempDir()}, rules.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := testConfirmer(t, cam)
 			defer c.close()
 			t0 := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 			var got []ViolationEvent
