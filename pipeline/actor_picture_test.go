@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"image"
 	"image/color"
 	"log/slog"
 	"slices"
@@ -208,9 +207,6 @@ func TestAnObjectPartOfTheSceneIsNoDumping(t *testing.T) {
 				m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(100, 100, 100, 0), 360, 640, gocv.MatTypeCV8UC3)
 				if s >= tc.drawnAt {
 					gocv.Rectangle(&m, bagBox.Rect(), color.RGBA{R: 30, G: 30, B: 200}, -1)
-				}
-				if s >= 6 && s <= 10 { // the passer-by, in the picture where the model sees them
-					gocv.Rectangle(&m, image.Rect(310, 185, 350, 340), color.RGBA{R: 60, G: 40, B: 40}, -1)
 				}
 				f := &frame.Frame{Camera: cam.ID, Time: t0.Add(time.Duration(i) * sceneStep), Seq: uint64(i + 1), Mat: m}
 				var dets []detectors.Detection

@@ -281,32 +281,19 @@ func (c *confirmer) addLeftObjects(f *frame.Frame, dets []detectors.Detection) [
 	}
 	// Where the model names an object, the left-object detector tells
 	// whether its place changed since the background was learnt (see
-	// rules: a dumped object was not there before); where it sees a person
-	// or vehicle, whether one stands there in front of the scene learnt
-	// (ActorPlaces; rules: one that does not is no actor). Merge's result
-	// holds the model's detections first; it is the caller's (shared)
-	// slice itself when nothing was added, and is copied only then.
+	// rules: a dumped object was not there before). Merge's result holds
+	// the model's detections first; it is the caller's (shared) slice
+	// itself when nothing was added, and is copied only then.
 	out := leftobject.Merge(dets, left)
 	copied := len(left) > 0
-	places, k := c.left.ActorPlaces(), 0
 	for i, d := range dets {
-		var p detectors.Place
-		switch {
-		case violation.IsActor(d.Class):
-			if k < len(places) {
-				p = places[k]
-			}
-			k++
-		case violation.IsObject(d.Class) && d.Of()&detectors.SignalModel != 0:
-			p = c.left.Place(d.Box)
-		}
-		if p == detectors.PlaceUnknown {
-			continue // as the detection says already
+		if !violation.IsObject(d.Class) || d.Of()&detectors.SignalModel == 0 {
+			continue
 		}
 		if !copied {
 			out, copied = slices.Clone(dets), true
 		}
-		out[i].Place = p
+		out[i].Place = c.left.Place(d.Box)
 	}
 	return out
 }

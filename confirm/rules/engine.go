@@ -541,12 +541,7 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 // on a crowd (on the real-scene set, a box that grew from 81 to 168 px
 // wide in 1.5 s, and one that jumped 100 px between samples, beside a
 // stall the left-object detector saw stop: both reported as dumpings).
-// A parked vehicle is no actor (see parked), nor is a person or vehicle
-// whose box shows the scene as the left-object detector learnt it
-// (PlaceOld: the model reads a façade or a poster as one; on the
-// real-scene set such a "person", there from the camera's second second
-// and never moving, was credited with a pile and held it back for good,
-// as no dumping while it stayed and no pile of nobody's), nor is a track seen only
+// A parked vehicle is no actor (see parked), nor is a track seen only
 // once: on real footage a single detection is as often the model's noise
 // (a doorway, a shadow) as anyone, and a track keeps it for recentActors.
 // Nor is one that walked or drove past without stopping, where its samples
@@ -557,7 +552,7 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	var best, unloaded *track.Track
 	bestD, unloadedD := math.MaxFloat64, math.MaxFloat64
 	consider := func(a *track.Track) {
-		if a.ID == obj.ID || !violation.IsActor(a.Class()) || a.Hits < 2 || e.parked(a, from) || a.Place() == detectors.PlaceOld ||
+		if a.ID == obj.ID || !violation.IsActor(a.Class()) || a.Hits < 2 || e.parked(a, from) ||
 			!stopped(a, obj.Box, from, to) {
 			return
 		}

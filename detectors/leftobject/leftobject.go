@@ -162,9 +162,6 @@ type Detector struct {
 	// masked are the working pixels under people and vehicles in the last
 	// frame (see rasterize), for Compare.
 	masked []image.Rectangle
-	// actors is the place of each person's or vehicle's box of the last
-	// frame (see ActorPlaces).
-	actors []detectors.Place
 	// off is how far the camera's view has moved from where the
 	// backgrounds were learnt, in working pixels: the backgrounds' pixel p
 	// is the picture's p+off (see align). Everything the detector keeps is
@@ -365,10 +362,6 @@ func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink
 		return nil, fmt.Errorf("left-object detector: want a BGR picture, got %dx%d with %d channels", img.Cols(), img.Rows(), img.Channels())
 	}
 	d.removed = d.removed[:0]
-	d.actors = d.actors[:0]
-	for range exclude {
-		d.actors = append(d.actors, detectors.PlaceUnknown)
-	}
 	w := borrow()
 	defer giveBack(w)
 	if err := d.prepare(w, img.Cols(), img.Rows(), shrink); err != nil {
@@ -405,11 +398,6 @@ func (d *Detector) detect(img gocv.Mat, at time.Time, exclude []geom.Box, shrink
 	}
 	if err := d.update(w, pic, gain, float32(dt.Seconds()), step); err != nil {
 		return nil, fmt.Errorf("left-object detector: %w", err)
-	}
-	if at.Sub(d.baseAt) >= settle {
-		for i, b := range exclude {
-			d.actors[i] = d.actorPlace(w, pic, b)
-		}
 	}
 	d.gone(w)
 	return d.regions(w, at, pic)
@@ -489,49 +477,6 @@ func (d *Detector) Place(b geom.Box) detectors.Place {
 	switch {
 	case !ok:
 		return detectors.PlaceUnknown
-	case share >= newShare:
-		return detectors.PlaceNew
-	case share <= oldShare:
-		return detectors.PlaceOld
-	}
-	return detectors.PlaceUnknown
-}
-
-// ActorPlaces tells, for each person's or vehicle's box given to the last
-// Detect (in that order), whether something stands there in front of the
-// scene the detector learnt: PlaceNew when at least newShare of the box's
-// pixels differ from the long-term background (in grey level or colour),
-// PlaceOld when at most oldShare do: the box shows the scene as it was
-// learnt, and the model reads part of the scene as a person or vehicle (a
-// façade, a poster, a shop front). PlaceUnknown in between, and for every
-// box while the background is younger than settle. Under a person or
-// vehicle the background learns nothing, so one that stands still stays
-// new; one that stood there when the background was learnt (the camera's
-// first frames) is part of that scene until it moves.
-func (d *Detector) ActorPlaces() []detectors.Place { return d.actors }
-
-// actorPlace is the Place of box b (frame pixels) in the picture px (in
-// the backgrounds' place, at light gain; see ActorPlaces).
-func (d *Detector) actorPlace(w *work, px []uint8, b geom.Box) detectors.Place {
-	sx, sy := float32(d.w)/float32(d.nativeW), float32(d.h)/float32(d.nativeH)
-	ox, oy := d.off.X, d.off.Y
-	r := image.Rect(clampInt(int(b.X1*sx)-ox, d.w), clampInt(int(b.Y1*sy)-oy, d.h),
-		clampInt(int(math.Ceil(float64(b.X2*sx)))-ox, d.w), clampInt(int(math.Ceil(float64(b.Y2*sy)))-oy, d.h))
-	if r.Empty() {
-		return detectors.PlaceUnknown
-	}
-	inv := 1 / d.gain
-	thr, cthr := d.cfg.Threshold*inv, d.cfg.ChromaThreshold*inv
-	changed := 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			i := y*d.w + x
-			if abs32(float32(px[i])*inv-d.long[i]) > thr || colourOff(w.c, d.longC, d.block(x, y), inv) > cthr {
-				changed++
-			}
-		}
-	}
-	switch share := float64(changed) / float64(r.Dx()*r.Dy()); {
 	case share >= newShare:
 		return detectors.PlaceNew
 	case share <= oldShare:

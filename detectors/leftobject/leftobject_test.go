@@ -573,28 +573,6 @@ func BenchmarkDetect720p(b *testing.B) {
 			}
 		}
 	})
-	b.Run("six-people", func(b *testing.B) {
-		// Six people and vehicles the model found (masked, and each
-		// placed: ActorPlaces), none over the bag: against "mat", the cost
-		// of masking and placing them.
-		var people []geom.Box
-		for k := range 6 {
-			x := float32(40 + 200*k)
-			people = append(people, geom.Box{X1: x, Y1: 200, X2: x + 90, Y2: 460})
-		}
-		d := warm(b)
-		defer d.Close()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := d.Detect(frames[1], epoch.Add(time.Duration(20+i)*time.Second), people); err != nil {
-				b.Fatal(err)
-			}
-			if i == 0 && len(d.ActorPlaces()) != len(people) {
-				b.Fatalf("%d places for %d people", len(d.ActorPlaces()), len(people))
-			}
-		}
-	})
 	b.Run("swaying", func(b *testing.B) {
 		// The camera's view moves back and forth by 24 px (of 1280) every
 		// frame: each frame is followed (moved, align, steady twice), and
@@ -1070,64 +1048,6 @@ func TestABagPartlyHiddenWhenAGhostJoinsIt(t *testing.T) {
 		}
 		if len(dets) != 1 || dets[0].Box.IoU(box(bag.r)) < 0.6 {
 			t.Fatalf("frame %d (passer there %d-%d): %v, want only the bag %v", i, settled-3, settled-1, boxesOf(dets), box(bag.r))
-		}
-	}
-}
-
-// ActorPlaces tells a person standing in front of the scene learnt (new)
-// from the model's person where the picture shows the scene as learnt
-// (old: a façade, a poster read as a person), in the order the boxes were
-// given, and says nothing while the background is younger than settle.
-// Someone who stood there from the first frame is part of the scene learnt
-// until they move.
-func TestActorPlaces(t *testing.T) {
-	s := newScene(t, 640, 360)
-	s.noise = 3
-	body := func(r image.Rectangle) thing { // a person fills most of their box
-		return thing{r: image.Rect(r.Min.X+8, r.Min.Y+4, r.Max.X-8, r.Max.Y), col: color.RGBA{R: 40, G: 60, B: 150}}
-	}
-	walker := image.Rect(100, 150, 150, 310) // walks in at 4 s and stands
-	phantom := image.Rect(400, 40, 450, 200) // the model's person on the unchanged scene
-	early := image.Rect(520, 150, 570, 310)  // stood there from the first frame
-	moved := early.Add(image.Pt(-60, 10))    // where it goes at 8 s
-	d := New(Config{})
-	for i := range 12 {
-		things := []thing{}
-		exclude := []geom.Box{box(phantom)}
-		if i >= 4 {
-			things = append(things, body(walker))
-			exclude = append(exclude, box(walker))
-		}
-		at := early
-		if i >= 8 {
-			at = moved
-		}
-		things = append(things, body(at))
-		exclude = append(exclude, box(at))
-		m := s.frame(t, 1, things...)
-		_, err := d.Detect(m, epoch.Add(time.Duration(i)*time.Second), exclude)
-		m.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := d.ActorPlaces()
-		if len(got) != len(exclude) {
-			t.Fatalf("frame %d: %d places for %d boxes", i, len(got), len(exclude))
-		}
-		want := []detectors.Place{detectors.PlaceOld}
-		if i >= 4 {
-			want = append(want, detectors.PlaceNew)
-		}
-		if i >= 8 {
-			want = append(want, detectors.PlaceNew)
-		} else {
-			want = append(want, detectors.PlaceOld)
-		}
-		if i < 2 {
-			want = slices.Repeat([]detectors.Place{detectors.PlaceUnknown}, len(exclude))
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("frame %d (%d s): places %v, want %v (phantom, [walker from 4 s], the one there from the start)", i, i, got, want)
 		}
 	}
 }
