@@ -31,11 +31,12 @@ func TestManySlicesPerPictureAreDecoded(t *testing.T) {
 			if n := metric(t, r.reg, "streetwatch_decode_errors_total", "camera", "cam"); n != 0 {
 				t.Errorf("decode_errors_total = %v, want 0", n)
 			}
-			units := metric(t, r.reg, "streetwatch_access_units_total", "camera", "cam")
-			r.stop()
-			if d := decoded(); d < units-2 {
-				t.Errorf("decoded %v of %v access units", d, units)
-			}
+			// Every access unit reaches the decoder: the pictures decoded
+			// catch up with the units received (within the two that may
+			// be in flight). Compared while the stream plays, not once at
+			// stop: a loaded machine leaves a few units queued then.
+			units := func() float64 { return metric(t, r.reg, "streetwatch_access_units_total", "camera", "cam") }
+			waitFor(t, 15*time.Second, "every access unit decoded", func() bool { return decoded() >= units()-2 })
 		})
 	}
 }
