@@ -79,8 +79,12 @@ func TestAPileOfSeveralObjectsIsPicturedWhole(t *testing.T) {
 			if n := int(ev.BestFrame.GetUCharAt(0, 0)); n != wantPic || !rec.Violation.BestAt.Equal(wantAt) {
 				t.Errorf("snapshot is frame %d, manifest says taken at %v: want frame %d (%v)", n, rec.Violation.BestAt.Sub(t0), wantPic, wantAt.Sub(t0))
 			}
-			if len(rec.BestMarks) != 1 || rec.BestMarks[0].Rect != tc.wantBox.Rect() {
-				t.Errorf("snapshot marks %+v, want one mark on the reported box %v", rec.BestMarks, tc.wantBox.Rect())
+			wantLabel := "garbage_pile 0.90" // the best sample's class and score
+			if tc.withOther {
+				wantLabel += " + 1 next to it" // and how many objects the pile took in
+			}
+			if len(rec.BestMarks) != 1 || rec.BestMarks[0].Rect != tc.wantBox.Rect() || rec.BestMarks[0].Label != wantLabel {
+				t.Errorf("snapshot marks %+v, want one mark %q on the reported box %v", rec.BestMarks, wantLabel, tc.wantBox.Rect())
 			}
 		})
 	}
