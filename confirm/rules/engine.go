@@ -541,7 +541,8 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 // on a crowd (on the real-scene set, a box that grew from 81 to 168 px
 // wide in 1.5 s, and one that jumped 100 px between samples, beside a
 // stall the left-object detector saw stop: both reported as dumpings).
-// A parked vehicle is no actor (see parked), nor is a track seen only
+// A parked vehicle is no actor, nor a person there from the camera's
+// first frames who never moved (see parked), nor is a track seen only
 // once: on real footage a single detection is as often the model's noise
 // (a doorway, a shadow) as anyone, and a track keeps it for recentActors.
 // Nor is one that walked or drove past without stopping, where its samples
@@ -589,24 +590,27 @@ func (e *Engine) findActor(obj *track.Track, live []*track.Track) *track.Track {
 	return best
 }
 
-// parked tells whether a vehicle has stood where it stands since before
-// the object's window opened, or was never seen moving since the camera's
-// first frames (it was there before StreetWatch looked): a parked car, or a shop front or a
-// bus shelter the model takes for a vehicle. It did not bring the object,
-// and as the actor it would hold the dumping back for as long as it stays.
-// The latter holds from its first samples, before the tracker calls it
+// parked tells whether a person or vehicle was never seen moving since the
+// camera's first frames (it was there before StreetWatch looked), or a
+// vehicle has stood where it stands since before the object's window
+// opened: a parked car, a shop front or a bus shelter the model takes for
+// a vehicle, a window or a statue it takes for a person. It did not bring
+// the object, and as the actor it would hold the dumping back for as long
+// as it stays.
+// The first holds from its first samples, before the tracker calls it
 // stationary (5 s in place): on the real-scene set the model's vehicle on
 // a façade, seen from the camera's first second, had stood 2.5 s when a
-// pile's first bag appeared below it, and was taken for its dumper.
+// pile's first bag appeared below it, and was taken for its dumper; so
+// was a "person" on a façade above a pile (set i's i_leuvenA_pile), seen
+// from the second second to the end. Someone who was there as the camera
+// started, put a bag down and walks off within actorSearch has moved, and
+// is found (findActor looks again on every frame until then).
 // A vehicle that arrived and stopped to unload is not parked.
 func (e *Engine) parked(a *track.Track, from time.Time) bool {
-	if a.Class() != violation.ClassVehicle {
-		return false
-	}
 	if !a.Moved() && a.FirstSeen.Before(e.since.Add(alreadyThere)) {
 		return true
 	}
-	return a.Stationary && a.StationarySince.Before(from)
+	return a.Class() == violation.ClassVehicle && a.Stationary && a.StationarySince.Before(from)
 }
 
 // stopped tells whether an actor stopped within reach of an object (box
