@@ -126,7 +126,10 @@ type evalRow struct {
 	cleanDetections          int // garbage_bag, garbage_pile, vending_stall on violation-free footage
 	cleanLeftObjects         int
 	perType                  map[string][2]int // type: matched, truth
-	lines                    []string
+	// why counts the false reports by cause (see falseCause), for the
+	// failure analysis in models/README.md.
+	why   map[string]int
+	lines []string
 }
 
 var falseDetectionClasses = []string{"garbage_bag", "garbage_pile", "vending_stall"}
@@ -142,6 +145,7 @@ func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) 
 	t.Helper()
 	if r.perType == nil {
 		r.perType = map[string][2]int{}
+		r.why = map[string]int{}
 	}
 	r.truth += len(gt.Violations)
 	r.reported += len(run.violations)
@@ -167,9 +171,12 @@ func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) 
 		}
 		switch {
 		case hit < 0 && wrongActor != "":
+			r.why["wrong actor"]++
 			notes = append(notes, "false (wrong actor: "+wrongActor+") "+reportString(v, run))
 		case hit < 0:
-			notes = append(notes, "false "+reportString(v, run))
+			cause, detail := falseCause(v, first, gt)
+			r.why[cause]++
+			notes = append(notes, "false ("+detail+") "+reportString(v, run))
 		case used[hit]:
 			r.tickets++
 			notes = append(notes, "duplicate "+reportString(v, run))
@@ -203,6 +210,29 @@ func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) 
 		name, len(gt.Violations), len(run.violations), len(run.frames), run.detections, strings.Join(notes, "; "))
 	r.lines = append(r.lines, line)
 	t.Logf("[%s] %s", r.config, line)
+}
+
+// falseCause says why a report that matched no violation did not: of the
+// violation it lies on (box IoU ≥ 0.3), it has the type but was first
+// seen outside the tolerance ("misdated"), or it has another type ("wrong
+// type"); or it has the type and the date of one whose box it only
+// overlaps ("part of it or off"); or it lies on none ("elsewhere").
+func falseCause(v rules.Violation, first float64, gt realTruth) (cause, detail string) {
+	cause, detail = "elsewhere", "on no violation"
+	for _, w := range gt.Violations {
+		wb := geom.Box{X1: w.Box[0], Y1: w.Box[1], X2: w.Box[2], Y2: w.Box[3]}
+		iou := v.Box.IoU(wb)
+		tol := firstSeenTolerance[w.Type]
+		switch {
+		case iou >= 0.3 && string(v.Type) == w.Type:
+			return "misdated", fmt.Sprintf("misdated: the %s in its place, first seen %+.1f s from its start", w.Type, first-w.StartS)
+		case iou >= 0.3:
+			return "wrong type", fmt.Sprintf("wrong type: the %s in its place", w.Type)
+		case iou > 0 && string(v.Type) == w.Type && first >= w.StartS-tol && first <= w.StartS+tol:
+			cause, detail = "part of it or off", fmt.Sprintf("part of it or off: the %s at IoU %.2f", w.Type, iou)
+		}
+	}
+	return cause, detail
 }
 
 func reportString(v rules.Violation, run scenarioRun) string {
@@ -241,6 +271,17 @@ func evalTable(rows []evalRow) string {
 		fmt.Fprintf(&b, "| %s | %s (%d/%d) | %s (%d/%d) | %s | %s | %d | %s |\n", r.config,
 			div(r.matched, r.truth), r.matched, r.truth, div(r.matched, r.reported), r.matched, r.reported,
 			div(r.tickets, r.matched), strings.Join(per, ", "), r.cleanTickets, perMin)
+	}
+	for _, r := range rows {
+		var why []string
+		for _, k := range []string{"misdated", "wrong type", "part of it or off", "wrong actor", "elsewhere"} {
+			if n := r.why[k]; n > 0 {
+				why = append(why, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		if len(why) > 0 {
+			fmt.Fprintf(&b, "\nfalse reports, %s: %s", r.config, strings.Join(why, ", "))
+		}
 	}
 	return b.String()
 }
