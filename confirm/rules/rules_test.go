@@ -1196,11 +1196,8 @@ func TestABagInAReportedPileIsThatPile(t *testing.T) {
 // good). Someone there from the first second who puts a bag down and walks
 // off has moved: they are its dumper.
 func TestThereFromTheStartAndNeverMovedIsNoActor(t *testing.T) {
-	object := func(s int) detectors.Detection {
-		obj := d("left_object", 600, 500, 700, 580)
-		obj.Signals, obj.Since = detectors.SignalLeftObject, start.Add(3*time.Second)
-		return obj
-	}
+	object := d("left_object", 600, 500, 700, 580) // from 3 s
+	object.Signals, object.Since = detectors.SignalLeftObject, start.Add(3*time.Second)
 	phantom := func(class string, x1, y1, x2, y2 float32, until int) scene {
 		return func(s int) []detectors.Detection {
 			var out []detectors.Detection
@@ -1208,7 +1205,7 @@ func TestThereFromTheStartAndNeverMovedIsNoActor(t *testing.T) {
 				out = append(out, d(class, x1, y1, x2, y2))
 			}
 			if s >= 3 {
-				out = append(out, object(s))
+				out = append(out, object)
 			}
 			return out
 		}
@@ -1231,7 +1228,7 @@ func TestThereFromTheStartAndNeverMovedIsNoActor(t *testing.T) {
 				out = append(out, d("person", x, 380, x+60, 560))
 			}
 			if s >= 3 {
-				out = append(out, object(s))
+				out = append(out, object)
 			}
 			return out
 		}, IllegalDumping, "person"},
