@@ -14,7 +14,6 @@ import (
 
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/confirm/rules"
-	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/internal/mediatest"
 )
 
@@ -155,9 +154,8 @@ func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) 
 		first := v.FirstSeen.Sub(run.t0).Seconds()
 		hit, wrongActor := -1, ""
 		for i, w := range gt.Violations {
-			wb := geom.Box{X1: w.Box[0], Y1: w.Box[1], X2: w.Box[2], Y2: w.Box[3]}
 			tol := firstSeenTolerance[w.Type]
-			if string(v.Type) != w.Type || first < w.StartS-tol || first > w.StartS+tol || v.Box.IoU(wb) < 0.3 {
+			if string(v.Type) != w.Type || first < w.StartS-tol || first > w.StartS+tol || v.Box.IoU(box(w.Box)) < 0.3 {
 				continue
 			}
 			if w.Type == "illegal_dumping" {
@@ -220,8 +218,7 @@ func (r *evalRow) add(t *testing.T, name string, gt realTruth, run scenarioRun) 
 func falseCause(v rules.Violation, first float64, gt realTruth) (cause, detail string) {
 	cause, detail = "elsewhere", "on no violation"
 	for _, w := range gt.Violations {
-		wb := geom.Box{X1: w.Box[0], Y1: w.Box[1], X2: w.Box[2], Y2: w.Box[3]}
-		iou := v.Box.IoU(wb)
+		iou := v.Box.IoU(box(w.Box))
 		tol := firstSeenTolerance[w.Type]
 		switch {
 		case iou >= 0.3 && string(v.Type) == w.Type:
