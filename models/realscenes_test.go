@@ -106,14 +106,14 @@ func realScenes(t *testing.T, args ...string) (string, map[string]realScene) {
 }
 
 // The generator's ground truth is what models/README.md claims, for the
-// set the rules were developed on (a) and the later ones (b to k): twelve
+// set the rules were developed on (a) and the later ones (b to l): twelve
 // violations, four of each type, on real backgrounds, with boxes in the
 // picture; every dumper leaves; the violation-free footage is opencv-doc's
 // real footage, whole and unlooped.
 // Each set's events are other events: none lies where one of an earlier
 // set's lies on the same background.
 func TestRealScenesGroundTruthIsWhatTheREADMEClaims(t *testing.T) {
-	names := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}
+	names := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}
 	sets := map[string]map[string]realScene{}
 	for _, set := range names {
 		t.Run("set "+set, func(t *testing.T) {
