@@ -66,6 +66,11 @@ func (p *preprocessor) fill(dst []float32, f *frame.Frame, lb letterbox, w, h in
 	if lb.newW != img.Cols() || lb.newH != img.Rows() {
 		img = f.Shrunk(lb.newW, lb.newH, &p.resized)
 	}
+	return p.fillMat(dst, img, lb, w, h, pad)
+}
+
+// fillMat writes picture img, already lb.newW×lb.newH, into dst as fill.
+func (p *preprocessor) fillMat(dst []float32, img gocv.Mat, lb letterbox, w, h int, pad float32) error {
 	pix, err := img.DataPtrUint8()
 	if err != nil {
 		return err
