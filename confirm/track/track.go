@@ -123,6 +123,9 @@ type Track struct {
 	// learnt background; oldPlaces counts those that found it as before.
 	newPlace  bool
 	oldPlaces int
+	// modelSeen: a detection of the class model was matched to it (not
+	// the left-object detector's alone).
+	modelSeen bool
 
 	votes  map[string]float32
 	class  string
@@ -157,7 +160,10 @@ func (t *Track) place(p detectors.Place) {
 // StandingSince is when the object came to stand where it stands now:
 // the oldest of its latest samples whose ground point (the bottom centre
 // of the box) lies, in an unbroken run, within standTolerance of the
-// newest one's, or when the left-object detector saw it appear, if that
+// newest one's, or, for an object only the left-object detector has
+// seen (which reports only what stands still), whose box lies within the
+// newest one (partOf: a part of it, as it first reports a stall set up
+// beside its vendor, the part that stood still first), or when the left-object detector saw it appear, if that
 // was after the sample before the run (the time of that sample, if the
 // detector dates it before). Its shape may change meanwhile (a stall
 // opened, a pile grown); its place does not. When the run reaches
@@ -175,7 +181,7 @@ func (t *Track) StandingSince() time.Time {
 	tolX, tolY := standTolerance*last.W(), standTolerance*last.H()
 	for i := len(t.History) - 2; i >= 0; i-- {
 		x, y := t.History[i].Box.BottomCenter()
-		if abs(x-lx) > tolX || abs(y-ly) > tolY {
+		if (abs(x-lx) > tolX || abs(y-ly) > tolY) && (t.modelSeen || t.History[i].Box.Within(last) < partOf) {
 			// It was elsewhere at sample i and here at i+1. The
 			// left-object detector may have seen it arrive here between
 			// the two: then it stands since then. If it dates it before
@@ -205,6 +211,9 @@ func (t *Track) StandingSince() time.Time {
 // standTolerance is how far, as a fraction of the box's size, an object's
 // ground point may wander (the model's boxes jitter) while it stands still.
 const standTolerance = 0.15
+
+// partOf: a box lying this much within another is a part of it.
+const partOf = 0.9
 
 func abs(v float32) float32 {
 	if v < 0 {
@@ -312,6 +321,20 @@ func (t *Track) vote(class string, score float32) {
 		best = violation.ClassLeftObject
 	}
 	t.class = best
+}
+
+// Named records that the class model named the object class on a closer
+// look at it at time now (detectors.Zoomer: the whole frame showed it too
+// small to name, and the left-object detector alone found it): the class
+// gets the score's vote (a left object's own never outweighs one), the
+// model is among its signals, and the look is its best sample when it
+// scores higher than those before. The box stays the object's.
+func (t *Track) Named(class string, score float32, now time.Time) {
+	t.Signals |= detectors.SignalModel
+	t.vote(class, score)
+	if score > t.Best.Score {
+		t.Best = Sample{Time: now, Box: t.Box, Score: score}
+	}
 }
 
 // putDown tells whether the track is an object (not a person or vehicle)
@@ -521,7 +544,8 @@ func (tr *Tracker) start(now time.Time, d detectors.Detection) {
 		first = grew
 	}
 	t := &Track{ID: tr.nextID, Box: d.Box, Score: d.Score, FirstSeen: first, LastSeen: now, Hits: 1, Frames: 1,
-		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of(), leftSince: d.Since}
+		Best: s, History: []Sample{s}, votes: map[string]float32{}, anchor: s, Signals: d.Of(), leftSince: d.Since,
+		modelSeen: d.Of()&detectors.SignalModel != 0}
 	t.vote(d.Class, d.Score)
 	t.place(d.Place)
 	tr.nextID++
@@ -578,6 +602,7 @@ func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
 	t.Hits++
 	t.Missed = false
 	t.Signals |= d.Of()
+	t.modelSeen = t.modelSeen || d.Of()&detectors.SignalModel != 0
 	t.vote(d.Class, d.Score)
 	t.place(d.Place)
 	if d.Score > t.Best.Score {

@@ -257,6 +257,28 @@ func TestLeftObjectTrackTakesTheModelsClassAndKeepsBothSignals(t *testing.T) {
 	}
 }
 
+// A left object the model names on a closer look (Named) takes its class
+// for good: the left-object detections that follow, however many, do not
+// unname it; the model is among its signals, and the look, scoring higher
+// than the left object, is its best sample, at the object's box.
+func TestALeftObjectNamedOnACloserLookKeepsTheName(t *testing.T) {
+	tr := New(Config{}, 1)
+	left := det("left_object", 0.5, 100, 200, 140, 240)
+	left.Signals = detectors.SignalLeftObject
+	next := func(time.Time) []detectors.Detection { return []detectors.Detection{left} }
+	now, _ := step(tr, t0, 3*time.Second, next)
+	tk := tr.Tracks()[0]
+	tk.Named("vending_stall", 0.7, now)
+	if tk.Class() != "vending_stall" || tk.Signals != detectors.SignalModel|detectors.SignalLeftObject ||
+		tk.Best.Score != 0.7 || !tk.Best.Time.Equal(now) || tk.Best.Box != left.Box {
+		t.Fatalf("named: class %q signals %v best %+v, want vending_stall, both, the look's (0.7 at %v, %v)", tk.Class(), tk.Signals.Names(), tk.Best, now, left.Box)
+	}
+	_, _ = step(tr, now.Add(500*time.Millisecond), 20*time.Second, next)
+	if len(tr.Tracks()) != 1 || tr.Tracks()[0] != tk || tk.Class() != "vending_stall" {
+		t.Fatalf("after 20 s more of left-object detections: %d tracks, class %q, want the named one", len(tr.Tracks()), tk.Class())
+	}
+}
+
 // The model sees a bag first (late: its dropper stood in front of it); the
 // left-object detector, reporting it later, knows it appeared earlier. The
 // track's first sight moves back to then.
@@ -443,6 +465,23 @@ func TestStandingSince(t *testing.T) {
 	step(tr, now, 4*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{whole} })
 	if got := tr.Tracks()[0].StandingSince(); !got.Equal(whole.Since) {
 		t.Errorf("a fragment dated first: standing since %v after t0, want %v (the whole's dating)", got.Sub(t0), whole.Since.Sub(t0))
+	}
+
+	// Seen by the left-object detector alone: first the vendor's side of
+	// a stall set up beside them (its ground point 20 px, half its width,
+	// from the whole's), then, as the rest stood still long enough, the
+	// whole. Only what stands still is reported: it stands since its
+	// first sight (dated by the detector's latest word), not since the
+	// whole was first reported.
+	tr = New(Config{}, 1)
+	side := det("left_object", 0.5, 140, 100, 180, 200)
+	side.Signals, side.Since = detectors.SignalLeftObject, t0.Add(-6*time.Second)
+	all := side
+	all.Box, all.Since = geom.Box{X1: 100, Y1: 100, X2: 180, Y2: 202}, t0.Add(-5*time.Second)
+	now, _ = step(tr, t0, 6*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{side} })
+	step(tr, now, 6*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{all} })
+	if got := tr.Tracks()[0].StandingSince(); len(tr.Tracks()) != 1 || !got.Equal(all.Since) {
+		t.Errorf("left object grown from a part: %d tracks, standing since %v after t0, want %v", len(tr.Tracks()), got.Sub(t0), all.Since.Sub(t0))
 	}
 }
 
