@@ -16,12 +16,16 @@ import (
 	"github.com/streetwatch/streetwatch/config"
 	"github.com/streetwatch/streetwatch/detectors"
 	"github.com/streetwatch/streetwatch/geom"
+	"github.com/streetwatch/streetwatch/violation"
 )
 
 // detection is the detector stage as the pipeline runs it: the models, the
 // per-camera filters and the batcher over the frame queue.
 type detection struct {
-	models  map[string]*detectors.Model
+	models map[string]*detectors.Model
+	// zoomers look closer with the models that name objects (see
+	// confirmer.lookCloser).
+	zoomers map[string]*detectors.Zoomer
 	batcher *detectors.Batcher
 	log     *slog.Logger
 
@@ -55,9 +59,15 @@ func newDetection(cfg *config.Config, reg prometheus.Registerer, log *slog.Logge
 	if d.models, err = loadModels(cfg, opts, log); err != nil {
 		return nil, err
 	}
+	d.zoomers = map[string]*detectors.Zoomer{}
 	for _, ref := range dc.Models {
 		model := d.models[ref.Name]
 		man := model.Manifest
+		if slices.ContainsFunc(man.Classes, violation.IsObject) {
+			if d.zoomers[ref.Name], err = detectors.NewZoomer(model); err != nil {
+				return nil, fmt.Errorf("detectors.models (%s): %w", ref.Name, err)
+			}
+		}
 		m.ModelInfo(ref.Name, man.Version, dc.Runtime.Provider, model.Provider)
 		log.Info("model loaded", "model", ref.Name, "name", man.Name, "version", man.Version,
 			"layout", model.Layout(), "provider", model.Provider, "input", fmt.Sprintf("%dx%d", man.Input.Width, man.Input.Height),
@@ -228,6 +238,9 @@ func (d *detection) snapshot() map[string]CameraDetections {
 }
 
 func (d *detection) close() {
+	for _, z := range d.zoomers {
+		z.Close() // waits for a look in progress: before its model
+	}
 	for _, m := range d.models {
 		m.Close()
 	}

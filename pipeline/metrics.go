@@ -19,6 +19,7 @@ type metrics struct {
 	decoding  *prometheus.GaugeVec
 	hardware  *prometheus.GaugeVec
 	viewMoved *prometheus.GaugeVec
+	looks     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,6 +52,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "streetwatch_camera_view_moved_pixels",
 			Help: "How far the camera's view has moved from where its left-object detector learnt the background, in pixels of the picture (the larger of the two directions), which the detector follows up to 3% of the width. It comes and goes while a pole sways; if it stays after a knock, the camera points elsewhere and its zones may no longer match the scene. A larger move starts the background again (0).",
 		}, []string{"camera"}),
+		looks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streetwatch_closer_looks_total",
+			Help: "Closer looks the class model took at objects only the left-object detector found (their part of the frame, enlarged), by outcome: named (the model named an object class there), unnamed, failed (see the log). Each costs one inference.",
+		}, []string{"camera", "outcome"}),
 		decodeSec: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "streetwatch_decode_seconds",
 			Help:    "Time to decode one access unit, including the BGR conversion of sampled pictures.",
@@ -58,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec, m.decoding, m.hardware, m.viewMoved)
+		reg.MustRegister(m.decoded, m.sampled, m.dropped, m.errors, m.decodeSec, m.decoding, m.hardware, m.viewMoved, m.looks)
 	}
 	return m
 }

@@ -153,6 +153,7 @@ func New(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (_ *Pi
 		}
 		c.pictures = p.pool
 		c.viewMoved = p.m.viewMoved.WithLabelValues(cc.ID)
+		p.lookCloserWith(c, cc)
 		p.confirm[cc.ID] = c
 	}
 	if len(p.confirm) == 0 {
@@ -230,6 +231,19 @@ func (p *Pipeline) startCamera(c *Camera) {
 
 // confirms tells whether a camera's detections go on to confirmation:
 // it has zones (violations) or is a station camera (visits).
+// lookCloserWith gives confirmer c of camera cam the zoomers of the
+// models, to look closer at what only its left-object detector finds.
+func (p *Pipeline) lookCloserWith(c *confirmer, cam config.Camera) {
+	if p.detect == nil {
+		return
+	}
+	c.zoomers, c.allModels, c.looked = p.detect.zoomers, nil, p.m.looks
+	for _, ref := range p.cfg.Detectors.Models {
+		c.allModels = append(c.allModels, ref.Name)
+	}
+	c.useZoom(cam.Models)
+}
+
 func confirms(cam config.Camera) bool { return len(cam.Zones) > 0 || cam.Station != nil }
 
 // LatestDetections returns each camera's most recent detector output.

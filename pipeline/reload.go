@@ -117,6 +117,7 @@ func (p *Pipeline) Reload(cfg *config.Config) (Reload, error) {
 				}
 				c.pictures = p.pool
 				c.viewMoved = p.m.viewMoved.WithLabelValues(now.ID)
+				p.lookCloserWith(c, now)
 				if cam.history, err = p.evidence.addCamera(now); err != nil {
 					c.close()
 					return r, err
@@ -323,6 +324,7 @@ func (c *confirmer) applyPending() {
 		return
 	}
 	c.engine.Params, c.engine.Zones = params, zones
+	c.useZoom(cam.Models)
 	lo := cam.LeftObjects
 	switch {
 	case !lo.On():
