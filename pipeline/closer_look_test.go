@@ -155,3 +155,26 @@ func signalsOf(evs []ViolationEvent) [][]string {
 	}
 	return out
 }
+
+// The closer look uses the camera's first model that has a zoomer (one
+// that names objects), of its own list or, when it names none, of the
+// config's; none when no such model runs on it. A reload changing the
+// camera's models chooses again.
+func TestTheCloserLookUsesTheCamerasFirstModelThatNamesObjects(t *testing.T) {
+	garbage, stalls := &detectors.Zoomer{}, &detectors.Zoomer{}
+	c := &confirmer{zoomers: map[string]*detectors.Zoomer{"garbage": garbage, "stalls": stalls}, allModels: []string{"faces", "stalls", "garbage"}}
+	for _, tc := range []struct {
+		models []string
+		want   *detectors.Zoomer
+		name   string
+	}{
+		{nil, stalls, "stalls"},
+		{[]string{"faces", "garbage"}, garbage, "garbage"},
+		{[]string{"faces"}, nil, ""},
+	} {
+		c.useZoom(tc.models)
+		if c.zoom != tc.want || c.zoomModel != tc.name {
+			t.Errorf("camera models %v: zoom of %q, want %q", tc.models, c.zoomModel, tc.name)
+		}
+	}
+}
