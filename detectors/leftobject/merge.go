@@ -2,7 +2,6 @@ package leftobject
 
 import (
 	"github.com/streetwatch/streetwatch/detectors"
-	"github.com/streetwatch/streetwatch/geom"
 	"github.com/streetwatch/streetwatch/violation"
 )
 
@@ -16,12 +15,6 @@ const (
 	mergeIoU    = 0.3
 	mergeWithin = 0.7
 )
-
-// Same tells whether the model's box m and left object l are the same
-// object: overlapping by mergeIoU, or l lying within m (mergeWithin).
-func Same(m, l geom.Box) bool {
-	return m.IoU(l) >= mergeIoU || l.Within(m) >= mergeWithin
-}
 
 // Merge adds the left objects of one frame to the model's detections of
 // the same frame. A left object the model also found (an object class
@@ -45,10 +38,10 @@ next:
 	for _, l := range left {
 		best, bestIoU := -1, float32(-1)
 		for i, m := range out[:len(model)] {
-			if !Same(m.Box, l.Box) {
+			iou := m.Box.IoU(l.Box)
+			if iou < mergeIoU && l.Box.Within(m.Box) < mergeWithin {
 				continue
 			}
-			iou := m.Box.IoU(l.Box)
 			if violation.IsActor(m.Class) {
 				continue next
 			}
