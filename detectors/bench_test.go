@@ -138,7 +138,7 @@ func BenchmarkCloserLook(b *testing.B) {
 	b.Run("look", func(b *testing.B) {
 		r := Around(geom.Box{X1: 600, Y1: 400, X2: 660, Y2: 470}, img.Cols(), img.Rows())
 		for range b.N {
-			if _, err := z.Detect(img, r, "demo"); err != nil {
+			if _, err := z.Detect(img, r, "demo", nil); err != nil {
 				b.Fatal(err)
 			}
 		}

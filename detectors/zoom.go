@@ -17,7 +17,7 @@ import (
 // a vending stall 40 pixels wide is 17 pixels in the model's input, and
 // on real backgrounds the demo model names few stalls so small; the same
 // stall cut out with its surroundings (2.5 times its size) and enlarged
-// is named as well as a rendered one (models/README.md, "A closer look").
+// is named as well as a rendered one (models/README.md, "Set l").
 // It is for the rare object that needs it (one the left-object detector
 // found and the model did not name), not for every frame: one image per
 // run, on the caller's goroutine. Safe for concurrent use (runs are
@@ -30,6 +30,7 @@ type Zoomer struct {
 	in, out []float32
 	t       [2]*ort.Tensor[float32]
 	cands   []candidate
+	th      []float32 // decode thresholds under a camera's
 }
 
 // NewZoomer makes a zoomer for model m, which must stay loaded while it
@@ -92,9 +93,10 @@ func Around(b geom.Box, w, h int) image.Rectangle {
 }
 
 // Detect runs the model on part r of BGR picture img and returns what it
-// finds there above the model's thresholds, in img's pixels (the model's
-// name and SignalModel set, as the batcher's).
-func (z *Zoomer) Detect(img gocv.Mat, r image.Rectangle, model string) ([]Detection, error) {
+// finds there, in img's pixels, kept as the batcher keeps the camera's
+// detections (its thresholds over the model's, filters and masks: cf,
+// nil for none; the model's name and SignalModel set).
+func (z *Zoomer) Detect(img gocv.Mat, r image.Rectangle, model string, cf *CameraFilter) ([]Detection, error) {
 	r = r.Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
 	if r.Empty() {
 		return nil, fmt.Errorf("zoom: part %v lies outside the %dx%d picture", r, img.Cols(), img.Rows())
@@ -116,7 +118,19 @@ func (z *Zoomer) Detect(img gocv.Mat, r image.Rectangle, model string) ([]Detect
 	if err := m.session.Run([]ort.Value{z.t[0]}, []ort.Value{z.t[1]}); err != nil {
 		return nil, fmt.Errorf("zoom: inference: %w", err)
 	}
-	z.cands = decodeOutput(m.layout, z.out[:m.OutputSize()], m.d1, m.d2, m.nc, m.thresholds, z.cands[:0])
+	th := m.thresholds
+	if cf != nil && len(cf.Thresholds) > 0 {
+		// Decoded at the lower of the model's and the camera's, as the
+		// batcher does (newCameraTable); the camera's applies after.
+		z.th = append(z.th[:0], m.thresholds...)
+		for i, c := range m.Manifest.Classes {
+			if t, ok := cf.Thresholds[c]; ok && t < z.th[i] {
+				z.th[i] = t
+			}
+		}
+		th = z.th
+	}
+	z.cands = decodeOutput(m.layout, z.out[:m.OutputSize()], m.d1, m.d2, m.nc, th, z.cands[:0])
 	if m.layout != LayoutEnd2End {
 		z.cands = nms(z.cands, m.Manifest.NMSIoU)
 	}
@@ -127,7 +141,10 @@ func (z *Zoomer) Detect(img gocv.Mat, r image.Rectangle, model string) ([]Detect
 			continue // entirely in the padding
 		}
 		b = geom.Box{X1: b.X1 + float32(r.Min.X), Y1: b.Y1 + float32(r.Min.Y), X2: b.X2 + float32(r.Min.X), Y2: b.Y2 + float32(r.Min.Y)}
-		out = append(out, Detection{Box: b, ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: model, Signals: SignalModel})
+		d := Detection{Box: b, ClassID: c.class, Class: m.Manifest.Classes[c.class], Score: c.score, Model: model, Signals: SignalModel}
+		if cf.keep(d, m.thresholds[c.class], img.Cols(), img.Rows()) {
+			out = append(out, d)
+		}
 	}
 	return out, nil
 }

@@ -30,7 +30,7 @@ func TestZoomOnTheWholePictureIsTheBatchersLook(t *testing.T) {
 	for _, p := range testImages(t) {
 		f := imageFrame(t, p, "cam", 0)
 		want := detectAll(t, map[string]*Model{"demo": z.m}, nil, 1, []*frame.Frame{imageFrame(t, p, "cam", 0)})[0]
-		got, err := z.Detect(f.Mat, image.Rect(0, 0, f.Mat.Cols(), f.Mat.Rows()), "demo")
+		got, err := z.Detect(f.Mat, image.Rect(0, 0, f.Mat.Cols(), f.Mat.Rows()), "demo", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestZoomFindsWhatIsTooSmallInTheWholeFrame(t *testing.T) {
 		}
 		return best
 	}
-	whole, err := z.Detect(canvas, image.Rect(0, 0, 2560, 1440), "demo")
+	whole, err := z.Detect(canvas, image.Rect(0, 0, 2560, 1440), "demo", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestZoomFindsWhatIsTooSmallInTheWholeFrame(t *testing.T) {
 	if r.Dx() != r.Dy() || r.Dx() < int(stall.H()*ZoomContext) || !image.Pt(int(stall.X1), int(stall.Y1)).In(r) {
 		t.Fatalf("Around(%v) = %v: not a square %g times the stall around it", stall, r, ZoomContext)
 	}
-	near, err := z.Detect(canvas, r, "demo")
+	near, err := z.Detect(canvas, r, "demo", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

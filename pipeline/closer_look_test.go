@@ -95,8 +95,8 @@ func TestAStallTooSmallForTheWholeFrameIsNamedOnACloserLook(t *testing.T) {
 		}
 	}()
 	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	run := func(closer bool) []ViolationEvent {
-		cam := config.Camera{ID: "far-1", LeftObjects: config.LeftObjects{Enabled: new(true)},
+	run := func(closer bool, thresholds map[string]float32) []ViolationEvent {
+		cam := config.Camera{ID: "far-1", LeftObjects: config.LeftObjects{Enabled: new(true)}, Thresholds: thresholds,
 			Zones: []config.Zone{{Name: "street", Polygon: config.Polygon{{0, 0}, {1, 0}, {1, 1}, {0, 1}}, Types: []string{"street_vending", "garbage_pile", "illegal_dumping"}}},
 			Rules: map[string]config.RuleParams{"street_vending": {MinDwell: config.Duration(10 * time.Second)}, "garbage_pile": {MinDwell: config.Duration(10 * time.Second)}}}
 		c := testConfirmer(t, cam)
@@ -105,6 +105,8 @@ func TestAStallTooSmallForTheWholeFrameIsNamedOnACloserLook(t *testing.T) {
 			c.zoomers = map[string]*detectors.Zoomer{"demo": z}
 			c.useZoom([]string{"demo"})
 			c.looked = newMetrics(nil).looks
+		}
+		if closer && thresholds == nil {
 			defer func() {
 				if n := testutil.ToFloat64(c.looked.WithLabelValues(cam.ID, lookNamed)); n != 1 {
 					t.Errorf("%v closer looks counted as named, want 1", n)
@@ -113,7 +115,7 @@ func TestAStallTooSmallForTheWholeFrameIsNamedOnACloserLook(t *testing.T) {
 		}
 		var got []ViolationEvent
 		for i, m := range pictures {
-			dets, err := z.Detect(m, image.Rect(0, 0, m.Cols(), m.Rows()), "demo")
+			dets, err := z.Detect(m, image.Rect(0, 0, m.Cols(), m.Rows()), "demo", cameraFilter(cam))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +135,7 @@ func TestAStallTooSmallForTheWholeFrameIsNamedOnACloserLook(t *testing.T) {
 		}
 		return out
 	}
-	got := run(true)
+	got := run(true, nil)
 	if len(got) != 1 || got[0].Type != rules.StreetVending || !slices.Equal(got[0].Signals, []string{"model", "left_object"}) {
 		t.Fatalf("with the closer look: %v (signals %v), want one street vending case, by the model and the left-object detector", types(got), signalsOf(got))
 	}
@@ -141,10 +143,37 @@ func TestAStallTooSmallForTheWholeFrameIsNamedOnACloserLook(t *testing.T) {
 		t.Errorf("the stall's case is at %v, want the stall at %v", got[0].Box, stall)
 	}
 	types(got)
-	if without := run(false); len(without) != 1 || without[0].Type != rules.GarbagePile {
+	if without := run(false, nil); len(without) != 1 || without[0].Type != rules.GarbagePile {
 		t.Errorf("without the closer look: %v, want the unnamed object taken for a garbage pile (what the look corrects)", types(without))
 	} else {
 		types(without)
+	}
+	// A camera that wants stalls named only above 0.99 gets none named
+	// by the look either: its detections pass the camera's thresholds as
+	// the whole frame's do.
+	if strict := run(true, map[string]float32{"vending_stall": 0.99}); slices.ContainsFunc(strict, func(ev ViolationEvent) bool { return ev.Type == rules.StreetVending }) {
+		t.Errorf("with the camera's stall threshold at 0.99: %v, want no vending case", types(strict))
+	} else {
+		types(strict)
+	}
+}
+
+// onObject: the look's box is the left object's when half of the smaller
+// of the two lies in the other, as with the boxes traced on real footage
+// (a stall's and the detector's region of its vendor and table, IoU
+// 0.26); a stall beside a region that holds only its vendor is not it.
+func TestALooksBoxIsTheLeftObjectsWhenHalfTheSmallerLiesInTheOther(t *testing.T) {
+	for _, c := range []struct {
+		look, left geom.Box
+		want       bool
+	}{
+		{geom.Box{X1: 91.8, Y1: 148, X2: 189.6, Y2: 255.3}, geom.Box{X1: 64.8, Y1: 199.2, X2: 148.8, Y2: 259.2}, true},
+		{geom.Box{X1: 99.1, Y1: 164.4, X2: 153, Y2: 231.3}, geom.Box{X1: 67.2, Y1: 199.2, X2: 96, Y2: 256.8}, false},
+		{geom.Box{X1: 100, Y1: 100, X2: 200, Y2: 200}, geom.Box{X1: 120, Y1: 150, X2: 140, Y2: 170}, true}, // a part of it
+	} {
+		if got := onObject(c.look, c.left); got != c.want {
+			t.Errorf("onObject(%v, %v) = %v, want %v (IoU %.2f)", c.look, c.left, got, c.want, c.look.IoU(c.left))
+		}
 	}
 }
 

@@ -92,6 +92,9 @@ type confirmer struct {
 	allModels []string // the config's, for a camera that names none
 	looks     map[uint64]closerLook
 	zoomErrs  lograte.Limiter
+	// filter is the camera's post-processing, which the looks' detections
+	// pass as the batcher's do (thresholds, filters, masks).
+	filter *detectors.CameraFilter
 	// looked counts the closer looks by outcome (nil: not counted).
 	looked *prometheus.CounterVec
 	// viewMoved shows how far left has seen the camera's view move (nil:
@@ -126,7 +129,8 @@ func newConfirmer(cam config.Camera, open rules.Store, m *rules.Metrics, log *sl
 	e := &rules.Engine{Camera: cam.ID, Store: open, Metrics: m, Params: params, Zones: zones, DeferSave: true}
 	c := &confirmer{camera: cam.ID, tracker: track.New(track.Config{}, 1), engine: e, log: log, metrics: m,
 		best: map[uint64]keptFrame{}, appear: map[uint64]keptFrame{}, actors: map[uint64]keptFrame{}, leftErrs: lograte.Limiter{Every: time.Minute},
-		keepErrs: lograte.Limiter{Every: time.Minute}, looks: map[uint64]closerLook{}, zoomErrs: lograte.Limiter{Every: time.Minute}}
+		keepErrs: lograte.Limiter{Every: time.Minute}, looks: map[uint64]closerLook{}, zoomErrs: lograte.Limiter{Every: time.Minute},
+		filter: cameraFilter(cam)}
 	if lo := cam.LeftObjects; lo.On() {
 		c.left, c.leftCfg = leftobject.New(leftobject.Config{MinArea: lo.MinArea, StaticFor: lo.StaticFor.D()}), lo
 	}
@@ -606,7 +610,7 @@ func (c *confirmer) useZoom(models []string) {
 // the left-object detector found (detectors.Zoomer): on real footage the
 // demo model names few stalls in a whole frame, and an unnamed object a
 // vendor stands beside was reported as a pile of nobody's, or as dumped
-// by a passer-by (models/README.md, "A closer look"). An object class the
+// by a passer-by (models/README.md, "Set l"). An object class the
 // model finds there, on the object, names it (track.Track.Named). One
 // look a frame per camera, at an object seen in this frame, each object
 // closerLooks times at most: it costs one inference of the model's
@@ -621,7 +625,7 @@ func (c *confirmer) lookCloser(f *frame.Frame, live []*track.Track) {
 			continue
 		}
 		c.looks[t.ID] = closerLook{n: l.n + 1, next: f.Time.Add(closerEvery << l.n)}
-		dets, err := c.zoom.Detect(f.Mat, detectors.Around(t.Box, f.Width(), f.Height()), c.zoomModel)
+		dets, err := c.zoom.Detect(f.Mat, detectors.Around(t.Box, f.Width(), f.Height()), c.zoomModel, c.filter)
 		if err != nil {
 			c.countLook(lookFailed)
 			if ok, held := c.zoomErrs.Allow(time.Now()); ok {

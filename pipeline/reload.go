@@ -325,6 +325,7 @@ func (c *confirmer) applyPending() {
 	}
 	c.engine.Params, c.engine.Zones = params, zones
 	c.useZoom(cam.Models)
+	c.filter = cameraFilter(*cam)
 	lo := cam.LeftObjects
 	switch {
 	case !lo.On():
