@@ -25,11 +25,6 @@ type Detection struct {
 	// Place says how the object's place compares with the scene the
 	// left-object detector learnt before it (PlaceUnknown when none runs).
 	Place Place
-	// Left is the box of what the left-object detector found of the
-	// object in this frame (the union of its regions merged into it, or
-	// the detection's own box when only it found the object); zero when
-	// it found nothing there.
-	Left geom.Box
 }
 
 // Place is how an object's place compares with the background the

@@ -43,18 +43,6 @@ func (b Box) Within(o Box) float32 {
 	return inter / b.Area()
 }
 
-// Union is the smallest box holding b and o. The zero box holds nothing:
-// its union with o is o.
-func (b Box) Union(o Box) Box {
-	switch {
-	case b == Box{}:
-		return o
-	case o == Box{}:
-		return b
-	}
-	return Box{X1: min(b.X1, o.X1), Y1: min(b.Y1, o.Y1), X2: max(b.X2, o.X2), Y2: max(b.Y2, o.Y2)}
-}
-
 func (b Box) intersection(o Box) float32 {
 	ix := min(b.X2, o.X2) - max(b.X1, o.X1)
 	iy := min(b.Y2, o.Y2) - max(b.Y1, o.Y1)

@@ -90,12 +90,12 @@ func (c *confirmer) updateVisits(f *frame.Frame, live []*track.Track) []VisitEve
 	for _, v := range w.rule.Open() {
 		open[v.Seq] = true
 		if !v.Best.Time.IsZero() && v.Best.Time.Equal(f.Time) {
-			c.keepCopy(w.best, v.Seq, f, trackSample(v.Best)) // a visit may outlast the history
+			c.keepCopy(w.best, v.Seq, f, track.Sample(v.Best)) // a visit may outlast the history
 		}
 	}
 	var out []VisitEvent
 	for _, v := range done {
-		ev := VisitEvent{TrackID: v.TrackID, Best: trackSample(v.Best), Visit: stations.Visit{
+		ev := VisitEvent{TrackID: v.TrackID, Best: track.Sample(v.Best), Visit: stations.Visit{
 			ID: ulid.New(v.Departure), Station: w.station, Camera: c.camera, Arrival: v.Arrival, Stop: v.Stop,
 			Departure: v.Departure, VehicleClass: v.Class, Score: v.Best.Score}}
 		if k, ok := w.best[v.Seq]; ok {
@@ -228,9 +228,4 @@ func visitOf(st evidence.Stored) (stations.Visit, error) {
 	}
 	v.Station, v.Stop = station, at
 	return v, nil
-}
-
-// trackSample is a visit's sample as a track's.
-func trackSample(s visits.Sample) track.Sample {
-	return track.Sample{Time: s.Time, Box: s.Box, Score: s.Score}
 }

@@ -343,7 +343,7 @@ func (e *Engine) pileExtent(pile *track.Track, zone int, live []*track.Track) (b
 			if x, y := o.Box.BottomCenter(); e.zoneAt(x, y, GarbagePile) != zone || !nextTo(o.Box, b) {
 				continue
 			}
-			b = b.Union(o.Box)
+			b = geom.Box{X1: min(b.X1, o.Box.X1), Y1: min(b.Y1, o.Box.Y1), X2: max(b.X2, o.Box.X2), Y2: max(b.Y2, o.Box.Y2)}
 			grown = true
 			parts++
 		}
@@ -525,9 +525,6 @@ func (e *Engine) violation(now time.Time, t *track.Track, typ Type, zone int, c 
 	}
 	if typ == StreetVending {
 		v.FirstSeen = c.start
-		if l := leftExtent(t.History, c.start); l != (geom.Box{}) {
-			v.Box = l
-		}
 	}
 	if c.actor != nil {
 		v.ActorTrackID, v.ActorClass = c.actor.ID, c.actor.Class()
@@ -805,8 +802,7 @@ func (e *Engine) openAt(typ Type, b geom.Box) *OpenViolation {
 		if !sameObject(o.Type, typ) {
 			continue
 		}
-		if o.Box.IoU(b) >= placeIoU || typ == GarbagePile && b.Within(o.Box) >= partWithin ||
-			typ == StreetVending && o.Box.Within(b) >= partWithin {
+		if o.Box.IoU(b) >= placeIoU || typ == GarbagePile && b.Within(o.Box) >= partWithin {
 			return o
 		}
 	}
@@ -843,26 +839,6 @@ func (e *Engine) zoneIndex(name string) int {
 }
 
 // thin returns at most n samples spread over s.
-// leftExtent is the extent of what the left-object detector found of an
-// object in its samples since from (when it came to stand): zero when it
-// found nothing. It is where a stall stands. The model's box of a stall on
-// real footage takes in its surroundings, in some frames and not in others
-// (the real-scene set's l_vtest_stall_1: about 120x112 px in 54 of its 109
-// detections, about 230x250 in 50, so that neither the latest box nor the
-// median was the stall's), or a vendor's and the ground's
-// (l_leuvenB_stall: 95x140 for a stall 67x30); the left-object detector
-// finds what appeared and stood still there (IoU 0.8 and 0.7 with the two
-// stalls).
-func leftExtent(history []track.Sample, from time.Time) geom.Box {
-	var ext geom.Box
-	for _, s := range history {
-		if !s.Time.Before(from) {
-			ext = ext.Union(s.Left)
-		}
-	}
-	return ext
-}
-
 func thin(s []track.Sample, n int) []track.Sample {
 	if len(s) <= n {
 		return append([]track.Sample(nil), s...)

@@ -202,44 +202,6 @@ func TestStreetVendingBeginsWhenTheStallStops(t *testing.T) {
 	}
 }
 
-// The model's box of a stall on real footage takes in its surroundings
-// (the real-scene set's l_vtest_stall_1 and l_leuvenB_stall); the
-// left-object detector finds what appeared and stood still there. A stall
-// both saw is reported where the left-object detector found it, and the
-// model's wider box of it, seen again after its track ended, is the same
-// stall (not reported twice). One only the model saw keeps its box.
-func TestAStallIsReportedWhereTheLeftObjectDetectorSawItStand(t *testing.T) {
-	stall, wide := geom.Box{X1: 300, Y1: 400, X2: 500, Y2: 560}, geom.Box{X1: 200, Y1: 280, X2: 580, Y2: 590}
-	seen := func(left bool) scene {
-		return func(s int) []detectors.Detection {
-			if s >= 190 && s < 225 {
-				return nil // hidden long enough for its track to end
-			}
-			det := d("vending_stall", wide.X1, wide.Y1, wide.X2, wide.Y2)
-			if left && s >= 5 && s < 190 {
-				det.Signals, det.Since, det.Left = detectors.SignalModel|detectors.SignalLeftObject, start, stall
-				if s%3 == 0 { // the detector finds a part of it at times
-					det.Left.X2 = 400
-				}
-			}
-			return []detectors.Detection{det}
-		}
-	}
-	e, tr := engine(lowerHalf)
-	vs, at := play(t, e, tr, start, 440, seen(true))
-	if len(vs) != 1 {
-		t.Fatalf("%d violations at %v s, want 1 (the stall seen again after its track ended is the same stall)", len(vs), at)
-	}
-	if vs[0].Box != stall {
-		t.Errorf("reported at %v, want where the left-object detector found it, %v", vs[0].Box, stall)
-	}
-	e, tr = engine(lowerHalf)
-	vs, _ = play(t, e, tr, start, 200, seen(false))
-	if len(vs) != 1 || vs[0].Box != wide {
-		t.Fatalf("%d violations (%v), want one at the model's box %v", len(vs), vs, wide)
-	}
-}
-
 // A pile or a stall must stand for minutes, sampled hundreds of times: a
 // model that names a static thing (parked cars, on vtest.avi) a pile at
 // 0.30-0.45, and above min_score one frame in ten, would reach min_score

@@ -83,9 +83,6 @@ type Sample struct {
 	Time  time.Time
 	Box   geom.Box
 	Score float32
-	// Left is what the left-object detector found of the object then
-	// (detectors.Detection.Left): zero when it found nothing.
-	Left geom.Box `json:",omitzero"`
 }
 
 // Track is one object followed over time.
@@ -538,7 +535,7 @@ func (tr *Tracker) related(a, b string) bool {
 }
 
 func (tr *Tracker) start(now time.Time, d detectors.Detection) {
-	s := Sample{Time: now, Box: d.Box, Score: d.Score, Left: d.Left}
+	s := Sample{Time: now, Box: d.Box, Score: d.Score}
 	first := now
 	if !d.Since.IsZero() && d.Since.Before(now) {
 		first = d.Since // it was there before it could be reported
@@ -583,7 +580,7 @@ func (tr *Tracker) grewFrom(d detectors.Detection) time.Time {
 const grownWithin = 0.7
 
 func (tr *Tracker) extend(now time.Time, t *Track, d detectors.Detection) {
-	s := Sample{Time: now, Box: d.Box, Score: d.Score, Left: d.Left}
+	s := Sample{Time: now, Box: d.Box, Score: d.Score}
 	if dt := float32(now.Sub(t.LastSeen).Seconds()); dt > 0 {
 		vx := ((d.Box.X1 + d.Box.X2) - (t.Box.X1 + t.Box.X2)) / 2 / dt
 		vy := ((d.Box.Y1 + d.Box.Y2) - (t.Box.Y1 + t.Box.Y2)) / 2 / dt

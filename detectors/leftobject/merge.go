@@ -50,13 +50,11 @@ next:
 			}
 		}
 		if best < 0 {
-			l.Left = l.Box
 			out = append(out, l)
 			continue
 		}
 		m := &out[best]
 		m.Signals |= detectors.SignalLeftObject
-		m.Left = m.Left.Union(l.Box)
 		m.Score = max(m.Score, l.Score)
 		if m.Since.IsZero() || (!l.Since.IsZero() && l.Since.Before(m.Since)) {
 			m.Since = l.Since

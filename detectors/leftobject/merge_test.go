@@ -17,20 +17,18 @@ func TestMerge(t *testing.T) {
 	b := func(x1, y1, x2, y2 float32) geom.Box { return geom.Box{X1: x1, Y1: y1, X2: x2, Y2: y2} }
 	since := epoch.Add(-10 * time.Second)
 	left := detectors.Detection{Box: b(100, 100, 150, 150), Class: Class, Score: 0.6, Signals: detectors.SignalLeftObject, Since: since}
-	alone := left // as Merge returns it: its box is what the left-object detector found
-	alone.Left = left.Box
 	for _, tc := range []struct {
 		name  string
 		model []detectors.Detection
 		want  []detectors.Detection
 	}{
-		{"nothing from the model: the left object", nil, []detectors.Detection{alone}},
+		{"nothing from the model: the left object", nil, []detectors.Detection{left}},
 		{"the model found the same bag, surer than the background: one detection, both signals, the model's score",
 			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7}},
-			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since, Left: left.Box}}},
+			[]detectors.Detection{{Box: b(102, 98, 152, 150), Class: "garbage_bag", Score: 0.7, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since}}},
 		{"the model found the whole bag dimly, the background its side: one detection, both signals, the background's score",
 			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.4}},
-			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.6, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since, Left: left.Box}}},
+			[]detectors.Detection{{Box: b(40, 80, 180, 170), Class: "garbage_bag", Score: 0.6, Signals: detectors.SignalModel | detectors.SignalLeftObject, Since: since}}},
 		{"a person stands there: dropped",
 			[]detectors.Detection{{Box: b(95, 60, 155, 155), Class: "person", Score: 0.9}},
 			[]detectors.Detection{{Box: b(95, 60, 155, 155), Class: "person", Score: 0.9, Signals: detectors.SignalModel}}},
@@ -39,10 +37,10 @@ func TestMerge(t *testing.T) {
 			[]detectors.Detection{{Box: b(80, 0, 170, 160), Class: "person", Score: 0.9, Signals: detectors.SignalModel}}},
 		{"a person standing in front of part of it (a vendor at their stall): both",
 			[]detectors.Detection{{Box: b(115, 95, 130, 150), Class: "person", Score: 0.9}},
-			[]detectors.Detection{{Box: b(115, 95, 130, 150), Class: "person", Score: 0.9, Signals: detectors.SignalModel}, alone}},
+			[]detectors.Detection{{Box: b(115, 95, 130, 150), Class: "person", Score: 0.9, Signals: detectors.SignalModel}, left}},
 		{"a bag elsewhere: both",
 			[]detectors.Detection{{Box: b(300, 300, 340, 340), Class: "garbage_bag", Score: 0.7}},
-			[]detectors.Detection{{Box: b(300, 300, 340, 340), Class: "garbage_bag", Score: 0.7, Signals: detectors.SignalModel}, alone}},
+			[]detectors.Detection{{Box: b(300, 300, 340, 340), Class: "garbage_bag", Score: 0.7, Signals: detectors.SignalModel}, left}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Merge(tc.model, []detectors.Detection{left})
@@ -60,19 +58,6 @@ func TestMerge(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// Two parts of one stall (its top, and its table below, with the vendor
-// between them) merge into the model's detection of it: what the
-// left-object detector found of it is both.
-func TestMergeKeepsWhatTheLeftObjectDetectorFoundOfIt(t *testing.T) {
-	b := func(x1, y1, x2, y2 float32) geom.Box { return geom.Box{X1: x1, Y1: y1, X2: x2, Y2: y2} }
-	top := detectors.Detection{Box: b(170, 158, 230, 182), Class: Class, Score: 0.8, Signals: detectors.SignalLeftObject}
-	table := detectors.Detection{Box: b(151, 206, 250, 257), Class: Class, Score: 0.8, Signals: detectors.SignalLeftObject}
-	got := Merge([]detectors.Detection{{Box: b(70, 50, 300, 300), Class: "vending_stall", Score: 0.4}}, []detectors.Detection{top, table})
-	if len(got) != 1 || got[0].Left != b(151, 158, 250, 257) {
-		t.Fatalf("got %+v, want the stall with what the left-object detector found of it, [151 158 250 257]", got)
 	}
 }
 
