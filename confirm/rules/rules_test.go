@@ -716,6 +716,44 @@ func TestAVehicleThatStoodThereBeforeIsNoActor(t *testing.T) {
 	}
 }
 
+// A van drives up and stands at [300 380 450 560] from 7 s, within reach
+// of the place where, at 10 s, a person who walked up from the other side
+// and stopped there puts a bag down; they walk back the way they came and
+// the van stays. The person put it there, not the van they never came
+// near (on the real-scene set, the model's phantom vehicle on a crowd
+// stood 50 px from the dumper and was credited). A rider seen getting off
+// beside their cart still makes the cart the actor
+// (TestTheVehicleARiderUnloadsIsTheActor).
+func TestAPersonWhoCameOnFootIsTheActorBesideAStandingVehicle(t *testing.T) {
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 200, func(s int) []detectors.Detection {
+		out := []detectors.Detection{d("vehicle", float32(300-40*max(7-s, 0)), 380, float32(450-40*max(7-s, 0)), 560)}
+		switch {
+		case s < 8:
+			x := float32(1060 - 60*s) // walking in from the right
+			out = append(out, d("person", x, 380, x+60, 560))
+		case s < 10:
+			out = append(out, d("person", 580, 380, 640, 560)) // standing by the bag's place
+		case s < 20:
+			x := float32(580 + 70*(s-10)) // walking back
+			out = append(out, d("person", x, 380, x+60, 560))
+		}
+		if s >= 10 {
+			out = append(out, d("garbage_bag", 520, 500, 570, 560))
+		}
+		return out
+	})
+	if len(vs) != 1 || vs[0].Type != IllegalDumping {
+		t.Fatalf("violations %+v at %v s, want one dumping (the van that stays did not bring the bag)", vs, at)
+	}
+	if vs[0].ActorClass != "person" {
+		t.Fatalf("credited to a %s, want the person who walked up and put it down", vs[0].ActorClass)
+	}
+	if at[0] < 75 || at[0] > 80 {
+		t.Errorf("confirmed at %d s, want 60 s after the person walked off (about 77 s)", at[0])
+	}
+}
+
 // A car is parked from the first frame, near enough to the place where a
 // passer-by puts a bag down at 10 s and walks off (out of reach at 19 s).
 // The car did not bring the bag: the person is the actor, and the dumping
