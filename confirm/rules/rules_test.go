@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -387,6 +388,43 @@ func TestIllegalDumping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A person stands 3 s to put a bag down (8-10 s) and walks off at 70 px/s
+// (from 11 s, out of reach at 20 s). Where the model misses them in the
+// first two samples of their walk, the tracker, knowing no speed for
+// them, starts a new track where they are seen again (13 s), 140 px on.
+// The wait still starts when they are out of reach, as it does when every
+// sample sees them, not when the track of the person who put the bag
+// down ends (14 s); that person is still the actor.
+func TestTheActorIsFollowedAcrossALostTrack(t *testing.T) {
+	var want []int
+	var wantActor uint64
+	for _, tc := range []struct {
+		name   string
+		missed []int
+	}{{"seen in every sample", nil}, {"missed in the first two samples of the walk", []int{11, 12}}} {
+		e, tr := engine(lowerHalf)
+		vs, at := play(t, e, tr, start, 240, func(s int) []detectors.Detection {
+			out := walker(s, 11, 0)
+			if slices.Contains(tc.missed, s) {
+				out = slices.DeleteFunc(out, func(d detectors.Detection) bool { return d.Class == "person" })
+			}
+			return out
+		})
+		if len(vs) != 1 || vs[0].Type != IllegalDumping {
+			t.Fatalf("%s: violations %+v, want one dumping", tc.name, vs)
+		}
+		t.Logf("%s: confirmed at %d s, actor track %d", tc.name, at[0], vs[0].ActorTrackID)
+		if want == nil {
+			want, wantActor = at, vs[0].ActorTrackID
+			continue
+		}
+		if at[0] != want[0] || vs[0].ActorTrackID != wantActor {
+			t.Errorf("%s: confirmed at %d s crediting track %d, want %d s and track %d as when every sample saw them",
+				tc.name, at[0], vs[0].ActorTrackID, want[0], wantActor)
+		}
 	}
 }
 
