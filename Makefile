@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Fuzz targets run for this long each in `make fuzz`; `make test` runs their seed corpus.
 FUZZTIME ?= 30s
 
-.PHONY: all setup build demo test test-short bench bench-scale fuzz model model-realbg testvideos realscenes eval-realscenes realscenes-b eval-realscenes-b realscenes-c eval-realscenes-c realscenes-d eval-realscenes-d realscenes-e eval-realscenes-e realscenes-f eval-realscenes-f realscenes-g eval-realscenes-g realscenes-h eval-realscenes-h realscenes-i eval-realscenes-i realscenes-j eval-realscenes-j realscenes-k eval-realscenes-k realscenes-l eval-realscenes-l ultralytics-fixtures lint clean
+.PHONY: all setup build demo test test-short bench bench-scale fuzz model model-realbg testvideos realscenes eval-realscenes realscenes-b eval-realscenes-b realscenes-c eval-realscenes-c realscenes-d eval-realscenes-d realscenes-e eval-realscenes-e realscenes-f eval-realscenes-f realscenes-g eval-realscenes-g realscenes-h eval-realscenes-h realscenes-i eval-realscenes-i realscenes-j eval-realscenes-j realscenes-k eval-realscenes-k realscenes-l eval-realscenes-l realscenes-m eval-realscenes-m ultralytics-fixtures lint clean
 
 all: build
 
@@ -70,10 +70,10 @@ eval-realscenes: setup realscenes
 # More sets of twelve violations on the same held-out backgrounds, at other places and times:
 # b (make eval-realscenes-b) measures the rules on events they were not developed on; c is
 # for changes made for b's failures, d for changes made for c's, e for d's, f for e's, g for f's, h for g's, i for h's, j for i's, k for j's, l for k's (models/README.md, "Set b" on).
-realscenes-b realscenes-c realscenes-d realscenes-e realscenes-f realscenes-g realscenes-h realscenes-i realscenes-j realscenes-k realscenes-l: realscenes-%:
+realscenes-b realscenes-c realscenes-d realscenes-e realscenes-f realscenes-g realscenes-h realscenes-i realscenes-j realscenes-k realscenes-l realscenes-m: realscenes-%:
 	$(PYTHON) models/train/realscenes.py --set $* --out testdata/realscenes-$*
 
-eval-realscenes-b eval-realscenes-c eval-realscenes-d eval-realscenes-e eval-realscenes-f eval-realscenes-g eval-realscenes-h eval-realscenes-i eval-realscenes-j eval-realscenes-k eval-realscenes-l: eval-realscenes-%: setup realscenes-%
+eval-realscenes-b eval-realscenes-c eval-realscenes-d eval-realscenes-e eval-realscenes-f eval-realscenes-g eval-realscenes-h eval-realscenes-i eval-realscenes-j eval-realscenes-k eval-realscenes-l eval-realscenes-m: eval-realscenes-%: setup realscenes-%
 	REALSCENES_SET=$* $(GO) test -tags eval -count=1 -timeout 30m -run TestRealSceneEvaluation -v ./pipeline
 
 clean:
