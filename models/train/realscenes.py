@@ -456,7 +456,7 @@ def thirteenth_scenes():
         dumping("m_vtest_dumping_2", "vtest", 1402, 0.09, 0.92, drop=9.0, offset=4.0, from_left=False),
         pile("m_vtest_pile_1", "vtest", 1403, 0.63, 0.42, first=3.0, every=4.0, offset=18.0),
         pile("m_vtest_pile_2", "vtest", 1404, 0.80, 0.60, first=4.0, every=3.0, n=7, offset=6.0),
-        stall("m_vtest_stall_1", "vtest", 1405, 0.48, 0.54, stop=6.0, offset=26.0),
+        stall("m_vtest_stall_1", "vtest", 1405, 0.48, 0.54, stop=6.0, offset=20.0),
         stall("m_vtest_stall_2", "vtest", 1406, 0.84, 0.41, stop=7.0, offset=10.0, from_left=False),
         dumping("m_leuvenA_dumping", "leuvenA", 1411, 0.71, 0.57, drop=9.0, from_left=False),
         pile("m_leuvenA_pile", "leuvenA", 1412, 0.41, 0.68, first=3.0, every=4.0),
