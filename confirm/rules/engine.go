@@ -820,7 +820,8 @@ func (e *Engine) actorPresent(now time.Time, c *cand, obj *track.Track, live []*
 // model misses them in one sample the tracker, knowing no speed yet,
 // starts a new track for them in the next (on the demo's dumping scene
 // with a model trained on real backgrounds: the actor's track lost as
-// they set off, two new tracks in 1 s, and the wait started 2.5 s early). The track that goes on is of f's class, first seen after f was
+// they set off, two new tracks in 1 s, and the wait started 2.5 s
+// early). The track that goes on is of f's class, first seen after f was
 // last seen (not someone seen beside them) and within handover of it,
 // and of now (it is taken as it begins: one that began long before the
 // actor was known has walked on since, and in a crowd is as likely a
