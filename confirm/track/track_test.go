@@ -485,6 +485,39 @@ func TestStandingSince(t *testing.T) {
 	}
 }
 
+// Seen by the left-object detector alone, a stall set up on vtest (set m):
+// first the part that stood still first (43x24 px), then the whole, its
+// bottom edge 10 px lower in two samples than in the rest (more than
+// standTolerance of its height). It came to rest once: it stays
+// stationary since the part did and stands since its first sight, the
+// whole's dating (a pile's bags, reported one region after another, are
+// the same case).
+func TestALeftObjectGrownInPlaceStaysWhereItCameToRest(t *testing.T) {
+	tr := New(Config{}, 1)
+	part := det("left_object", 0.8, 620, 204, 664, 228)
+	part.Signals, part.Since = detectors.SignalLeftObject, t0.Add(-2*time.Second)
+	whole := part
+	whole.Box, whole.Since = geom.Box{X1: 590, Y1: 180, X2: 667, Y2: 238}, t0.Add(-time.Second)
+	now, _ := step(tr, t0, 8*time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{part} })
+	obj := tr.Tracks()[0]
+	if !obj.Stationary {
+		t.Fatal("the part is not stationary after 8 s")
+	}
+	since := obj.StationarySince
+	now, _ = step(tr, now, time.Second, func(time.Time) []detectors.Detection { return []detectors.Detection{whole} })
+	whole.Box.Y2 = 228
+	for end := now.Add(8 * time.Second); now.Before(end); now = now.Add(500 * time.Millisecond) {
+		tr.Update(now, []detectors.Detection{whole})
+		if len(tr.Tracks()) != 1 || !obj.Stationary || !obj.StationarySince.Equal(since) {
+			t.Fatalf("at %v: %d tracks, stationary %v since %v, want one track stationary since %v",
+				now.Sub(t0), len(tr.Tracks()), obj.Stationary, obj.StationarySince.Sub(t0), since.Sub(t0))
+		}
+	}
+	if got := obj.StandingSince(); !got.Equal(whole.Since) {
+		t.Errorf("standing since %v after t0, want %v (its first sight, the whole's dating)", got.Sub(t0), whole.Since.Sub(t0))
+	}
+}
+
 // A track's place is new once any of its detections found it changed
 // from the learnt background, old once two found it as before and none
 // changed: one comparison is not enough to call an object part of the
