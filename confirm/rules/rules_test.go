@@ -1360,3 +1360,70 @@ func TestAPileGrownItemByItemIsReportedWhole(t *testing.T) {
 		t.Fatalf("second violation %s at %d s box %v (%d parts), want the pile elsewhere at 330 s box %v, one object", vs[1].Type, at[1], vs[1].Box, vs[1].Parts, elsewhere)
 	}
 }
+
+// continued takes a track as it begins: one that began just after the
+// actor was lost, where they were last seen, goes on for them within
+// handover of its start, but not once it has been going on for longer
+// (asked late, as when the actor becomes known only after the object
+// has been there a while, it has walked on since, and in a crowd it is as
+// likely a passer-by). Nor does a track that began before the actor was
+// last seen (someone beside them), nor one of another class.
+func TestContinuedTakesATrackAsItBegins(t *testing.T) {
+	tr := track.New(track.Config{}, 1)
+	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	// The actor walks right, 60 px a second, stands from 3 s and is lost
+	// after 5 s; from 6 s a person is seen 140 px on (more than their
+	// width: the tracker takes them for someone new) and walks on. Nearer
+	// the actor's last place: a person standing there from 4 s (seen
+	// beside the actor), and a vehicle from 6 s.
+	var actor *track.Track
+	for s := 0.0; s <= 11; s += 0.5 {
+		var dets []detectors.Detection
+		if s >= 4 {
+			dets = append(dets, d("person", 300, 250, 360, 430)) // nearer the actor's last place than the new person
+		}
+		if s <= 5 {
+			x := float32(100 + 60*min(s, 3))
+			dets = append(dets, d("person", x, 380, x+60, 560))
+		}
+		if s >= 6 {
+			x := float32(420 + 60*(s-6))
+			dets = append(dets, d("person", x, 380, x+60, 560), d("vehicle", 340, 480, 410, 560))
+		}
+		tr.Update(at(s), dets)
+		if s == 5 {
+			for _, tk := range tr.Tracks() {
+				if tk.Box.Y2 == 560 {
+					actor = tk
+				}
+			}
+		}
+		if s < 5 {
+			continue
+		}
+		if actor == nil {
+			t.Fatal("no actor track at 5 s")
+		}
+		live := tr.Tracks()
+		got := continued(at(s), actor, live)
+		switch {
+		case s < 6:
+			if got != nil {
+				t.Fatalf("at %.1f s: continued by track %d (%v), want none before the new one begins", s, got.ID, got.Box)
+			}
+		case s-6 <= handover.Seconds():
+			if got == nil {
+				t.Fatalf("at %.1f s: continued by none, want the person seen from 6 s", s)
+			}
+			if got.Class() != "person" || got.History[0].Box.X1 != 420 {
+				t.Fatalf("at %.1f s: continued by track %d, a %s first at %v, want the person seen from 6 s",
+					s, got.ID, got.Class(), got.History[0].Box)
+			}
+		default:
+			if got != nil {
+				t.Fatalf("at %.1f s: continued by track %d (first seen %v), want none: it began more than %v ago",
+					s, got.ID, got.FirstSeen.Sub(start), handover)
+			}
+		}
+	}
+}
