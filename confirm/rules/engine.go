@@ -435,6 +435,15 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 	if c.start.IsZero() {
 		c.start, c.floor = now, now
 	}
+	if typ == GarbagePile && t.FirstSeen.Before(c.start) {
+		// A pile's dwell counts from when it appeared, as the tracker
+		// learns it: the left-object detector, seeing a pile the model
+		// named first, dates it back to its first items (too small for
+		// the model to name), and the pile's wait with it. On the
+		// real-scene set a pile whose wait stayed at the model's first
+		// sight lost the race to a passer-by's "dumping" of it.
+		c.start = later(t.FirstSeen, c.floor)
+	}
 	if typ == StreetVending {
 		// Vending began when the stall came to rest here, not while it was
 		// pushed in (nor when the model first named it, if the left-object
@@ -465,6 +474,7 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 			// walk past it. It may still be a pile.
 			return nil, false
 		}
+		found := false
 		if c.actor == nil {
 			c.actor = e.findActor(t, live)
 			if c.actor == nil {
@@ -473,14 +483,22 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 				}
 				return nil, false
 			}
+			found = true
 		}
 		// The wait counts from the moment the actor left, and starts again
 		// if it comes back: an owner standing beside their bag (waiting for
 		// the collection truck) has not left it, however long they wait.
+		// An actor already gone when the object is first found with them
+		// left before it was seen (the left-object detector reports an
+		// object once it has stood still, after its dumper stepped away):
+		// the wait counts from when they left (see leftWhen).
 		if e.actorPresent(now, c, t, live) {
 			c.leftAt = time.Time{}
 		} else if c.leftAt.IsZero() {
 			c.leftAt = now
+			if found {
+				c.leftAt = leftWhen(c.actor, t.Box, later(t.FirstSeen, c.floor), now)
+			}
 		}
 		ok = !c.leftAt.IsZero() && now.Sub(c.leftAt) >= p.MinDwell && ratio >= 0.6
 	}
@@ -856,6 +874,29 @@ func Beside(actor, obj geom.Box) bool {
 	ax, ay := actor.BottomCenter()
 	ox, oy := obj.BottomCenter()
 	return math.Hypot(float64(ax-ox), float64(ay-oy)) <= 2*reach(actor, obj)
+}
+
+// leftWhen is when actor a, gone from the object (box obj) when it is
+// first found with it, left it: its first sample after the last one
+// Beside the object, or, where its track ends beside it (the model lost
+// someone setting off from standing), its last sighting, or now where
+// no sample in its history is beside it; never before the object
+// appeared, nor before the enforcement hours began (from). On the
+// real-scene set a bag put down at 9 s was reported by the left-object
+// detector from 25 s (its dumper stood over it, then it had to stay
+// still), and a wait counted from then ended after the footage did.
+func leftWhen(a *track.Track, obj geom.Box, from, now time.Time) time.Time {
+	last := -1
+	for i, s := range a.History {
+		if Beside(s.Box, obj) {
+			last = i
+		}
+	}
+	at := now
+	if last >= 0 {
+		at = a.History[min(last+1, len(a.History)-1)].Time
+	}
+	return later(at, from)
 }
 
 func find(ts []*track.Track, id uint64) *track.Track {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -1090,16 +1091,16 @@ func leftBehind(s int) []detectors.Detection { return leftBehindBy(20)(s) }
 
 // leftBehindBy is leftBehind with the walker leaving at leaveAt.
 func leftBehindBy(leaveAt int) scene {
-	return func(s int) []detectors.Detection { return leftObjectOf(walker(s, leaveAt, 0), s) }
+	return func(s int) []detectors.Detection { return leftObjectOf(walker(s, leaveAt, 0), s, 18) }
 }
 
 // leftObjectOf turns walker's bag into what the left-object detector
-// reports of it.
-func leftObjectOf(dets []detectors.Detection, s int) []detectors.Detection {
+// reports of it, from second reported on.
+func leftObjectOf(dets []detectors.Detection, s, reported int) []detectors.Detection {
 	var out []detectors.Detection
 	for _, det := range dets {
 		if det.Class == "garbage_bag" {
-			if s < 18 {
+			if s < reported {
 				continue
 			}
 			det.Class, det.Score = "left_object", 0.6
@@ -1426,4 +1427,82 @@ func TestContinuedTakesATrackAsItBegins(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTheWaitCountsFromWhenTheDumperLeft: the left-object detector reports
+// a bag put down at 10 s only from 30 s (its dumper stood over it, then
+// it had to stay still), when its dumper has gone. The wait counts from
+// when they left, not from that first report: from their first sample
+// out of Beside (21 s, walking off at 70 px/s from 12 s).
+func TestTheWaitCountsFromWhenTheDumperLeft(t *testing.T) {
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 120, func(s int) []detectors.Detection { return leftObjectOf(walker(s, 12, 0), s, 30) })
+	if len(vs) != 1 || vs[0].Type != IllegalDumping || vs[0].ActorClass != "person" || at[0] != 21+60 {
+		t.Fatalf("got %s, want one dumping by the person at 81 s", confirmed(vs, at))
+	}
+}
+
+// TestLeftWhen: when an actor already gone left an object: their first
+// sample out of Beside; their last sighting where their track ends beside
+// it; now where they were never beside it; never before the object
+// appeared.
+func TestLeftWhen(t *testing.T) {
+	obj := geom.Box{X1: 650, Y1: 500, X2: 700, Y2: 560}
+	at := func(s int) time.Time { return start.Add(time.Duration(s) * time.Second) }
+	off := func(s int) float32 { return float32(580 + 50*max(0, s-1)) } // beside the object to 13 s
+	far := func(s int) float32 { return float32(1300 + 50*s) }
+	for _, tc := range []struct {
+		name          string
+		x             func(s int) float32 // the actor's left edge at second s
+		n, from, want int
+	}{
+		{"walked off", off, 17, 0, 14},
+		{"track ends beside it", off, 7, 0, 6},
+		{"left before the object was there", off, 17, 16, 16},
+		{"never beside it", far, 4, 0, 20},
+	} {
+		tr := track.New(track.Config{}, 1)
+		for s := range tc.n {
+			x := tc.x(s)
+			tr.Update(at(s), []detectors.Detection{d("person", x, 380, x+60, 560)})
+		}
+		if n := len(tr.Tracks()); n != 1 {
+			t.Fatalf("%s: %d tracks, want the actor's alone", tc.name, n)
+		}
+		if got := leftWhen(tr.Tracks()[0], obj, at(tc.from), at(20)); !got.Equal(at(tc.want)) {
+			t.Errorf("%s: left at +%v, want +%ds", tc.name, got.Sub(start), tc.want)
+		}
+	}
+}
+
+// TestAPilesDwellCountsFromWhenItAppeared: the model names a pile from
+// 20 s; from 30 s the left-object detector, seeing it too, tells it
+// appeared at 10 s (as it tells of a pile grown item by item, whose
+// first items were too small to name). Its dwell counts from 10 s: it is
+// confirmed at 10 s + 5 min, not 20 s + 5 min.
+func TestAPilesDwellCountsFromWhenItAppeared(t *testing.T) {
+	e, tr := engine(lowerHalf)
+	vs, at := play(t, e, tr, start, 400, func(s int) []detectors.Detection {
+		if s < 20 {
+			return nil
+		}
+		det := d("garbage_pile", 600, 500, 700, 580)
+		if s >= 30 {
+			det.Signals = detectors.SignalModel | detectors.SignalLeftObject
+			det.Since = start.Add(10 * time.Second)
+		}
+		return []detectors.Detection{det}
+	})
+	if len(vs) != 1 || vs[0].Type != GarbagePile || !vs[0].FirstSeen.Equal(start.Add(10*time.Second)) || at[0] != 310 {
+		t.Fatalf("got %s, want one garbage_pile first seen at +10s, confirmed at 310 s", confirmed(vs, at))
+	}
+}
+
+// confirmed describes violations confirmed at the seconds at.
+func confirmed(vs []Violation, at []int) string {
+	var out []string
+	for i, v := range vs {
+		out = append(out, fmt.Sprintf("%s by %s first seen +%v confirmed at %d s", v.Type, v.ActorClass, v.FirstSeen.Sub(start), at[i]))
+	}
+	return fmt.Sprintf("%d violations %v", len(vs), out)
 }
