@@ -435,7 +435,8 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 	if c.start.IsZero() {
 		c.start, c.floor = now, now
 	}
-	if typ == GarbagePile && t.FirstSeen.Before(c.start) {
+	switch typ {
+	case GarbagePile:
 		// A pile's dwell counts from when it appeared, as the tracker
 		// learns it: the left-object detector, seeing a pile the model
 		// named first, dates it back to its first items (too small for
@@ -443,8 +444,7 @@ func (e *Engine) consider(now time.Time, t *track.Track, typ Type, live []*track
 		// real-scene set a pile whose wait stayed at the model's first
 		// sight lost the race to a passer-by's "dumping" of it.
 		c.start = later(t.FirstSeen, c.floor)
-	}
-	if typ == StreetVending {
+	case StreetVending:
 		// Vending began when the stall came to rest here, not while it was
 		// pushed in (nor when the model first named it, if the left-object
 		// detector saw it stand there before).
